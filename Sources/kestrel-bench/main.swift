@@ -1,0 +1,1 @@
+print("kestrel-bench: no benchmarks yet")
