@@ -1,0 +1,5 @@
+// The engine is the one module apps import: it re-exports the layers below it.
+@_exported import KestrelKernels
+@_exported import KestrelModels
+@_exported import KestrelTokenizer
+@_exported import KestrelImage

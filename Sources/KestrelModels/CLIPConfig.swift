@@ -1,0 +1,203 @@
+import Foundation
+import KestrelKernels
+
+/// One transformer tower's shape: width, depth, heads, MLP size, activation, LayerNorm epsilon.
+public struct TowerConfig: Sendable, Equatable, Codable {
+    public var width: Int
+    public var layers: Int
+    public var heads: Int
+    public var mlpWidth: Int
+    public var activation: String
+    public var layerNormEps: Float
+
+    public var headDim: Int { width / heads }
+}
+
+/// The architecture of a CLIP model, whatever layout its folder uses.
+public struct CLIPConfig: Sendable, Equatable, Codable {
+    // Vision tower: images [B, 3, imageSize, imageSize] cut into patchSize x patchSize patches.
+    public var imageSize: Int
+    public var patchSize: Int
+    public var vision: TowerConfig
+    // Text tower: token ids [B, <= contextLength] from a vocabulary of vocabSize.
+    public var vocabSize: Int
+    public var contextLength: Int
+    public var text: TowerConfig
+    /// The end-of-text id the text tower pools at (first occurrence).
+    public var endTokenID: Int
+    /// Width of the shared embedding space.
+    public var embedDim: Int
+
+    public var patchesPerSide: Int { imageSize / patchSize }
+    public var visionTokens: Int { patchesPerSide * patchesPerSide + 1 }
+
+    /// Checks the numbers fit together; names the offending field.
+    func validate(file: URL) throws {
+        func need(_ ok: Bool, _ field: String, _ reason: String) throws {
+            if !ok { throw ModelError.badConfigField(file: file, field: field, reason: reason) }
+        }
+        for (name, tower) in [("vision", vision), ("text", text)] {
+            try need(tower.width > 0 && tower.layers > 0 && tower.heads > 0 && tower.mlpWidth > 0,
+                     "\(name) width/layers/heads/mlp", "must be positive")
+            try need(tower.width % tower.heads == 0, "\(name) heads",
+                     "(\(tower.heads)) must divide the width (\(tower.width))")
+            do { _ = try Activation(configName: tower.activation) } catch {
+                throw ModelError.badConfigField(file: file, field: "\(name) activation",
+                                                reason: "\"\(tower.activation)\" is unknown: \(error)")
+            }
+        }
+        try need(patchSize > 0 && imageSize > 0 && imageSize % patchSize == 0, "image_size/patch_size",
+                 "image size \(imageSize) must be a positive multiple of the patch size \(patchSize)")
+        try need(vocabSize > 0 && contextLength > 1 && embedDim > 0, "vocab/context/projection",
+                 "must be positive")
+        try need(endTokenID >= 0 && endTokenID < vocabSize, "eos_token_id",
+                 "\(endTokenID) is outside the vocabulary (\(vocabSize))")
+    }
+}
+
+// MARK: - Hugging Face config.json
+
+extension CLIPConfig {
+    /// Reads a Hugging Face `config.json` (CLIPModel). Missing fields take transformers' defaults.
+    public static func huggingFace(_ url: URL) throws -> CLIPConfig {
+        let root = try readJSONObject(url)
+        let t = root["text_config"] as? [String: Any] ?? [:]
+        let v = root["vision_config"] as? [String: Any] ?? [:]
+        let f = ConfigFields(file: url)
+        let textWidth = try f.int(t, "hidden_size", 512, "text_config.")
+        let visionWidth = try f.int(v, "hidden_size", 768, "vision_config.")
+        var eos = try f.int(t, "eos_token_id", 49407, "text_config.")
+        let vocab = try f.int(t, "vocab_size", 49408, "text_config.")
+        // transformers pools at argmax(input_ids) when eos_token_id == 2 (configs older than 4.31);
+        // with CLIP's vocabulary that is the first 49407, the largest id.
+        if eos == 2 { eos = vocab - 1 }
+        let config = CLIPConfig(
+            imageSize: try f.int(v, "image_size", 224, "vision_config."),
+            patchSize: try f.int(v, "patch_size", 32, "vision_config."),
+            vision: TowerConfig(
+                width: visionWidth,
+                layers: try f.int(v, "num_hidden_layers", 12, "vision_config."),
+                heads: try f.int(v, "num_attention_heads", 12, "vision_config."),
+                mlpWidth: try f.int(v, "intermediate_size", 3072, "vision_config."),
+                activation: try f.string(v, "hidden_act", "quick_gelu", "vision_config."),
+                layerNormEps: Float(try f.double(v, "layer_norm_eps", 1e-5, "vision_config."))),
+            vocabSize: vocab,
+            contextLength: try f.int(t, "max_position_embeddings", 77, "text_config."),
+            text: TowerConfig(
+                width: textWidth,
+                layers: try f.int(t, "num_hidden_layers", 12, "text_config."),
+                heads: try f.int(t, "num_attention_heads", 8, "text_config."),
+                mlpWidth: try f.int(t, "intermediate_size", 2048, "text_config."),
+                activation: try f.string(t, "hidden_act", "quick_gelu", "text_config."),
+                layerNormEps: Float(try f.double(t, "layer_norm_eps", 1e-5, "text_config."))),
+            endTokenID: eos,
+            embedDim: try f.int(root, "projection_dim", 512, ""))
+        if let channels = v["num_channels"] as? Int, channels != 3 {
+            throw ModelError.unsupportedFeature(file: url, field: "vision_config.num_channels",
+                                                reason: "only 3-channel images are supported, got \(channels)")
+        }
+        try config.validate(file: url)
+        return config
+    }
+}
+
+// MARK: - OpenCLIP open_clip_config.json
+
+extension CLIPConfig {
+    /// Reads OpenCLIP's `open_clip_config.json` (`model_cfg`), for the standard ViT + text transformer CLIP.
+    public static func openCLIP(_ url: URL) throws -> CLIPConfig {
+        let root = try readJSONObject(url)
+        let model = root["model_cfg"] as? [String: Any] ?? root
+        let v = model["vision_cfg"] as? [String: Any] ?? [:]
+        let t = model["text_cfg"] as? [String: Any] ?? [:]
+        let f = ConfigFields(file: url)
+        // Features of other OpenCLIP towers that this ViT does not implement: refuse rather than mis-compute.
+        for key in ["timm_model_name", "attentional_pool", "attn_pooler_queries", "ls_init_value", "patch_dropout_unused"]
+        where v[key] != nil && !(v[key] is NSNull) && !(v[key] as? Bool == false) {
+            throw ModelError.unsupportedFeature(file: url, field: "vision_cfg.\(key)", reason: "only the standard CLIP ViT is implemented")
+        }
+        if let pool = v["pool_type"] as? String, pool != "tok" {
+            throw ModelError.unsupportedFeature(file: url, field: "vision_cfg.pool_type", reason: "\"\(pool)\"; only \"tok\" (class token) is implemented")
+        }
+        if v["no_ln_pre"] as? Bool == true || v["final_ln_after_pool"] as? Bool == true {
+            throw ModelError.unsupportedFeature(file: url, field: "vision_cfg.no_ln_pre/final_ln_after_pool", reason: "only the standard CLIP ViT is implemented")
+        }
+        if let layers = v["layers"], !(layers is Int) {
+            throw ModelError.unsupportedFeature(file: url, field: "vision_cfg.layers", reason: "ResNet towers are not implemented, only ViT")
+        }
+        for key in ["hf_model_name", "ls_init_value"] where t[key] != nil && !(t[key] is NSNull) {
+            throw ModelError.unsupportedFeature(file: url, field: "text_cfg.\(key)", reason: "only the standard CLIP text transformer is implemented")
+        }
+        if let pool = t["pool_type"] as? String, pool != "argmax" && pool != "eos" {
+            throw ModelError.unsupportedFeature(file: url, field: "text_cfg.pool_type", reason: "\"\(pool)\"; only argmax/eos pooling is implemented")
+        }
+        if t["embed_cls"] as? Bool == true || t["proj_bias"] as? Bool == true || t["no_causal_mask"] as? Bool == true {
+            throw ModelError.unsupportedFeature(file: url, field: "text_cfg.embed_cls/proj_bias/no_causal_mask", reason: "only the standard CLIP text transformer is implemented")
+        }
+        let activation = (model["quick_gelu"] as? Bool ?? false) ? "quick_gelu" : "gelu"
+        let visionWidth = try f.int(v, "width", 768, "vision_cfg.")
+        let headWidth = try f.int(v, "head_width", 64, "vision_cfg.")
+        let visionMLP = Int(try f.double(v, "mlp_ratio", 4.0, "vision_cfg.") * Double(visionWidth))
+        let textWidth = try f.int(t, "width", 512, "text_cfg.")
+        let textMLP = Int(try f.double(t, "mlp_ratio", 4.0, "text_cfg.") * Double(textWidth))
+        guard headWidth > 0, visionWidth % headWidth == 0 else {
+            throw ModelError.badConfigField(file: url, field: "vision_cfg.head_width", reason: "(\(headWidth)) must divide the width (\(visionWidth))")
+        }
+        let vocab = try f.int(t, "vocab_size", 49408, "text_cfg.")
+        let config = CLIPConfig(
+            imageSize: try f.int(v, "image_size", 224, "vision_cfg."),
+            patchSize: try f.int(v, "patch_size", 16, "vision_cfg."),
+            vision: TowerConfig(width: visionWidth, layers: try f.int(v, "layers", 12, "vision_cfg."),
+                                heads: visionWidth / headWidth, mlpWidth: visionMLP,
+                                activation: activation, layerNormEps: 1e-5),
+            vocabSize: vocab,
+            contextLength: try f.int(t, "context_length", 77, "text_cfg."),
+            text: TowerConfig(width: textWidth, layers: try f.int(t, "layers", 12, "text_cfg."),
+                              heads: try f.int(t, "heads", 8, "text_cfg."), mlpWidth: textMLP,
+                              activation: activation, layerNormEps: 1e-5),
+            endTokenID: try f.int(t, "eos_id", vocab - 1, "text_cfg."),
+            embedDim: try f.int(model, "embed_dim", 512, ""))
+        try config.validate(file: url)
+        return config
+    }
+}
+
+// MARK: - JSON helpers
+
+func readJSONObject(_ url: URL) throws -> [String: Any] {
+    let data: Data
+    do { data = try Data(contentsOf: url) } catch {
+        throw ModelError.missingFile(url)
+    }
+    let object: Any
+    do { object = try JSONSerialization.jsonObject(with: data) } catch {
+        throw ModelError.unreadableConfig(url, reason: "invalid JSON (\(error.localizedDescription))")
+    }
+    guard let dict = object as? [String: Any] else {
+        throw ModelError.unreadableConfig(url, reason: "the top level is not a JSON object")
+    }
+    return dict
+}
+
+/// Typed reads of optional config fields, with errors that name the field.
+struct ConfigFields {
+    let file: URL
+
+    func int(_ d: [String: Any], _ key: String, _ fallback: Int, _ prefix: String) throws -> Int {
+        guard let value = d[key], !(value is NSNull) else { return fallback }
+        if let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) { return i }
+        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be an integer, got \(value)")
+    }
+
+    func double(_ d: [String: Any], _ key: String, _ fallback: Double, _ prefix: String) throws -> Double {
+        guard let value = d[key], !(value is NSNull) else { return fallback }
+        if let n = value as? NSNumber { return n.doubleValue }
+        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a number, got \(value)")
+    }
+
+    func string(_ d: [String: Any], _ key: String, _ fallback: String, _ prefix: String) throws -> String {
+        guard let value = d[key], !(value is NSNull) else { return fallback }
+        if let s = value as? String { return s }
+        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a string, got \(value)")
+    }
+}

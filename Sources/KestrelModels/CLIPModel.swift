@@ -1,0 +1,78 @@
+import Foundation
+import KestrelKernels
+
+/// A CLIP model loaded from a folder in either layout: both towers, the projections and the
+/// temperature. Inputs are token ids and preprocessed pixels; see `Embedder` for text and files.
+public final class CLIPModel: Sendable {
+    public let directory: URL
+    public let layout: CheckpointLayout
+    public let config: CLIPConfig
+    public let vision: VisionTransformer
+    public let text: TextTransformer
+    /// `logit_scale` as stored: a log. Similarity logits are exp(logitScale) * cosine.
+    public let logitScale: Float
+    /// Parameters read from the checkpoint.
+    public let parameterCount: Int
+    /// On-disk dtypes of the checkpoint tensors (F32, F16, BF16).
+    public let storedDTypes: [String]
+    /// Checkpoint tensors that the architecture did not use (reported by `kestrel info`).
+    public let unusedTensors: [String]
+    /// The config and weight files this model was read from.
+    public let configURL: URL
+    public let weightsURL: URL
+
+    /// The layout of a model folder, from the files it holds.
+    public static func detectLayout(_ directory: URL) throws -> (CheckpointLayout, config: URL, weights: URL) {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
+            throw ModelError.notAModelFolder(directory)
+        }
+        let hfConfig = directory.appendingPathComponent("config.json")
+        let ocConfig = directory.appendingPathComponent("open_clip_config.json")
+        if fm.fileExists(atPath: ocConfig.path) {
+            let weights = ["open_clip_model.safetensors", "model.safetensors"]
+                .map { directory.appendingPathComponent($0) }
+                .first { fm.fileExists(atPath: $0.path) }
+            guard let weights else { throw ModelError.missingFile(directory.appendingPathComponent("open_clip_model.safetensors")) }
+            return (.openCLIP, ocConfig, weights)
+        }
+        if fm.fileExists(atPath: hfConfig.path) {
+            let weights = directory.appendingPathComponent("model.safetensors")
+            guard fm.fileExists(atPath: weights.path) else { throw ModelError.missingFile(weights) }
+            return (.huggingFace, hfConfig, weights)
+        }
+        throw ModelError.notAModelFolder(directory)
+    }
+
+    public init(directory: URL) throws {
+        let (layout, configURL, weightsURL) = try Self.detectLayout(directory)
+        self.directory = directory
+        self.layout = layout
+        self.configURL = configURL
+        self.weightsURL = weightsURL
+        config = layout == .huggingFace ? try .huggingFace(configURL) : try .openCLIP(configURL)
+        let file = try SafeTensorsFile(url: weightsURL)
+        let reader = WeightReader(file: file, layout: layout)
+        vision = try VisionTransformer(reading: reader, config: config)
+        text = try TextTransformer(reading: reader, config: config)
+        logitScale = try reader.tensor("logit_scale", shape: [1]).data[0]
+        parameterCount = reader.parameterCount
+        storedDTypes = file.dtypes.sorted()
+        unusedTensors = reader.unusedKeys
+    }
+
+    /// Token-id sequences -> [B, E] text embeddings (not normalised).
+    public func encodeText(_ sequences: [[Int]]) throws -> Tensor {
+        try text.forward(sequences)
+    }
+
+    /// Preprocessed pixels [B, 3, S, S] -> [B, E] image embeddings (not normalised).
+    public func encodeImages(_ pixels: Tensor) throws -> Tensor {
+        let s = config.imageSize
+        guard pixels.rank == 4, pixels.shape[1] == 3, pixels.shape[2] == s, pixels.shape[3] == s else {
+            throw ModelError.badPixels(expected: 3 * s * s, found: pixels.count / max(pixels.shape.first ?? 1, 1))
+        }
+        return vision.forward(pixels)
+    }
+}

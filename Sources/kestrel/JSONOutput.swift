@@ -1,0 +1,75 @@
+import Foundation
+
+/// Writes JSON values by hand so that key order is stable and floats print as their shortest
+/// round-trip form. One line per record: the CLI's output format is a user-facing contract.
+enum JSONValue {
+    case string(String)
+    case int(Int)
+    case float(Float)
+    case double(Double)
+    case bool(Bool)
+    case null
+    case array([JSONValue])
+    case floats([Float])
+    case ints([Int])
+    case object([(String, JSONValue)])
+
+    func write(into out: inout String) {
+        switch self {
+        case .string(let s): JSONValue.escape(s, into: &out)
+        case .int(let i): out += String(i)
+        case .float(let f): out += f.isFinite ? "\(f)" : "null"
+        case .double(let d): out += d.isFinite ? "\(d)" : "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .null: out += "null"
+        case .ints(let xs):
+            out += "["; out += xs.map(String.init).joined(separator: ", "); out += "]"
+        case .floats(let xs):
+            out += "["
+            for (i, x) in xs.enumerated() { if i > 0 { out += ", " }; out += x.isFinite ? "\(x)" : "null" }
+            out += "]"
+        case .array(let xs):
+            out += "["
+            for (i, x) in xs.enumerated() { if i > 0 { out += ", " }; x.write(into: &out) }
+            out += "]"
+        case .object(let fields):
+            out += "{"
+            for (i, (k, v)) in fields.enumerated() {
+                if i > 0 { out += ", " }
+                JSONValue.escape(k, into: &out); out += ": "; v.write(into: &out)
+            }
+            out += "}"
+        }
+    }
+
+    var line: String { var s = ""; write(into: &s); return s }
+
+    static func escape(_ s: String, into out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        out += "\""
+    }
+}
+
+/// Output helpers: results on stdout, `warning:` / `error:` lines on stderr.
+enum Console {
+    static func emit(_ value: JSONValue) { print(value.line) }
+
+    static func error(_ message: String) {
+        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    }
+
+    static func warning(_ message: String) {
+        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+    }
+}

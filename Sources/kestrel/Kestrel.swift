@@ -1,0 +1,9 @@
+import ArgumentParser
+
+@main
+struct Kestrel: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kestrel",
+        abstract: "Vision-language retrieval: embed, index, search and label images with CLIP models.",
+        subcommands: [InfoCommand.self])
+}

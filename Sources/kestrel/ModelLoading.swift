@@ -1,0 +1,12 @@
+import ArgumentParser
+import Foundation
+import KestrelEngine
+
+/// Loads a model folder for a command, turning a missing path into a usage error.
+func loadModel(_ path: String) throws -> CLIPModel {
+    let url = URL(fileURLWithPath: path)
+    guard FileManager.default.fileExists(atPath: url.path) else {
+        throw ValidationError("--model \(path): no such folder")
+    }
+    return try CLIPModel(directory: url)
+}
