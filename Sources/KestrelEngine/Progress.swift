@@ -1,0 +1,87 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reports progress of long work on stderr: a redrawn bar with rate and ETA on a terminal,
+/// plain log lines (at most one every few seconds) otherwise.
+public final class ProgressReporter: @unchecked Sendable {
+    private let label: String
+    private let total: Int
+    private let isTerminal: Bool
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+    private let quiet: Bool
+    private let lock = NSLock()
+
+    public init(label: String, total: Int, quiet: Bool = false) {
+        self.label = label
+        self.total = total
+        self.quiet = quiet
+        self.isTerminal = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
+
+    /// Call with the number of items done so far.
+    public func update(_ done: Int, force: Bool = false) {
+        lock.lock(); defer { lock.unlock() }
+        guard !quiet else { return }
+        let now = Date()
+        let interval = isTerminal ? 0.1 : 5.0
+        guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
+        lastDraw = now
+        let elapsed = now.timeIntervalSince(start)
+        let rate = elapsed > 0 ? Double(done) / elapsed : 0
+        let remaining = rate > 0 ? Double(total - done) / rate : 0
+        let eta = done >= total ? "done" : (rate > 0 ? "ETA \(Self.clock(remaining))" : "ETA --")
+        if isTerminal {
+            let width = 30
+            let filled = total > 0 ? min(width, width * done / total) : width
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            let line = String(format: "\r%@ [%@] %d/%d  %.1f/s  %@ ", label, bar, done, total, rate, eta)
+            FileHandle.standardError.write(Data(line.utf8))
+        } else {
+            let line = String(format: "%@: %d/%d (%.1f/s, %@)\n", label, done, total, rate, eta)
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    /// Ends the bar's line on a terminal.
+    public func finish(_ done: Int) {
+        update(done, force: true)
+        if isTerminal && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+
+    static func clock(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+/// Wall time spent per stage of a pipeline (decode, preprocess, encode, store, index).
+public struct StageTimes: Sendable {
+    public private(set) var seconds: [String: Double] = [:]
+    public private(set) var order: [String] = []
+
+    public init() {}
+
+    public mutating func add(_ stage: String, _ duration: Double) {
+        if seconds[stage] == nil { order.append(stage) }
+        seconds[stage, default: 0] += duration
+    }
+
+    /// Runs `body`, adding its wall time to `stage`.
+    public mutating func time<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        defer { add(stage, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9) }
+        return try body()
+    }
+
+    public var total: Double { seconds.values.reduce(0, +) }
+
+    /// "decode 1.2s (10%), preprocess ..."
+    public var summary: String {
+        let t = max(total, 1e-9)
+        return order.map { String(format: "%@ %.2fs (%.0f%%)", $0, seconds[$0]!, 100 * seconds[$0]! / t) }
+            .joined(separator: ", ")
+    }
+}
