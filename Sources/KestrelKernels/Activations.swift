@@ -40,30 +40,22 @@ public enum Activation: String, Sendable, CaseIterable {
 
 /// Exact (erf) GELU, in place.
 public func gelu(_ x: inout Tensor) {
-    forEachChunk(&x, workPerElement: 16) { p, n in
-        for i in 0..<n {
-            let v = p[i]
-            p[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752))
-        }
+    forEachChunk(&x, workPerElement: 8) { p, n in
+        mapInPlace(p, n) { v in 0.5 * v * (1 + verf(v * 0.70710678118654752)) }
     }
 }
 
 /// x * sigmoid(1.702 x), in place (OpenAI CLIP's activation).
 public func quickGelu(_ x: inout Tensor) {
-    forEachChunk(&x, workPerElement: 12) { p, n in
-        for i in 0..<n {
-            let v = p[i]
-            p[i] = v / (1 + expf(-1.702 * v))
-        }
+    forEachChunk(&x, workPerElement: 6) { p, n in
+        mapInPlace(p, n) { v in v / (1 + vexp(-1.702 * v)) }
     }
 }
 
-/// Tanh-approximated GELU, in place.
+/// Tanh-approximated GELU, in place, computed as x * sigmoid(2y) with
+/// y = sqrt(2/pi) (x + 0.044715 x^3), which equals 0.5 x (1 + tanh y) without cancellation.
 public func geluTanh(_ x: inout Tensor) {
-    forEachChunk(&x, workPerElement: 16) { p, n in
-        for i in 0..<n {
-            let v = p[i]
-            p[i] = 0.5 * v * (1 + tanhf(0.79788456080286536 * (v + 0.044715 * v * v * v)))
-        }
+    forEachChunk(&x, workPerElement: 6) { p, n in
+        mapInPlace(p, n) { v in v / (1 + vexp(-1.5957691216057308 * (v + 0.044715 * v * v * v))) }
     }
 }

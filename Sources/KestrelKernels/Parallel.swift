@@ -117,7 +117,8 @@ func simdMax(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
     if n >= 16 {
         var acc = SIMD16<Float>(repeating: -.infinity)
         while i + 16 <= n {
-            acc = pointwiseMax(acc, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self))
+            let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+            acc.replace(with: v, where: v .> acc)  // pointwiseMax does not vectorise
             i += 16
         }
         s = acc.max()

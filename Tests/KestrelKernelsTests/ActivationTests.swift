@@ -31,6 +31,21 @@ final class ActivationTests: XCTestCase {
         }
     }
 
+    /// The fast kernels use vector exp/erf approximations (erf within 1.5e-7): check a dense grid
+    /// against Double references, including saturated tails.
+    func testAccuracyOverWideRange() {
+        var grid = (0...4000).map { Float($0 - 2000) / 100 }   // -20 ... 20 step 0.01
+        grid += [-1000, -100, -88.5, -87.5, 87.5, 88.5, 100, 1000, 1e-8, -1e-8]
+        let x = Tensor(shape: [grid.count], data: grid)
+        for activation in Activation.allCases {
+            var fast = x, slow = x
+            activation.apply(&fast)
+            NaiveKernels.apply(activation, &slow)
+            assertNoNaN(fast)
+            assertClose(fast.data, slow.data, absolute: 1e-6, relative: 1e-5, "\(activation)")
+        }
+    }
+
     func testApplyCallsTheFreeFunctions() {
         var rng = SeededRandom(seed: 21)
         let x = randomTensor([3, 7], &rng, scale: 4)
