@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// Row-wise kernels over the last dimension: LayerNorm, softmax, L2 normalisation.
+
+/// LayerNorm over the last dimension with biased variance (PyTorch's `nn.LayerNorm`):
+/// y = (x - mean) / sqrt(var + eps) * weight + bias.
+public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -> Tensor {
+    let c = x.lastDim
+    precondition(weight.count == c, "layerNorm: weight has \(weight.count) values, last dimension is \(c)")
+    precondition(bias.count == c, "layerNorm: bias has \(bias.count) values, last dimension is \(c)")
+    let rows = x.rows
+    var out = Tensor(shape: x.shape)
+    guard c > 0, rows > 0 else { return out }
+    x.data.withUnsafeBufferPointer { xb in
+        weight.data.withUnsafeBufferPointer { wb in
+            bias.data.withUnsafeBufferPointer { bb in
+                out.data.withUnsafeMutableBufferPointer { ob in
+                    let src = SharedConstPointer(xb.baseAddress!), dst = SharedPointer(ob.baseAddress!)
+                    let w = SharedConstPointer(wb.baseAddress!), b = SharedConstPointer(bb.baseAddress!)
+                    parallelRanges(rows, workPerItem: 4 * c) { r in
+                        for row in r {
+                            let s = src.base + row * c, d = dst.base + row * c
+                            let mean = simdSum(s, c) / Float(c)
+                            let variance = simdSumSquares(s, c, shift: mean) / Float(c)
+                            let inv = 1 / (variance + eps).squareRoot()
+                            for j in 0..<c { d[j] = (s[j] - mean) * inv * w.base[j] + b.base[j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+/// Numerically stable softmax over the last dimension, in place. `-infinity` entries become 0;
+/// a row that is entirely `-infinity` becomes all zeros (not NaN).
+public func softmax(_ x: inout Tensor) {
+    let c = x.lastDim
+    let rows = x.rows
+    guard c > 0, rows > 0 else { return }
+    x.data.withUnsafeMutableBufferPointer { xb in
+        let p = SharedPointer(xb.baseAddress!)
+        parallelRanges(rows, workPerItem: 12 * c) { r in
+            for row in r { softmaxRow(p.base + row * c, c) }
+        }
+    }
+}
+
+/// Softmax of one row of `n` values in place (shared with attention).
+@inline(__always)
+func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
+    let m = simdMax(p, n)
+    if m == -.infinity {
+        p.update(repeating: 0, count: n)
+        return
+    }
+    var sum: Float = 0
+    for j in 0..<n {
+        let e = expf(p[j] - m)
+        p[j] = e
+        sum += e
+    }
+    let inv = 1 / sum
+    for j in 0..<n { p[j] *= inv }
+}
+
+/// Divides each row (last dimension) by its Euclidean norm, like `F.normalize` (norm clamped
+/// at 1e-12, so a zero row stays zero).
+public func l2Normalize(_ x: inout Tensor) {
+    let c = x.lastDim
+    let rows = x.rows
+    guard c > 0, rows > 0 else { return }
+    x.data.withUnsafeMutableBufferPointer { xb in
+        let p = SharedPointer(xb.baseAddress!)
+        parallelRanges(rows, workPerItem: 3 * c) { r in
+            for row in r {
+                let s = p.base + row * c
+                let inv = 1 / max(simdSumSquares(s, c).squareRoot(), 1e-12)
+                for j in 0..<c { s[j] *= inv }
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Dispatch
+import KestrelKernels
+
+// Kernel benchmark: each fast kernel against its naive twin (same run, same inputs), on
+// ViT-B/32-shaped work. Call `runKernelBench()` from main.swift (`kestrel-bench kernels`).
+
+/// Median wall time in milliseconds of `body` over `repeats` runs (after one warm-up).
+private func milliseconds(repeats: Int = 5, _ body: () -> Void) -> Double {
+    body()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+private struct BenchRandom {
+    var state: UInt64 = 0x1234_5678
+    mutating func tensor(_ shape: [Int]) -> Tensor {
+        let n = shape.reduce(1, *)
+        var data = [Float](repeating: 0, count: n)
+        for i in 0..<n {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            data[i] = Float(Int64(bitPattern: state >> 11) % 2_000_001) / 1_000_000 - 1
+        }
+        return Tensor(shape: shape, data: data)
+    }
+}
+
+private func row(_ name: String, _ fast: Double, _ naive: Double?, flops: Double? = nil) {
+    var line = name.padding(toLength: 44, withPad: " ", startingAt: 0)
+    line += String(fast.rounded(toPlaces: 3)).padding(toLength: 11, withPad: " ", startingAt: 0)
+    if let naive {
+        line += String(naive.rounded(toPlaces: 2)).padding(toLength: 11, withPad: " ", startingAt: 0)
+        line += "x" + String((naive / fast).rounded(toPlaces: 1))
+    } else {
+        line += "-".padding(toLength: 11, withPad: " ", startingAt: 0) + "-"
+    }
+    if let flops { line += "   " + String((flops / fast / 1e6).rounded(toPlaces: 1)) + " GFLOP/s" }
+    print(line)
+}
+
+extension Double {
+    fileprivate func rounded(toPlaces p: Int) -> Double {
+        var m = 1.0
+        for _ in 0..<p { m *= 10 }
+        return (self * m).rounded() / m
+    }
+}
+
+/// Prints fast vs naive timings (ms) for every kernel on ViT-B/32 shapes, with `Kernels.threads` threads.
+func runKernelBench() {
+    var rng = BenchRandom()
+    print("kernel bench: \(Kernels.threads) threads; ms fast, ms naive, speed-up")
+    print("op".padding(toLength: 44, withPad: " ", startingAt: 0) + "fast ms    naive ms   ratio")
+
+    // One image: 50 tokens x 768; MLP 3072.
+    let x1 = rng.tensor([50, 768]), w = rng.tensor([3072, 768]), b = rng.tensor([3072])
+    let flops1 = 2.0 * 50 * 768 * 3072
+    row("linear 50x768 -> 3072", milliseconds { _ = linear(x1, weight: w, bias: b) },
+        milliseconds(repeats: 1) { _ = NaiveKernels.linear(x1, weight: w, bias: b) }, flops: flops1)
+    let x32 = rng.tensor([1600, 768])
+    row("linear 1600x768 -> 3072 (batch 32)", milliseconds { _ = linear(x32, weight: w, bias: b) }, nil,
+        flops: 2.0 * 1600 * 768 * 3072)
+
+    let lw = rng.tensor([768]), lb = rng.tensor([768])
+    row("layerNorm 1600x768", milliseconds { _ = layerNorm(x32, weight: lw, bias: lb, eps: 1e-5) },
+        milliseconds(repeats: 1) { _ = NaiveKernels.layerNorm(x32, weight: lw, bias: lb, eps: 1e-5) })
+
+    let h = rng.tensor([1600, 3072])
+    for activation in [Activation.gelu, .quickGelu, .geluTanh] {
+        row("\(activation.rawValue) 1600x3072", milliseconds { var t = h; activation.apply(&t) },
+            milliseconds(repeats: 1) { var t = h; NaiveKernels.apply(activation, &t) })
+    }
+    let s = rng.tensor([32 * 12 * 50, 50])
+    row("softmax 19200x50", milliseconds { var t = s; softmax(&t) },
+        milliseconds(repeats: 1) { var t = s; NaiveKernels.softmax(&t) })
+    row("add 1600x768", milliseconds { var t = x32; add(&t, x32) },
+        milliseconds(repeats: 1) { var t = x32; NaiveKernels.add(&t, x32) })
+    row("l2Normalize 1600x768", milliseconds { var t = x32; l2Normalize(&t) },
+        milliseconds(repeats: 1) { var t = x32; NaiveKernels.l2Normalize(&t) })
+
+    let q = rng.tensor([32, 50, 768]), k = rng.tensor([32, 50, 768]), v = rng.tensor([32, 50, 768])
+    let attnFlops = 4.0 * 32 * 50 * 50 * 768
+    row("attention B32 T50 C768 H12", milliseconds { _ = attention(query: q, key: k, value: v, heads: 12, causal: false) },
+        milliseconds(repeats: 1) { _ = NaiveKernels.attention(query: q, key: k, value: v, heads: 12, causal: false) },
+        flops: attnFlops)
+    let tq = rng.tensor([1, 77, 512]), tk = rng.tensor([1, 77, 512]), tv = rng.tensor([1, 77, 512])
+    row("attention B1 T77 C512 H8 causal valid 7",
+        milliseconds { _ = attention(query: tq, key: tk, value: tv, heads: 8, causal: true, validLengths: [7]) },
+        milliseconds(repeats: 1) { _ = NaiveKernels.attention(query: tq, key: tk, value: tv, heads: 8, causal: true, validLengths: [7]) })
+
+    let images = rng.tensor([1, 3, 224, 224]), pw = rng.tensor([768, 3, 32, 32])
+    row("patchEmbed 1x3x224x224 P32 C768", milliseconds { _ = patchEmbed(images, weight: pw, patchSize: 32) },
+        milliseconds(repeats: 1) { _ = NaiveKernels.patchEmbed(images, weight: pw, patchSize: 32) },
+        flops: 2.0 * 49 * 3072 * 768)
+    let images32 = rng.tensor([32, 3, 224, 224])
+    row("patchEmbed 32x3x224x224 P32 C768", milliseconds { _ = patchEmbed(images32, weight: pw, patchSize: 32) }, nil,
+        flops: 2.0 * 32 * 49 * 3072 * 768)
+}
