@@ -92,6 +92,10 @@ func runKernelBench() {
         milliseconds { _ = attention(query: tq, key: tk, value: tv, heads: 8, causal: true, validLengths: [7]) },
         milliseconds(repeats: 1) { _ = NaiveKernels.attention(query: tq, key: tk, value: tv, heads: 8, causal: true, validLengths: [7]) })
 
+    let bq = rng.tensor([32, 77, 512])
+    row("attention B32 T77 C512 H8 causal", milliseconds { _ = attention(query: bq, key: bq, value: bq, heads: 8, causal: true) },
+        nil, flops: 4.0 * 32 * 77 * 77 * 512)
+
     let images = rng.tensor([1, 3, 224, 224]), pw = rng.tensor([768, 3, 32, 32])
     row("patchEmbed 1x3x224x224 P32 C768", milliseconds { _ = patchEmbed(images, weight: pw, patchSize: 32) },
         milliseconds(repeats: 1) { _ = NaiveKernels.patchEmbed(images, weight: pw, patchSize: 32) },
