@@ -33,7 +33,7 @@ public func attention(
                 out.data.withUnsafeMutableBufferPointer { ob in
                     let q = SharedConstPointer(qb.baseAddress!), k = SharedConstPointer(kb.baseAddress!)
                     let v = SharedConstPointer(vb.baseAddress!), o = SharedPointer(ob.baseAddress!)
-                    parallelRanges(batch * heads, workPerItem: 4 * t * s * d) { tasks in
+                    parallelRanges(batch * heads, workPerItem: 4 * t * s * d, callsBLAS: true) { tasks in
                         let scores = UnsafeMutablePointer<Float>.allocate(capacity: t * s)
                         defer { scores.deallocate() }
                         for task in tasks {

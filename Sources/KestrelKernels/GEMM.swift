@@ -96,7 +96,7 @@ public func batchedMatmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) ->
                     }
                 }
                 // Large products are threaded inside OpenBLAS already; split small ones by batch.
-                if flops >= largeGEMMWork { body(0..<batch) } else { parallelRanges(batch, workPerItem: flops, body) }
+                if flops >= largeGEMMWork { body(0..<batch) } else { parallelRanges(batch, workPerItem: flops, callsBLAS: true, body) }
             }
         }
     }

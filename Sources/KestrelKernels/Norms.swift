@@ -59,12 +59,25 @@ func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
         p.update(repeating: 0, count: n)
         return
     }
-    var sum: Float = 0
-    for j in 0..<n {
-        let e = expf(p[j] - m)
-        p[j] = e
-        sum += e
+    // e^(x - max), 16 lanes at a time; the tail is padded with -infinity (e^-inf = 0).
+    let raw = UnsafeMutableRawPointer(p)
+    let shift = SIMD16<Float>(repeating: m)
+    var acc = SIMD16<Float>()
+    var j = 0
+    while j + 16 <= n {
+        let e = vexp(raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD16<Float>.self) - shift)
+        raw.storeBytes(of: e, toByteOffset: j * 4, as: SIMD16<Float>.self)
+        acc += e
+        j += 16
     }
+    if j < n {
+        var v = SIMD16<Float>(repeating: -.infinity)
+        for l in 0..<(n - j) { v[l] = p[j + l] }
+        let e = vexp(v - shift)
+        for l in 0..<(n - j) { p[j + l] = e[l] }
+        acc += e
+    }
+    let sum = acc.sum()
     let inv = 1 / sum
     for j in 0..<n { p[j] *= inv }
 }

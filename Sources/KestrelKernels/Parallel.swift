@@ -18,6 +18,8 @@ public enum Kernels {
 private final class KernelSettings: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Int
+    /// Parallel regions currently running their own GEMMs with OpenBLAS held to one thread.
+    private var singleThreadedRegions = 0
 
     init() {
         value = max(1, ProcessInfo.processInfo.activeProcessorCount)
@@ -30,7 +32,24 @@ private final class KernelSettings: @unchecked Sendable {
         precondition(n >= 1, "Kernels.threads must be at least 1, got \(n)")
         lock.withLock {
             value = n
-            openblas_set_num_threads(Int32(n))
+            if singleThreadedRegions == 0 { openblas_set_num_threads(Int32(n)) }
+        }
+    }
+
+    /// While our own threads each run a GEMM, OpenBLAS must not also fan out: two callers
+    /// each asking its (shared) thread pool for every core made attention 40x slower on 2 cores.
+    /// Nested and concurrent regions are counted; the last one out restores `threads`.
+    func enterSingleThreadedBLAS() {
+        lock.withLock {
+            singleThreadedRegions += 1
+            if singleThreadedRegions == 1 && value > 1 { openblas_set_num_threads(1) }
+        }
+    }
+
+    func exitSingleThreadedBLAS() {
+        lock.withLock {
+            singleThreadedRegions -= 1
+            if singleThreadedRegions == 0 && value > 1 { openblas_set_num_threads(Int32(value)) }
         }
     }
 }
@@ -56,13 +75,18 @@ let parallelMinimumWork = 1 << 16
 
 /// Calls `body` on contiguous, disjoint sub-ranges covering `0..<count`, one per thread when
 /// `count * workPerItem` is big enough to pay for the dispatch, otherwise once on this thread.
+/// Set `callsBLAS` when `body` runs GEMMs: OpenBLAS is then held to one thread while split.
 @inline(__always)
-func parallelRanges(_ count: Int, workPerItem: Int, _ body: @Sendable (Range<Int>) -> Void) {
+func parallelRanges(
+    _ count: Int, workPerItem: Int, callsBLAS: Bool = false, _ body: @Sendable (Range<Int>) -> Void
+) {
     guard count > 0 else { return }
     let total = count.multipliedReportingOverflow(by: max(1, workPerItem))
     let byWork = total.overflow ? Int.max : total.partialValue / parallelMinimumWork
     let chunks = min(count, Kernels.threads, byWork)
     if chunks <= 1 { body(0..<count); return }
+    if callsBLAS { settings.enterSingleThreadedBLAS() }
+    defer { if callsBLAS { settings.exitSingleThreadedBLAS() } }
     DispatchQueue.concurrentPerform(iterations: chunks) { c in
         body((count * c / chunks)..<(count * (c + 1) / chunks))
     }

@@ -1,6 +1,15 @@
 import KestrelKernels
 import KestrelTestSupport
+import Foundation
 import XCTest
+
+/// A thread-safe tally for concurrent test bodies.
+private final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
+}
 
 final class AttentionTests: XCTestCase {
     /// Every combination of mask against the plain-loop reference, on odd sizes. The largest
@@ -25,6 +34,25 @@ final class AttentionTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Kernels called from several threads at once (each splitting its own work and holding
+    /// OpenBLAS to one thread) give the same answers as one at a time.
+    func testConcurrentCallersAgree() {
+        var rng = SeededRandom(seed: 33)
+        let q = randomTensor([2, 33, 64], &rng), k = randomTensor([2, 33, 64], &rng), v = randomTensor([2, 33, 64], &rng)
+        let w = randomTensor([96, 64], &rng)
+        let expected = attention(query: q, key: k, value: v, heads: 4, causal: true, validLengths: [33, 20])
+        let expectedLinear = linear(q, weight: w, bias: nil)
+        let failures = Counter()
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<5 {
+                let got = attention(query: q, key: k, value: v, heads: 4, causal: true, validLengths: [33, 20])
+                if maxAbsDifference(got.data, expected.data) > 1e-5 { failures.increment() }
+                if maxAbsDifference(linear(q, weight: w, bias: nil).data, expectedLinear.data) > 1e-5 { failures.increment() }
+            }
+        }
+        XCTAssertEqual(failures.value, 0)
     }
 
     func testCrossAttentionWithDifferentKeyLength() {

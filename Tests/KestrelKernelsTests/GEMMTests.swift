@@ -20,6 +20,10 @@ final class GEMMTests: XCTestCase {
         XCTAssertEqual(y.shape, [1, 1, 3])
         XCTAssertEqual(y.data, [11, 22, 33])
         XCTAssertEqual(linear(x, weight: w, bias: nil).data, [1, 2, 3])
+        // An empty input dimension leaves just the bias.
+        let empty = linear(Tensor(shape: [2, 0]), weight: Tensor(shape: [3, 0]), bias: Tensor(shape: [3], data: [1, 2, 3]))
+        XCTAssertEqual(empty.shape, [2, 3])
+        XCTAssertEqual(empty.data, [1, 2, 3, 1, 2, 3])
     }
 
     func testLinearMatchesNaive() {
