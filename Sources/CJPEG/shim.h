@@ -1,6 +1,122 @@
 // libjpeg-turbo (Debian: libjpeg-dev / libjpeg62-turbo-dev). jpeglib.h needs stdio first.
 #include <stdio.h>
 #include <stddef.h>
+#include <string.h>
 #include <setjmp.h>
 #include <jpeglib.h>
 #include <jerror.h>
+
+// Kestrel's JPEG entry points. libjpeg reports fatal errors through error_exit, which must not
+// return: we longjmp back into these C functions (never across Swift frames). They are
+// `noinline` so that no Swift caller ever holds the setjmp frame.
+// Decoding settings are libjpeg's defaults, as Pillow leaves them without draft():
+// JDCT_ISLOW, fancy upsampling on, no scaling. A premature end of data (JWRN_JPEG_EOF) is an
+// error, as in Pillow ("image file is truncated"); other warnings are ignored, as in Pillow.
+
+enum { KESTREL_JPEG_OK = 0, KESTREL_JPEG_ERROR = 1, KESTREL_JPEG_TRUNCATED = 2 };
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    int truncated;
+    char message[JMSG_LENGTH_MAX];
+} kestrel_jpeg_error_mgr;
+
+typedef struct {
+    int width, height;
+    int components;        // 1 (gray), 3 (YCbCr/RGB) or 4 (CMYK/YCCK)
+    int jpeg_color_space;  // J_COLOR_SPACE
+    int progressive;
+    int saw_adobe_marker;
+} kestrel_jpeg_info;
+
+static void kestrel_jpeg_error_exit(j_common_ptr cinfo) {
+    kestrel_jpeg_error_mgr *err = (kestrel_jpeg_error_mgr *)cinfo->err;
+    (*cinfo->err->format_message)(cinfo, err->message);
+    longjmp(err->jump, 1);
+}
+
+static void kestrel_jpeg_emit_message(j_common_ptr cinfo, int msg_level) {
+    kestrel_jpeg_error_mgr *err = (kestrel_jpeg_error_mgr *)cinfo->err;
+    if (msg_level < 0 && err->pub.msg_code == JWRN_JPEG_EOF) {
+        (*cinfo->err->format_message)(cinfo, err->message);
+        err->truncated = 1;
+        longjmp(err->jump, 1);
+    }
+}
+
+static void kestrel_jpeg_output_message(j_common_ptr cinfo) { (void)cinfo; }
+
+static void kestrel_jpeg_copy_message(const kestrel_jpeg_error_mgr *err, char *msg, size_t cap) {
+    if (msg && cap) {
+        strncpy(msg, err->message, cap - 1);
+        msg[cap - 1] = 0;
+    }
+}
+
+/// Reads the header only (no pixel memory is allocated). Returns KESTREL_JPEG_*.
+__attribute__((noinline)) static int kestrel_jpeg_read_header(
+    const unsigned char *data, unsigned long size, kestrel_jpeg_info *info, char *msg, size_t cap) {
+    struct jpeg_decompress_struct cinfo;
+    kestrel_jpeg_error_mgr err;
+    memset(&err, 0, sizeof err);
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = kestrel_jpeg_error_exit;
+    err.pub.emit_message = kestrel_jpeg_emit_message;
+    err.pub.output_message = kestrel_jpeg_output_message;
+    if (setjmp(err.jump)) {
+        kestrel_jpeg_copy_message(&err, msg, cap);
+        jpeg_destroy_decompress(&cinfo);
+        return err.truncated ? KESTREL_JPEG_TRUNCATED : KESTREL_JPEG_ERROR;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, size);
+    jpeg_read_header(&cinfo, TRUE);
+    info->width = (int)cinfo.image_width;
+    info->height = (int)cinfo.image_height;
+    info->components = cinfo.num_components;
+    info->jpeg_color_space = (int)cinfo.jpeg_color_space;
+    info->progressive = cinfo.progressive_mode ? 1 : 0;
+    info->saw_adobe_marker = cinfo.saw_Adobe_marker ? 1 : 0;
+    jpeg_destroy_decompress(&cinfo);
+    return KESTREL_JPEG_OK;
+}
+
+/// Decodes into `out` (width * height * out_components bytes, rows packed). out_components is 1
+/// (JCS_GRAYSCALE), 3 (JCS_RGB) or 4 (JCS_CMYK; libjpeg converts YCCK to CMYK).
+__attribute__((noinline)) static int kestrel_jpeg_decode(
+    const unsigned char *data, unsigned long size, unsigned char *out, size_t out_size,
+    int out_components, char *msg, size_t cap) {
+    struct jpeg_decompress_struct cinfo;
+    kestrel_jpeg_error_mgr err;
+    memset(&err, 0, sizeof err);
+    cinfo.err = jpeg_std_error(&err.pub);
+    err.pub.error_exit = kestrel_jpeg_error_exit;
+    err.pub.emit_message = kestrel_jpeg_emit_message;
+    err.pub.output_message = kestrel_jpeg_output_message;
+    if (setjmp(err.jump)) {
+        kestrel_jpeg_copy_message(&err, msg, cap);
+        jpeg_destroy_decompress(&cinfo);
+        return err.truncated ? KESTREL_JPEG_TRUNCATED : KESTREL_JPEG_ERROR;
+    }
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, size);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.out_color_space = out_components == 1 ? JCS_GRAYSCALE : out_components == 3 ? JCS_RGB : JCS_CMYK;
+    jpeg_start_decompress(&cinfo);
+    size_t stride = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
+    if (cinfo.output_components != out_components ||
+        stride * (size_t)cinfo.output_height > out_size) {
+        strncpy(err.message, "unexpected output geometry", sizeof err.message - 1);
+        kestrel_jpeg_copy_message(&err, msg, cap);
+        jpeg_destroy_decompress(&cinfo);
+        return KESTREL_JPEG_ERROR;
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = out + stride * cinfo.output_scanline;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    return KESTREL_JPEG_OK;
+}

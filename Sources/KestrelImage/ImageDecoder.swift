@@ -1,0 +1,101 @@
+import Foundation
+
+/// Container formats recognised from their magic bytes.
+public enum ImageFormat: String, Sendable {
+    case jpeg = "JPEG", png = "PNG", gif = "GIF", webp = "WebP", bmp = "BMP", tiff = "TIFF", unknown
+
+    /// Sniffs the first bytes; the file name's extension is never trusted.
+    public static func sniff(_ b: [UInt8]) -> ImageFormat {
+        func starts(_ m: [UInt8], at o: Int = 0) -> Bool { b.count >= o + m.count && Array(b[o..<o + m.count]) == m }
+        if starts([0xFF, 0xD8, 0xFF]) { return .jpeg }
+        if starts([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) { return .png }
+        if starts(Array("GIF87a".utf8)) || starts(Array("GIF89a".utf8)) { return .gif }
+        if starts(Array("RIFF".utf8)) && starts(Array("WEBP".utf8), at: 8) { return .webp }
+        if starts(Array("BM".utf8)) { return .bmp }
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return .tiff }
+        return .unknown
+    }
+}
+
+/// Width, height and format, read from the header without decoding pixels.
+public struct ImageHeader: Sendable, Equatable {
+    public var format: ImageFormat
+    public var width: Int
+    public var height: Int
+
+    public init(format: ImageFormat, width: Int, height: Int) {
+        self.format = format
+        self.width = width
+        self.height = height
+    }
+}
+
+/// Decodes JPEG (libjpeg-turbo) and PNG (libpng) files into Pillow-faithful `DecodedImage`s.
+///
+/// The header is read first and images with more than `pixelLimit` pixels are refused before
+/// any pixel memory is allocated. The default, 178,956,970, is Pillow's own hard limit
+/// (`2 * Image.MAX_IMAGE_PIXELS`, the point where Pillow raises `DecompressionBombError`).
+public struct ImageDecoder: Sendable {
+    public static let defaultPixelLimit = 178_956_970
+    public var pixelLimit: Int
+
+    public init(pixelLimit: Int = ImageDecoder.defaultPixelLimit) {
+        self.pixelLimit = pixelLimit
+    }
+
+    /// Reads and decodes the file at `url`.
+    public func decode(contentsOf url: URL) throws -> DecodedImage {
+        let path = url.path
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ImageError.unreadable(path: path, reason: error.localizedDescription)
+        }
+        return try decode(bytes: [UInt8](data), name: path)
+    }
+
+    /// Decodes an in-memory file; `name` is used in errors.
+    public func decode(bytes: [UInt8], name: String) throws -> DecodedImage {
+        let header = try readHeader(bytes: bytes, name: name)
+        try checkLimit(header, name: name)
+        switch header.format {
+        case .jpeg: return try JPEGCodec.decode(bytes, name: name)
+        case .png: return try PNGCodec.decode(bytes, name: name)
+        default: throw ImageError.unsupportedFormat(path: name, format: header.format.rawValue)
+        }
+    }
+
+    /// Reads only the header (format and size). Throws for unsupported formats.
+    public func readHeader(contentsOf url: URL) throws -> ImageHeader {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ImageError.unreadable(path: url.path, reason: error.localizedDescription)
+        }
+        return try readHeader(bytes: [UInt8](data), name: url.path)
+    }
+
+    public func readHeader(bytes: [UInt8], name: String) throws -> ImageHeader {
+        if bytes.isEmpty { throw ImageError.empty(path: name) }
+        let format = ImageFormat.sniff(bytes)
+        switch format {
+        case .jpeg:
+            let (w, h) = try JPEGCodec.header(bytes, name: name)
+            return ImageHeader(format: .jpeg, width: w, height: h)
+        case .png:
+            let (w, h) = try PNGCodec.header(bytes, name: name)
+            return ImageHeader(format: .png, width: w, height: h)
+        default:
+            throw ImageError.unsupportedFormat(path: name, format: format.rawValue)
+        }
+    }
+
+    private func checkLimit(_ h: ImageHeader, name: String) throws {
+        if h.width <= 0 || h.height <= 0 {
+            throw ImageError.corrupt(path: name, detail: "image size \(h.width)x\(h.height)")
+        }
+        if h.width.multipliedReportingOverflow(by: h.height).partialValue > pixelLimit
+            || h.width > pixelLimit || h.height > pixelLimit
+        {
+            throw ImageError.tooManyPixels(path: name, width: h.width, height: h.height, limit: pixelLimit)
+        }
+    }
+}

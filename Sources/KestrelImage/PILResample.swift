@@ -1,0 +1,235 @@
+import Foundation
+
+/// Pillow's resampling filters that CLIP preprocessing uses.
+public enum ResampleFilter: String, Sendable {
+    case bilinear, bicubic
+
+    var support: Double { self == .bilinear ? 1.0 : 2.0 }
+
+    @inline(__always) func weight(_ x0: Double) -> Double {
+        let x = abs(x0)
+        switch self {
+        case .bilinear:
+            return x < 1.0 ? 1.0 - x : 0.0
+        case .bicubic:  // Keys cubic, a = -0.5, written as in Pillow's Resample.c
+            let a = -0.5
+            if x < 1.0 { return ((a + 2.0) * x - (a + 3.0)) * x * x + 1 }
+            if x < 2.0 { return (((x - 5) * x + 8) * x - 4) * a }
+            return 0.0
+        }
+    }
+}
+
+/// A port of Pillow's `libImaging/Resample.c` (antialiased convolution resize) and of the
+/// nearest-neighbour scale in `Geometry.c`. Every rounding step is Pillow's, so 8-bit results
+/// are bit-identical: coefficients normalised in double, then fixed-point with 22 fraction
+/// bits; horizontal pass first (only over the rows the vertical pass needs), a clipped uint8
+/// between passes; a pass is skipped when its size does not change.
+enum PILResample {
+    static let precisionBits = 22
+
+    struct Coefficients {
+        var ksize: Int
+        var bounds: [Int]  // (xmin, count) per output sample
+        var weights: [Double]  // outSize * ksize, zero-padded
+    }
+
+    /// Pillow's `precompute_coeffs` for the full box (0, inSize).
+    static func coefficients(inSize: Int, outSize: Int, filter: ResampleFilter) -> Coefficients {
+        let scale = Double(inSize) / Double(outSize)
+        let filterscale = max(scale, 1.0)
+        let support = filter.support * filterscale
+        let ksize = Int(support.rounded(.up)) * 2 + 1
+        var bounds = [Int](repeating: 0, count: outSize * 2)
+        var kk = [Double](repeating: 0, count: outSize * ksize)
+        let ss = 1.0 / filterscale
+        for xx in 0..<outSize {
+            let center = (Double(xx) + 0.5) * scale
+            var xmin = Int(center - support + 0.5)  // C (int) truncation, as in Pillow
+            if xmin < 0 { xmin = 0 }
+            var xmax = Int(center + support + 0.5)
+            if xmax > inSize { xmax = inSize }
+            xmax -= xmin
+            var ww = 0.0
+            for x in 0..<xmax {
+                let w = filter.weight((Double(x + xmin) - center + 0.5) * ss)
+                kk[xx * ksize + x] = w
+                ww += w
+            }
+            if ww != 0.0 { for x in 0..<xmax { kk[xx * ksize + x] /= ww } }
+            bounds[2 * xx] = xmin
+            bounds[2 * xx + 1] = xmax
+        }
+        return Coefficients(ksize: ksize, bounds: bounds, weights: kk)
+    }
+
+    /// `normalize_coeffs_8bpc`.
+    static func fixedPoint(_ kk: [Double]) -> [Int32] {
+        let one = Double(1 << precisionBits)
+        return kk.map { $0 < 0 ? Int32(-0.5 + $0 * one) : Int32(0.5 + $0 * one) }
+    }
+
+    @inline(__always) static func clip8(_ v: Int) -> UInt8 {
+        let s = v >> precisionBits
+        return s < 0 ? 0 : s > 255 ? 255 : UInt8(s)
+    }
+
+    /// Resizes interleaved 8-bit samples (`channels` per pixel), each channel independently.
+    static func resample8(
+        _ src: [UInt8], width: Int, height: Int, channels c: Int, outWidth: Int, outHeight: Int,
+        filter: ResampleFilter
+    ) -> [UInt8] {
+        if width == outWidth && height == outHeight { return src }
+        let horiz = coefficients(inSize: width, outSize: outWidth, filter: filter)
+        var vert = coefficients(inSize: height, outSize: outHeight, filter: filter)
+        let needH = outWidth != width, needV = outHeight != height
+        var cur = src
+        var curW = width
+        if needH {
+            // Only rows first...last used by the vertical pass are computed.
+            let first = vert.bounds[0]
+            let last = vert.bounds[2 * outHeight - 2] + vert.bounds[2 * outHeight - 1]
+            for i in 0..<outHeight { vert.bounds[2 * i] -= first }
+            let rows = needV ? last - first : height
+            let rowOffset = needV ? first : 0
+            if !needV { for i in 0..<outHeight { vert.bounds[2 * i] += first } }
+            let k = fixedPoint(horiz.weights)
+            var out = [UInt8](repeating: 0, count: outWidth * rows * c)
+            let ksize = horiz.ksize
+            src.withUnsafeBufferPointer { s in
+                k.withUnsafeBufferPointer { k in
+                    horiz.bounds.withUnsafeBufferPointer { b in
+                        out.withUnsafeMutableBufferPointer { o in
+                            for yy in 0..<rows {
+                                let inRow = (yy + rowOffset) * width * c
+                                let outRow = yy * outWidth * c
+                                for xx in 0..<outWidth {
+                                    let xmin = b[2 * xx], xmax = b[2 * xx + 1]
+                                    let kb = xx * ksize
+                                    for ch in 0..<c {
+                                        var ss = 1 << (precisionBits - 1)
+                                        var p = inRow + xmin * c + ch
+                                        for x in 0..<xmax {
+                                            ss += Int(s[p]) * Int(k[kb + x])
+                                            p += c
+                                        }
+                                        o[outRow + xx * c + ch] = clip8(ss)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            cur = out
+            curW = outWidth
+        }
+        if needV {
+            let k = fixedPoint(vert.weights)
+            let ksize = vert.ksize
+            let rowLen = curW * c
+            var out = [UInt8](repeating: 0, count: rowLen * outHeight)
+            cur.withUnsafeBufferPointer { s in
+                k.withUnsafeBufferPointer { k in
+                    vert.bounds.withUnsafeBufferPointer { b in
+                        out.withUnsafeMutableBufferPointer { o in
+                            for yy in 0..<outHeight {
+                                let ymin = b[2 * yy], ymax = b[2 * yy + 1]
+                                let kb = yy * ksize
+                                for i in 0..<rowLen {
+                                    var ss = 1 << (precisionBits - 1)
+                                    var p = ymin * rowLen + i
+                                    for y in 0..<ymax {
+                                        ss += Int(s[p]) * Int(k[kb + y])
+                                        p += rowLen
+                                    }
+                                    o[yy * rowLen + i] = clip8(ss)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            cur = out
+        }
+        return cur
+    }
+
+    /// Pillow's `ROUND_UP` then the byte-wise CLIP8 that `ImagingResample*_16bpc` stores.
+    @inline(__always) static func store16(_ ss: Double) -> UInt16 {
+        let v = Int(ss >= 0.0 ? ss + 0.5 : ss - 0.5)
+        let lo = v % 256, hi = v >> 8
+        return UInt16(max(0, min(255, hi))) << 8 | UInt16(max(0, min(255, lo)))
+    }
+
+    /// Resizes `I;16` samples (double-precision coefficients, Pillow's 16bpc passes).
+    static func resample16(
+        _ src: [UInt16], width: Int, height: Int, outWidth: Int, outHeight: Int, filter: ResampleFilter
+    ) -> [UInt16] {
+        if width == outWidth && height == outHeight { return src }
+        let horiz = coefficients(inSize: width, outSize: outWidth, filter: filter)
+        var vert = coefficients(inSize: height, outSize: outHeight, filter: filter)
+        let needH = outWidth != width, needV = outHeight != height
+        var cur = src
+        var curW = width
+        if needH {
+            let first = needV ? vert.bounds[0] : 0
+            let rows = needV ? vert.bounds[2 * outHeight - 2] + vert.bounds[2 * outHeight - 1] - first : height
+            if needV { for i in 0..<outHeight { vert.bounds[2 * i] -= first } }
+            var out = [UInt16](repeating: 0, count: outWidth * rows)
+            for yy in 0..<rows {
+                for xx in 0..<outWidth {
+                    let xmin = horiz.bounds[2 * xx], xmax = horiz.bounds[2 * xx + 1]
+                    var ss = 0.0
+                    for x in 0..<xmax {
+                        ss += Double(src[(yy + first) * width + xmin + x]) * horiz.weights[xx * horiz.ksize + x]
+                    }
+                    out[yy * outWidth + xx] = store16(ss)
+                }
+            }
+            cur = out
+            curW = outWidth
+        }
+        if needV {
+            var out = [UInt16](repeating: 0, count: curW * outHeight)
+            for yy in 0..<outHeight {
+                let ymin = vert.bounds[2 * yy], ymax = vert.bounds[2 * yy + 1]
+                for xx in 0..<curW {
+                    var ss = 0.0
+                    for y in 0..<ymax {
+                        ss += Double(cur[(ymin + y) * curW + xx]) * vert.weights[yy * vert.ksize + y]
+                    }
+                    out[yy * curW + xx] = store16(ss)
+                }
+            }
+            cur = out
+        }
+        return cur
+    }
+
+    /// Pillow's NEAREST resize (`ImagingScaleAffine`): positions accumulate in double.
+    static func nearest(
+        _ src: [UInt8], width: Int, height: Int, channels c: Int, outWidth: Int, outHeight: Int
+    ) -> [UInt8] {
+        if width == outWidth && height == outHeight { return src }
+        func table(_ inSize: Int, _ outSize: Int) -> [Int] {
+            let a = Double(inSize) / Double(outSize)
+            var o = a * 0.5
+            var t = [Int](repeating: 0, count: outSize)
+            for i in 0..<outSize {
+                t[i] = o < 0 ? -1 : min(Int(o), inSize - 1)
+                o += a
+            }
+            return t
+        }
+        let xs = table(width, outWidth), ys = table(height, outHeight)
+        var out = [UInt8](repeating: 0, count: outWidth * outHeight * c)
+        for y in 0..<outHeight {
+            let inRow = ys[y] * width
+            for x in 0..<outWidth {
+                for ch in 0..<c { out[(y * outWidth + x) * c + ch] = src[(inRow + xs[x]) * c + ch] }
+            }
+        }
+        return out
+    }
+}

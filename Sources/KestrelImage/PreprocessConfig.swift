@@ -1,0 +1,191 @@
+import Foundation
+
+/// How a checkpoint's ecosystem preprocesses images. The references disagree (DESIGN.md):
+/// - `.huggingFace`: transformers' PIL `CLIPImageProcessor` (class `CLIPImageProcessorPil` in
+///   transformers 5): convert to RGB first (compositing transparency onto white), resize,
+///   centre crop at floor((H - S) / 2) (zero-padded if smaller), `Float(Double(v) * factor)`, normalise.
+/// - `.openCLIP`: `open_clip.image_transform(is_train=False)`: resize and crop in the file's own
+///   mode (P and 1 nearest, RGBA/LA premultiplied, I;16 in 16 bits), crop at Python's
+///   round-half-even((H - S) / 2), then `convert("RGB")` (alpha dropped), `Float(v) / 255`, normalise.
+public struct PreprocessConfig: Sendable, Equatable {
+    public enum Ecosystem: String, Sendable { case huggingFace, openCLIP }
+    public enum AlphaHandling: String, Sendable { case compositeOnWhite, drop }
+    public enum Resize: Sendable, Equatable {
+        case shortestEdge(Int)  // long side = Int(size * long / short), truncated
+        case exact(height: Int, width: Int)
+    }
+
+    public var ecosystem: Ecosystem
+    /// nil: no resize (`do_resize: false`).
+    public var resize: Resize?
+    /// nil: no crop (`do_center_crop: false`).
+    public var crop: (height: Int, width: Int)? {
+        get { cropHeight.map { ($0, cropWidth!) } }
+        set { cropHeight = newValue?.height; cropWidth = newValue?.width }
+    }
+    private var cropHeight: Int?
+    private var cropWidth: Int?
+    public var filter: ResampleFilter
+    /// Hugging Face `rescale_factor` (nil: `do_rescale: false`). OpenCLIP always divides by 255.
+    public var rescaleFactor: Double?
+    /// nil: no normalisation.
+    public var mean: [Float]?
+    public var std: [Float]?
+    /// What happens to alpha and palette/colour-key transparency. Defaults follow the
+    /// ecosystem (HF composites on white, OpenCLIP drops); set it to override.
+    public var alpha: AlphaHandling
+
+    public static let openAIMean: [Float] = [0.48145466, 0.4578275, 0.40821073]
+    public static let openAIStd: [Float] = [0.26862954, 0.26130258, 0.27577711]
+
+    /// Hugging Face CLIP defaults (`CLIPImageProcessor` class attributes) at `size`.
+    public static func huggingFace(size: Int = 224) -> PreprocessConfig {
+        PreprocessConfig(
+            ecosystem: .huggingFace, resize: .shortestEdge(size), cropHeight: size, cropWidth: size,
+            filter: .bicubic, rescaleFactor: 1.0 / 255.0, mean: openAIMean, std: openAIStd,
+            alpha: .compositeOnWhite)
+    }
+
+    /// OpenCLIP defaults (`PreprocessCfg`: OpenAI mean/std, bicubic, `shortest`) at `size`.
+    public static func openCLIP(size: Int = 224) -> PreprocessConfig {
+        PreprocessConfig(
+            ecosystem: .openCLIP, resize: .shortestEdge(size), cropHeight: size, cropWidth: size,
+            filter: .bicubic, rescaleFactor: 1.0 / 255.0, mean: openAIMean, std: openAIStd, alpha: .drop)
+    }
+
+    public static func == (a: PreprocessConfig, b: PreprocessConfig) -> Bool {
+        a.ecosystem == b.ecosystem && a.resize == b.resize && a.cropHeight == b.cropHeight
+            && a.cropWidth == b.cropWidth && a.filter == b.filter && a.rescaleFactor == b.rescaleFactor
+            && a.mean == b.mean && a.std == b.std && a.alpha == b.alpha
+    }
+
+    /// Detects the folder layout: `open_clip_config.json` -> OpenCLIP; `config.json` or
+    /// `preprocessor_config.json` -> Hugging Face.
+    public static func load(modelDirectory dir: URL) throws -> PreprocessConfig {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: dir.appendingPathComponent("open_clip_config.json").path) {
+            return try loadOpenCLIP(modelDirectory: dir)
+        }
+        if fm.fileExists(atPath: dir.appendingPathComponent("preprocessor_config.json").path)
+            || fm.fileExists(atPath: dir.appendingPathComponent("config.json").path)
+        {
+            return try loadHuggingFace(modelDirectory: dir)
+        }
+        throw ImageError.badConfig(
+            path: dir.path, detail: "no open_clip_config.json, config.json or preprocessor_config.json")
+    }
+
+    private static func readJSON(_ url: URL) throws -> [String: Any] {
+        do {
+            let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
+            guard let dict = obj as? [String: Any] else { throw ImageError.badConfig(path: url.path, detail: "not a JSON object") }
+            return dict
+        } catch let e as ImageError { throw e } catch {
+            throw ImageError.badConfig(path: url.path, detail: "\(error.localizedDescription)")
+        }
+    }
+
+    private static func int(_ v: Any?) -> Int? { (v as? NSNumber)?.intValue }
+
+    /// A JSON number as Python reads it (correctly rounded double). Foundation's
+    /// JSONSerialization may hold numbers as decimals whose `doubleValue` is off by an ulp
+    /// (0.00392156862745098 is not 1/255 that way), so numbers are re-parsed from their text.
+    private static func double(_ v: Any?) -> Double? {
+        guard let n = v as? NSNumber else { return nil }
+        return Double(n.description) ?? n.doubleValue
+    }
+    private static func floats(_ v: Any?, _ path: String, _ key: String) throws -> [Float]? {
+        guard let v else { return nil }
+        // Python holds float64 and numpy/torch round it to float32: Float(Double), not Float(text).
+        if let d = double(v) { return [Float](repeating: Float(d), count: 3) }
+        guard let a = v as? [Any], a.count == 3, let ds = Optional(a.compactMap(double)), ds.count == 3 else {
+            throw ImageError.badConfig(path: path, detail: "\(key) must be a number or 3 numbers")
+        }
+        return ds.map { Float($0) }
+    }
+
+    /// Hugging Face: `preprocessor_config.json` over `CLIPImageProcessor`'s defaults. Without
+    /// that file, size and crop come from `config.json`'s `vision_config.image_size` (else 224).
+    public static func loadHuggingFace(modelDirectory dir: URL) throws -> PreprocessConfig {
+        let pp = dir.appendingPathComponent("preprocessor_config.json")
+        guard FileManager.default.fileExists(atPath: pp.path) else {
+            let cfgURL = dir.appendingPathComponent("config.json")
+            let cfg = try readJSON(cfgURL)
+            let size = int((cfg["vision_config"] as? [String: Any])?["image_size"]) ?? 224
+            return huggingFace(size: size)
+        }
+        let path = pp.path
+        let j = try readJSON(pp)
+        var c = huggingFace()
+        func flag(_ k: String) -> Bool { (j[k] as? NSNumber)?.boolValue ?? true }
+        if let s = j["size"] {
+            if let n = int(s) {
+                c.resize = .shortestEdge(n)
+            } else if let d = s as? [String: Any], let n = int(d["shortest_edge"]) {
+                c.resize = .shortestEdge(n)
+            } else if let d = s as? [String: Any], let h = int(d["height"]), let w = int(d["width"]) {
+                c.resize = .exact(height: h, width: w)
+            } else {
+                throw ImageError.badConfig(path: path, detail: "unsupported size \(s)")
+            }
+        }
+        if let s = j["crop_size"] {
+            if let n = int(s) {
+                c.crop = (n, n)
+            } else if let d = s as? [String: Any], let h = int(d["height"]), let w = int(d["width"]) {
+                c.crop = (h, w)
+            } else {
+                throw ImageError.badConfig(path: path, detail: "unsupported crop_size \(s)")
+            }
+        }
+        if !flag("do_resize") { c.resize = nil }
+        if !flag("do_center_crop") { c.crop = nil }
+        if let r = int(j["resample"]) {
+            switch r {
+            case 2: c.filter = .bilinear
+            case 3: c.filter = .bicubic
+            default: throw ImageError.badConfig(path: path, detail: "resample \(r) (only 2 bilinear, 3 bicubic)")
+            }
+        }
+        if let f = double(j["rescale_factor"]) { c.rescaleFactor = f }
+        if !flag("do_rescale") { c.rescaleFactor = nil }
+        if let m = try floats(j["image_mean"], path, "image_mean") { c.mean = m }
+        if let s = try floats(j["image_std"], path, "image_std") { c.std = s }
+        if !flag("do_normalize") { c.mean = nil; c.std = nil }
+        // do_convert_rgb: false is not honoured: the model consumes 3 channels either way.
+        return c
+    }
+
+    /// OpenCLIP: `open_clip_config.json` -> `preprocess_cfg` (size, mean, std, interpolation,
+    /// resize_mode), the size falling back to `model_cfg.vision_cfg.image_size`, then 224.
+    public static func loadOpenCLIP(modelDirectory dir: URL) throws -> PreprocessConfig {
+        let url = dir.appendingPathComponent("open_clip_config.json")
+        let path = url.path
+        let j = try readJSON(url)
+        let pp = j["preprocess_cfg"] as? [String: Any] ?? [:]
+        let vision = (j["model_cfg"] as? [String: Any])?["vision_cfg"] as? [String: Any]
+        let sizeAny = pp["size"] ?? vision?["image_size"] ?? 224
+        var size: Int
+        if let n = int(sizeAny) {
+            size = n
+        } else if let a = sizeAny as? [NSNumber], a.count == 2, a[0] == a[1] {
+            size = a[0].intValue
+        } else {
+            throw ImageError.badConfig(path: path, detail: "non-square image size \(sizeAny) is not supported")
+        }
+        var c = openCLIP(size: size)
+        if let m = try floats(pp["mean"], path, "mean") { c.mean = m }
+        if let s = try floats(pp["std"], path, "std") { c.std = s }
+        switch pp["interpolation"] as? String ?? "bicubic" {
+        case "bicubic", "random": c.filter = .bicubic
+        case "bilinear": c.filter = .bilinear
+        case let other: throw ImageError.badConfig(path: path, detail: "interpolation \(other)")
+        }
+        switch pp["resize_mode"] as? String ?? "shortest" {
+        case "shortest": break
+        case "squash": c.resize = .exact(height: size, width: size)
+        case let other: throw ImageError.badConfig(path: path, detail: "resize_mode \(other) is not supported")
+        }
+        return c
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+
+/// A preprocessed image: `[3, height, width]` floats, channel-major (CHW), normalised.
+public struct PreprocessedImage: Sendable, Equatable {
+    public var height: Int
+    public var width: Int
+    public var pixels: [Float]
+}
+
+/// Turns decoded images into model input, following the checkpoint's ecosystem exactly.
+public struct Preprocessor: Sendable {
+    public var config: PreprocessConfig
+    public var decoder: ImageDecoder
+
+    public init(config: PreprocessConfig, decoder: ImageDecoder = ImageDecoder()) {
+        self.config = config
+        self.decoder = decoder
+    }
+
+    /// Decodes and preprocesses the file at `url`.
+    public func callAsFunction(contentsOf url: URL) throws -> PreprocessedImage {
+        try self(try decoder.decode(contentsOf: url))
+    }
+
+    /// Preprocesses a decoded image.
+    public func callAsFunction(_ image: DecodedImage) throws -> PreprocessedImage {
+        let rgb = try pixelsRGB(image)
+        return normalise(rgb.pixels, height: rgb.height, width: rgb.width)
+    }
+
+    /// The uint8 RGB image just before rescaling (after resize, crop and conversion); the
+    /// pipelines' floats are a fixed function of these bytes.
+    public func pixelsRGB(_ image: DecodedImage) throws -> (pixels: [UInt8], height: Int, width: Int) {
+        switch config.ecosystem {
+        case .huggingFace: return huggingFaceRGB(image)
+        case .openCLIP: return openCLIPRGB(image)
+        }
+    }
+
+    // MARK: - Sizes and crops
+
+    func outputSize(height h: Int, width w: Int) -> (Int, Int) {
+        switch config.resize {
+        case nil: return (h, w)
+        case .exact(let oh, let ow)?: return (oh, ow)
+        case .shortestEdge(let s)?:
+            // transformers' get_resize_output_image_size / torchvision's _compute_resized_output_size
+            if w <= h { return (Int(Double(s) * Double(h) / Double(w)), s) }
+            return (s, Int(Double(s) * Double(w) / Double(h)))
+        }
+    }
+
+    /// Centre crop of interleaved `c`-channel pixels; out-of-image samples are 0 (zero padding,
+    /// as transformers pads). `top`/`left` may be negative.
+    static func crop(
+        _ px: [UInt8], height h: Int, width w: Int, channels c: Int, top: Int, left: Int, ch: Int, cw: Int
+    ) -> [UInt8] {
+        if top == 0 && left == 0 && ch == h && cw == w { return px }
+        var out = [UInt8](repeating: 0, count: ch * cw * c)
+        for y in 0..<ch {
+            let sy = y + top
+            if sy < 0 || sy >= h { continue }
+            for x in 0..<cw {
+                let sx = x + left
+                if sx < 0 || sx >= w { continue }
+                for k in 0..<c { out[(y * cw + x) * c + k] = px[(sy * w + sx) * c + k] }
+            }
+        }
+        return out
+    }
+
+    // MARK: - Hugging Face: convert, resize, crop (floor)
+
+    func huggingFaceRGB(_ image: DecodedImage) -> (pixels: [UInt8], height: Int, width: Int) {
+        var rgb: [UInt8]
+        if image.hasTransparency && config.alpha == .compositeOnWhite {
+            rgb = PILConvert.compositeOnWhite(PILConvert.toRGBA(image), count: image.width * image.height)
+        } else {
+            rgb = PILConvert.toRGB(image)
+        }
+        var (h, w) = (image.height, image.width)
+        let (oh, ow) = outputSize(height: h, width: w)
+        rgb = PILResample.resample8(rgb, width: w, height: h, channels: 3, outWidth: ow, outHeight: oh, filter: config.filter)
+        (h, w) = (oh, ow)
+        if let (ch, cw) = config.crop {
+            // transformers' center_crop: top = (H - S) // 2; when the image is smaller it pads by
+            // ceil((S - H) / 2) first, which lands on the same offsets as floor division.
+            let padTop = ch > h ? (ch - h + 1) / 2 : 0, padLeft = cw > w ? (cw - w + 1) / 2 : 0
+            let top = (max(h, ch) - ch) / 2 - padTop, left = (max(w, cw) - cw) / 2 - padLeft
+            rgb = Self.crop(rgb, height: h, width: w, channels: 3, top: top, left: left, ch: ch, cw: cw)
+            (h, w) = (ch, cw)
+        }
+        return (rgb, h, w)
+    }
+
+    // MARK: - OpenCLIP: resize and crop in the file's mode, then convert("RGB")
+
+    func openCLIPRGB(_ input: DecodedImage) -> (pixels: [UInt8], height: Int, width: Int) {
+        var im = input
+        if input.hasTransparency && config.alpha == .compositeOnWhite {
+            let rgb = PILConvert.compositeOnWhite(PILConvert.toRGBA(input), count: input.width * input.height)
+            im = DecodedImage(width: input.width, height: input.height, mode: .rgb, pixels: rgb)
+        }
+        let (oh, ow) = outputSize(height: im.height, width: im.width)
+        let c = im.mode.channels
+        switch im.mode {
+        case .palette, .bilevel:  // Pillow resizes "P" and "1" with NEAREST whatever the filter
+            im.pixels = PILResample.nearest(im.pixels, width: im.width, height: im.height, channels: c, outWidth: ow, outHeight: oh)
+        case .rgba, .grayAlpha:  // resized premultiplied ("RGBa" / "La")
+            if oh != im.height || ow != im.width {
+                var p = im.pixels
+                PILConvert.premultiply(&p, channels: c)
+                p = PILResample.resample8(p, width: im.width, height: im.height, channels: c, outWidth: ow, outHeight: oh, filter: config.filter)
+                PILConvert.unpremultiply(&p, channels: c)
+                im.pixels = p
+            }
+        case .gray16:
+            im.samples16 = PILResample.resample16(im.samples16, width: im.width, height: im.height, outWidth: ow, outHeight: oh, filter: config.filter)
+        case .gray, .rgb, .cmyk:
+            im.pixels = PILResample.resample8(im.pixels, width: im.width, height: im.height, channels: c, outWidth: ow, outHeight: oh, filter: config.filter)
+        }
+        im.width = ow
+        im.height = oh
+        if let (ch, cw) = config.crop {
+            // torchvision CenterCrop: int(round((H - S) / 2.0)), Python rounds half to even.
+            let top = Int((Double(oh - ch) / 2.0).rounded(.toNearestOrEven))
+            let left = Int((Double(ow - cw) / 2.0).rounded(.toNearestOrEven))
+            if im.mode == .gray16 {
+                var out = [UInt16](repeating: 0, count: ch * cw)
+                for y in 0..<ch where y + top >= 0 && y + top < oh {
+                    for x in 0..<cw where x + left >= 0 && x + left < ow { out[y * cw + x] = im.samples16[(y + top) * ow + x + left] }
+                }
+                im.samples16 = out
+            } else {
+                im.pixels = Self.crop(im.pixels, height: oh, width: ow, channels: c, top: top, left: left, ch: ch, cw: cw)
+            }
+            im.width = cw
+            im.height = ch
+        }
+        return (PILConvert.toRGB(im), im.height, im.width)
+    }
+
+    // MARK: - To floats
+
+    func normalise(_ rgb: [UInt8], height h: Int, width w: Int) -> PreprocessedImage {
+        let n = h * w
+        var out = [Float](repeating: 0, count: 3 * n)
+        for c in 0..<3 {
+            let mean = config.mean?[c], std = config.std?[c]
+            for i in 0..<n {
+                let v = rgb[3 * i + c]
+                var x: Float
+                switch config.ecosystem {
+                case .huggingFace:  // rescale in float64, cast to float32 (transformers' rescale)
+                    x = config.rescaleFactor.map { Float(Double(v) * $0) } ?? Float(v)
+                case .openCLIP:  // ToTensor: float32 division by 255
+                    x = Float(v) / 255
+                }
+                if let mean, let std { x = (x - mean) / std }
+                out[c * n + i] = x
+            }
+        }
+        return PreprocessedImage(height: h, width: w, pixels: out)
+    }
+}
