@@ -80,7 +80,7 @@ extension Store {
     /// The item's vector (decoded to Float), or nil.
     public func vector(id: UInt64) throws -> [Float]? {
         try reading { txn in
-            try txn.withValue(db.vectors, bigEndian(id)) { bytes in try decodeVector(bytes, id: id, into: []) } ?? nil
+            try txn.withValue(db.vectors, bigEndian(id)) { bytes in try decodeVector(bytes, id: id) }
         }
     }
 
@@ -90,7 +90,7 @@ extension Store {
         try reading { txn in
             try txn.scan(db.vectors) { k, v in
                 guard let id = readU64BE(k) else { throw StoreError.corrupt(store: storeName, detail: "bad vector key") }
-                try body(id, try decodeVector(v, id: id, into: []))
+                try body(id, try decodeVector(v, id: id))
                 return true
             }
         }
@@ -106,7 +106,7 @@ extension Store {
             try txn.scan(db.vectors) { k, v in
                 guard let id = readU64BE(k) else { throw StoreError.corrupt(store: storeName, detail: "bad vector key") }
                 ids.append(id)
-                values = try decodeVector(v, id: id, into: values)
+                try decodeVector(v, id: id, into: &values)
                 return true
             }
             return (ids, values)
@@ -275,12 +275,18 @@ extension Store {
         return entry
     }
 
-    private func decodeVector(_ bytes: UnsafeRawBufferPointer, id: UInt64, into out: [Float]) throws -> [Float] {
-        var out = out
+    /// Appends vector `id`'s components to `out`.
+    private func decodeVector(_ bytes: UnsafeRawBufferPointer, id: UInt64, into out: inout [Float]) throws {
         guard VectorCoding.decode(bytes, as: vectorStorage, dimension: identity.dimension, into: &out) else {
             throw StoreError.corrupt(
                 store: storeName, detail: "vector \(id) has \(bytes.count) bytes, expected \(identity.dimension * vectorStorage.bytesPerComponent)")
         }
+    }
+
+    private func decodeVector(_ bytes: UnsafeRawBufferPointer, id: UInt64) throws -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(identity.dimension)
+        try decodeVector(bytes, id: id, into: &out)
         return out
     }
 

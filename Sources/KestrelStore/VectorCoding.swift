@@ -3,12 +3,14 @@
 /// same on every platform, including those where Swift has no `Float16`.
 enum VectorCoding {
     static func encode(_ v: [Float], as storage: VectorStorage) -> [UInt8] {
-        var out = [UInt8](); out.reserveCapacity(v.count * storage.bytesPerComponent)
-        switch storage {
-        case .float32:
-            for x in v { let b = x.bitPattern; out += [UInt8(truncatingIfNeeded: b), UInt8(truncatingIfNeeded: b >> 8), UInt8(truncatingIfNeeded: b >> 16), UInt8(truncatingIfNeeded: b >> 24)] }
-        case .float16:
-            for x in v { let h = halfBits(x); out += [UInt8(truncatingIfNeeded: h), UInt8(truncatingIfNeeded: h >> 8)] }
+        var out = [UInt8](repeating: 0, count: v.count * storage.bytesPerComponent)
+        out.withUnsafeMutableBytes { b in
+            switch storage {
+            case .float32:
+                for (i, x) in v.enumerated() { b.storeBytes(of: x.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+            case .float16:
+                for (i, x) in v.enumerated() { b.storeBytes(of: halfBits(x).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+            }
         }
         return out
     }
