@@ -8,6 +8,7 @@ extension Store {
     /// dimension, new content without an embedding...), nothing of the batch is stored.
     /// Items are applied in order, so a batch may contain the same bytes under several paths.
     public func add(_ items: [NewItem]) throws -> [AddResult] {
+        if items.isEmpty { return [] }
         for item in items { try checkedKey(item.path) }
         return try writing { txn in
             var counters = try Counters(txn, self)
@@ -189,7 +190,7 @@ extension Store {
             throw StoreError.dimensionMismatch(store: storeName, expected: identity.dimension, actual: e.count, path: new.path)
         }
         guard new.width >= 0, new.height >= 0, new.width <= UInt32.max, new.height <= UInt32.max else {
-            throw StoreError.invalidPath(store: storeName, path: new.path, reason: "size \(new.width)x\(new.height) is invalid")
+            throw StoreError.invalidItem(store: storeName, path: new.path, reason: "image size \(new.width)x\(new.height) is invalid")
         }
         if let m = new.metadata { try validateJSON(m, id: 0) }
         let pathKey = Array(new.path.utf8)

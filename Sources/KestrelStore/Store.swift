@@ -6,8 +6,18 @@ import Foundation
 /// vectors, a change log for indexes, and a small key-value area for other layers.
 ///
 /// A store is a folder (`data.mdb`, `lock.mdb`); see docs/store-format.md for the bytes.
-/// Every write is one LMDB transaction: all of it is committed or none of it. Any number of
-/// threads and processes may read while one writes. Open a store once per process.
+/// Every write is one LMDB transaction: all of it is committed or none of it, and a commit is
+/// on disk when it returns. Any number of threads and processes may read while one writes.
+/// Open a store once per process, and share that `Store` between threads.
+///
+///     let store = try Store.open(at: url, requiring: model.identity)
+///     // ingest, resuming: skip unchanged files, do not re-encode known bytes
+///     if let known = try store.lookup(path: p), known.matches(fileSize: size, mtimeNanoseconds: mtime) { skip }
+///     let hash = try SHA256.hexDigest(ofFileAt: file)
+///     let vector = try store.lookup(contentHash: hash) == nil ? encode(file) : nil
+///     let results = try store.add([NewItem(path: p, contentHash: hash, ..., embedding: vector)])
+///     // an index catching up
+///     for change in try store.changes(since: index.sequence) { ... }
 public final class Store: @unchecked Sendable {
     /// 1 GiB of address space; the file grows only as data is written, and the map grows
     /// (doubling) when it fills up.

@@ -11,6 +11,7 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     case dimensionMismatch(store: String, expected: Int, actual: Int, path: String)
     case invalidContentHash(store: String, path: String, hash: String)
     case invalidPath(store: String, path: String, reason: String)
+    case invalidItem(store: String, path: String, reason: String)
     case missingEmbedding(store: String, path: String)
     case invalidMetadata(store: String, id: UInt64, reason: String)
     case noSuchItem(store: String, id: UInt64)
@@ -45,7 +46,9 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
             return "content hash '\(hash)' of \(path) is not 64 hex characters (store \(s))"
                 + " ---> HINT: use SHA256.hexDigest(ofFileAt:)"
         case .invalidPath(let s, let path, let reason):
-            return "cannot store path '\(path)' in \(s): \(reason)"
+            return "cannot use '\(path)' as a path or key in \(s): \(reason)"
+        case .invalidItem(let s, let path, let reason):
+            return "cannot add \(path) to \(s): \(reason)"
         case .missingEmbedding(let s, let path):
             return "\(path) has content that is not in the store at \(s) yet, and no embedding was given"
                 + " ---> HINT: encode the image before adding it"

@@ -258,7 +258,11 @@ final class StoreItemsTests: XCTestCase {
         guard case .invalidPath = storeError({ _ = try store.add([FakeFile(&rng).item("")]) }) else {
             return XCTFail("expected invalidPath")
         }
+        guard case .invalidContentHash = storeError({ _ = try store.lookup(contentHash: String(repeating: "g", count: 64)) })
+        else { return XCTFail("expected invalidContentHash") }
+        XCTAssertEqual(try store.add([]), [])
         XCTAssertEqual(try store.count, 0)
+        XCTAssertEqual(try store.lastSequence, 0)
     }
 
     func testMetaArea() throws {
