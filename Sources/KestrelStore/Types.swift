@@ -72,6 +72,18 @@ public struct ItemRecord: Equatable, Sendable {
     public var paths: [String]
     /// User metadata (a JSON text), if any.
     public var metadata: String?
+
+    public init(
+        id: UInt64, contentHash: String, fileSize: UInt64, width: Int, height: Int, paths: [String], metadata: String?
+    ) {
+        self.id = id
+        self.contentHash = contentHash
+        self.fileSize = fileSize
+        self.width = width
+        self.height = height
+        self.paths = paths
+        self.metadata = metadata
+    }
 }
 
 /// What the store knows about one path: enough to decide on resume whether a file changed.
@@ -82,6 +94,14 @@ public struct PathRecord: Equatable, Sendable {
     public var contentHash: String
     public var fileSize: UInt64
     public var mtimeNanoseconds: Int64
+
+    public init(path: String, id: UInt64, contentHash: String, fileSize: UInt64, mtimeNanoseconds: Int64) {
+        self.path = path
+        self.id = id
+        self.contentHash = contentHash
+        self.fileSize = fileSize
+        self.mtimeNanoseconds = mtimeNanoseconds
+    }
 
     /// True when a file with this size and mtime can be assumed unchanged.
     public func matches(fileSize: UInt64, mtimeNanoseconds: Int64) -> Bool {
