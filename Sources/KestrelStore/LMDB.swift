@@ -1,0 +1,248 @@
+import CLMDB
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A readers-writer lock. Reads and LMDB write transactions share it; only changing the map
+/// size (which LMDB allows only when this process has no transaction open) and closing take it
+/// exclusively.
+final class RWLock: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+    init() {
+        lock.initialize(to: pthread_rwlock_t())
+        pthread_rwlock_init(lock, nil)
+    }
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+    func shared<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+    func exclusive<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+}
+
+/// A thin wrapper over one LMDB environment (a folder holding `data.mdb` and `lock.mdb`).
+/// Opened with MDB_NOTLS: read transactions are not tied to threads.
+final class Environment: @unchecked Sendable {
+    private var env: OpaquePointer?
+    private let lock = RWLock()
+
+    init(path: String, mapSize: Int, maxDatabases: UInt32) throws {
+        var e: OpaquePointer?
+        try lmdbCheck(mdb_env_create(&e), "mdb_env_create")
+        do {
+            try lmdbCheck(mdb_env_set_maxdbs(e, maxDatabases), "mdb_env_set_maxdbs")
+            // If the file's own map size is larger, LMDB keeps that one.
+            try lmdbCheck(mdb_env_set_mapsize(e, mapSize), "mdb_env_set_mapsize")
+            try lmdbCheck(mdb_env_open(e, path, UInt32(MDB_NOTLS), 0o644), "mdb_env_open")
+        } catch {
+            mdb_env_close(e)
+            throw error
+        }
+        env = e
+        maxKeySize = Int(mdb_env_get_maxkeysize(e))
+    }
+
+    deinit { close() }
+
+    func close() {
+        lock.exclusive {
+            if let e = env { mdb_env_close(e) }
+            env = nil
+        }
+    }
+
+    var isOpen: Bool { lock.shared { env != nil } }
+
+    /// Largest key LMDB accepts (511 bytes in the default build).
+    let maxKeySize: Int
+
+    /// The current map size in bytes.
+    var mapSize: Int {
+        lock.shared {
+            guard let e = env else { return 0 }
+            var info = MDB_envinfo()
+            mdb_env_info(e, &info)
+            return info.me_mapsize
+        }
+    }
+
+    struct Closed: Error {}
+
+    /// Runs `body` in a read-only transaction. With `commit`, the transaction is committed
+    /// rather than aborted (needed once, to keep named database handles opened in it).
+    func read<T>(commit: Bool = false, _ body: (Txn) throws -> T) throws -> T {
+        while true {
+            let outcome: Result<T, Error>? = try lock.shared {
+                guard let e = env else { throw Closed() }
+                var txn: OpaquePointer?
+                let rc = mdb_txn_begin(e, nil, UInt32(MDB_RDONLY), &txn)
+                if rc == MDB_MAP_RESIZED { return nil }  // another process grew the map
+                try lmdbCheck(rc, "mdb_txn_begin (read)")
+                let value: T
+                do { value = try body(Txn(handle: txn!)) } catch { mdb_txn_abort(txn); throw error }
+                if commit {
+                    try lmdbCheck(mdb_txn_commit(txn), "mdb_txn_commit (read)")
+                } else {
+                    mdb_txn_abort(txn)
+                }
+                return .success(value)
+            }
+            if let outcome { return try outcome.get() }
+            try adoptMapSize(0)
+        }
+    }
+
+    /// Runs `body` in one write transaction and commits it: all of it happens or none of it.
+    /// When the map is full the transaction is aborted, the map grown and `body` run again, so
+    /// `body` must have no effects outside the transaction.
+    func write<T>(_ body: (Txn) throws -> T) throws -> T {
+        var attempts = 0
+        while true {
+            attempts += 1
+            var grow = false
+            let outcome: Result<T, Error>? = try lock.shared {
+                guard let e = env else { throw Closed() }
+                var txn: OpaquePointer?
+                let rc = mdb_txn_begin(e, nil, 0, &txn)
+                if rc == MDB_MAP_RESIZED { return nil }
+                try lmdbCheck(rc, "mdb_txn_begin (write)")
+                let value: T
+                do {
+                    value = try body(Txn(handle: txn!))
+                } catch let f as LMDBFailure where f.code == MDB_MAP_FULL {
+                    mdb_txn_abort(txn)
+                    grow = true
+                    return nil
+                } catch {
+                    mdb_txn_abort(txn)
+                    throw error
+                }
+                let crc = mdb_txn_commit(txn)  // frees the transaction whatever happens
+                if crc == MDB_MAP_FULL { grow = true; return nil }
+                try lmdbCheck(crc, "mdb_txn_commit")
+                return .success(value)
+            }
+            if let outcome { return try outcome.get() }
+            if grow {
+                if attempts > 48 { throw LMDBFailure(operation: "growing the map", code: MDB_MAP_FULL) }
+                let current = mapSize
+                try adoptMapSize(current + min(current, 4 << 30))
+            } else {
+                try adoptMapSize(0)
+            }
+        }
+    }
+
+    /// Sets the map size (0: adopt the size another process chose). Waits for this process's
+    /// transactions to end first, as LMDB requires.
+    private func adoptMapSize(_ size: Int) throws {
+        try lock.exclusive {
+            guard let e = env else { throw Closed() }
+            try lmdbCheck(mdb_env_set_mapsize(e, size), "mdb_env_set_mapsize")
+        }
+    }
+
+    /// Opens (or with `create`, creates) a named database; nil when it does not exist.
+    func openDatabase(_ name: String, in txn: Txn, create: Bool) throws -> MDB_dbi? {
+        var dbi: MDB_dbi = 0
+        let rc = mdb_dbi_open(txn.handle, name, create ? UInt32(MDB_CREATE) : 0, &dbi)
+        if rc == MDB_NOTFOUND { return nil }
+        try lmdbCheck(rc, "mdb_dbi_open(\(name))")
+        return dbi
+    }
+}
+
+/// One transaction. Byte arrays in, byte arrays out; cursor scans hand out borrowed buffers
+/// that are valid only inside the callback.
+struct Txn {
+    let handle: OpaquePointer
+
+    func get(_ dbi: MDB_dbi, _ key: [UInt8]) throws -> [UInt8]? {
+        try key.withUnsafeBytes { kb in
+            var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
+            var v = MDB_val()
+            let rc = mdb_get(handle, dbi, &k, &v)
+            if rc == MDB_NOTFOUND { return nil }
+            try lmdbCheck(rc, "mdb_get")
+            return Array(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        }
+    }
+
+    /// Like `get`, but lends the value's bytes (inside the map) to `body` without copying.
+    func withValue<T>(_ dbi: MDB_dbi, _ key: [UInt8], _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T? {
+        try key.withUnsafeBytes { kb in
+            var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
+            var v = MDB_val()
+            let rc = mdb_get(handle, dbi, &k, &v)
+            if rc == MDB_NOTFOUND { return nil }
+            try lmdbCheck(rc, "mdb_get")
+            return try body(UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+        }
+    }
+
+    func put(_ dbi: MDB_dbi, _ key: [UInt8], _ value: [UInt8]) throws {
+        // LMDB wants a non-null pointer even for an empty value.
+        let padded = value.isEmpty ? [0] : value
+        try key.withUnsafeBytes { kb in
+            try padded.withUnsafeBytes { vb in
+                var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
+                var v = MDB_val(mv_size: value.count, mv_data: UnsafeMutableRawPointer(mutating: vb.baseAddress))
+                try lmdbCheck(mdb_put(handle, dbi, &k, &v, 0), "mdb_put")
+            }
+        }
+    }
+
+    /// Deletes a key; false when it was not there.
+    @discardableResult
+    func delete(_ dbi: MDB_dbi, _ key: [UInt8]) throws -> Bool {
+        try key.withUnsafeBytes { kb in
+            var k = MDB_val(mv_size: kb.count, mv_data: UnsafeMutableRawPointer(mutating: kb.baseAddress))
+            let rc = mdb_del(handle, dbi, &k, nil)
+            if rc == MDB_NOTFOUND { return false }
+            try lmdbCheck(rc, "mdb_del")
+            return true
+        }
+    }
+
+    func entryCount(_ dbi: MDB_dbi) throws -> Int {
+        var stat = MDB_stat()
+        try lmdbCheck(mdb_stat(handle, dbi, &stat), "mdb_stat")
+        return stat.ms_entries
+    }
+
+    /// Walks keys in order from the first key >= `start` (or the first key), until `body`
+    /// returns false.
+    func scan(
+        _ dbi: MDB_dbi, from start: [UInt8]? = nil,
+        _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool
+    ) throws {
+        var cursor: OpaquePointer?
+        try lmdbCheck(mdb_cursor_open(handle, dbi, &cursor), "mdb_cursor_open")
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val(), v = MDB_val()
+        var startKey = start ?? []
+        var rc: Int32 = startKey.withUnsafeMutableBytes { kb in
+            if start == nil { return mdb_cursor_get(cursor, &k, &v, MDB_FIRST) }
+            k = MDB_val(mv_size: kb.count, mv_data: kb.baseAddress)
+            return mdb_cursor_get(cursor, &k, &v, MDB_SET_RANGE)
+        }
+        while rc == 0 {
+            let more = try body(
+                UnsafeRawBufferPointer(start: k.mv_data, count: k.mv_size),
+                UnsafeRawBufferPointer(start: v.mv_data, count: v.mv_size))
+            if !more { return }
+            rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)
+        }
+        if rc != MDB_NOTFOUND { try lmdbCheck(rc, "mdb_cursor_get") }
+    }
+}

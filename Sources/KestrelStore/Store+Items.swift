@@ -1,0 +1,301 @@
+import CLMDB
+import Foundation
+
+extension Store {
+    // MARK: - Adding and removing
+
+    /// Adds a batch of files in ONE write transaction: if any item throws (bad hash, wrong
+    /// dimension, new content without an embedding...), nothing of the batch is stored.
+    /// Items are applied in order, so a batch may contain the same bytes under several paths.
+    public func add(_ items: [NewItem]) throws -> [AddResult] {
+        if items.isEmpty { return [] }
+        for item in items { try checkedKey(item.path) }
+        return try writing { txn in
+            var counters = try Counters(txn, self)
+            let results = try items.map { try add($0, txn, &counters) }
+            try counters.save(txn, self)
+            return results
+        }
+    }
+
+    /// Removes paths in one transaction. An item goes (and is logged as removed) when its last
+    /// path goes. Unknown paths are ignored. Returns the ids of the items removed.
+    @discardableResult
+    public func removePaths(_ paths: [String]) throws -> [UInt64] {
+        for p in paths { try checkedKey(p) }
+        return try writing { txn in
+            var counters = try Counters(txn, self)
+            var removed: [UInt64] = []
+            for p in paths {
+                guard let entry = try storedPath(p, txn) else { continue }
+                if try detach(p, from: entry.id, txn, &counters) { removed.append(entry.id) }
+            }
+            try counters.save(txn, self)
+            return removed
+        }
+    }
+
+    /// Replaces an item's user metadata (a JSON text; nil clears it). Not logged.
+    public func setMetadata(id: UInt64, json: String?) throws {
+        if let json { try validateJSON(json, id: id) }
+        try writing { txn in
+            guard var item = try storedItem(id, txn) else { throw StoreError.noSuchItem(store: storeName, id: id) }
+            item.metadata = json
+            try txn.put(db.items, bigEndian(id), item.encoded())
+        }
+    }
+
+    // MARK: - Reading
+
+    /// The item with this id, or nil.
+    public func item(id: UInt64) throws -> ItemRecord? {
+        try reading { txn in try storedItem(id, txn)?.record(id: id) }
+    }
+
+    /// What the store knows about `path` (item, hash, size, mtime), or nil. On resume, a file
+    /// whose size and mtime `matches` need not be read again.
+    public func lookup(path: String) throws -> PathRecord? {
+        try checkedKey(path)
+        return try reading { txn in
+            guard let entry = try storedPath(path, txn) else { return nil }
+            guard let item = try storedItem(entry.id, txn) else {
+                throw StoreError.corrupt(store: storeName, detail: "path \(path) points at missing item \(entry.id)")
+            }
+            return PathRecord(
+                path: path, id: entry.id, contentHash: SHA256.hex(item.digest), fileSize: item.fileSize,
+                mtimeNanoseconds: entry.mtimeNanoseconds)
+        }
+    }
+
+    /// The item holding these bytes (SHA-256 hex), or nil.
+    public func lookup(contentHash: String) throws -> ItemRecord? {
+        guard let digest = digestBytes(hex: contentHash) else {
+            throw StoreError.invalidContentHash(store: storeName, path: "(lookup)", hash: contentHash)
+        }
+        return try reading { txn in
+            guard let id = try txn.get(db.hashes, digest).flatMap(readU64BE) else { return nil }
+            return try storedItem(id, txn)?.record(id: id)
+        }
+    }
+
+    /// The item's vector (decoded to Float), or nil.
+    public func vector(id: UInt64) throws -> [Float]? {
+        try reading { txn in
+            try txn.withValue(db.vectors, bigEndian(id)) { bytes in try decodeVector(bytes, id: id) }
+        }
+    }
+
+    /// Calls `body` for every vector in id order, inside one read transaction (a consistent
+    /// snapshot). Do not write to the store from `body`.
+    public func forEachVector(_ body: (_ id: UInt64, _ vector: [Float]) throws -> Void) throws {
+        try reading { txn in
+            try txn.scan(db.vectors) { k, v in
+                guard let id = readU64BE(k) else { throw StoreError.corrupt(store: storeName, detail: "bad vector key") }
+                try body(id, try decodeVector(v, id: id))
+                return true
+            }
+        }
+    }
+
+    /// Every id and vector, in id order: `values` is row-major, `ids.count` rows of `identity.dimension`.
+    public func allVectors() throws -> (ids: [UInt64], values: [Float]) {
+        try reading { txn in
+            let n = try txn.entryCount(db.vectors)
+            var ids: [UInt64] = [], values: [Float] = []
+            ids.reserveCapacity(n)
+            values.reserveCapacity(n * identity.dimension)
+            try txn.scan(db.vectors) { k, v in
+                guard let id = readU64BE(k) else { throw StoreError.corrupt(store: storeName, detail: "bad vector key") }
+                ids.append(id)
+                try decodeVector(v, id: id, into: &values)
+                return true
+            }
+            return (ids, values)
+        }
+    }
+
+    /// Number of items (distinct contents).
+    public var count: Int { get throws { try reading { txn in try txn.entryCount(db.items) } } }
+
+    /// Number of paths.
+    public var pathCount: Int { get throws { try reading { txn in try txn.entryCount(db.paths) } } }
+
+    /// Every path, in UTF-8 byte order.
+    public func paths() throws -> [String] {
+        try reading { txn in
+            var out: [String] = []
+            try txn.scan(db.paths) { k, _ in out.append(String(decoding: k, as: UTF8.self)); return true }
+            return out
+        }
+    }
+
+    // MARK: - Change log
+
+    /// The sequence number of the last change (0 when nothing was ever added).
+    public var lastSequence: UInt64 {
+        get throws { try reading { txn in try Counters(txn, self).nextSequence - 1 } }
+    }
+
+    /// Changes with sequence > `since`, oldest first (at most `limit` of them). An index that
+    /// has applied everything up to `s` asks `changes(since: s)`.
+    public func changes(since: UInt64, limit: Int = .max) throws -> [Change] {
+        try reading { txn in
+            var out: [Change] = []
+            guard since < UInt64.max, limit > 0 else { return out }
+            try txn.scan(db.log, from: bigEndian(since + 1)) { k, v in
+                guard let seq = readU64BE(k), let change = decodeLogEntry(sequence: seq, v) else {
+                    throw StoreError.corrupt(store: storeName, detail: "bad log entry")
+                }
+                out.append(change)
+                return out.count < limit
+            }
+            return out
+        }
+    }
+
+    // MARK: - Inside a write transaction
+
+    /// The id and sequence counters, read at the start of a write and saved at its end.
+    struct Counters {
+        var nextID: UInt64
+        var nextSequence: UInt64
+
+        init(_ txn: Txn, _ store: Store) throws {
+            func read(_ key: String) throws -> UInt64 {
+                guard let b = try txn.get(store.db.store, Array(key.utf8)), b.count == 8 else {
+                    throw StoreError.corrupt(store: store.storeName, detail: "counter \(key) missing")
+                }
+                return b.withUnsafeBytes { r in var reader = ByteReader(r); return reader.u64LE()! }
+            }
+            nextID = try read(Layout.Key.nextID)
+            nextSequence = try read(Layout.Key.nextSequence)
+        }
+
+        func save(_ txn: Txn, _ store: Store) throws {
+            try txn.put(store.db.store, Array(Layout.Key.nextID.utf8), littleEndian(nextID))
+            try txn.put(store.db.store, Array(Layout.Key.nextSequence.utf8), littleEndian(nextSequence))
+        }
+
+        mutating func log(_ kind: Change.Kind, _ id: UInt64, _ txn: Txn, _ store: Store) throws {
+            try txn.put(store.db.log, bigEndian(nextSequence), encodeLogEntry(kind, id))
+            nextSequence += 1
+        }
+    }
+
+    private func add(_ new: NewItem, _ txn: Txn, _ counters: inout Counters) throws -> AddResult {
+        guard let digest = digestBytes(hex: new.contentHash) else {
+            throw StoreError.invalidContentHash(store: storeName, path: new.path, hash: new.contentHash)
+        }
+        if let e = new.embedding, e.count != identity.dimension {
+            throw StoreError.dimensionMismatch(store: storeName, expected: identity.dimension, actual: e.count, path: new.path)
+        }
+        guard new.width >= 0, new.height >= 0, new.width <= UInt32.max, new.height <= UInt32.max else {
+            throw StoreError.invalidItem(store: storeName, path: new.path, reason: "image size \(new.width)x\(new.height) is invalid")
+        }
+        if let m = new.metadata { try validateJSON(m, id: 0) }
+        let pathKey = Array(new.path.utf8)
+        let previous = try storedPath(new.path, txn)
+        var existing = try txn.get(db.hashes, digest).flatMap(readU64BE)
+
+        if let previous, previous.id == existing {  // same path, same bytes
+            if previous.mtimeNanoseconds != new.mtimeNanoseconds {
+                try txn.put(db.paths, pathKey, StoredPath(id: previous.id, mtimeNanoseconds: new.mtimeNanoseconds).encoded())
+            }
+            if let m = new.metadata { try updateItem(previous.id, txn) { $0.metadata = m } }
+            return .unchanged(id: previous.id)
+        }
+        if let previous {  // the file at this path now holds other bytes
+            _ = try detach(new.path, from: previous.id, txn, &counters)
+            existing = try txn.get(db.hashes, digest).flatMap(readU64BE)
+        }
+
+        let id: UInt64
+        if let existing {
+            id = existing
+            try updateItem(id, txn) {
+                $0.paths.append(new.path)
+                if let m = new.metadata { $0.metadata = m }
+            }
+        } else {
+            guard let embedding = new.embedding else { throw StoreError.missingEmbedding(store: storeName, path: new.path) }
+            id = counters.nextID
+            counters.nextID += 1
+            let item = StoredItem(
+                digest: digest, fileSize: new.fileSize, width: UInt32(new.width), height: UInt32(new.height),
+                paths: [new.path], metadata: new.metadata)
+            try txn.put(db.items, bigEndian(id), item.encoded())
+            try txn.put(db.vectors, bigEndian(id), VectorCoding.encode(embedding, as: vectorStorage))
+            try txn.put(db.hashes, digest, bigEndian(id))
+            try counters.log(.added, id, txn, self)
+        }
+        try txn.put(db.paths, pathKey, StoredPath(id: id, mtimeNanoseconds: new.mtimeNanoseconds).encoded())
+
+        if let previous { return .contentChanged(previousID: previous.id, id: id) }
+        return existing != nil ? .pathAdded(id: id) : .added(id: id)
+    }
+
+    /// Removes `path` from item `id`; removes the item when no path is left (returns true then).
+    private func detach(_ path: String, from id: UInt64, _ txn: Txn, _ counters: inout Counters) throws -> Bool {
+        try txn.delete(db.paths, Array(path.utf8))
+        guard var item = try storedItem(id, txn) else {
+            throw StoreError.corrupt(store: storeName, detail: "path \(path) points at missing item \(id)")
+        }
+        item.paths.removeAll { $0 == path }
+        if !item.paths.isEmpty {
+            try txn.put(db.items, bigEndian(id), item.encoded())
+            return false
+        }
+        try txn.delete(db.items, bigEndian(id))
+        try txn.delete(db.vectors, bigEndian(id))
+        try txn.delete(db.hashes, item.digest)
+        try counters.log(.removed, id, txn, self)
+        return true
+    }
+
+    private func updateItem(_ id: UInt64, _ txn: Txn, _ change: (inout StoredItem) -> Void) throws {
+        guard var item = try storedItem(id, txn) else {
+            throw StoreError.corrupt(store: storeName, detail: "item \(id) is referenced but missing")
+        }
+        change(&item)
+        try txn.put(db.items, bigEndian(id), item.encoded())
+    }
+
+    private func storedItem(_ id: UInt64, _ txn: Txn) throws -> StoredItem? {
+        guard let bytes = try txn.get(db.items, bigEndian(id)) else { return nil }
+        guard let item = StoredItem(decoding: bytes) else {
+            throw StoreError.corrupt(store: storeName, detail: "item \(id) cannot be decoded")
+        }
+        return item
+    }
+
+    private func storedPath(_ path: String, _ txn: Txn) throws -> StoredPath? {
+        guard let bytes = try txn.get(db.paths, Array(path.utf8)) else { return nil }
+        guard let entry = StoredPath(decoding: bytes) else {
+            throw StoreError.corrupt(store: storeName, detail: "path entry for \(path) cannot be decoded")
+        }
+        return entry
+    }
+
+    /// Appends vector `id`'s components to `out`.
+    private func decodeVector(_ bytes: UnsafeRawBufferPointer, id: UInt64, into out: inout [Float]) throws {
+        guard VectorCoding.decode(bytes, as: vectorStorage, dimension: identity.dimension, into: &out) else {
+            throw StoreError.corrupt(
+                store: storeName, detail: "vector \(id) has \(bytes.count) bytes, expected \(identity.dimension * vectorStorage.bytesPerComponent)")
+        }
+    }
+
+    private func decodeVector(_ bytes: UnsafeRawBufferPointer, id: UInt64) throws -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(identity.dimension)
+        try decodeVector(bytes, id: id, into: &out)
+        return out
+    }
+
+    private func validateJSON(_ json: String, id: UInt64) throws {
+        do {
+            _ = try JSONSerialization.jsonObject(with: Data(json.utf8), options: [.fragmentsAllowed])
+        } catch {
+            throw StoreError.invalidMetadata(store: storeName, id: id, reason: "\(error.localizedDescription)")
+        }
+    }
+}
