@@ -56,7 +56,7 @@ let package = Package(
             swiftSettings: fast),
 
         // Test support: tiny configs, temp dirs, assert-close helpers, fixture paths.
-        .target(name: "KestrelTestSupport", dependencies: ["KestrelKernels"], path: "Sources/KestrelTestSupport"),
+        .target(name: "KestrelTestSupport", dependencies: [], path: "Sources/KestrelTestSupport"),
 
         .testTarget(name: "KestrelKernelsTests", dependencies: ["KestrelKernels", "KestrelTestSupport"]),
         .testTarget(name: "KestrelTokenizerTests", dependencies: ["KestrelTokenizer", "KestrelTestSupport"]),

@@ -1,5 +1,6 @@
 // The engine is the one module apps import: it re-exports the layers below it.
+@_exported import KestrelImage
 @_exported import KestrelKernels
 @_exported import KestrelModels
+@_exported import KestrelStore
 @_exported import KestrelTokenizer
-@_exported import KestrelImage

@@ -1,0 +1,107 @@
+import Foundation
+
+/// Turns text and image files into CLIP embeddings with one model folder: its tokenizer
+/// (the folder's vocab.json + merges.txt, else the bundled vocabulary), its preprocessing
+/// (read from the folder) and both towers.
+public final class Embedder: Sendable {
+    public let model: CLIPModel
+    public let tokenizer: CLIPTokenizer
+    public let preprocessor: Preprocessor
+    /// Texts per text-tower call and images per image-tower call.
+    public let batchSize: Int
+
+    public init(modelDirectory: URL, vocabulary: URL? = nil, alpha: PreprocessConfig.AlphaHandling? = nil,
+                pixelLimit: Int? = nil, batchSize: Int = 16) throws {
+        model = try CLIPModel(directory: modelDirectory)
+        tokenizer = try CLIPTokenizer(modelDirectory: modelDirectory, fallbackVocab: vocabulary ?? BundledFiles.vocabulary())
+        var config = try PreprocessConfig.load(modelDirectory: modelDirectory)
+        if let alpha { config.alpha = alpha }
+        if let crop = config.crop, crop.height != model.config.imageSize || crop.width != model.config.imageSize {
+            throw EngineError.preprocessMismatch(crop: "\(crop.height)x\(crop.width)", model: model.config.imageSize, folder: modelDirectory.path)
+        }
+        preprocessor = Preprocessor(config: config, decoder: ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit))
+        self.batchSize = max(1, batchSize)
+    }
+
+    public var dimension: Int { model.config.embedDim }
+
+    /// Token ids as the text tower takes them (context length of the model, end token kept last).
+    public func tokenize(_ text: String) -> [Int] {
+        tokenizer.tokenize(text, contextLength: model.config.contextLength, pad: false)
+    }
+
+    /// texts -> [N, E]; rows L2-normalised unless `normalize` is false.
+    public func embedTexts(_ texts: [String], normalize: Bool = true) throws -> Tensor {
+        var out = Tensor(shape: [texts.count, dimension])
+        // Sort by length so each batch computes only as far as its longest text.
+        let ids = texts.map(tokenize)
+        let order = ids.indices.sorted { ids[$0].count < ids[$1].count }
+        for start in stride(from: 0, to: order.count, by: batchSize) {
+            let chunk = Array(order[start..<min(start + batchSize, order.count)])
+            let e = try model.encodeText(chunk.map { ids[$0] })
+            for (row, i) in chunk.enumerated() {
+                out.data.replaceSubrange((i * dimension)..<((i + 1) * dimension), with: e.data[(row * dimension)..<((row + 1) * dimension)])
+            }
+        }
+        if normalize { l2Normalize(&out) }
+        return out
+    }
+
+    /// Preprocessed pixels [N * 3 * S * S] -> [N, E].
+    public func embedPixels(_ pixels: [[Float]], normalize: Bool = true) throws -> Tensor {
+        let s = model.config.imageSize
+        var out = Tensor(shape: [pixels.count, dimension])
+        for start in stride(from: 0, to: pixels.count, by: batchSize) {
+            let chunk = pixels[start..<min(start + batchSize, pixels.count)]
+            let e = try model.encodeImages(Tensor(shape: [chunk.count, 3, s, s], data: chunk.flatMap { $0 }))
+            out.data.replaceSubrange((start * dimension)..<((start + chunk.count) * dimension), with: e.data)
+        }
+        if normalize { l2Normalize(&out) }
+        return out
+    }
+
+    /// Preprocesses a decoded image into the [3, S, S] pixels the image tower takes.
+    public func pixels(_ image: DecodedImage, name: String) throws -> [Float] {
+        let p = try preprocessor(image)
+        let s = model.config.imageSize
+        guard p.height == s, p.width == s else {
+            throw EngineError.preprocessMismatch(crop: "\(p.height)x\(p.width) (\(name))", model: s, folder: model.directory.path)
+        }
+        return p.pixels
+    }
+
+    /// Decodes and preprocesses each file; failures are returned per file, never thrown.
+    public func pixels(_ urls: [URL]) -> [Result<[Float], Error>] {
+        let results = UnsafeMutableBufferPointer<Result<[Float], Error>>.allocate(capacity: urls.count)
+        defer { results.deallocate() }
+        let box = SendableBuffer(results)
+        DispatchQueue.concurrentPerform(iterations: urls.count) { i in
+            let r = Result { try self.pixels(self.preprocessor.decoder.decode(contentsOf: urls[i]), name: urls[i].path) }
+            box.buffer.baseAddress!.advanced(by: i).initialize(to: r)
+        }
+        let array = Array(results)
+        _ = results.baseAddress!.deinitialize(count: urls.count)
+        return array
+    }
+
+    /// Embeds image files; a file that cannot be read or decoded gives its error in place.
+    public func embedImages(_ urls: [URL], normalize: Bool = true) -> [Result<[Float], Error>] {
+        var results = pixels(urls)
+        let good = results.indices.filter { if case .success = results[$0] { return true } else { return false } }
+        let batch = good.map { i -> [Float] in if case .success(let p) = results[i] { return p } else { return [] } }
+        do {
+            let e = try embedPixels(batch, normalize: normalize)
+            for (row, i) in good.enumerated() {
+                results[i] = .success(Array(e.data[(row * dimension)..<((row + 1) * dimension)]))
+            }
+        } catch {
+            for i in good { results[i] = .failure(error) }
+        }
+        return results
+    }
+}
+
+struct SendableBuffer<T>: @unchecked Sendable {
+    let buffer: UnsafeMutableBufferPointer<T>
+    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Prompt templates for zero-shot labelling. `{}` is where the class name goes.
+public enum PromptTemplates {
+    /// The default ensemble: the seven templates OpenAI selected from its 80 ImageNet prompts
+    /// (CLIP's "Prompt_Engineering_for_ImageNet" notebook) plus the plain "a photo of a {}.".
+    public static let defaultEnsemble: [String] = [
+        "a photo of a {}.",
+        "itap of a {}.",
+        "a bad photo of the {}.",
+        "a origami {}.",
+        "a photo of the large {}.",
+        "a {} in a video game.",
+        "art of the {}.",
+        "a photo of the small {}.",
+    ]
+
+    /// Checks a user's template holds exactly one `{}`.
+    public static func validate(_ template: String) throws {
+        let parts = template.components(separatedBy: "{}").count - 1
+        guard parts == 1 else { throw EngineError.badTemplate(template) }
+    }
+
+    public static func fill(_ template: String, with label: String) -> String {
+        template.replacingOccurrences(of: "{}", with: label)
+    }
+}
+
+/// One image's zero-shot result.
+public struct LabelResult: Sendable {
+    /// Probabilities per class (softmax of exp(logit_scale) * cosine), in the order of the labels.
+    public var probabilities: [Float]
+    /// Cosine similarity per class.
+    public var cosines: [Float]
+    /// Index of the best class.
+    public var best: Int
+}
+
+/// Zero-shot classification: class embeddings are the normalised mean of the normalised
+/// embeddings of each class's prompts; an image's logits are exp(logit_scale) * cosine.
+public struct ZeroShotClassifier: Sendable {
+    public let labels: [String]
+    public let templates: [String]
+    /// [C, E], rows L2-normalised.
+    public let classEmbeddings: Tensor
+    public let logitScale: Float
+
+    public init(embedder: Embedder, labels: [String], templates: [String] = PromptTemplates.defaultEnsemble) throws {
+        guard !labels.isEmpty else { throw EngineError.noLabels }
+        for t in templates { try PromptTemplates.validate(t) }
+        self.labels = labels
+        self.templates = templates
+        let prompts = labels.flatMap { label in templates.map { PromptTemplates.fill($0, with: label) } }
+        let perPrompt = try embedder.embedTexts(prompts, normalize: true)   // [C*T, E]
+        let e = perPrompt.lastDim, t = templates.count
+        var classes = Tensor(shape: [labels.count, e])                     // [C, E]
+        for c in 0..<labels.count {
+            for j in 0..<t {
+                let row = (c * t + j) * e
+                for k in 0..<e { classes.data[c * e + k] += perPrompt.data[row + k] }
+            }
+        }
+        l2Normalize(&classes)
+        classEmbeddings = classes
+        logitScale = embedder.model.logitScale
+    }
+
+    /// image: a normalised embedding [E].
+    public func classify(_ image: [Float]) -> LabelResult {
+        let e = classEmbeddings.lastDim
+        precondition(image.count == e, "image embedding has \(image.count) values, classes have \(e)")
+        var cosines = [Float](repeating: 0, count: labels.count)
+        for c in 0..<labels.count {
+            var dot: Float = 0
+            for k in 0..<e { dot += classEmbeddings.data[c * e + k] * image[k] }
+            cosines[c] = dot
+        }
+        let scale = exp(logitScale)
+        var logits = Tensor(shape: [1, labels.count], data: cosines.map { $0 * scale })
+        softmax(&logits)
+        let best = cosines.indices.max { cosines[$0] < cosines[$1] } ?? 0
+        return LabelResult(probabilities: logits.data, cosines: cosines, best: best)
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import Foundation
+import KestrelEngine
+
+/// Runs a command body, printing library errors as one `error:` line (exit 1) instead of a trace.
+func reportingErrors(_ body: () throws -> Void) throws {
+    do { try body() } catch let e as ExitCode { throw e } catch let e as ValidationError { throw e } catch let e as CleanExit { throw e } catch {
+        Console.error("\(error)")
+        throw ExitCode(1)
+    }
+}
+
+extension JSONValue {
+    /// The value as plain text (for `stats` without --json).
+    var plain: String {
+        switch self {
+        case .string(let s): return s
+        case .null: return "-"
+        default: return line
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import KestrelEngine
+
+struct TokenizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokenize",
+        abstract: "Tokenize JSON lines {\"text\": ...} from stdin into CLIP token ids.",
+        discussion: """
+            Writes one line {"text": ..., "ids": [...]} per input line: start token, ids, end token,
+            zero padded to the context length (77), as OpenAI CLIP does. Texts longer than the
+            context are truncated with the end token kept last.
+            """)
+
+    @Option(name: .long, help: "A bpe_simple_vocab_16e6.txt.gz file (default: the bundled one).")
+    var vocab: String?
+
+    @Option(name: .long, help: "A model folder: use its tokenizer (vocab.json + merges.txt, else the bundled vocabulary).")
+    var model: String?
+
+    func validate() throws {
+        if vocab != nil && model != nil { throw ValidationError("give --vocab or --model, not both") }
+    }
+
+    func run() throws {
+        let tokenizer: CLIPTokenizer
+        var context = 77
+        do {
+            if let model {
+                let dir = URL(fileURLWithPath: model)
+                tokenizer = try CLIPTokenizer(modelDirectory: dir, fallbackVocab: try BundledFiles.vocabulary())
+                context = (try? CLIPModel.detectLayout(dir)).flatMap { layout in
+                    try? (layout.0 == .huggingFace ? CLIPConfig.huggingFace(layout.config) : CLIPConfig.openCLIP(layout.config)).contextLength
+                } ?? 77
+            } else {
+                tokenizer = try CLIPTokenizer(bpeGzip: vocab.map { URL(fileURLWithPath: $0) } ?? BundledFiles.vocabulary())
+            }
+        } catch {
+            Console.error("\(error)")
+            throw ExitCode(2)
+        }
+        var failures = 0
+        var lineNumber = 0
+        while let line = readLine(strippingNewline: true) {
+            lineNumber += 1
+            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let text = object["text"] as? String
+            else {
+                Console.error("stdin line \(lineNumber): expected a JSON object with a string field \"text\"")
+                failures += 1
+                continue
+            }
+            let ids = tokenizer.tokenize(text, contextLength: context, pad: true)
+            Console.emit(.object([("text", .string(text)), ("ids", .ints(ids))]))
+        }
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
