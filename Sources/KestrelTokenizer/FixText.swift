@@ -155,7 +155,8 @@ enum FixText {
             let cp1252 = TextTables.sloppyWindows1252
             let undefined: Set<UInt32> = [0x81, 0x8D, 0x8F, 0x90, 0x9D]
             if !text.contains(where: { undefined.contains($0) }) {
-                let fixed = text.map { $0 < 0x100 ? cp1252.decode[Int($0)] : $0 }
+                // Only C1 code points change: U+001A is itself in strict windows-1252 (the sloppy table says U+FFFD).
+                let fixed = text.map { ($0 >= 0x80 && $0 <= 0x9F) ? cp1252.decode[Int($0)] : $0 }
                 if fixed != text { return fixed }
             }
         }
