@@ -127,6 +127,11 @@ public final class CLIPTokenizer: Sendable {
         }
     }
 
+    /// The same, under the label the tokenizer brief specifies (`fallbackVocabulary:`).
+    public convenience init(modelDirectory: URL, fallbackVocabulary: URL) throws {
+        try self.init(modelDirectory: modelDirectory, fallbackVocab: fallbackVocabulary)
+    }
+
     private init(encoder: [String: Int], merges: [(String, String)], specials: (String, String), path: String,
                  mergesPath: String? = nil) throws {
         guard let sot = encoder[specials.0] else { throw TokenizerError.missingSpecialToken(token: specials.0, path: path) }

@@ -18,4 +18,12 @@ final class MojibakeRegressionTests: XCTestCase {
             XCTAssertEqual(tok.encode(text), ids, text.debugDescription)
         }
     }
+
+    func testModelDirectoryFallbackVocabularyLabel() throws {
+        let gz = Fixtures.repoRoot.appendingPathComponent("Vocab/bpe_simple_vocab_16e6.txt.gz")
+        let empty = Fixtures.temporaryDirectory("kestrel-tokenizer-label")
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let tok = try CLIPTokenizer(modelDirectory: empty, fallbackVocabulary: gz)
+        XCTAssertEqual(tok.vocabularySize, 49408)
+    }
 }
