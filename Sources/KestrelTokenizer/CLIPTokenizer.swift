@@ -109,6 +109,11 @@ public final class CLIPTokenizer: Sendable {
                       mergesPath: mergesURL.path)
     }
 
+    /// The OpenAI merges committed in the repository (`Vocab/bpe_simple_vocab_16e6.txt.gz`).
+    public static func bundled(repoRoot: URL) throws -> CLIPTokenizer {
+        try CLIPTokenizer(bpeGzip: repoRoot.appendingPathComponent("Vocab/bpe_simple_vocab_16e6.txt.gz"))
+    }
+
     /// Uses `vocab.json` + `merges.txt` from a (Hugging Face) model folder when both are there,
     /// otherwise the gzipped OpenAI merges at `fallbackVocab`.
     public convenience init(modelDirectory: URL, fallbackVocab: URL) throws {
@@ -120,6 +125,11 @@ public final class CLIPTokenizer: Sendable {
         } else {
             try self.init(bpeGzip: fallbackVocab)
         }
+    }
+
+    /// The same, under the label the tokenizer brief specifies (`fallbackVocabulary:`).
+    public convenience init(modelDirectory: URL, fallbackVocabulary: URL) throws {
+        try self.init(modelDirectory: modelDirectory, fallbackVocab: fallbackVocabulary)
     }
 
     private init(encoder: [String: Int], merges: [(String, String)], specials: (String, String), path: String,
@@ -146,11 +156,13 @@ public final class CLIPTokenizer: Sendable {
             case .special(let index):
                 ids.append(specialIds[index])
             case .text(let range):
-                let word = Unicode.string(Array(cleaned[range]))
+                // Keyed by bytes, not String: String equality is canonical equivalence, and
+                // "é" and "e\u{301}" are different words to BPE.
+                let word = utf8(cleaned[range])
                 if let cached = cache.get(word) {
                     ids += cached
                 } else {
-                    let wordIds = model.encodeWord(Array(word.utf8))
+                    let wordIds = model.encodeWord(word)
                     cache.set(word, wordIds)
                     ids += wordIds
                 }
@@ -180,19 +192,28 @@ public final class CLIPTokenizer: Sendable {
     }
 }
 
+private func utf8(_ scalars: ArraySlice<UInt32>) -> [UInt8] {
+    var bytes = [UInt8]()
+    bytes.reserveCapacity(scalars.count)
+    for c in scalars {
+        if let s = Unicode.Scalar(c) { bytes += UTF8.encode(s)! } else { bytes += [0xEF, 0xBF, 0xBD] }
+    }
+    return bytes
+}
+
 /// A lock-protected word -> ids cache, cleared when it grows past `limit` entries.
 private final class WordCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var entries = [String: [Int]]()
+    private var entries = [[UInt8]: [Int]]()
     private let limit = 200_000
 
-    func get(_ key: String) -> [Int]? {
+    func get(_ key: [UInt8]) -> [Int]? {
         lock.lock()
         defer { lock.unlock() }
         return entries[key]
     }
 
-    func set(_ key: String, _ value: [Int]) {
+    func set(_ key: [UInt8], _ value: [Int]) {
         lock.lock()
         defer { lock.unlock() }
         if entries.count >= limit { entries.removeAll(keepingCapacity: true) }

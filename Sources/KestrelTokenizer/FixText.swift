@@ -110,7 +110,7 @@ enum FixText {
 
     static func fixC1Controls(_ t: Scalars) -> Scalars {
         guard t.contains(where: { $0 >= 0x80 && $0 <= 0x9F }) else { return t }
-        let cp1252 = TextTables.charmap("sloppy-windows-1252")
+        let cp1252 = TextTables.sloppyWindows1252
         return t.map { ($0 >= 0x80 && $0 <= 0x9F) ? cp1252.decode[Int($0)] : $0 }
     }
 
@@ -152,10 +152,11 @@ enum FixText {
         if possible.contains("latin-1") {
             // ftfy checks for "windows-1252" in a list that only ever holds "sloppy-windows-1252",
             // so it always tries latin-1 -> strict windows-1252 here.
-            let cp1252 = TextTables.charmap("sloppy-windows-1252")
+            let cp1252 = TextTables.sloppyWindows1252
             let undefined: Set<UInt32> = [0x81, 0x8D, 0x8F, 0x90, 0x9D]
             if !text.contains(where: { undefined.contains($0) }) {
-                let fixed = text.map { $0 < 0x100 ? cp1252.decode[Int($0)] : $0 }
+                // Only C1 code points change: U+001A is itself in strict windows-1252 (the sloppy table says U+FFFD).
+                let fixed = text.map { ($0 >= 0x80 && $0 <= 0x9F) ? cp1252.decode[Int($0)] : $0 }
                 if fixed != text { return fixed }
             }
         }

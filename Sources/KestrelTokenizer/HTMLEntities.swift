@@ -3,6 +3,8 @@
 
 enum HTMLEntities {
     private static let amp: UInt32 = 0x26, hash: UInt32 = 0x23, semicolon: UInt32 = 0x3B
+    /// Characters that end an entity name: `[^\t\n\f <&#;]`.
+    private static let nameStops: Set<UInt32> = [0x09, 0x0A, 0x0C, 0x20, 0x3C, 0x26, 0x23, 0x3B]
 
     private static func isDigit(_ c: UInt32) -> Bool { c >= 0x30 && c <= 0x39 }
     private static func isHex(_ c: UInt32) -> Bool {
@@ -65,8 +67,7 @@ enum HTMLEntities {
                 out.append(c); i += 1; continue
             }
             // [^\t\n\f <&#;]{1,32};?
-            let stop: Set<UInt32> = [0x09, 0x0A, 0x0C, 0x20, 0x3C, 0x26, 0x23, 0x3B]
-            while j < n, j - (i + 1) < 32, !stop.contains(t[j]) { j += 1 }
+            while j < n, j - (i + 1) < 32, !nameStops.contains(t[j]) { j += 1 }
             if j == i + 1 { out.append(c); i += 1; continue }
             if j < n, t[j] == semicolon { j += 1 }
             let name = t[(i + 1)..<j]

@@ -111,5 +111,5 @@ enum TextTables {
         let kv = entry.split(separator: "=")
         return Charmap(name: String(kv[0]), table: kv[1].split(separator: " ").map { UInt32($0, radix: 16)! })
     }
-    static func charmap(_ name: String) -> Charmap { charmaps.first { $0.name == name }! }
+    static let sloppyWindows1252: Charmap = charmaps.first { $0.name == "sloppy-windows-1252" }!
 }

@@ -8,7 +8,7 @@ import XCTest
 /// docstrings and a crafted set: HTML entities, mojibake, emoji, CJK, full width, ...).
 final class ParityTests: XCTestCase {
     static let gzipURL = Fixtures.repoRoot.appendingPathComponent("Vocab/bpe_simple_vocab_16e6.txt.gz")
-    static let shared: CLIPTokenizer = try! CLIPTokenizer(bpeGzip: gzipURL)
+    static let shared: CLIPTokenizer = try! CLIPTokenizer.bundled(repoRoot: Fixtures.repoRoot)
 
     struct Case: Decodable {
         let text: String
