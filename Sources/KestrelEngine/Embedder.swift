@@ -11,9 +11,11 @@ public final class Embedder: Sendable {
     public let batchSize: Int
 
     public init(modelDirectory: URL, vocabulary: URL? = nil, alpha: PreprocessConfig.AlphaHandling? = nil,
-                pixelLimit: Int? = nil, batchSize: Int = 16) throws {
+                pixelLimit: Int? = nil, textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
         model = try CLIPModel(directory: modelDirectory)
-        tokenizer = try CLIPTokenizer(modelDirectory: modelDirectory, fallbackVocab: vocabulary ?? BundledFiles.vocabulary())
+        // Text cleaning follows the checkpoint's ecosystem, as preprocessing does.
+        tokenizer = try CLIPTokenizer(modelDirectory: modelDirectory, fallbackVocab: vocabulary ?? BundledFiles.vocabulary(),
+                                      normalization: textNormalization ?? (model.layout == .huggingFace ? .huggingFace : .openAI))
         var config = try PreprocessConfig.load(modelDirectory: modelDirectory)
         if let alpha { config.alpha = alpha }
         if let crop = config.crop, crop.height != model.config.imageSize || crop.width != model.config.imageSize {

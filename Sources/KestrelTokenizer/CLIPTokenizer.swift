@@ -7,6 +7,14 @@ import Foundation
 ///     tok.tokenize("a photo of a cat")  // [49406, 320, 1125, 539, 320, 2368, 49407, 0, 0, ...] (77 ids)
 ///
 /// Thread-safe: the per-word merge cache is behind a lock.
+/// Text cleaning before the split. The references disagree:
+public enum TextNormalization: String, Sendable {
+    /// OpenAI CLIP and open_clip: ftfy's `fix_text`, HTML unescaped twice, whitespace collapsed, Python `lower()`.
+    case openAI = "openai"
+    /// transformers' CLIPTokenizer (the `tokenizers` backend): NFC, whitespace runs to one space, lowercase.
+    case huggingFace = "huggingface"
+}
+
 public final class CLIPTokenizer: Sendable {
     /// How special tokens are spelled when they appear inside input text (their ids are the same).
     public enum SpecialTokenSpelling: Sendable {
@@ -22,6 +30,10 @@ public final class CLIPTokenizer: Sendable {
             }
         }
     }
+
+    /// How text is cleaned before it is split: the references disagree, so this follows the
+    /// checkpoint's ecosystem.
+    public let normalization: TextNormalization
 
     /// Id of the start token (49406 for OpenAI's vocabulary).
     public let startToken: Int
@@ -39,7 +51,8 @@ public final class CLIPTokenizer: Sendable {
 
     /// Loads OpenAI's `bpe_simple_vocab_16e6.txt.gz` and builds the vocabulary as `simple_tokenizer.py`
     /// does: 256 byte symbols, the same with `</w>`, one token per merge, then the two specials.
-    public convenience init(bpeGzip url: URL, specialTokens: SpecialTokenSpelling = .openCLIP) throws {
+    public convenience init(bpeGzip url: URL, specialTokens: SpecialTokenSpelling = .openCLIP,
+                            normalization: TextNormalization = .openAI) throws {
         let bytes = try GzipFile.read(url)
         guard let text = String(validating: bytes, as: UTF8.self) else { throw TokenizerError.notUTF8(path: url.path) }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
@@ -65,12 +78,12 @@ public final class CLIPTokenizer: Sendable {
         vocab += [sot, eot]
         var encoder = [String: Int](minimumCapacity: vocab.count)
         for (id, token) in vocab.enumerated() { encoder[token] = id }  // later duplicates win, as in Python
-        try self.init(encoder: encoder, merges: merges, specials: (sot, eot), path: url.path)
+        try self.init(encoder: encoder, merges: merges, specials: (sot, eot), path: url.path, normalization: normalization)
     }
 
     /// Loads Hugging Face `vocab.json` and `merges.txt` (a leading `#version` line is skipped).
     /// The special tokens `<|startoftext|>` and `<|endoftext|>` are looked up in the vocabulary.
-    public convenience init(vocabJSON: URL, merges mergesURL: URL) throws {
+    public convenience init(vocabJSON: URL, merges mergesURL: URL, normalization: TextNormalization = .openAI) throws {
         guard let vocabData = FileManager.default.contents(atPath: vocabJSON.path) else {
             throw TokenizerError.missingFile(path: vocabJSON.path)
         }
@@ -106,6 +119,7 @@ public final class CLIPTokenizer: Sendable {
             merges.append((String(parts[0]), String(parts[1])))
         }
         try self.init(encoder: encoder, merges: merges, specials: SpecialTokenSpelling.openAI.strings, path: vocabJSON.path,
+                      normalization: normalization,
                       mergesPath: mergesURL.path)
     }
 
@@ -116,26 +130,28 @@ public final class CLIPTokenizer: Sendable {
 
     /// Uses `vocab.json` + `merges.txt` from a (Hugging Face) model folder when both are there,
     /// otherwise the gzipped OpenAI merges at `fallbackVocab`.
-    public convenience init(modelDirectory: URL, fallbackVocab: URL) throws {
+    public convenience init(modelDirectory: URL, fallbackVocab: URL, normalization: TextNormalization = .openAI) throws {
         let vocab = modelDirectory.appendingPathComponent("vocab.json")
         let merges = modelDirectory.appendingPathComponent("merges.txt")
         let fm = FileManager.default
         if fm.fileExists(atPath: vocab.path) && fm.fileExists(atPath: merges.path) {
-            try self.init(vocabJSON: vocab, merges: merges)
+            try self.init(vocabJSON: vocab, merges: merges, normalization: normalization)
         } else {
-            try self.init(bpeGzip: fallbackVocab)
+            try self.init(bpeGzip: fallbackVocab, normalization: normalization)
         }
     }
 
     /// The same, under the label the tokenizer brief specifies (`fallbackVocabulary:`).
-    public convenience init(modelDirectory: URL, fallbackVocabulary: URL) throws {
-        try self.init(modelDirectory: modelDirectory, fallbackVocab: fallbackVocabulary)
+    public convenience init(modelDirectory: URL, fallbackVocabulary: URL, normalization: TextNormalization = .openAI) throws {
+        try self.init(modelDirectory: modelDirectory, fallbackVocab: fallbackVocabulary, normalization: normalization)
     }
 
     private init(encoder: [String: Int], merges: [(String, String)], specials: (String, String), path: String,
+                 normalization: TextNormalization,
                  mergesPath: String? = nil) throws {
         guard let sot = encoder[specials.0] else { throw TokenizerError.missingSpecialToken(token: specials.0, path: path) }
         guard let eot = encoder[specials.1] else { throw TokenizerError.missingSpecialToken(token: specials.1, path: path) }
+        self.normalization = normalization
         startToken = sot
         endToken = eot
         vocabularySize = encoder.count
@@ -148,7 +164,7 @@ public final class CLIPTokenizer: Sendable {
 
     /// BPE ids of the cleaned text, without start and end tokens.
     public func encode(_ text: String) -> [Int] {
-        let cleaned = TextCleaning.clean(text)
+        let cleaned = TextCleaning.clean(text, normalization)
         var ids = [Int]()
         ids.reserveCapacity(cleaned.count / 3 + 4)
         for piece in pretokenizer.split(cleaned) {

@@ -2,6 +2,31 @@
 /// `whitespace_clean(basic_clean(text)).lower()` where
 /// `basic_clean = html.unescape(html.unescape(ftfy.fix_text(text))).strip()`.
 enum TextCleaning {
+    static func clean(_ text: String, _ normalization: TextNormalization) -> Scalars {
+        normalization == .openAI ? clean(text) : huggingFace(text)
+    }
+
+    /// The `tokenizers` normalizer that transformers' CLIPTokenizer uses: NFC, every run of
+    /// Unicode whitespace replaced by one space, per-character lowercase. No ftfy, no HTML unescaping.
+    static func huggingFace(_ text: String) -> Scalars {
+        var out = Scalars()
+        var inSpace = false
+        for u in text.precomposedStringWithCanonicalMapping.unicodeScalars {
+            if u.properties.isWhitespace {
+                if !inSpace { out.append(0x20) }
+                inSpace = true
+                continue
+            }
+            inSpace = false
+            if u.value < 0x80 {
+                out.append(u.value >= 0x41 && u.value <= 0x5A ? u.value + 0x20 : u.value)
+            } else {
+                out += u.properties.lowercaseMapping.unicodeScalars.map(\.value)
+            }
+        }
+        return out
+    }
+
     static func clean(_ text: String) -> Scalars {
         var t = text.unicodeScalars.map(\.value)
         t = FixText.fixText(t)

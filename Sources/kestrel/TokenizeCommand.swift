@@ -28,10 +28,11 @@ struct TokenizeCommand: ParsableCommand {
         do {
             if let model {
                 let dir = URL(fileURLWithPath: model)
-                tokenizer = try CLIPTokenizer(modelDirectory: dir, fallbackVocab: try BundledFiles.vocabulary())
-                context = (try? CLIPModel.detectLayout(dir)).flatMap { layout in
-                    try? (layout.0 == .huggingFace ? CLIPConfig.huggingFace(layout.config) : CLIPConfig.openCLIP(layout.config)).contextLength
-                } ?? 77
+                let (layout, configURL, _) = try CLIPModel.detectLayout(dir)
+                let config = layout == .huggingFace ? try CLIPConfig.huggingFace(configURL) : try CLIPConfig.openCLIP(configURL)
+                context = config.contextLength
+                tokenizer = try CLIPTokenizer(modelDirectory: dir, fallbackVocab: try BundledFiles.vocabulary(),
+                                              normalization: layout == .huggingFace ? .huggingFace : .openAI)
             } else {
                 tokenizer = try CLIPTokenizer(bpeGzip: vocab.map { URL(fileURLWithPath: $0) } ?? BundledFiles.vocabulary())
             }
