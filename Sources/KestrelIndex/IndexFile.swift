@@ -1,0 +1,196 @@
+import CFaiss
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// What an index file says about itself, readable without loading the vectors.
+public struct IndexFileInfo: Sendable, Equatable, Codable {
+    public var factory: String
+    public var dimension: Int
+    public var count: Int
+    /// Store log sequence the index was up to date with when saved.
+    public var coveredSequence: UInt64
+    public var searchParameters: SearchParameters
+    public var efConstruction: Int?
+    public var tuning: TuningResult?
+}
+
+/// On-disk layout (little-endian), one file:
+///
+///     0   8  magic "KSTRLIDX"
+///     8   4  format version (UInt32) = 1
+///     12  4  header length H (UInt32)
+///     16  H  header: IndexFileInfo as JSON
+///     ..  8  checksum of the header bytes (UInt64)
+///     ..  8  payload length P (UInt64)
+///     ..  8  checksum of the payload (UInt64)
+///     ..  P  payload: cfaiss blob (FAISS index + slot -> id table)
+enum IndexFile {
+    static let magic: [UInt8] = Array("KSTRLIDX".utf8)
+    static let version: UInt32 = 1
+
+    static func encode(info: IndexFileInfo, payload: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let header = try [UInt8](encoder.encode(info))
+        var head = magic
+        append(&head, version)
+        append(&head, UInt32(header.count))
+        head += header
+        append(&head, header.withUnsafeBytes { cfaiss_checksum($0.baseAddress, $0.count) })
+        append(&head, UInt64(payload.count))
+        append(&head, cfaiss_checksum(payload.baseAddress, payload.count))
+        return head
+    }
+
+    /// Parses and verifies the fixed part; returns the header and the payload's byte range.
+    static func decode(_ bytes: UnsafeRawBufferPointer, path: String, verifyPayload: Bool)
+        throws -> (info: IndexFileInfo, payload: Range<Int>)
+    {
+        guard bytes.count >= 16, Array(bytes[0..<8]) == magic else { throw IndexError.notAnIndexFile(path: path) }
+        let found: UInt32 = read(bytes, at: 8)
+        guard found == version else { throw IndexError.unsupportedVersion(path: path, found: found, supported: version) }
+        let headerLength = Int(read(bytes, at: 12) as UInt32)
+        let headerEnd = 16 + headerLength
+        guard headerEnd + 24 <= bytes.count else { throw IndexError.corrupt(path: path, reason: "truncated header") }
+        let header = UnsafeRawBufferPointer(rebasing: bytes[16..<headerEnd])
+        guard cfaiss_checksum(header.baseAddress, header.count) == read(bytes, at: headerEnd) as UInt64 else {
+            throw IndexError.corrupt(path: path, reason: "header checksum mismatch")
+        }
+        let info: IndexFileInfo
+        do {
+            info = try JSONDecoder().decode(IndexFileInfo.self, from: Data(header))
+        } catch {
+            throw IndexError.corrupt(path: path, reason: "undecodable header (\(error))")
+        }
+        let payloadLength = read(bytes, at: headerEnd + 8) as UInt64
+        let start = headerEnd + 24
+        guard payloadLength == UInt64(bytes.count - start) else {
+            throw IndexError.corrupt(
+                path: path, reason: "payload is \(bytes.count - start) bytes, header says \(payloadLength) (truncated?)")
+        }
+        let payload = start..<bytes.count
+        if verifyPayload {
+            let region = UnsafeRawBufferPointer(rebasing: bytes[payload])
+            guard cfaiss_checksum(region.baseAddress, region.count) == read(bytes, at: headerEnd + 16) as UInt64 else {
+                throw IndexError.corrupt(path: path, reason: "payload checksum mismatch")
+            }
+        }
+        return (info, payload)
+    }
+
+    static func append<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ value: T) {
+        withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+    }
+
+    static func read<T: FixedWidthInteger>(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> T {
+        var value = T.zero
+        withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + MemoryLayout<T>.size)])) }
+        return T(littleEndian: value)
+    }
+}
+
+extension VectorIndex {
+    /// Everything persisted besides the vectors.
+    public var fileInfo: IndexFileInfo {
+        IndexFileInfo(
+            factory: factory, dimension: dimension, count: count, coveredSequence: coveredSequence,
+            searchParameters: searchParameters, efConstruction: efConstruction, tuning: tuning)
+    }
+
+    /// Saves atomically: writes `.<name>.tmp` in the same directory, fsyncs it, renames it over
+    /// `url`, then fsyncs the directory. On failure the previous file at `url` is untouched.
+    public func save(to url: URL) throws {
+        let info = fileInfo
+        var data: UnsafeMutablePointer<UInt8>?
+        var size = 0
+        try locked { try check(cfaiss_serialize(handle, &data, &size)) }
+        defer { cfaiss_buffer_free(data) }
+        let payload = UnsafeRawBufferPointer(start: data, count: size)
+        let head = try IndexFile.encode(info: info, payload: payload)
+
+        let directory = url.deletingLastPathComponent().path
+        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp").path
+        unlink(temp)  // a leftover from a crashed save
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw IndexError.io(path: temp, operation: "create", errno: errno) }
+        do {
+            try head.withUnsafeBytes { try writeAll(fd, $0, path: temp) }
+            try writeAll(fd, payload, path: temp)
+            guard fsync(fd) == 0 else { throw IndexError.io(path: temp, operation: "fsync", errno: errno) }
+            guard close(fd) == 0 else {
+                throw IndexError.io(path: temp, operation: "close", errno: errno)
+            }
+        } catch {
+            close(fd)
+            unlink(temp)
+            throw error
+        }
+        guard rename(temp, url.path) == 0 else {
+            let err = errno
+            unlink(temp)
+            throw IndexError.io(path: url.path, operation: "rename into place", errno: err)
+        }
+        let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dirfd >= 0 else { throw IndexError.io(path: directory, operation: "open directory", errno: errno) }
+        defer { close(dirfd) }
+        guard fsync(dirfd) == 0 else { throw IndexError.io(path: directory, operation: "fsync directory", errno: errno) }
+    }
+
+    /// Loads an index saved by `save(to:)`. Any mismatch or damage is an `IndexError` whose
+    /// hint says to rebuild the index.
+    public static func load(from url: URL) throws -> VectorIndex {
+        let path = url.path
+        let bytes = try readFile(url)
+        return try bytes.withUnsafeBytes { raw -> VectorIndex in
+            let (info, range) = try IndexFile.decode(raw, path: path, verifyPayload: true)
+            let payload = UnsafeRawBufferPointer(rebasing: raw[range])
+            var handle: OpaquePointer?
+            let status = cfaiss_deserialize(payload.baseAddress?.assumingMemoryBound(to: UInt8.self), payload.count, &handle)
+            guard status == CFAISS_OK, let handle else {
+                throw IndexError.corrupt(path: path, reason: "FAISS payload: \(String(cString: cfaiss_last_error()))")
+            }
+            let index = VectorIndex(
+                handle: handle, factory: info.factory, efConstruction: info.efConstruction,
+                parameters: info.searchParameters)
+            guard index.dimension == info.dimension, index.count == info.count else {
+                throw IndexError.corrupt(
+                    path: path,
+                    reason: "header says \(info.count) x \(info.dimension), payload holds \(index.count) x \(index.dimension)")
+            }
+            index.restore(sequence: info.coveredSequence, tuning: info.tuning)
+            return index
+        }
+    }
+
+    /// Reads only the header of an index file (cheap: for staleness checks against the store).
+    public static func inspect(at url: URL) throws -> IndexFileInfo {
+        let bytes = try readFile(url)
+        return try bytes.withUnsafeBytes { try IndexFile.decode($0, path: url.path, verifyPayload: false).info }
+    }
+}
+
+private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+    var done = 0
+    while done < bytes.count {
+        let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { throw IndexError.io(path: path, operation: "write", errno: n < 0 ? errno : EIO) }
+        done += n
+    }
+}
+
+private func readFile(_ url: URL) throws -> Data {
+    guard FileManager.default.fileExists(atPath: url.path) else {
+        throw IndexError.io(path: url.path, operation: "open", errno: ENOENT)
+    }
+    do {
+        return try Data(contentsOf: url, options: .alwaysMapped)
+    } catch {
+        throw IndexError.io(path: url.path, operation: "read", errno: EIO)
+    }
+}

@@ -1,0 +1,249 @@
+import CFaiss
+import Foundation
+
+/// Per-query knobs of the approximate index types. `nil` means "the index's chosen value".
+public struct SearchParameters: Sendable, Equatable, Codable {
+    /// IVF: inverted lists probed per query.
+    public var nprobe: Int?
+    /// HNSW: size of the dynamic candidate list.
+    public var efSearch: Int?
+    public init(nprobe: Int? = nil, efSearch: Int? = nil) {
+        self.nprobe = nprobe
+        self.efSearch = efSearch
+    }
+}
+
+/// The index family behind a factory string, as FAISS built it.
+public enum IndexKind: String, Sendable, Codable {
+    /// Exhaustive scan of full or compressed codes ("Flat", "SQ8", "PQ64"): nothing to tune.
+    case flat
+    /// Graph search ("HNSW32,Flat"): efSearch trades speed for recall. Removal = tombstones.
+    case hnsw
+    /// Inverted lists ("IVF1024,Flat", "IVF1024,PQ64"): nprobe trades speed for recall.
+    case ivf
+}
+
+/// A FAISS inner-product index over L2-normalised float32 vectors with stable Int64 ids.
+///
+/// It knows nothing about models or the store. Callers keep `coveredSequence` equal to the store
+/// log sequence the index reflects, so a stale index can be detected and rebuilt.
+/// All methods are serialised by a lock; FAISS parallelises each call with OpenMP.
+public final class VectorIndex: @unchecked Sendable {
+    public let dimension: Int
+    /// The FAISS factory string the index was built from (aliases already resolved).
+    public let factory: String
+    public let kind: IndexKind
+    /// Store log sequence this index is up to date with (set by callers, persisted).
+    public var coveredSequence: UInt64 {
+        get { locked { storedSequence } }
+        set { locked { storedSequence = newValue } }
+    }
+    /// The nprobe / efSearch used when a search passes no parameters (set by `tune`, persisted).
+    public var searchParameters: SearchParameters {
+        get { locked { parameters } }
+        set { locked { parameters = newValue } }
+    }
+    /// The last tuning outcome (persisted), `nil` if never tuned.
+    public var tuning: TuningResult? { locked { tuned } }
+
+    let handle: OpaquePointer
+    let efConstruction: Int?
+    private let lock = NSLock()
+    private var storedSequence: UInt64 = 0
+    private var parameters: SearchParameters
+    private var tuned: TuningResult?
+
+    init(handle: OpaquePointer, factory: String, efConstruction: Int?, parameters: SearchParameters) {
+        self.handle = handle
+        self.dimension = Int(cfaiss_dimension(handle))
+        self.factory = factory
+        self.efConstruction = efConstruction
+        switch cfaiss_kind(handle) {
+        case Int32(CFAISS_KIND_HNSW): kind = .hnsw
+        case Int32(CFAISS_KIND_IVF): kind = .ivf
+        default: kind = .flat
+        }
+        self.parameters = parameters
+    }
+
+    deinit { cfaiss_free(handle) }
+
+    /// Creates an empty index. `factory` is a FAISS factory string ("Flat", "HNSW32,Flat",
+    /// "IVF1024,Flat", "IVF1024,PQ64", "SQ8") or an alias (flat, hnsw, ivf, ivfpq, sq8); aliases
+    /// that need sizes take them from `expectedCount`. Use `IndexPlanner.plan` to choose one.
+    public static func create(dimension: Int, factory: String, expectedCount: Int? = nil) throws -> VectorIndex {
+        let plan = try IndexPlanner.resolve(factory: factory, count: expectedCount, dimension: dimension)
+        return try create(dimension: dimension, plan: plan)
+    }
+
+    /// Creates an empty index from a planner decision.
+    public static func create(dimension: Int, plan: IndexPlan) throws -> VectorIndex {
+        guard dimension > 0 else { throw IndexError.invalidArgument("dimension must be positive, got \(dimension)") }
+        var raw: OpaquePointer?
+        let status = cfaiss_create(Int32(dimension), plan.factory, Int32(plan.efConstruction ?? 0), &raw)
+        guard status == CFAISS_OK, let raw else {
+            throw IndexError.unknownFactory(plan.factory, reason: String(cString: cfaiss_last_error()))
+        }
+        return VectorIndex(
+            handle: raw, factory: plan.factory, efConstruction: plan.efConstruction, parameters: plan.defaultParameters)
+    }
+
+    /// Sets how many OpenMP threads FAISS uses (<= 0 keeps the current value); returns the count in effect.
+    @discardableResult
+    public static func setThreadCount(_ n: Int) -> Int { Int(cfaiss_set_num_threads(Int32(n))) }
+
+    // MARK: - Contents
+
+    /// Live vectors in the index.
+    public var count: Int { locked { Int(cfaiss_ntotal(handle)) } }
+    public var isTrained: Bool { locked { cfaiss_is_trained(handle) != 0 } }
+    /// Inverted lists of an IVF index, 0 otherwise.
+    public var listCount: Int { locked { Int(cfaiss_nlist(handle)) } }
+
+    /// Live ids, in insertion order.
+    public var ids: [Int64] {
+        locked {
+            let n = Int(cfaiss_ntotal(handle))
+            return [Int64](unsafeUninitializedCapacity: n) { buffer, initialized in
+                cfaiss_ids(handle, buffer.baseAddress)
+                initialized = n
+            }
+        }
+    }
+
+    public func contains(_ id: Int64) -> Bool { locked { cfaiss_contains(handle, id) != 0 } }
+
+    /// The stored vector of `id` (exact for Flat / HNSW,Flat / IVF,Flat; decoded for PQ / SQ).
+    public func reconstruct(id: Int64) throws -> [Float] {
+        try locked {
+            var out = [Float](repeating: 0, count: dimension)
+            try check(cfaiss_reconstruct(handle, id, &out))
+            return out
+        }
+    }
+
+    // MARK: - Building
+
+    /// Trains IVF / PQ / SQ quantisers on `count` row-major vectors (a no-op for Flat and HNSW,Flat).
+    public func train(_ vectors: [Float], count: Int) throws {
+        try checkShape(vectors, count: count)
+        try locked { try check(cfaiss_train(handle, Int64(count), vectors)) }
+    }
+
+    /// Trains on a deterministic, evenly strided sample of `vectors` of the size FAISS recommends
+    /// for this factory (`IndexPlanner.trainingSampleSize`). Does nothing if already trained.
+    public func train(sampleFrom vectors: [Float], count: Int) throws {
+        try checkShape(vectors, count: count)
+        guard !isTrained else { return }
+        let want = IndexPlanner.trainingSampleSize(factory: factory, count: count)
+        if want >= count { return try train(vectors, count: count) }
+        var sample = [Float]()
+        sample.reserveCapacity(want * dimension)
+        for i in 0..<want {
+            let row = Int((Double(i) * Double(count) / Double(want)).rounded(.down))
+            sample.append(contentsOf: vectors[(row * dimension)..<((row + 1) * dimension)])
+        }
+        try train(sample, count: want)
+    }
+
+    /// Adds vectors under caller-chosen ids (>= 0, not already present). All or nothing.
+    public func add(ids: [Int64], vectors: [Float]) throws {
+        try checkShape(vectors, count: ids.count)
+        try locked {
+            guard cfaiss_is_trained(handle) != 0 else { throw IndexError.notTrained(factory: factory) }
+            try check(cfaiss_add_with_ids(handle, Int64(ids.count), vectors, ids))
+        }
+    }
+
+    /// Removes ids (unknown ones are ignored); returns how many were removed.
+    /// Flat / SQ / PQ compact their storage; IVF removes from its lists; HNSW tombstones them
+    /// (hidden at search time) and rebuilds its graph once tombstones reach half the graph.
+    @discardableResult
+    public func remove(ids: [Int64]) throws -> Int {
+        try locked {
+            var removed: Int64 = 0
+            try check(cfaiss_remove_ids(handle, Int64(ids.count), ids, &removed))
+            return Int(removed)
+        }
+    }
+
+    /// Rebuilds an HNSW graph without its tombstones (no-op for other kinds).
+    public func compact() throws { try locked { try check(cfaiss_compact(handle)) } }
+
+    // MARK: - Search
+
+    /// The `k` best ids by inner product for each of `count` row-major queries, best first.
+    /// Rows may hold fewer than `k` hits (small index, narrow filter). `allowedIDs` restricts the
+    /// results; allow-lists of up to 4096 ids are ranked exactly over their stored vectors.
+    /// `parameters` overrides `searchParameters` for this call.
+    public func search(
+        _ queries: [Float], count: Int, k: Int, allowedIDs: Set<Int64>? = nil, parameters: SearchParameters? = nil
+    ) throws -> [[(id: Int64, score: Float)]] {
+        try checkShape(queries, count: count)
+        guard k > 0 else { throw IndexError.invalidArgument("k must be positive, got \(k)") }
+        if count == 0 { return [] }
+        return try locked {
+            let p = parameters ?? self.parameters
+            var scores = [Float](repeating: 0, count: count * k)
+            var labels = [Int64](repeating: -1, count: count * k)
+            let allowed = allowedIDs.map { Array($0) }
+            let status: Int32
+            if let allowed {
+                status = allowed.withUnsafeBufferPointer { a in
+                    cfaiss_search(
+                        handle, Int64(count), queries, Int64(k), Int32(p.nprobe ?? 0), Int32(p.efSearch ?? 0),
+                        a.baseAddress ?? UnsafePointer(bitPattern: 8), Int64(a.count), &scores, &labels)
+                }
+            } else {
+                status = cfaiss_search(
+                    handle, Int64(count), queries, Int64(k), Int32(p.nprobe ?? 0), Int32(p.efSearch ?? 0),
+                    nil, 0, &scores, &labels)
+            }
+            try check(status)
+            return (0..<count).map { q in
+                (0..<k).compactMap { j -> (id: Int64, score: Float)? in
+                    let label = labels[q * k + j]
+                    return label < 0 ? nil : (id: label, score: scores[q * k + j])
+                }
+            }
+        }
+    }
+
+    // MARK: - Internals
+
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    func setTuning(_ result: TuningResult, parameters newParameters: SearchParameters) {
+        locked {
+            tuned = result
+            parameters = newParameters
+        }
+    }
+
+    func restore(sequence: UInt64, tuning: TuningResult?) {
+        locked {
+            storedSequence = sequence
+            tuned = tuning
+        }
+    }
+
+    func checkShape(_ vectors: [Float], count: Int) throws {
+        guard count >= 0 else { throw IndexError.invalidArgument("count must be >= 0, got \(count)") }
+        guard vectors.count == count * dimension else {
+            if count == 1 { throw IndexError.dimensionMismatch(expected: dimension, got: vectors.count) }
+            throw IndexError.shapeMismatch(expectedFloats: count * dimension, gotFloats: vectors.count)
+        }
+    }
+}
+
+/// Throws the shim's last error for a non-OK status.
+func check(_ status: Int32) throws {
+    guard status != CFAISS_OK else { return }
+    let message = String(cString: cfaiss_last_error())
+    if status == CFAISS_ERR_ARGUMENT { throw IndexError.invalidArgument(message) }
+    throw IndexError.faiss(code: status, message: message)
+}
