@@ -6,6 +6,11 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case noLabels
     case vocabularyNotFound(searched: [String])
     case preprocessMismatch(crop: String, model: Int, folder: String)
+    case noCatalog(String)
+    case indexMismatch(String, String)
+    case lockFailed(String, String)
+    case noSuchItem(UInt64)
+    case dimensionMismatch(query: Int, index: Int)
 
     public var description: String {
         switch self {
@@ -15,6 +20,16 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "no class labels given: pass --labels \"cat,dog\" or --labels-file FILE"
         case .preprocessMismatch(let crop, let model, let folder):
             return "\(folder): the preprocessing gives \(crop) px images but the vision tower takes \(model) px; fix preprocessor_config.json / preprocess_cfg"
+        case .noCatalog(let dir):
+            return "\(dir) holds no Kestrel index; create one with `kestrel index add --index \(dir) --model MODEL PATH...`"
+        case .indexMismatch(let path, let reason):
+            return "\(path): \(reason); rebuild the index with `kestrel index rebuild`"
+        case .lockFailed(let dir, let reason):
+            return "\(dir): cannot lock the index for writing: \(reason)"
+        case .noSuchItem(let id):
+            return "no item with id \(id) in the index (see `kestrel index list`)"
+        case .dimensionMismatch(let query, let index):
+            return "the query vector has \(query) values, the index holds vectors of \(index); was it built with another model?"
         case .vocabularyNotFound(let searched):
             return "the bundled CLIP vocabulary bpe_simple_vocab_16e6.txt.gz was not found (looked in: \(searched.joined(separator: ", "))); set KESTREL_VOCAB to its path or pass --vocab"
         }

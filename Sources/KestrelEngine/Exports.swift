@@ -4,3 +4,4 @@
 @_exported import KestrelModels
 @_exported import KestrelStore
 @_exported import KestrelTokenizer
+@_exported import KestrelIndex

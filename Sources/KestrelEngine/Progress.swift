@@ -11,6 +11,7 @@ public final class ProgressReporter: @unchecked Sendable {
     private let isTerminal: Bool
     private let start = Date()
     private var lastDraw = Date.distantPast
+    private var lastDone = -1
     private let quiet: Bool
     private let lock = NSLock()
 
@@ -28,7 +29,9 @@ public final class ProgressReporter: @unchecked Sendable {
         let now = Date()
         let interval = isTerminal ? 0.1 : 5.0
         guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
+        if !isTerminal && done == lastDone { return }
         lastDraw = now
+        lastDone = done
         let elapsed = now.timeIntervalSince(start)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let remaining = rate > 0 ? Double(total - done) / rate : 0

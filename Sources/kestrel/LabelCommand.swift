@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import KestrelEngine
+
+struct LabelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "label",
+        abstract: "Label images zero-shot with a set of classes (no index needed).",
+        discussion: """
+            Each class is embedded through prompt templates ({} is where the class name goes; with
+            no --template, a default ensemble of 8), averaged and normalised. Per image: softmax at
+            the model's logit scale over the classes. Output per image: path, label, score (its
+            probability) and the full scores per class; --json gives JSON lines, --csv a header
+            and one row per image.
+            """)
+
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(name: .long, help: "Comma-separated class names.") var labels: String?
+    @Option(name: .long, help: "A file with one class name per line.") var labelsFile: String?
+    @Option(name: .long, help: "A prompt template with {} for the class name (repeatable).") var template: [String] = []
+    @Option(name: .long, help: "Label an image \"unknown\" when its best probability is below this.") var unknownBelow: Float?
+    @Option(name: .long, help: "How many best labels to list per image in JSON (\"top\").") var top = 3
+    @Flag(name: .long, help: "JSON lines output.") var json = false
+    @Flag(name: .long, help: "CSV output.") var csv = false
+    @Argument(help: "Image files or folders (recursively).") var paths: [String]
+
+    func validate() throws {
+        if (labels == nil) == (labelsFile == nil) { throw ValidationError("give --labels \"a,b,c\" or --labels-file FILE") }
+        if json && csv { throw ValidationError("give --json or --csv, not both") }
+        if paths.isEmpty { throw ValidationError("give at least one image file or folder") }
+        for t in template where t.components(separatedBy: "{}").count != 2 {
+            throw ValidationError("--template \"\(t)\" must contain exactly one {}")
+        }
+        if let u = unknownBelow, !(0...1).contains(u) { throw ValidationError("--unknown-below is a probability in 0...1") }
+    }
+
+    func classNames() throws -> [String] {
+        let raw: [String]
+        if let labels { raw = labels.components(separatedBy: ",") } else {
+            guard let text = try? String(contentsOfFile: labelsFile!, encoding: .utf8) else {
+                throw ValidationError("--labels-file \(labelsFile!): cannot read")
+            }
+            raw = text.components(separatedBy: .newlines)
+        }
+        let names = raw.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        guard !names.isEmpty else { throw ValidationError("no class names found") }
+        guard Set(names).count == names.count else { throw ValidationError("class names repeat: \(names)") }
+        return names
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let names = try classNames()
+            let embedder = try modelOptions.embedder()
+            let classifier = try ZeroShotClassifier(embedder: embedder, labels: names,
+                                                    templates: template.isEmpty ? PromptTemplates.defaultEnsemble : template)
+            let walk = FolderWalker().walk(paths.map { URL(fileURLWithPath: $0) })
+            for s in walk.skipped { Console.warning("skipped \(s.path): \(s.reason)") }
+            if csv { print((["path", "label", "score"] + names).map(csvField).joined(separator: ",")) }
+            var failed = false
+            for start in stride(from: 0, to: walk.images.count, by: embedder.batchSize) {
+                let batch = Array(walk.images[start..<min(start + embedder.batchSize, walk.images.count)])
+                for (url, result) in zip(batch, embedder.embedImages(batch)) {
+                    switch result {
+                    case .failure(let error):
+                        Console.error("\(url.path): \(error)"); failed = true
+                    case .success(let vector):
+                        emit(url.path, classifier.classify(vector), names)
+                    }
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+
+    func emit(_ path: String, _ r: LabelResult, _ names: [String]) {
+        let bestP = r.probabilities[r.best]
+        let label = unknownBelow.map { bestP < $0 } == true ? "unknown" : names[r.best]
+        if json {
+            let order = r.probabilities.indices.sorted { r.probabilities[$0] > r.probabilities[$1] }.prefix(top)
+            Console.emit(.object([
+                ("path", .string(path)), ("label", .string(label)), ("score", .float(bestP)),
+                ("scores", .object(zip(names, r.probabilities).map { ($0, .float($1)) })),
+                ("top", .array(order.map { .object([("label", .string(names[$0])), ("score", .float(r.probabilities[$0]))]) })),
+            ]))
+        } else if csv {
+            print(([csvField(path), csvField(label), "\(bestP)"] + r.probabilities.map { "\($0)" }).joined(separator: ","))
+        } else {
+            print(String(format: "%@\t%@\t%.4f", path, label, bestP))
+        }
+    }
+}
+
+func csvField(_ s: String) -> String {
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}

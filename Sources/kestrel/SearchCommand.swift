@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import KestrelEngine
+
+struct SearchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search", abstract: "Search an index by text, by example image, or for items like a stored one.",
+        discussion: "With --json: one line {\"rank\", \"id\", \"path\", \"score\"} per result, best first.")
+
+    @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
+    @Option(name: .long, help: "A text query.") var text: String?
+    @Option(name: .long, help: "An example image.") var image: String?
+    @Option(name: .long, help: "The id of a stored item: find items like it.") var like: UInt64?
+    @Option(name: .short, help: "Number of results.") var k = 10
+    @Option(name: .long, parsing: .unconditional, help: "Leave out results with a lower cosine score (may be negative).") var minScore: Float?
+    @Option(name: .long, help: "Only paths starting with this prefix.") var prefix: String?
+    @Option(name: .long, help: "Model folder (default: the one the index was built with).") var model: String?
+    @Flag(name: .long, help: "JSON lines output.") var json = false
+
+    func validate() throws {
+        let given = [text != nil, image != nil, like != nil].filter { $0 }.count
+        guard given == 1 else { throw ValidationError("give exactly one of --text, --image, --like") }
+        guard k > 0 else { throw ValidationError("-k must be positive") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let catalog = try Catalog.open(URL(fileURLWithPath: index))
+            let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(URL(fileURLWithPath: $0)) } ?? .like(like!)
+            let vector = try catalog.queryVector(query) {
+                guard let path = model ?? catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
+                let embedder = try Embedder(modelDirectory: URL(fileURLWithPath: path))
+                try catalog.store.requireIdentity(try ModelFingerprint.identity(of: embedder.model))
+                return embedder
+            }
+            let results = try catalog.search(vector: vector, options: SearchOptions(k: k, minScore: minScore, pathPrefix: prefix),
+                                             excluding: like)
+            for r in results {
+                if json {
+                    Console.emit(.object([("rank", .int(r.rank)), ("id", .int(Int(r.id))), ("path", .string(r.path)), ("score", .float(r.score))]))
+                } else {
+                    print(String(format: "%3d  %.4f  %@  (id %llu)", r.rank, r.score, r.path, r.id))
+                }
+            }
+        }
+    }
+}
