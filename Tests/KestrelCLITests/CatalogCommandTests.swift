@@ -178,4 +178,48 @@ final class CatalogCommandTests: XCTestCase {
         XCTAssertEqual(csv.lines.count, 13)
         XCTAssertTrue(csv.lines.dropFirst().allSatisfy { $0.split(separator: ",")[1] == "unknown" })
     }
+
+    func testRemoveAndRebuildKeepStoreAndIndexInStep() throws {
+        let (images, _) = try makeImageFolder(count: 60)
+        let index = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix")
+        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", images.path]).status, 0)
+        // Remove one folder's files: 20 of 60.
+        let rm = try Kestrel.run(["index", "remove", "--index", index.path, images.appendingPathComponent("part1").path])
+        XCTAssertEqual(rm.status, 0, rm.stderr)
+        var s = try stats(index)
+        XCTAssertEqual(s["items"] as? Int, 40)
+        XCTAssertEqual(s["indexed"] as? Int, 40)
+        // Rebuild as HNSW, tuned: every remaining item is still found by its own vector.
+        let rb = try Kestrel.run(["index", "rebuild", "--index", index.path, "--index-type", "hnsw"])
+        XCTAssertEqual(rb.status, 0, rb.stderr)
+        XCTAssertTrue(rb.stdout.contains("HNSW32,Flat") && rb.stdout.contains("efSearch"), rb.stdout)
+        s = try stats(index)
+        XCTAssertEqual(s["index_type"] as? String, "HNSW32,Flat")
+        XCTAssertEqual(s["indexed"] as? Int, 40)
+        let rows = try Kestrel.run(["index", "list", "--index", index.path, "--json"]).jsonLines()
+        XCTAssertEqual(rows.count, 40)
+        XCTAssertFalse(rows.contains { ($0["path"] as! String).contains("/part1/") })
+        // Adding more keeps the chosen type; a removed folder comes back.
+        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", images.path]).status, 0)
+        s = try stats(index)
+        XCTAssertEqual(s["items"] as? Int, 60)
+        XCTAssertEqual(s["indexed"] as? Int, 60)
+        XCTAssertEqual(s["index_type"] as? String, "HNSW32,Flat")
+    }
+
+    func testDamagedIndexFileIsRebuiltFromTheStore() throws {
+        let index = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix")
+        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", "samples/images"]).status, 0)
+        try Data("garbage".utf8).write(to: index.appendingPathComponent("index.faiss"))
+        let r = try Kestrel.run(["search", "--index", index.path, "--text", "a red square", "-k", "3", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try r.jsonLines().count, 3)
+        XCTAssertTrue(r.stderr.contains("rebuild"), r.stderr)
+    }
+
+    func testMissingIndexIsAClearError() throws {
+        let r = try Kestrel.run(["search", "--index", "/nonexistent/ix", "--text", "x"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("holds no Kestrel index"), r.stderr)
+    }
 }
