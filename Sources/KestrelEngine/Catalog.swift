@@ -152,8 +152,20 @@ public final class Catalog: @unchecked Sendable {
     }
 
     /// Whether the index type the spec asks for at this size differs from the one built.
+    /// An IVF index is rebuilt only when its list count is off by more than 2x from the plan,
+    /// not on every ingest that changes the planned count a little.
     public func needsRebuild() throws -> Bool {
-        try plannedFactory() != index.factory || !index.isTrained
+        guard index.isTrained else { return true }
+        let planned = try plannedFactory()
+        if planned == index.factory { return false }
+        func lists(_ f: String) -> (Int, String)? {
+            guard f.hasPrefix("IVF"), let comma = f.firstIndex(of: ","), let n = Int(f.dropFirst(3)[..<comma]) else { return nil }
+            return (n, String(f[comma...]))
+        }
+        if let (a, restA) = lists(planned), let (b, restB) = lists(index.factory), restA == restB {
+            return a > 2 * b || b > 2 * a
+        }
+        return true
     }
 
     public struct RebuildReport: Sendable {
