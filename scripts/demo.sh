@@ -12,7 +12,7 @@ INDEX=${INDEX:-Indexes/samples}
 
 scripts/install-deps.sh
 echo "==> building (release; the first build takes a few minutes)"
-swift build -c release --product kestrel 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -n 3
+swift build -c release --product kestrel
 kestrel=.build/release/kestrel
 
 echo "==> kestrel info --model $MODEL"
