@@ -10,6 +10,7 @@
 
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFPQ.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
@@ -96,6 +97,11 @@ void prepare(cfaiss_index* h) {
         if (ivf->direct_map.type != faiss::DirectMap::Hashtable) {
             ivf->set_direct_map_type(faiss::DirectMap::Hashtable);
         }
+    }
+    if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(h->index.get())) {
+        // index_factory turns on polysemous training (a simulated-annealing code reordering for
+        // Hamming pre-filtering we never use); it costs minutes even on tiny training sets.
+        if (!ivfpq->is_trained) ivfpq->do_polysemous_training = false;
     }
     if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(h->index.get())) {
         if (h->ef_construction > 0) hnsw->hnsw.efConstruction = h->ef_construction;
