@@ -14,6 +14,11 @@ public struct WalkResult: Sendable {
 /// Walks files and folders recursively, following symbolic links but never into a loop
 /// (directories are identified by device and inode), in a stable (sorted) order.
 public struct FolderWalker: Sendable {
+    /// Whether `path` is `root` itself or lies under the folder `root`.
+    public static func path(_ path: String, isUnder root: String) -> Bool {
+        path == root || path.hasPrefix(root.hasSuffix("/") ? root : root + "/")
+    }
+
     /// Extensions that claim to be images we decode; a file so named that fails to decode is reported.
     public static let imageExtensions: Set<String> = ["jpg", "jpeg", "jpe", "jfif", "png"]
     /// Extensions of image formats Kestrel does not decode: skipped with a reason.

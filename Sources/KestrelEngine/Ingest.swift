@@ -110,7 +110,7 @@ public struct Ingestor {
         if options.prune {
             let roots = roots.map { $0.standardizedFileURL.path }
             let gone = try store.paths().filter { p in
-                roots.contains { p == $0 || p.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } && !FileManager.default.fileExists(atPath: p)
+                roots.contains { FolderWalker.path(p, isUnder: $0) } && !FileManager.default.fileExists(atPath: p)
             }
             if !gone.isEmpty {
                 let removed = try report.times.time("store") { try store.removePaths(gone) }

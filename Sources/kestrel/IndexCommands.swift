@@ -75,7 +75,7 @@ struct IndexRemove: ParsableCommand {
             let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true)
             let wanted = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             let stored = try catalog.store.paths()
-            let matches = stored.filter { p in wanted.contains { p == $0 || p.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") } }
+            let matches = stored.filter { p in wanted.contains { FolderWalker.path(p, isUnder: $0) } }
             let removed = try catalog.store.removePaths(matches)
             try catalog.indexRemoved(ids: removed, coveredSequence: try catalog.store.lastSequence)
             try catalog.saveIndex()
