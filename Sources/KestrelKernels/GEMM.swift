@@ -33,6 +33,24 @@ public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
     shape[shape.count - 1] = outDim
     var y = Tensor(shape: shape)
     guard rows > 0, outDim > 0 else { return y }
+    if rows <= skinnyRowLimit && inDim > 0 {
+        y.data.withUnsafeMutableBufferPointer { yb in
+            x.data.withUnsafeBufferPointer { xb in
+                weight.data.withUnsafeBufferPointer { wb in
+                    if let bias {
+                        bias.data.withUnsafeBufferPointer { bb in
+                            skinnyGEMM(x: xb.baseAddress!, rows: rows, k: inDim, w: wb.baseAddress!, n: outDim,
+                                       bias: bb.baseAddress!, y: yb.baseAddress!)
+                        }
+                    } else {
+                        skinnyGEMM(x: xb.baseAddress!, rows: rows, k: inDim, w: wb.baseAddress!, n: outDim,
+                                   bias: nil, y: yb.baseAddress!)
+                    }
+                }
+            }
+        }
+        return y
+    }
     y.data.withUnsafeMutableBufferPointer { yb in
         let yp = yb.baseAddress!
         var beta: Float = 0

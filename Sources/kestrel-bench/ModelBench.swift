@@ -23,6 +23,12 @@ func runModelBench(args: [String]) throws {
     }
 
     var rng = ModelBenchRandom(state: 12345)
+    if args.contains("--text-only") {
+        let ids = [c.endTokenID - 1] + [Int](repeating: 320, count: 5) + [c.endTokenID]
+        let t = try best { for _ in 0..<50 { _ = try model.encodeText([ids]) } }
+        print(String(format: "text tower, 7 tokens: %.2f ms per query", t * 1000 / 50))
+        return
+    }
     for batch in [1, 32] {
         let pixels = Tensor(shape: [batch, 3, c.imageSize, c.imageSize],
                             data: (0..<(batch * 3 * c.imageSize * c.imageSize)).map { _ in Float.random(in: -2...2, using: &rng) })

@@ -6,6 +6,7 @@ let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "model": try runModelBench(args: Array(args.dropFirst()))
 case "kernels": runKernelBench()
+case "index-recall": runIndexRecallBench(args: Array(args.dropFirst()))
 default:
-    print("usage: kestrel-bench (model --model DIR | kernels)")
+    print("usage: kestrel-bench (model --model DIR [--text-only] | kernels | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf])")
 }
