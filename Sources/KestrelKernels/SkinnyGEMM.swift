@@ -5,7 +5,7 @@
 // columns over cores. Twin: `NaiveKernels.linear`.
 
 /// Rows at or below which `linear` uses the skinny kernel (measured: `kestrel-bench kernels`).
-let skinnyRowLimit = 16
+let skinnyRowLimit = 8
 
 @inline(__always)
 private func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
