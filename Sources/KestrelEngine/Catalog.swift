@@ -142,12 +142,19 @@ public final class Catalog: @unchecked Sendable {
         try index.save(to: Catalog.indexURL(directory))
     }
 
+    /// Memory the automatic choice may plan for: a quarter of physical memory, or
+    /// $KESTREL_INDEX_MEMORY (bytes). Past it the planner moves to SQ8, then PQ codes.
+    public static var indexMemoryBudget: Int {
+        if let env = ProcessInfo.processInfo.environment["KESTREL_INDEX_MEMORY"], let n = Int(env), n > 0 { return n }
+        return Int(ProcessInfo.processInfo.physicalMemory / 4)
+    }
+
     /// The factory string the catalog's spec means at the store's current size.
     public func plannedFactory(spec: String? = nil) throws -> String {
         let n = try store.count
         let s = spec ?? indexSpec
         return s == "auto"
-            ? IndexPlanner.plan(count: n, dimension: store.identity.dimension).factory
+            ? IndexPlanner.plan(count: n, dimension: store.identity.dimension, memoryBudget: Catalog.indexMemoryBudget).factory
             : try IndexPlanner.resolve(factory: s, count: max(n, 1), dimension: store.identity.dimension).factory
     }
 

@@ -222,4 +222,19 @@ final class CatalogCommandTests: XCTestCase {
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("holds no Kestrel index"), r.stderr)
     }
+
+    /// The automatic index type follows memory: a budget too small for full vectors gives SQ8 codes.
+    func testAutomaticTypeFollowsTheMemoryBudget() throws {
+        let index = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix")
+        let r = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", "samples/images"],
+                                environment: ["KESTREL_INDEX_MEMORY": "1200"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let s = try stats(index)
+        XCTAssertEqual(s["index_type"] as? String, "SQ8")
+        XCTAssertEqual(s["indexed"] as? Int, 12)
+        XCTAssertEqual(try Kestrel.run(["search", "--index", index.path, "--text", "a cat", "-k", "12", "--json"]).jsonLines().count, 12)
+        let roomy = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix")
+        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", roomy.path, "--model", model, "--quiet", "samples/images"]).status, 0)
+        XCTAssertEqual(try stats(roomy)["index_type"] as? String, "Flat")
+    }
 }
