@@ -38,19 +38,6 @@ private func milliseconds(repeats: Int = 5, _ body: () -> Void) -> Double {
     return times.sorted()[times.count / 2]
 }
 
-private struct BenchRandom {
-    var state: UInt64 = 0x1234_5678
-    mutating func tensor(_ shape: [Int]) -> Tensor {
-        let n = shape.reduce(1, *)
-        var data = [Float](repeating: 0, count: n)
-        for i in 0..<n {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            data[i] = Float(Int64(bitPattern: state >> 11) % 2_000_001) / 1_000_000 - 1
-        }
-        return Tensor(shape: shape, data: data)
-    }
-}
-
 private func row(_ name: String, _ fast: Double, _ naive: Double?, flops: Double? = nil) {
     var line = name.padding(toLength: 44, withPad: " ", startingAt: 0)
     line += String(fast.rounded(toPlaces: 3)).padding(toLength: 11, withPad: " ", startingAt: 0)

@@ -22,7 +22,7 @@ func runModelBench(args: [String]) throws {
         return times.min()!
     }
 
-    var rng = ModelBenchRandom(state: 12345)
+    var rng = BenchRandom(seed: 12345)
     if args.contains("--text-only") {
         let ids = [c.endTokenID - 1] + [Int](repeating: 320, count: 5) + [c.endTokenID]
         let t = try best { for _ in 0..<50 { _ = try model.encodeText([ids]) } }
@@ -30,8 +30,7 @@ func runModelBench(args: [String]) throws {
         return
     }
     for batch in [1, 32] {
-        let pixels = Tensor(shape: [batch, 3, c.imageSize, c.imageSize],
-                            data: (0..<(batch * 3 * c.imageSize * c.imageSize)).map { _ in Float.random(in: -2...2, using: &rng) })
+        let pixels = rng.tensor([batch, 3, c.imageSize, c.imageSize], scale: 2)
         _ = try model.encodeImages(pixels)  // warm-up
         let t = try best { _ = try model.encodeImages(pixels) }
         print(String(format: "image tower, batch %2d: %7.1f ms per batch, %6.2f images/s", batch, t * 1000, Double(batch) / t))
@@ -46,11 +45,3 @@ func runModelBench(args: [String]) throws {
     }
 }
 
-/// A fast deterministic generator for benchmark inputs (the system one makes a syscall per call).
-struct ModelBenchRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        return state
-    }
-}
