@@ -74,16 +74,7 @@ public final class Embedder: Sendable {
 
     /// Decodes and preprocesses each file; failures are returned per file, never thrown.
     public func pixels(_ urls: [URL]) -> [Result<[Float], Error>] {
-        let results = UnsafeMutableBufferPointer<Result<[Float], Error>>.allocate(capacity: urls.count)
-        defer { results.deallocate() }
-        let box = SendableBuffer(results)
-        DispatchQueue.concurrentPerform(iterations: urls.count) { i in
-            let r = Result { try self.pixels(self.preprocessor.decoder.decode(contentsOf: urls[i]), name: urls[i].path) }
-            box.buffer.baseAddress!.advanced(by: i).initialize(to: r)
-        }
-        let array = Array(results)
-        _ = results.baseAddress!.deinitialize(count: urls.count)
-        return array
+        parallelMap(urls) { url in Result { try self.pixels(self.preprocessor.decoder.decode(contentsOf: url), name: url.path) } }
     }
 
     /// Embeds image files; a file that cannot be read or decoded gives its error in place.
@@ -101,9 +92,4 @@ public final class Embedder: Sendable {
         }
         return results
     }
-}
-
-struct SendableBuffer<T>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<T>
-    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
 }
