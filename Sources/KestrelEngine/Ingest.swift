@@ -145,24 +145,25 @@ public struct Ingestor {
         }
         var items: [NewItem] = []
         var needEmbedding: [(index: Int, pixels: [Float])] = []
-        var decoded: [(Candidate, String, DecodedImage?)] = []
+        var decoded: [(Candidate, String, DecodedImage?, ItemRecord?)] = []
+        // Content already stored needs no decoding: its item supplies width and height.
+        let stored = try hashed.map { try store.lookup(contentHash: $0.2) }
         // Decode the new content in parallel.
-        let fresh = try hashed.map { h -> Bool in try store.lookup(contentHash: h.2) == nil }
         let images: [Result<DecodedImage, Error>?] = report.times.time("decode") {
-            parallelMap(hashed.indices.map { $0 }) { i -> Result<DecodedImage, Error>? in
-                guard fresh[i] else { return nil }
+            parallelMap(Array(hashed.indices)) { i -> Result<DecodedImage, Error>? in
+                guard stored[i] == nil else { return nil }
                 return Result { try embedder.preprocessor.decoder.decode(bytes: [UInt8](hashed[i].1), name: hashed[i].0.path) }
             }
         }
         for (i, h) in hashed.enumerated() {
             switch images[i] {
-            case nil: decoded.append((h.0, h.2, nil))
-            case .success(let image)?: decoded.append((h.0, h.2, image))
+            case nil: decoded.append((h.0, h.2, nil, stored[i]))
+            case .success(let image)?: decoded.append((h.0, h.2, image, nil))
             case .failure(let error)?: report.failed.append((h.0.path, "\(error)"))
             }
         }
         let pixels: [Result<[Float], Error>?] = report.times.time("preprocess") {
-            parallelMap(decoded.map { $0 }) { d in d.2.map { image in Result { try embedder.pixels(image, name: d.0.path) } } }
+            parallelMap(decoded) { d in d.2.map { image in Result { try embedder.pixels(image, name: d.0.path) } } }
         }
         for (i, d) in decoded.enumerated() {
             switch pixels[i] {
@@ -171,7 +172,7 @@ public struct Ingestor {
             case .failure(let error)?: report.failed.append((d.0.path, "\(error)")); continue
             }
             items.append(NewItem(path: d.0.path, contentHash: d.1, fileSize: d.0.size, mtimeNanoseconds: d.0.mtime,
-                                 width: d.2?.width ?? 0, height: d.2?.height ?? 0, embedding: nil))
+                                 width: d.2?.width ?? d.3?.width ?? 0, height: d.2?.height ?? d.3?.height ?? 0, embedding: nil))
         }
         if !needEmbedding.isEmpty {
             let vectors = try report.times.time("encode") { try embedder.embedPixels(needEmbedding.map(\.pixels)) }
@@ -181,10 +182,6 @@ public struct Ingestor {
             }
         }
         guard !items.isEmpty else { return }
-        // Width/height of duplicates come from the stored item.
-        for i in items.indices where items[i].embedding == nil {
-            if let known = try store.lookup(contentHash: items[i].contentHash) { items[i].width = known.width; items[i].height = known.height }
-        }
         let results = try report.times.time("store") { try store.add(items) }
         var newIDs: [UInt64] = [], newVectors: [Float] = [], goneIDs: [UInt64] = []
         for (item, result) in zip(items, results) {
