@@ -86,14 +86,19 @@ public final class Catalog: @unchecked Sendable {
         try catchUp()
     }
 
+    /// A text value from the store's meta area (nil when absent or unreadable).
+    private func metaString(_ key: String) -> String? {
+        ((try? store.meta(key: key)) ?? nil).map { String(decoding: $0, as: UTF8.self) }
+    }
+
     /// The model folder the catalog was built with.
-    public var modelPath: String? { (try? store.meta(key: MetaKey.modelPath)).flatMap { $0.map { String(decoding: $0, as: UTF8.self) } } ?? nil }
+    public var modelPath: String? { metaString(MetaKey.modelPath) }
 
     /// The user's index type (a FAISS factory string or alias); "auto" when never set.
-    public var indexSpec: String { (try? store.meta(key: MetaKey.indexSpec)).flatMap { $0.map { String(decoding: $0, as: UTF8.self) } } ?? "auto" }
+    public var indexSpec: String { metaString(MetaKey.indexSpec) ?? "auto" }
 
     public var recallTarget: Double {
-        ((try? store.meta(key: MetaKey.recallTarget)) ?? nil).flatMap { Double(String(decoding: $0, as: UTF8.self)) } ?? 0.95
+        metaString(MetaKey.recallTarget).flatMap(Double.init) ?? 0.95
     }
 
     /// Applies the store's changes since the index was last saved. Returns how many were applied.
