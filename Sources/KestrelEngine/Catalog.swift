@@ -112,10 +112,9 @@ public final class Catalog: @unchecked Sendable {
         var last: [UInt64: Change.Kind] = [:]
         for c in changes { last[c.id] = c.kind }
         for (id, kind) in last.sorted(by: { $0.key < $1.key }) {
-            if kind == .removed || index.contains(Int64(id)) {
-                if index.contains(Int64(id)) { removed.append(Int64(id)) }
-                if kind == .removed { continue }
-            }
+            // A present id is removed first; if it is still stored it is re-added below.
+            if index.contains(Int64(id)) { removed.append(Int64(id)) }
+            if kind == .removed { continue }
             if let v = try store.vector(id: id) { added.append(Int64(id)); vectors += v }
         }
         if !removed.isEmpty { try index.remove(ids: removed) }

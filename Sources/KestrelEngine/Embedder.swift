@@ -15,7 +15,7 @@ public final class Embedder: Sendable {
         model = try CLIPModel(directory: modelDirectory)
         // Text cleaning follows the checkpoint's ecosystem, as preprocessing does.
         tokenizer = try CLIPTokenizer(modelDirectory: modelDirectory, fallbackVocab: vocabulary ?? BundledFiles.vocabulary(),
-                                      normalization: textNormalization ?? (model.layout == .huggingFace ? .huggingFace : .openAI))
+                                      normalization: textNormalization ?? model.layout.textNormalization)
         var config = try PreprocessConfig.load(modelDirectory: modelDirectory)
         if let alpha { config.alpha = alpha }
         if let crop = config.crop, crop.height != model.config.imageSize || crop.width != model.config.imageSize {

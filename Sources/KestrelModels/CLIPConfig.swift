@@ -55,6 +55,13 @@ public struct CLIPConfig: Sendable, Equatable, Codable {
     }
 }
 
+extension CLIPConfig {
+    /// Reads the config file of a folder in `layout`.
+    public static func load(_ url: URL, layout: CheckpointLayout) throws -> CLIPConfig {
+        layout == .huggingFace ? try huggingFace(url) : try openCLIP(url)
+    }
+}
+
 // MARK: - Hugging Face config.json
 
 extension CLIPConfig {

@@ -51,7 +51,7 @@ public final class CLIPModel: Sendable {
         self.layout = layout
         self.configURL = configURL
         self.weightsURL = weightsURL
-        config = layout == .huggingFace ? try .huggingFace(configURL) : try .openCLIP(configURL)
+        config = try .load(configURL, layout: layout)
         let file = try SafeTensorsFile(url: weightsURL)
         let reader = WeightReader(file: file, layout: layout)
         vision = try VisionTransformer(reading: reader, config: config)

@@ -1,10 +1,17 @@
 import Foundation
 import KestrelKernels
+import KestrelTokenizer
 
 /// The two checkpoint layouts a model folder can have.
 public enum CheckpointLayout: String, Sendable, Codable {
     case huggingFace = "huggingface"
     case openCLIP = "openclip"
+}
+
+extension CheckpointLayout {
+    /// The text cleaning of the layout's reference tokenizer: transformers' for Hugging Face
+    /// folders, open_clip's (ftfy, HTML unescaping) for OpenCLIP folders.
+    public var textNormalization: TextNormalization { self == .huggingFace ? .huggingFace : .openAI }
 }
 
 /// How a checkpoint tensor becomes the tensor our model uses.

@@ -29,10 +29,10 @@ struct TokenizeCommand: ParsableCommand {
             if let model {
                 let dir = URL(fileURLWithPath: model)
                 let (layout, configURL, _) = try CLIPModel.detectLayout(dir)
-                let config = layout == .huggingFace ? try CLIPConfig.huggingFace(configURL) : try CLIPConfig.openCLIP(configURL)
+                let config = try CLIPConfig.load(configURL, layout: layout)
                 context = config.contextLength
                 tokenizer = try CLIPTokenizer(modelDirectory: dir, fallbackVocab: try BundledFiles.vocabulary(),
-                                              normalization: layout == .huggingFace ? .huggingFace : .openAI)
+                                              normalization: layout.textNormalization)
             } else {
                 tokenizer = try CLIPTokenizer(bpeGzip: vocab.map { URL(fileURLWithPath: $0) } ?? BundledFiles.vocabulary())
             }
