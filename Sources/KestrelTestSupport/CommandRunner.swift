@@ -5,6 +5,8 @@ public struct CommandResult: Sendable {
     public var status: Int32
     public var stdout: String
     public var stderr: String
+    /// stdout exactly as written (file names that are not UTF-8 stay as they were).
+    public var stdoutBytes: [UInt8] = []
     /// stdout split into non-empty lines.
     public var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     /// Each stdout line parsed as a JSON object.
@@ -53,6 +55,6 @@ public enum Kestrel {
         group.wait()
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData, as: UTF8.self))
+                             stderr: String(decoding: errData, as: UTF8.self), stdoutBytes: [UInt8](outData))
     }
 }
