@@ -33,18 +33,19 @@ let package = Package(
                 .linkedLibrary("lapack"), .linkedLibrary("m"), .linkedLibrary("stdc++"),
             ]),
 
-        // Layers.
+        // Layers. KestrelFiles: file paths as bytes and the file operations on them (Glibc only).
+        .target(name: "KestrelFiles", dependencies: []),
         .target(name: "KestrelKernels", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "KestrelTokenizer", dependencies: ["CZlib"], swiftSettings: fast),
-        .target(name: "KestrelImage", dependencies: ["CJPEG", "CPNG"], swiftSettings: fast),
+        .target(name: "KestrelImage", dependencies: ["CJPEG", "CPNG", "KestrelFiles"], swiftSettings: fast),
         .target(
             name: "KestrelModels", dependencies: ["KestrelKernels", "KestrelTokenizer", "KestrelImage"],
             swiftSettings: fast),
-        .target(name: "KestrelStore", dependencies: ["CLMDB"], swiftSettings: fast),
+        .target(name: "KestrelStore", dependencies: ["CLMDB", "KestrelFiles"], swiftSettings: fast),
         .target(name: "KestrelIndex", dependencies: ["CFaiss"], swiftSettings: fast),
         .target(
             name: "KestrelEngine",
-            dependencies: ["KestrelModels", "KestrelStore", "KestrelIndex"],
+            dependencies: ["KestrelFiles", "KestrelModels", "KestrelStore", "KestrelIndex"],
             swiftSettings: fast),
         .executableTarget(
             name: "kestrel",
@@ -62,7 +63,8 @@ let package = Package(
         .testTarget(name: "KestrelTokenizerTests", dependencies: ["KestrelTokenizer", "KestrelTestSupport"]),
         .testTarget(name: "KestrelImageTests", dependencies: ["KestrelImage", "KestrelTestSupport"]),
         .testTarget(name: "KestrelModelsTests", dependencies: ["KestrelModels", "KestrelTestSupport"]),
-        .testTarget(name: "KestrelStoreTests", dependencies: ["KestrelStore", "KestrelTestSupport"]),
+        .testTarget(name: "KestrelFilesTests", dependencies: ["KestrelFiles", "KestrelTestSupport"]),
+        .testTarget(name: "KestrelStoreTests", dependencies: ["KestrelStore", "KestrelFiles", "KestrelTestSupport"]),
         .testTarget(name: "KestrelIndexTests", dependencies: ["KestrelIndex", "KestrelTestSupport"]),
         .testTarget(name: "KestrelEngineTests", dependencies: ["KestrelEngine", "KestrelTestSupport"]),
         .testTarget(name: "KestrelCLITests", dependencies: ["KestrelTestSupport"]),

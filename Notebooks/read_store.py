@@ -5,6 +5,7 @@ The layout is described in docs/store-format.md. Needs `pip install lmdb numpy`.
 
     python3 Notebooks/read_store.py path/to/catalog
 """
+import os
 import struct
 import sys
 
@@ -50,7 +51,9 @@ class KestrelStore:
         off, paths = 53, []
         for _ in range(n):
             (length,) = struct.unpack_from("<I", value, off)
-            paths.append(value[off + 4 : off + 4 + length].decode())
+            # Paths are bytes (docs/store-format.md): not always UTF-8. os.fsdecode gives a str
+            # that os.fsencode turns back into the exact bytes (invalid bytes become surrogates).
+            paths.append(os.fsdecode(value[off + 4 : off + 4 + length]))
             off += 4 + length
         metadata = None
         if value[off] == 1:
@@ -66,9 +69,9 @@ class KestrelStore:
                 yield u64be(key), self.decode_item(bytes(value))
 
     def path(self, path):
-        """(id, mtime_ns) for a path, or None."""
+        """(id, mtime_ns) for a path (str or bytes), or None."""
         with self.env.begin() as txn:
-            value = txn.get(path.encode(), db=self.db["paths"])
+            value = txn.get(os.fsencode(path), db=self.db["paths"])
             return None if value is None else (u64be(value[:8]), struct.unpack("<q", value[8:16])[0])
 
     def changes(self, since=0):

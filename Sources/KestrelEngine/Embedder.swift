@@ -27,6 +27,16 @@ public final class Embedder: Sendable {
 
     public var dimension: Int { model.config.embedDim }
 
+    /// The largest image file read, in bytes (512 MiB). A bigger file is refused before any byte
+    /// is read, as is anything that is not a regular file (a FIFO, a folder, `/dev/zero`).
+    public static let imageFileByteLimit = ImageDecoder.fileByteLimit
+
+    /// Reads and decodes one image file; errors name the file (`FileError`, `ImageError`).
+    public func readImage(_ path: FilePathBytes) throws -> DecodedImage {
+        let bytes = try FileSystem.readFile(path, limit: Embedder.imageFileByteLimit)
+        return try preprocessor.decoder.decode(bytes: bytes, name: path.description)
+    }
+
     /// Token ids as the text tower takes them (context length of the model, end token kept last).
     public func tokenize(_ text: String) -> [Int] {
         tokenizer.tokenize(text, contextLength: model.config.contextLength, pad: false)
@@ -72,14 +82,14 @@ public final class Embedder: Sendable {
         return p.pixels
     }
 
-    /// Decodes and preprocesses each file; failures are returned per file, never thrown.
-    public func pixels(_ urls: [URL]) -> [Result<[Float], Error>] {
-        parallelMap(urls) { url in Result { try self.pixels(self.preprocessor.decoder.decode(contentsOf: url), name: url.path) } }
+    /// Reads, decodes and preprocesses each file; failures are returned per file, never thrown.
+    public func pixels(_ paths: [FilePathBytes]) -> [Result<[Float], Error>] {
+        parallelMap(paths) { path in Result { try self.pixels(self.readImage(path), name: path.description) } }
     }
 
     /// Embeds image files; a file that cannot be read or decoded gives its error in place.
-    public func embedImages(_ urls: [URL], normalize: Bool = true) -> [Result<[Float], Error>] {
-        var results = pixels(urls)
+    public func embedImages(_ paths: [FilePathBytes], normalize: Bool = true) -> [Result<[Float], Error>] {
+        var results = pixels(paths)
         let good = results.indices.filter { if case .success = results[$0] { return true } else { return false } }
         let batch = good.map { i -> [Float] in if case .success(let p) = results[i] { return p } else { return [] } }
         do {

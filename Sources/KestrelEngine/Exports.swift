@@ -1,4 +1,5 @@
 // The engine is the one module apps import: it re-exports the layers below it.
+@_exported import KestrelFiles
 @_exported import KestrelImage
 @_exported import KestrelKernels
 @_exported import KestrelModels

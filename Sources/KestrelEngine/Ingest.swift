@@ -1,8 +1,6 @@
 import Foundation
+import KestrelFiles
 import KestrelStore
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// Options for adding folders of images to a catalog.
 public struct IngestOptions: Sendable {
@@ -13,8 +11,9 @@ public struct IngestOptions: Sendable {
     /// Save the index after this many seconds of new work (it is caught up from the store at
     /// the next open anyway; saving often only shortens that catch-up).
     public var saveInterval: TimeInterval = 30
-    /// Show progress on stderr.
-    public var progress = true
+    /// Called with (files done, files to do) after each batch; nil for no progress. The library
+    /// never writes to stderr itself: the caller decides where progress goes.
+    public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
     public init() {}
 }
 
@@ -31,16 +30,26 @@ public struct IngestReport: Sendable {
     public var changed = 0
     /// Paths dropped because their files are gone (with --prune).
     public var pruned = 0
-    public var failed: [(path: String, reason: String)] = []
-    public var skipped: [(path: String, reason: String)] = []
+    /// Inputs that could not be read, decoded or stored (each once; the reason does not repeat the path).
+    public var failed: [FileProblem] = []
+    /// Files met in folders and skipped as not usable images.
+    public var skipped: [FileProblem] = []
     public var seconds = 0.0
     public var times = StageTimes()
 
     /// Images embedded per second of wall time.
     public var imagesPerSecond: Double { seconds > 0 ? Double(added + changed) / seconds : 0 }
 
+    /// The report as JSON. A path is `"path"`: its text, with each byte that is not valid UTF-8
+    /// as U+FFFD, plus, only for such names, `"path_bytes"`: the exact bytes in base64.
     public var json: String {
-        func list(_ xs: [(path: String, reason: String)]) -> [[String: String]] { xs.map { ["path": $0.path, "reason": $0.reason] } }
+        func list(_ xs: [FileProblem]) -> [[String: String]] {
+            xs.map { p in
+                var entry = ["path": p.path.lossyString, "reason": p.reason]
+                if !p.path.isValidUTF8 { entry["path_bytes"] = Data(p.path.bytes).base64EncodedString() }
+                return entry
+            }
+        }
         let object: [String: Any] = [
             "candidates": candidates, "added": added, "duplicates": duplicates, "unchanged": unchanged,
             "changed": changed, "pruned": pruned, "failed": list(failed), "skipped": list(skipped),
@@ -67,24 +76,33 @@ public struct Ingestor {
     }
 
     /// A file to look at: where it is and what stat says of it.
-    struct Candidate { let url: URL; let path: String; let size: UInt64; let mtime: Int64 }
+    struct Candidate { let path: FilePathBytes; let size: UInt64; let mtime: Int64 }
 
-    public func run(_ roots: [URL]) throws -> IngestReport {
+    /// Adds the images in `roots` (files or folders, walked recursively). A file that cannot be
+    /// read, decoded or stored is one entry of `failed`, never the end of the run.
+    public func run(_ roots: [FilePathBytes]) throws -> IngestReport {
         var report = IngestReport()
         for stage in ["walk", "read", "decode", "preprocess", "encode", "store", "index"] { report.times.add(stage, 0) }
         let start = Date()
         let walk = report.times.time("walk") { FolderWalker().walk(roots) }
         report.skipped = walk.skipped
+        report.failed = walk.failed
         report.candidates = walk.images.count
         let store = catalog.store
 
         // Which files need work: new paths, or known paths whose size or mtime changed.
         var todo: [Candidate] = []
-        for url in walk.images {
-            var st = stat()
-            guard stat(url.path, &st) == 0 else { report.failed.append((url.path, "cannot stat: \(String(cString: strerror(errno)))")); continue }
-            let mtime = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-            let c = Candidate(url: url, path: url.path, size: UInt64(st.st_size), mtime: mtime)
+        for path in walk.images {
+            // A path the store cannot keep (longer than its keys) fails alone, before any work.
+            guard path.bytes.count <= store.maxPathBytes else {
+                report.failed.append(FileProblem(path: path, reason: "the path is \(path.bytes.count) bytes, longer than the \(store.maxPathBytes) bytes the store can keep (LMDB's key limit); move the file to a shorter path"))
+                continue
+            }
+            let st: FileStatus
+            do { st = try FileSystem.status(path) } catch {
+                report.failed.append(FileProblem(path: path, reason: Ingestor.reason(error, path))); continue
+            }
+            let c = Candidate(path: path, size: st.size, mtime: st.mtimeNanoseconds)
             if let known = try store.lookup(path: c.path), known.matches(fileSize: c.size, mtimeNanoseconds: c.mtime) {
                 report.unchanged += 1
             } else {
@@ -92,28 +110,29 @@ public struct Ingestor {
             }
         }
 
-        let progress = ProgressReporter(label: "ingest", total: todo.count, quiet: !options.progress)
+        options.progress?(0, todo.count)
         var lastSave = Date()
         var done = 0
         for batchStart in stride(from: 0, to: todo.count, by: options.batchSize) {
             let batch = Array(todo[batchStart..<min(batchStart + options.batchSize, todo.count)])
             try ingestBatch(batch, &report)
             done += batch.count
-            progress.update(done)
+            options.progress?(done, todo.count)
             if Date().timeIntervalSince(lastSave) > options.saveInterval {
                 try report.times.time("index") { try catalog.saveIndex() }
                 lastSave = Date()
             }
         }
-        progress.finish(done)
 
         if options.prune {
-            let roots = roots.map { $0.standardizedFileURL.path }
-            let gone = try store.paths().filter { p in
-                roots.contains { FolderWalker.path(p, isUnder: $0) } && !FileManager.default.fileExists(atPath: p)
+            // Stored paths under each root (bytewise: `café` in NFC is not `café` in NFD) whose
+            // file is gone. Only "no such file" counts as gone; a file we may not stat is kept.
+            var gone = Set<FilePathBytes>()
+            for root in roots.map({ $0.standardized() }) {
+                for (p, _) in try store.paths(withPrefix: root) where p.isUnder(root) && !FileSystem.exists(p) { gone.insert(p) }
             }
             if !gone.isEmpty {
-                let removed = try report.times.time("store") { try store.removePaths(gone) }
+                let removed = try report.times.time("store") { try store.removePaths(gone.sorted()) }
                 try report.times.time("index") { try catalog.indexRemoved(ids: removed, coveredSequence: try store.lastSequence) }
                 report.pruned = gone.count
             }
@@ -132,14 +151,15 @@ public struct Ingestor {
     private func ingestBatch(_ batch: [Candidate], _ report: inout IngestReport) throws {
         let store = catalog.store
         // Read and hash (content already stored needs no decode or embedding).
-        var hashed: [(Candidate, Data, String)] = []
+        var hashed: [(Candidate, [UInt8], String)] = []
         report.times.time("read") {
             for c in batch {
                 do {
-                    let data = try Data(contentsOf: c.url)
+                    // By kind and size before reading: a FIFO or device is never opened for a read that cannot end.
+                    let data = try FileSystem.readFile(c.path, limit: Embedder.imageFileByteLimit)
                     hashed.append((c, data, SHA256.hex(SHA256.hash(data))))
                 } catch {
-                    report.failed.append((c.path, "cannot read: \(error.localizedDescription)"))
+                    report.failed.append(FileProblem(path: c.path, reason: Ingestor.reason(error, c.path)))
                 }
             }
         }
@@ -152,24 +172,24 @@ public struct Ingestor {
         let images: [Result<DecodedImage, Error>?] = report.times.time("decode") {
             parallelMap(Array(hashed.indices)) { i -> Result<DecodedImage, Error>? in
                 guard stored[i] == nil else { return nil }
-                return Result { try embedder.preprocessor.decoder.decode(bytes: [UInt8](hashed[i].1), name: hashed[i].0.path) }
+                return Result { try embedder.preprocessor.decoder.decode(bytes: hashed[i].1, name: hashed[i].0.path.description) }
             }
         }
         for (i, h) in hashed.enumerated() {
             switch images[i] {
             case nil: decoded.append((h.0, h.2, nil, stored[i]))
             case .success(let image)?: decoded.append((h.0, h.2, image, nil))
-            case .failure(let error)?: report.failed.append((h.0.path, "\(error)"))
+            case .failure(let error)?: report.failed.append(FileProblem(path: h.0.path, reason: Ingestor.reason(error, h.0.path)))
             }
         }
         let pixels: [Result<[Float], Error>?] = report.times.time("preprocess") {
-            parallelMap(decoded) { d in d.2.map { image in Result { try embedder.pixels(image, name: d.0.path) } } }
+            parallelMap(decoded) { d in d.2.map { image in Result { try embedder.pixels(image, name: d.0.path.description) } } }
         }
         for (i, d) in decoded.enumerated() {
             switch pixels[i] {
             case nil: break
             case .success(let p)?: needEmbedding.append((items.count, p))
-            case .failure(let error)?: report.failed.append((d.0.path, "\(error)")); continue
+            case .failure(let error)?: report.failed.append(FileProblem(path: d.0.path, reason: Ingestor.reason(error, d.0.path))); continue
             }
             items.append(NewItem(path: d.0.path, contentHash: d.1, fileSize: d.0.size, mtimeNanoseconds: d.0.mtime,
                                  width: d.2?.width ?? d.3?.width ?? 0, height: d.2?.height ?? d.3?.height ?? 0, embedding: nil))
@@ -201,5 +221,14 @@ public struct Ingestor {
             try catalog.indexRemoved(ids: goneIDs, coveredSequence: seq)
             try catalog.indexAdded(ids: newIDs, vectors: newVectors, coveredSequence: seq)
         }
+    }
+
+    /// An error's text without the path in front (errors of the file and image layers start with
+    /// "PATH: "), so a report line names the file once.
+    static func reason(_ error: Error, _ path: FilePathBytes) -> String {
+        if let e = error as? FileError { return e.reason }
+        let text = "\(error)"
+        let prefix = path.description + ": "
+        return text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text
     }
 }

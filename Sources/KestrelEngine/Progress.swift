@@ -1,31 +1,30 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// Reports progress of long work on stderr: a redrawn bar with rate and ETA on a terminal,
-/// plain log lines (at most one every few seconds) otherwise.
+/// Formats progress of long work: a redrawn bar with rate and ETA for a terminal, plain log
+/// lines (at most one every few seconds) otherwise. It writes only through `write`, which the
+/// caller supplies (the CLI passes a writer to stderr); the library never prints by itself.
 public final class ProgressReporter: @unchecked Sendable {
     private let label: String
-    private let total: Int
+    private var total: Int
     private let isTerminal: Bool
+    private let write: @Sendable (String) -> Void
     private let start = Date()
     private var lastDraw = Date.distantPast
     private var lastDone = -1
-    private let quiet: Bool
     private let lock = NSLock()
 
-    public init(label: String, total: Int, quiet: Bool = false) {
+    /// `isTerminal`: redraw one line with `\r` (true) or write a line every few seconds (false).
+    public init(label: String, total: Int, isTerminal: Bool, write: @escaping @Sendable (String) -> Void) {
         self.label = label
         self.total = total
-        self.quiet = quiet
-        self.isTerminal = isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        self.isTerminal = isTerminal
+        self.write = write
     }
 
-    /// Call with the number of items done so far.
-    public func update(_ done: Int, force: Bool = false) {
+    /// Call with the number of items done so far (and the total, when it became known later).
+    public func update(_ done: Int, total newTotal: Int? = nil, force: Bool = false) {
         lock.lock(); defer { lock.unlock() }
-        guard !quiet else { return }
+        if let newTotal { total = newTotal }
         let now = Date()
         let interval = isTerminal ? 0.1 : 5.0
         guard force || now.timeIntervalSince(lastDraw) >= interval else { return }
@@ -41,17 +40,17 @@ public final class ProgressReporter: @unchecked Sendable {
             let filled = total > 0 ? min(width, width * done / total) : width
             let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
             let line = String(format: "\r%@ [%@] %d/%d  %.1f/s  %@ ", label, bar, done, total, rate, eta)
-            FileHandle.standardError.write(Data(line.utf8))
+            write(line)
         } else {
             let line = String(format: "%@: %d/%d (%.1f/s, %@)\n", label, done, total, rate, eta)
-            FileHandle.standardError.write(Data(line.utf8))
+            write(line)
         }
     }
 
     /// Ends the bar's line on a terminal.
     public func finish(_ done: Int) {
         update(done, force: true)
-        if isTerminal && !quiet { FileHandle.standardError.write(Data("\n".utf8)) }
+        if isTerminal { write("\n") }
     }
 
     static func clock(_ seconds: Double) -> String {

@@ -1,4 +1,5 @@
 import Foundation
+import KestrelFiles
 import KestrelIndex
 import KestrelStore
 
@@ -6,14 +7,16 @@ import KestrelStore
 public struct SearchResult: Sendable {
     public var rank: Int
     public var id: UInt64
-    public var path: String
+    /// One path of the item (under the prefix, when one was given); empty if it has none.
+    public var path: FilePathBytes
     public var score: Float
 }
 
 /// What to search for.
 public enum SearchQuery: Sendable {
     case text(String)
-    case image(URL)
+    /// An image file (read by kind and size first: a FIFO or a folder is an error saying so).
+    case image(FilePathBytes)
     /// "More like this item": the stored vector of an item (the item itself is left out).
     case like(UInt64)
 }
@@ -22,9 +25,9 @@ public struct SearchOptions: Sendable {
     public var k = 10
     /// Leave out results scoring below this cosine.
     public var minScore: Float?
-    /// Only items with a path starting with this prefix.
-    public var pathPrefix: String?
-    public init(k: Int = 10, minScore: Float? = nil, pathPrefix: String? = nil) {
+    /// Only items with a path starting with these bytes (compared bytewise: no Unicode equivalence).
+    public var pathPrefix: FilePathBytes?
+    public init(k: Int = 10, minScore: Float? = nil, pathPrefix: FilePathBytes? = nil) {
         self.k = k; self.minScore = minScore; self.pathPrefix = pathPrefix
     }
 }
@@ -35,8 +38,8 @@ extension Catalog {
         switch query {
         case .text(let t):
             return try embedder().embedTexts([t]).data
-        case .image(let url):
-            return try embedder().embedImages([url])[0].get()
+        case .image(let path):
+            return try embedder().embedImages([path])[0].get()
         case .like(let id):
             guard var v = try store.vector(id: id) else { throw EngineError.noSuchItem(id) }
             var norm: Float = 0
@@ -54,10 +57,8 @@ extension Catalog {
         }
         var allowed: Set<Int64>?
         if let prefix = options.pathPrefix {
-            var ids = Set<Int64>()
-            for path in try store.paths() where path.hasPrefix(prefix) {
-                if let r = try store.lookup(path: path) { ids.insert(Int64(r.id)) }
-            }
+            // One read transaction: a range scan of the sorted path keys.
+            let ids = Set(try store.paths(withPrefix: prefix).map { Int64($0.id) })
             allowed = ids
             if ids.isEmpty { return [] }
         }
@@ -69,7 +70,7 @@ extension Catalog {
             if id == excluding { continue }
             if let minScore = options.minScore, hit.score < minScore { continue }
             guard let item = try store.item(id: id) else { continue }
-            let path = options.pathPrefix.flatMap { p in item.paths.first { $0.hasPrefix(p) } } ?? item.paths.first ?? ""
+            let path = options.pathPrefix.flatMap { p in item.paths.first { $0.hasPrefix(p) } } ?? item.paths.first ?? FilePathBytes([])
             results.append(SearchResult(rank: results.count + 1, id: id, path: path, score: hit.score))
             if results.count == options.k { break }
         }

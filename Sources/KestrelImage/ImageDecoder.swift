@@ -1,4 +1,5 @@
 import Foundation
+import KestrelFiles
 
 /// Container formats recognised from their magic bytes.
 public enum ImageFormat: String, Sendable {
@@ -37,20 +38,27 @@ public struct ImageHeader: Sendable, Equatable {
 /// (`2 * Image.MAX_IMAGE_PIXELS`, the point where Pillow raises `DecompressionBombError`).
 public struct ImageDecoder: Sendable {
     public static let defaultPixelLimit = 178_956_970
+    /// The largest image file read from disk, in bytes (512 MiB). A bigger file, or anything that
+    /// is not a regular file (a FIFO, a folder, `/dev/zero`), is refused before any byte is read.
+    public static let fileByteLimit = 512 << 20
     public var pixelLimit: Int
 
     public init(pixelLimit: Int = ImageDecoder.defaultPixelLimit) {
         self.pixelLimit = pixelLimit
     }
 
-    /// Reads and decodes the file at `url`.
+    /// Reads and decodes the file at `url`. `ImageError.unreadable` when it cannot be read: its
+    /// reason says what the file is when it is not a regular file, or that it is too large.
     public func decode(contentsOf url: URL) throws -> DecodedImage {
-        let path = url.path
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ImageError.unreadable(path: path, reason: error.localizedDescription)
+        let path = FilePathBytes(url.path)
+        return try decode(bytes: ImageDecoder.read(path), name: path.description)
+    }
+
+    /// The bytes of an image file, by kind and size first (never blocks on a FIFO, never reads `/dev/zero`).
+    static func read(_ path: FilePathBytes) throws -> [UInt8] {
+        do { return try FileSystem.readFile(path, limit: fileByteLimit) } catch let e as FileError {
+            throw ImageError.unreadable(path: path.description, reason: e.reason)
         }
-        return try decode(bytes: [UInt8](data), name: path)
     }
 
     /// Decodes an in-memory file; `name` is used in errors.
@@ -66,11 +74,8 @@ public struct ImageDecoder: Sendable {
 
     /// Reads only the header (format and size). Throws for unsupported formats.
     public func readHeader(contentsOf url: URL) throws -> ImageHeader {
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch {
-            throw ImageError.unreadable(path: url.path, reason: error.localizedDescription)
-        }
-        return try readHeader(bytes: [UInt8](data), name: url.path)
+        let path = FilePathBytes(url.path)
+        return try readHeader(bytes: ImageDecoder.read(path), name: path.description)
     }
 
     public func readHeader(bytes: [UInt8], name: String) throws -> ImageHeader {

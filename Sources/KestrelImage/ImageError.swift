@@ -19,7 +19,7 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, Sendable {
 
     public var description: String {
         switch self {
-        case .unreadable(let p, let r): return "\(p): cannot read file (\(r))"
+        case .unreadable(let p, let r): return "\(p): cannot read the file: \(r)"
         case .empty(let p): return "\(p): empty file (0 bytes)"
         case .unsupportedFormat(let p, let f): return "\(p): unsupported image format \(f) (JPEG and PNG only)"
         case .truncated(let p, let d): return "\(p): truncated image data (\(d))"

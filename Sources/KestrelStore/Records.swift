@@ -1,3 +1,5 @@
+import KestrelFiles
+
 /// Byte encodings of everything the store writes. docs/store-format.md is the same thing in
 /// prose; change both together. Ids and sequence numbers are big-endian u64 wherever they
 /// appear (keys sort in id order, and an id read from a value is directly a key); every other
@@ -80,14 +82,15 @@ func digestBytes(hex: String) -> [UInt8]? {
 /// The value of `items[id]`: the content's facts, its paths, its metadata.
 ///
 ///     u8 record version (1) | 32 SHA-256 | u64 size | u32 width | u32 height
-///     | u32 path count, then per path: u32 byte length + UTF-8
+///     | u32 path count, then per path: u32 byte length + the path's bytes (any bytes;
+///       UTF-8 when the file system's name was)
 ///     | u8 has metadata (0/1), then if 1: u32 byte length + UTF-8 JSON
 struct StoredItem {
     var digest: [UInt8]
     var fileSize: UInt64
     var width: UInt32
     var height: UInt32
-    var paths: [String]
+    var paths: [FilePathBytes]
     var metadata: String?
 
     func encoded() -> [UInt8] {
@@ -97,7 +100,7 @@ struct StoredItem {
         out += littleEndian(width)
         out += littleEndian(height)
         out += littleEndian(UInt32(paths.count))
-        for p in paths { out += littleEndian(UInt32(p.utf8.count)); out += p.utf8 }
+        for p in paths { out += littleEndian(UInt32(p.bytes.count)); out += p.bytes }
         if let m = metadata {
             out.append(1); out += littleEndian(UInt32(m.utf8.count)); out += m.utf8
         } else {
@@ -106,7 +109,7 @@ struct StoredItem {
         return out
     }
 
-    init(digest: [UInt8], fileSize: UInt64, width: UInt32, height: UInt32, paths: [String], metadata: String?) {
+    init(digest: [UInt8], fileSize: UInt64, width: UInt32, height: UInt32, paths: [FilePathBytes], metadata: String?) {
         self.digest = digest; self.fileSize = fileSize; self.width = width; self.height = height
         self.paths = paths; self.metadata = metadata
     }
@@ -117,10 +120,10 @@ struct StoredItem {
         guard r.u8() == Layout.itemRecordVersion, let d = r.take(32), let size = r.u64LE(),
             let w = r.u32LE(), let h = r.u32LE(), let n = r.u32LE()
         else { return nil }
-        var paths: [String] = []
+        var paths: [FilePathBytes] = []
         for _ in 0..<n {
-            guard let len = r.u32LE(), let p = r.string(Int(len)) else { return nil }
-            paths.append(p)
+            guard let len = r.u32LE(), let p = r.take(Int(len)) else { return nil }
+            paths.append(FilePathBytes(bytes: p))
         }
         var metadata: String?
         switch r.u8() {

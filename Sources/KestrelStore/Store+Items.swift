@@ -1,5 +1,6 @@
 import CLMDB
 import Foundation
+import KestrelFiles
 
 extension Store {
     // MARK: - Adding and removing
@@ -9,7 +10,7 @@ extension Store {
     /// Items are applied in order, so a batch may contain the same bytes under several paths.
     public func add(_ items: [NewItem]) throws -> [AddResult] {
         if items.isEmpty { return [] }
-        for item in items { try checkedKey(item.path) }
+        for item in items { try checkedPath(item.path) }
         return try writing { txn in
             var counters = try Counters(txn, self)
             let results = try items.map { try add($0, txn, &counters) }
@@ -21,8 +22,8 @@ extension Store {
     /// Removes paths in one transaction. An item goes (and is logged as removed) when its last
     /// path goes. Unknown paths are ignored. Returns the ids of the items removed.
     @discardableResult
-    public func removePaths(_ paths: [String]) throws -> [UInt64] {
-        for p in paths { try checkedKey(p) }
+    public func removePaths(_ paths: [FilePathBytes]) throws -> [UInt64] {
+        for p in paths { try checkedPath(p) }
         return try writing { txn in
             var counters = try Counters(txn, self)
             var removed: [UInt64] = []
@@ -54,8 +55,8 @@ extension Store {
 
     /// What the store knows about `path` (item, hash, size, mtime), or nil. On resume, a file
     /// whose size and mtime `matches` need not be read again.
-    public func lookup(path: String) throws -> PathRecord? {
-        try checkedKey(path)
+    public func lookup(path: FilePathBytes) throws -> PathRecord? {
+        try checkedPath(path)
         return try reading { txn in
             guard let entry = try storedPath(path, txn) else { return nil }
             guard let item = try storedItem(entry.id, txn) else {
@@ -120,11 +121,27 @@ extension Store {
     /// Number of paths.
     public var pathCount: Int { get throws { try reading { txn in try txn.entryCount(db.paths) } } }
 
-    /// Every path, in UTF-8 byte order.
-    public func paths() throws -> [String] {
-        try reading { txn in
-            var out: [String] = []
-            try txn.scan(db.paths) { k, _ in out.append(String(decoding: k, as: UTF8.self)); return true }
+    /// Every path, in byte order.
+    public func paths() throws -> [FilePathBytes] {
+        try paths(withPrefix: FilePathBytes([])).map(\.path)
+    }
+
+    /// The paths that start with the bytes of `prefix` (all paths for an empty prefix) and the
+    /// item each belongs to, in byte order: one read transaction, one range scan of the sorted
+    /// keys (a prefix is the range of keys from the prefix up to the first key without it).
+    public func paths(withPrefix prefix: FilePathBytes) throws -> [(path: FilePathBytes, id: UInt64)] {
+        if prefix.bytes.count > env.maxKeySize { return [] }  // no key is that long
+        return try reading { txn in
+            var out: [(path: FilePathBytes, id: UInt64)] = []
+            try txn.scan(db.paths, from: prefix.isEmpty ? nil : prefix.bytes) { k, v in
+                guard k.count >= prefix.bytes.count, k.prefix(prefix.bytes.count).elementsEqual(prefix.bytes) else { return false }
+                let path = FilePathBytes(bytes: k)
+                guard let entry = StoredPath(decoding: Array(v)) else {
+                    throw StoreError.corrupt(store: storeName, detail: "path entry for \(path) cannot be decoded")
+                }
+                out.append((path, entry.id))
+                return true
+            }
             return out
         }
     }
@@ -184,16 +201,16 @@ extension Store {
 
     private func add(_ new: NewItem, _ txn: Txn, _ counters: inout Counters) throws -> AddResult {
         guard let digest = digestBytes(hex: new.contentHash) else {
-            throw StoreError.invalidContentHash(store: storeName, path: new.path, hash: new.contentHash)
+            throw StoreError.invalidContentHash(store: storeName, path: new.path.description, hash: new.contentHash)
         }
         if let e = new.embedding, e.count != identity.dimension {
-            throw StoreError.dimensionMismatch(store: storeName, expected: identity.dimension, actual: e.count, path: new.path)
+            throw StoreError.dimensionMismatch(store: storeName, expected: identity.dimension, actual: e.count, path: new.path.description)
         }
         guard new.width >= 0, new.height >= 0, new.width <= UInt32.max, new.height <= UInt32.max else {
-            throw StoreError.invalidItem(store: storeName, path: new.path, reason: "image size \(new.width)x\(new.height) is invalid")
+            throw StoreError.invalidItem(store: storeName, path: new.path.description, reason: "image size \(new.width)x\(new.height) is invalid")
         }
         if let m = new.metadata { try validateJSON(m, id: 0) }
-        let pathKey = Array(new.path.utf8)
+        let pathKey = new.path.bytes
         let previous = try storedPath(new.path, txn)
         var existing = try txn.get(db.hashes, digest).flatMap(readU64BE)
 
@@ -217,7 +234,7 @@ extension Store {
                 if let m = new.metadata { $0.metadata = m }
             }
         } else {
-            guard let embedding = new.embedding else { throw StoreError.missingEmbedding(store: storeName, path: new.path) }
+            guard let embedding = new.embedding else { throw StoreError.missingEmbedding(store: storeName, path: new.path.description) }
             id = counters.nextID
             counters.nextID += 1
             let item = StoredItem(
@@ -235,8 +252,8 @@ extension Store {
     }
 
     /// Removes `path` from item `id`; removes the item when no path is left (returns true then).
-    private func detach(_ path: String, from id: UInt64, _ txn: Txn, _ counters: inout Counters) throws -> Bool {
-        try txn.delete(db.paths, Array(path.utf8))
+    private func detach(_ path: FilePathBytes, from id: UInt64, _ txn: Txn, _ counters: inout Counters) throws -> Bool {
+        try txn.delete(db.paths, path.bytes)
         guard var item = try storedItem(id, txn) else {
             throw StoreError.corrupt(store: storeName, detail: "path \(path) points at missing item \(id)")
         }
@@ -268,8 +285,8 @@ extension Store {
         return item
     }
 
-    private func storedPath(_ path: String, _ txn: Txn) throws -> StoredPath? {
-        guard let bytes = try txn.get(db.paths, Array(path.utf8)) else { return nil }
+    private func storedPath(_ path: FilePathBytes, _ txn: Txn) throws -> StoredPath? {
+        guard let bytes = try txn.get(db.paths, path.bytes) else { return nil }
         guard let entry = StoredPath(decoding: bytes) else {
             throw StoreError.corrupt(store: storeName, detail: "path entry for \(path) cannot be decoded")
         }

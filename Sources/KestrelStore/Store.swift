@@ -1,5 +1,6 @@
 import CLMDB
 import Foundation
+import KestrelFiles
 
 /// The LMDB store: the source of truth of a Kestrel catalog. It keeps items (distinct file
 /// contents with their paths), one vector per item, the identity of the model that made the
@@ -197,7 +198,23 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    /// Paths and meta keys are LMDB keys: 1 to 511 bytes.
+    /// The longest path the store can keep, in bytes (LMDB's key limit, 511 in Debian's build).
+    public var maxPathBytes: Int { env.maxKeySize }
+
+    /// Throws `StoreError.invalidPath` unless `path` can be a key: 1 to `maxPathBytes` bytes.
+    public func checkPath(_ path: FilePathBytes) throws { try checkedPath(path) }
+
+    func checkedPath(_ path: FilePathBytes) throws {
+        let n = path.bytes.count
+        if n == 0 { throw StoreError.invalidPath(store: storeName, path: "", reason: "it is empty") }
+        let maxKey = env.maxKeySize
+        if n > maxKey {
+            throw StoreError.invalidPath(
+                store: storeName, path: path.description, reason: "the path is \(n) bytes, the store's keys hold at most \(maxKey)")
+        }
+    }
+
+    /// Meta keys are LMDB keys: 1 to 511 bytes.
     func checkedKey(_ key: String) throws {
         let n = key.utf8.count
         if n == 0 { throw StoreError.invalidPath(store: storeName, path: key, reason: "it is empty") }

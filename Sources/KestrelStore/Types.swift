@@ -1,3 +1,5 @@
+import KestrelFiles
+
 /// The model that made a store's vectors. The store treats it as opaque: two identities are
 /// the same model when name, fingerprint and dimension all agree.
 public struct ModelIdentity: Hashable, Sendable, CustomStringConvertible {
@@ -29,8 +31,8 @@ public enum VectorStorage: String, Sendable, CaseIterable {
 
 /// One file to add: a path, what its bytes hash to, and (for new content) its embedding.
 public struct NewItem: Sendable {
-    /// The file's path as the caller wants it remembered (callers should standardise it).
-    public var path: String
+    /// The file's path as the caller wants it remembered, as bytes (callers should standardise it).
+    public var path: FilePathBytes
     /// SHA-256 of the file bytes, 64 hex characters (see `SHA256.hexDigest(ofFileAt:)`).
     public var contentHash: String
     public var fileSize: UInt64
@@ -45,7 +47,7 @@ public struct NewItem: Sendable {
     public var metadata: String?
 
     public init(
-        path: String, contentHash: String, fileSize: UInt64, mtimeNanoseconds: Int64,
+        path: FilePathBytes, contentHash: String, fileSize: UInt64, mtimeNanoseconds: Int64,
         width: Int, height: Int, embedding: [Float]?, metadata: String? = nil
     ) {
         self.path = path
@@ -69,12 +71,12 @@ public struct ItemRecord: Equatable, Sendable {
     public var width: Int
     public var height: Int
     /// The paths that hold these bytes, in the order they were attached.
-    public var paths: [String]
+    public var paths: [FilePathBytes]
     /// User metadata (a JSON text), if any.
     public var metadata: String?
 
     public init(
-        id: UInt64, contentHash: String, fileSize: UInt64, width: Int, height: Int, paths: [String], metadata: String?
+        id: UInt64, contentHash: String, fileSize: UInt64, width: Int, height: Int, paths: [FilePathBytes], metadata: String?
     ) {
         self.id = id
         self.contentHash = contentHash
@@ -88,14 +90,14 @@ public struct ItemRecord: Equatable, Sendable {
 
 /// What the store knows about one path: enough to decide on resume whether a file changed.
 public struct PathRecord: Equatable, Sendable {
-    public var path: String
+    public var path: FilePathBytes
     /// The item this path's bytes belong to.
     public var id: UInt64
     public var contentHash: String
     public var fileSize: UInt64
     public var mtimeNanoseconds: Int64
 
-    public init(path: String, id: UInt64, contentHash: String, fileSize: UInt64, mtimeNanoseconds: Int64) {
+    public init(path: FilePathBytes, id: UInt64, contentHash: String, fileSize: UInt64, mtimeNanoseconds: Int64) {
         self.path = path
         self.id = id
         self.contentHash = contentHash

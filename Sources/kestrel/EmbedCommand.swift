@@ -8,8 +8,10 @@ struct EmbedCommand: ParsableCommand {
         abstract: "Embed texts and images with a CLIP model; one JSON line per input, in the order given.",
         discussion: """
             Output lines: {"kind": "text"|"image", "input": ..., "embedding": [...]}, L2-normalised
-            unless --raw. An image that cannot be read or decoded gets an `error:` line on stderr
-            naming the file; the other inputs are still written and the exit status is 1.
+            unless --raw ("input_bytes" too, the exact name in base64, for an image file name that
+            is not UTF-8). An image that cannot be read or decoded (or is a FIFO, a folder, a device,
+            or larger than 512 MiB) gets an `error:` line on stderr naming the file; the other inputs
+            are still written and the exit status is 1.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -31,7 +33,7 @@ struct EmbedCommand: ParsableCommand {
         let embedder = try modelOptions.embedder()
         let inputs = orderedInputs()
         let texts = inputs.compactMap { if case .text(let t) = $0 { return t } else { return nil } }
-        let images = inputs.compactMap { if case .image(let p) = $0 { return URL(fileURLWithPath: p) } else { return nil } }
+        let images = inputs.compactMap { if case .image(let p) = $0 { return p } else { return nil } }
         let textVectors = try embedder.embedTexts(texts, normalize: !raw)
         let imageVectors = embedder.embedImages(images, normalize: !raw)
         var (ti, ii, failed) = (0, 0, false)
@@ -46,10 +48,10 @@ struct EmbedCommand: ParsableCommand {
                 defer { ii += 1 }
                 switch imageVectors[ii] {
                 case .success(let v):
-                    Console.emit(.object([("kind", .string("image")), ("input", .string(path)), ("embedding", .floats(v))]))
+                    Console.emit(.object([("kind", .string("image"))] + JSONValue.path("input", path) + [("embedding", .floats(v))]))
                 case .failure(let error):
                     let message = "\(error)"
-                    Console.error(message.contains(path) ? message : "\(path): \(message)")
+                    Console.error(message.hasPrefix(path.description) ? message : "\(path): \(message)")
                     failed = true
                 }
             }
@@ -57,11 +59,11 @@ struct EmbedCommand: ParsableCommand {
         if failed { throw ExitCode(1) }
     }
 
-    enum Input { case text(String), image(String) }
+    enum Input { case text(String), image(FilePathBytes) }
 
     /// The inputs in command-line order (texts and images interleaved as the user gave them).
     func orderedInputs() -> [Input] {
-        var (texts, images) = (text[...], image[...])
+        var (texts, images) = (text[...], RawArguments.paths(image)[...])
         var out: [Input] = []
         let args = CommandLine.arguments.dropFirst()
         var skipNext = false

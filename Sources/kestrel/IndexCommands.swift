@@ -17,8 +17,9 @@ struct IndexAdd: ParsableCommand {
         abstract: "Add image files and folders (recursively) to an index; resumable, re-run to pick up changes.",
         discussion: """
             Each batch is one store transaction: kill the run at any point and run it again to
-            continue where it stopped. Files that fail to decode are listed at the end and in
-            INDEX/ingest-report.json; they never stop the run.
+            continue where it stopped. Files that cannot be read, decoded or stored (a path longer
+            than the store's 511-byte keys) are listed at the end and in INDEX/ingest-report.json;
+            they never stop the run, and the exit status is then 1.
             """)
 
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
@@ -35,7 +36,7 @@ struct IndexAdd: ParsableCommand {
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one file or folder to add") }
-        for p in paths where !FileManager.default.fileExists(atPath: p) { throw ValidationError("\(p): no such file or folder") }
+        for p in RawArguments.paths(paths) where !FileSystem.exists(p) { throw ValidationError("\(p): no such file or folder") }
     }
 
     func run() throws {
@@ -48,8 +49,14 @@ struct IndexAdd: ParsableCommand {
             var options = IngestOptions()
             options.batchSize = modelOptions.batchSize
             options.prune = prune
-            options.progress = !quiet
-            let report = try Ingestor(catalog: catalog, embedder: embedder, options: options).run(paths.map { URL(fileURLWithPath: $0) })
+            if !quiet {
+                let bar = ProgressReporter(label: "ingest", total: 0, isTerminal: Console.stderrIsTerminal, write: Console.writeStderr)
+                options.progress = { done, total in
+                    bar.update(done, total: total)
+                    if done == total { bar.finish(done) }
+                }
+            }
+            let report = try Ingestor(catalog: catalog, embedder: embedder, options: options).run(RawArguments.paths(paths))
             let err = FileHandle.standardError
             func say(_ s: String) { err.write(Data((s + "\n").utf8)) }
             say(String(format: "added %d, duplicates %d, unchanged %d, changed %d, pruned %d, failed %d, skipped %d",
@@ -60,6 +67,7 @@ struct IndexAdd: ParsableCommand {
             for f in report.failed { Console.error("\(f.path): \(f.reason)") }
             for s in report.skipped { Console.warning("skipped \(s.path): \(s.reason)") }
             say("report: \(Catalog.reportURL(catalog.directory).path)")
+            if !report.failed.isEmpty { throw ExitCode(1) }  // some input failed; the rest is stored
         }
     }
 }
@@ -73,10 +81,12 @@ struct IndexRemove: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true)
-            let wanted = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-            let stored = try catalog.store.paths()
-            let matches = stored.filter { p in wanted.contains { FolderWalker.path(p, isUnder: $0) } }
-            let removed = try catalog.store.removePaths(matches)
+            // Bytewise: `café` in NFC and in NFD are two different files.
+            var matches = Set<FilePathBytes>()
+            for root in RawArguments.paths(paths).map({ $0.standardized() }) {
+                for (p, _) in try catalog.store.paths(withPrefix: root) where p.isUnder(root) { matches.insert(p) }
+            }
+            let removed = try catalog.store.removePaths(matches.sorted())
             try catalog.indexRemoved(ids: removed, coveredSequence: try catalog.store.lastSequence)
             try catalog.saveIndex()
             FileHandle.standardError.write(Data("removed \(matches.count) paths, \(removed.count) items\n".utf8))
@@ -127,18 +137,20 @@ struct IndexList: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List the stored paths with their item ids (JSON lines with --json).")
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
-    @Flag(name: .long, help: "JSON lines {\"id\", \"path\", \"width\", \"height\", \"size\", \"sha256\"}.") var json = false
+    @Flag(name: .long, help: "JSON lines {\"id\", \"path\", \"width\", \"height\", \"size\", \"sha256\"} (and \"path_bytes\" for names that are not UTF-8).") var json = false
 
     func run() throws {
         try reportingErrors {
             let catalog = try Catalog.open(URL(fileURLWithPath: index))
-            for path in try catalog.store.paths() {
-                guard let p = try catalog.store.lookup(path: path), let item = try catalog.store.item(id: p.id) else { continue }
+            for (path, id) in try catalog.store.paths(withPrefix: FilePathBytes([])) {
+                guard let item = try catalog.store.item(id: id) else { continue }
                 if json {
-                    Console.emit(.object([("id", .int(Int(p.id))), ("path", .string(path)), ("width", .int(item.width)),
-                                          ("height", .int(item.height)), ("size", .int(Int(item.fileSize))), ("sha256", .string(item.contentHash))]))
+                    Console.emit(.object([("id", .int(Int(id)))] + JSONValue.path("path", path) + [
+                        ("width", .int(item.width)), ("height", .int(item.height)), ("size", .int(Int(item.fileSize))),
+                        ("sha256", .string(item.contentHash)),
+                    ]))
                 } else {
-                    print("\(p.id)\t\(path)")
+                    print("\(id)\t\(path)")  // escaped: see PathText
                 }
             }
         }

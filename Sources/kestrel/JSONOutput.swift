@@ -1,4 +1,5 @@
 import Foundation
+import KestrelEngine
 
 /// Writes JSON values by hand so that key order is stable and floats print as their shortest
 /// round-trip form. One line per record: the CLI's output format is a user-facing contract.
@@ -44,6 +45,16 @@ enum JSONValue {
 
     var line: String { var s = ""; write(into: &s); return s }
 
+    /// A file name as JSON fields: `name` holds its text (each byte that is not valid UTF-8 as
+    /// U+FFFD), and only for names that are not valid UTF-8, `name_bytes` holds the exact bytes
+    /// in base64. Round trip: `base64.b64decode(o["path_bytes"]) if "path_bytes" in o else
+    /// o["path"].encode()` (Python), `.path_bytes // .path` (jq, to tell them apart).
+    static func path(_ name: String, _ path: FilePathBytes) -> [(String, JSONValue)] {
+        var fields: [(String, JSONValue)] = [(name, .string(path.lossyString))]
+        if !path.isValidUTF8 { fields.append((name + "_bytes", .string(Data(path.bytes).base64EncodedString()))) }
+        return fields
+    }
+
     static func escape(_ s: String, into out: inout String) {
         out += "\""
         for u in s.unicodeScalars {
@@ -61,9 +72,25 @@ enum JSONValue {
     }
 }
 
-/// Output helpers: results on stdout, `warning:` / `error:` lines on stderr.
+/// Output helpers: results on stdout, `warning:` / `error:` lines on stderr. File names in
+/// plain text are printed escaped (`FilePathBytes.description`, see `PathText`).
 enum Console {
     static func emit(_ value: JSONValue) { print(value.line) }
+
+    /// Writes bytes to stdout through the same buffered stream as `print` (order is kept).
+    static func writeStdout(_ bytes: [UInt8]) {
+        for b in bytes { putchar(Int32(b)) }
+    }
+
+    /// Writes text to stderr as it is (progress bars).
+    @Sendable static func writeStderr(_ text: String) {
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+
+    /// Whether stderr is a terminal that can redraw a progress line.
+    static var stderrIsTerminal: Bool {
+        isatty(STDERR_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
 
     static func error(_ message: String) {
         FileHandle.standardError.write(Data("error: \(message)\n".utf8))

@@ -11,7 +11,9 @@ struct LabelCommand: ParsableCommand {
             no --template, a default ensemble of 8), averaged and normalised. Per image: softmax at
             the model's logit scale over the classes. Output per image: path, label, score (its
             probability) and the full scores per class; --json gives JSON lines, --csv a header
-            and one row per image.
+            and one row per image. File names: escaped in plain output, "path" (+ "path_bytes",
+            base64, when not UTF-8) in JSON, the exact bytes in CSV. An image that cannot be used
+            gets an `error:` line and the exit status is 1; the others are still labelled.
             """)
 
     @OptionGroup var modelOptions: ModelOptions
@@ -54,18 +56,20 @@ struct LabelCommand: ParsableCommand {
             let embedder = try modelOptions.embedder()
             let classifier = try ZeroShotClassifier(embedder: embedder, labels: names,
                                                     templates: template.isEmpty ? PromptTemplates.defaultEnsemble : template)
-            let walk = FolderWalker().walk(paths.map { URL(fileURLWithPath: $0) })
+            let walk = FolderWalker().walk(RawArguments.paths(paths))
             for s in walk.skipped { Console.warning("skipped \(s.path): \(s.reason)") }
+            for f in walk.failed { Console.error("\(f.path): \(f.reason)") }
             if csv { print((["path", "label", "score"] + names).map(csvField).joined(separator: ",")) }
-            var failed = false
+            var failed = !walk.failed.isEmpty
             for start in stride(from: 0, to: walk.images.count, by: embedder.batchSize) {
                 let batch = Array(walk.images[start..<min(start + embedder.batchSize, walk.images.count)])
-                for (url, result) in zip(batch, embedder.embedImages(batch)) {
+                for (path, result) in zip(batch, embedder.embedImages(batch)) {
                     switch result {
                     case .failure(let error):
-                        Console.error("\(url.path): \(error)"); failed = true
+                        let message = "\(error)"   // errors of the file and image layers start with the path
+                        Console.error(message.hasPrefix(path.description) ? message : "\(path): \(message)"); failed = true
                     case .success(let vector):
-                        emit(url.path, classifier.classify(vector), names)
+                        emit(path, classifier.classify(vector), names)
                     }
                 }
             }
@@ -73,24 +77,30 @@ struct LabelCommand: ParsableCommand {
         }
     }
 
-    func emit(_ path: String, _ r: LabelResult, _ names: [String]) {
+    func emit(_ path: FilePathBytes, _ r: LabelResult, _ names: [String]) {
         let bestP = r.probabilities[r.best]
         let label = unknownBelow.map { bestP < $0 } == true ? "unknown" : names[r.best]
         if json {
             let order = r.probabilities.indices.sorted { r.probabilities[$0] > r.probabilities[$1] }.prefix(top)
-            Console.emit(.object([
-                ("path", .string(path)), ("label", .string(label)), ("score", .float(bestP)),
+            Console.emit(.object(JSONValue.path("path", path) + [
+                ("label", .string(label)), ("score", .float(bestP)),
                 ("scores", .object(zip(names, r.probabilities).map { ($0, .float($1)) })),
                 ("top", .array(order.map { .object([("label", .string(names[$0])), ("score", .float(r.probabilities[$0]))]) })),
             ]))
         } else if csv {
-            print(([csvField(path), csvField(label), "\(bestP)"] + r.probabilities.map { "\($0)" }).joined(separator: ","))
+            // The exact bytes of the name (quoted when needed), then the rest of the row.
+            let rest = ([csvField(label), "\(bestP)"] + r.probabilities.map { "\($0)" }).joined(separator: ",")
+            Console.writeStdout(csvField(path.bytes) + Array(("," + rest + "\n").utf8))
         } else {
-            print(String(format: "%@\t%@\t%.4f", path, label, bestP))
+            print(String(format: "%@\t%@\t%.4f", path.description, label, bestP))
         }
     }
 }
 
-func csvField(_ s: String) -> String {
-    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+/// A CSV field (RFC 4180): quoted when it holds a comma, a quote, CR or LF; quotes doubled.
+func csvField(_ s: String) -> String { String(decoding: csvField(Array(s.utf8)), as: UTF8.self) }
+
+func csvField(_ b: [UInt8]) -> [UInt8] {
+    guard b.contains(where: { $0 == 0x2C || $0 == 0x22 || $0 == 0x0A || $0 == 0x0D }) else { return b }
+    return [0x22] + b.flatMap { $0 == 0x22 ? [0x22, 0x22] : [$0] } + [0x22]
 }

@@ -5,7 +5,11 @@ import KestrelEngine
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "search", abstract: "Search an index by text, by example image, or for items like a stored one.",
-        discussion: "With --json: one line {\"rank\", \"id\", \"path\", \"score\"} per result, best first.")
+        discussion: """
+            With --json: one line {"rank", "id", "path", "score"} per result, best first ("path_bytes"
+            too when a name is not UTF-8). --prefix compares bytes: `café` typed in NFC does not match
+            a name spelled in NFD.
+            """)
 
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @Option(name: .long, help: "A text query.") var text: String?
@@ -26,20 +30,21 @@ struct SearchCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let catalog = try Catalog.open(URL(fileURLWithPath: index))
-            let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(URL(fileURLWithPath: $0)) } ?? .like(like!)
+            let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(RawArguments.path($0)) } ?? .like(like!)
             let vector = try catalog.queryVector(query) {
                 guard let path = model ?? catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
                 let embedder = try Embedder(modelDirectory: URL(fileURLWithPath: path))
                 try catalog.store.requireIdentity(try ModelFingerprint.identity(of: embedder.model))
                 return embedder
             }
-            let results = try catalog.search(vector: vector, options: SearchOptions(k: k, minScore: minScore, pathPrefix: prefix),
+            let results = try catalog.search(vector: vector, options: SearchOptions(k: k, minScore: minScore, pathPrefix: prefix.map(RawArguments.path)),
                                              excluding: like)
             for r in results {
                 if json {
-                    Console.emit(.object([("rank", .int(r.rank)), ("id", .int(Int(r.id))), ("path", .string(r.path)), ("score", .float(r.score))]))
+                    Console.emit(.object([("rank", .int(r.rank)), ("id", .int(Int(r.id)))] + JSONValue.path("path", r.path)
+                                         + [("score", .float(r.score))]))
                 } else {
-                    print(String(format: "%3d  %.4f  %@  (id %llu)", r.rank, r.score, r.path, r.id))
+                    print(String(format: "%3d  %.4f  %@  (id %llu)", r.rank, r.score, r.path.description, r.id))
                 }
             }
         }

@@ -51,7 +51,7 @@ final class CatalogCommandTests: XCTestCase {
             p.waitUntilExit()
         }
         let final = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, images.path])
-        XCTAssertEqual(final.status, 0, final.stderr)
+        XCTAssertEqual(final.status, 1, final.stderr)   // the corrupt files failed (kind 8); the rest is stored
         print("killed \(killedMidRun) of 5 runs mid-ingest")
         XCTAssertGreaterThan(killedMidRun, 0, "no run was killed mid-ingest; make the folder bigger")
         let s = try stats(index)
@@ -83,7 +83,7 @@ final class CatalogCommandTests: XCTestCase {
     func testReingestPicksUpNewChangedAndDeletedFiles() throws {
         let (images, _) = try makeImageFolder(count: 12)
         let index = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix")
-        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", index.path, "--model", model, images.path]).status, 0)
+        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", index.path, "--model", model, images.path]).status, 1)   // the folder holds corrupt files
         XCTAssertEqual(try stats(index)["items"] as? Int, 12)
         // One new file, one changed, one deleted, one duplicate of an existing file.
         let fm = FileManager.default
@@ -95,7 +95,7 @@ final class CatalogCommandTests: XCTestCase {
         var fresh = try Data(contentsOf: a); fresh.append(Data("new".utf8))
         try fresh.write(to: images.appendingPathComponent("new.png"))
         let r = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--prune", images.path])
-        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.status, 1, r.stderr)   // the corrupt files are retried and fail again
         let s = try stats(index)
         XCTAssertEqual(s["items"] as? Int, 12)   // +1 new, -1 deleted, changed replaces, copy is a second path
         XCTAssertEqual(s["paths"] as? Int, 13)
@@ -182,7 +182,7 @@ final class CatalogCommandTests: XCTestCase {
     func testRemoveAndRebuildKeepStoreAndIndexInStep() throws {
         let (images, _) = try makeImageFolder(count: 60)
         let index = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix")
-        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", images.path]).status, 0)
+        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", images.path]).status, 1)   // the folder holds corrupt files
         // Remove one folder's files: 20 of 60.
         let rm = try Kestrel.run(["index", "remove", "--index", index.path, images.appendingPathComponent("part1").path])
         XCTAssertEqual(rm.status, 0, rm.stderr)
@@ -200,7 +200,7 @@ final class CatalogCommandTests: XCTestCase {
         XCTAssertEqual(rows.count, 40)
         XCTAssertFalse(rows.contains { ($0["path"] as! String).contains("/part1/") })
         // Adding more keeps the chosen type; a removed folder comes back.
-        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", images.path]).status, 0)
+        XCTAssertEqual(try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", images.path]).status, 1)   // the folder holds corrupt files
         s = try stats(index)
         XCTAssertEqual(s["items"] as? Int, 60)
         XCTAssertEqual(s["indexed"] as? Int, 60)

@@ -1,5 +1,6 @@
 import Foundation
 import KestrelStore
+import KestrelFiles
 import KestrelTestSupport
 import XCTest
 
@@ -251,7 +252,7 @@ final class StoreItemsTests: XCTestCase {
         var a = FakeFile(&rng).item("/a")
         a.contentHash = "abc"
         XCTAssertEqual(storeError { _ = try store.add([a]) }, .invalidContentHash(store: url.path, path: "/a", hash: "abc"))
-        let long = "/" + String(repeating: "x", count: 600)
+        let long = FilePathBytes("/" + String(repeating: "x", count: 600))
         guard case .invalidPath = storeError({ _ = try store.add([FakeFile(&rng).item(long)]) }) else {
             return XCTFail("expected invalidPath")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import KestrelStore
+import KestrelFiles
 import KestrelTestSupport
 import XCTest
 
@@ -17,7 +18,7 @@ struct FakeFile {
 
     var hash: String { SHA256.hex(SHA256.hash(bytes)) }
 
-    func item(_ path: String, mtime: Int64 = 1_700_000_000_000_000_000, metadata: String? = nil) -> NewItem {
+    func item(_ path: FilePathBytes, mtime: Int64 = 1_700_000_000_000_000_000, metadata: String? = nil) -> NewItem {
         NewItem(
             path: path, contentHash: hash, fileSize: UInt64(bytes.count), mtimeNanoseconds: mtime, width: 640,
             height: 480, embedding: embedding, metadata: metadata)

@@ -1,0 +1,46 @@
+import KestrelEngine
+
+/// Command-line paths as the exact bytes the user's shell passed. `CommandLine.arguments` (and so
+/// ArgumentParser) decodes each argument to a `String`, replacing bytes that are not UTF-8 with
+/// U+FFFD: a Latin-1 file name would name a file that does not exist. The raw `argv` keeps them.
+enum RawArguments {
+    /// argv[1...], as bytes.
+    static let argv: [[UInt8]] = (1..<Int(CommandLine.argc)).map { i in
+        guard let p = CommandLine.unsafeArgv[i] else { return [] }
+        var bytes: [UInt8] = []
+        var q = p
+        while q.pointee != 0 { bytes.append(UInt8(bitPattern: q.pointee)); q += 1 }
+        return bytes
+    }
+
+    /// Where an argument's value can sit: the whole argument, or after the `=` of `--option=value`.
+    static let candidates: [[UInt8]] = argv.flatMap { arg -> [[UInt8]] in
+        guard arg.starts(with: [0x2D, 0x2D]), let eq = arg.firstIndex(of: 0x3D) else { return [arg] }
+        return [arg, Array(arg[(eq + 1)...])]
+    }
+
+    /// The exact bytes of each of `values`, which ArgumentParser parsed from argv in this order.
+    /// A value without U+FFFD is its own UTF-8 (an argument with bytes that are not UTF-8 would
+    /// have been given U+FFFD); one with U+FFFD is matched, in order, to the argument that decodes
+    /// to it.
+    static func paths(_ values: [String]) -> [FilePathBytes] {
+        var next = 0
+        return values.map { value in
+            let utf8 = Array(value.utf8)
+            guard containsReplacement(utf8) else { return FilePathBytes(utf8) }
+            for i in next..<candidates.count where Array(String(decoding: candidates[i], as: UTF8.self).utf8) == utf8 {
+                next = i + 1
+                return FilePathBytes(candidates[i])
+            }
+            return FilePathBytes(utf8)  // not found (a value built another way): as given
+        }
+    }
+
+    static func path(_ value: String) -> FilePathBytes { paths([value])[0] }
+
+    private static func containsReplacement(_ b: [UInt8]) -> Bool {
+        guard b.count >= 3 else { return false }
+        for i in 0...(b.count - 3) where b[i] == 0xEF && b[i + 1] == 0xBF && b[i + 2] == 0xBD { return true }
+        return false
+    }
+}

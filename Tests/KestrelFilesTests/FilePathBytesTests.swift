@@ -1,0 +1,88 @@
+import Foundation
+import KestrelFiles
+import KestrelTestSupport
+import XCTest
+
+/// Kind 1 of issue 6 at the bottom layer: paths compare, sort and print as bytes.
+final class FilePathBytesTests: XCTestCase {
+    let nfc = FilePathBytes("/p/caf\u{E9}")
+    let nfd = FilePathBytes("/p/cafe\u{301}")
+
+    func testKind1_NFCAndNFDAreDifferentPaths() {
+        XCTAssertEqual("caf\u{E9}", "cafe\u{301}", "Swift strings call them equal")
+        XCTAssertNotEqual(nfc, nfd)
+        XCTAssertEqual(Set([nfc, nfd]).count, 2)
+        XCTAssertFalse(FilePathBytes("/p/cafe\u{301}/x.png").isUnder(nfc))
+        XCTAssertTrue(FilePathBytes("/p/caf\u{E9}/x.png").isUnder(nfc))
+        XCTAssertFalse(FilePathBytes("/p/caf\u{E9}x").isUnder(nfc), "a sibling with a longer name is not under it")
+        XCTAssertTrue(nfd.hasPrefix("/p/cafe"))
+        XCTAssertFalse(nfc.hasPrefix("/p/cafe"))
+        XCTAssertTrue(nfc > nfd, "bytewise: C3 sorts after 65")
+    }
+
+    func testKind1_EscapedTextForPlainOutput() {
+        let cases: [([UInt8], String)] = [
+            (Array("/a/new\nline.png".utf8), "/a/new\\nline.png"),
+            (Array("tab\there".utf8), "tab\\there"),
+            (Array("esc\u{1B}[31m".utf8), "esc\\x1b[31m"),
+            ([0x63, 0x61, 0x66, 0xE9], "caf\\xe9"),
+            (Array("back\\slash".utf8), "back\\\\slash"),
+            (Array("caf\u{E9} \u{1F600}".utf8), "caf\u{E9} \u{1F600}"),
+            (Array("c1\u{85}".utf8), "c1\\u0085"),
+            ([0xE2, 0x82], "\\xe2\\x82"),               // a truncated 3-byte sequence
+            ([0xED, 0xA0, 0x80], "\\xed\\xa0\\x80"),    // an encoded surrogate is not UTF-8
+            (Array("del\u{7F}".utf8), "del\\x7f"),
+        ]
+        for (bytes, want) in cases {
+            XCTAssertEqual(FilePathBytes(bytes).escaped, want)
+            XCTAssertEqual(PathText.unescape(want), bytes, want)
+        }
+    }
+
+    func testStandardizedMatchesFoundationForUTF8Paths() {
+        let cwd = FileSystem.currentDirectory()
+        for p in ["/a/b/../c", "/a/./b//c/", "rel/x.png", "./x", "/", "/..", "a/../../b", "/tmp/caf\u{E9}/../e\u{301}"] {
+            let want = URL(fileURLWithPath: p).standardizedFileURL.path
+            XCTAssertEqual(FilePathBytes(p).standardized(relativeTo: cwd), FilePathBytes(want), p)
+        }
+        XCTAssertEqual(FilePathBytes([0x2F, 0x78, 0xE9, 0x2F, 0x2E, 0x2E, 0x2F, 0x79]).standardized(), "/y")
+    }
+
+    func testKind12_ReadFileRefusesWhatIsNotARegularFileWithoutReading() throws {
+        let dir = Fixtures.temporaryDirectory("kestrel-files")
+        let fifo = FilePathBytes(dir.appendingPathComponent("p.jpg").path)
+        try RawPaths.makeFIFO(fifo.bytes)
+        XCTAssertThrowsError(try FileSystem.readFile(fifo, limit: 100)) { e in
+            XCTAssertEqual(e as? FileError, .notRegularFile(path: fifo, kind: .fifo))
+            XCTAssertEqual("\(e)", "\(fifo): is a FIFO, not a regular file")
+        }
+        XCTAssertThrowsError(try FileSystem.readFile(FilePathBytes(dir.path), limit: 100)) { e in
+            XCTAssertEqual((e as? FileError)?.reason, "is a directory, not a regular file")
+        }
+        XCTAssertThrowsError(try FileSystem.readFile("/dev/zero", limit: 100)) { e in
+            XCTAssertEqual((e as? FileError)?.reason, "is a character device, not a regular file")
+        }
+        let file = FilePathBytes(dir.appendingPathComponent("f").path)
+        try RawPaths.write(Data(repeating: 7, count: 101), to: file.bytes)
+        XCTAssertThrowsError(try FileSystem.readFile(file, limit: 100)) { e in
+            XCTAssertEqual(e as? FileError, .tooLarge(path: file, size: 101, limit: 100))
+        }
+        XCTAssertEqual(try FileSystem.readFile(file, limit: 101), [UInt8](repeating: 7, count: 101))
+        XCTAssertEqual(try FileSystem.readHead(file, count: 3), [7, 7, 7])
+        XCTAssertThrowsError(try FileSystem.readFile(FilePathBytes(dir.appendingPathComponent("missing").path), limit: 1)) { e in
+            XCTAssertEqual((e as? FileError)?.reason, "no such file or folder")
+        }
+    }
+
+    func testKind1_Latin1NamesListAndStatAsBytes() throws {
+        let dir = Fixtures.temporaryDirectory("kestrel-files")
+        let name: [UInt8] = [0x63, 0x61, 0x66, 0xE9]
+        let path = FilePathBytes(dir.path).appending(name)
+        try RawPaths.write(Data("x".utf8), to: path.bytes)
+        XCTAssertEqual(try FileSystem.listDirectory(FilePathBytes(dir.path)), [name])
+        XCTAssertEqual(try FileSystem.status(path).size, 1)
+        XCTAssertTrue(FileSystem.exists(path))
+        XCTAssertFalse(FileSystem.exists(FilePathBytes(dir.path + "/caf\u{FFFD}")))
+        XCTAssertEqual(path.lastComponent, name)
+    }
+}
