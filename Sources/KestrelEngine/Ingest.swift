@@ -110,7 +110,7 @@ public struct Ingestor {
             }
         }
 
-        options.progress?(0, todo.count)
+        if todo.isEmpty { options.progress?(0, 0) }
         var lastSave = Date()
         var done = 0
         for batchStart in stride(from: 0, to: todo.count, by: options.batchSize) {
