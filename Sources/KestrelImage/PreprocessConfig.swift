@@ -5,7 +5,7 @@ import Foundation
 ///   transformers 5): convert to RGB first (compositing transparency onto white), resize,
 ///   centre crop at floor((H - S) / 2) (zero-padded if smaller), `Float(Double(v) * factor)`, normalise.
 /// - `.openCLIP`: `open_clip.image_transform(is_train=False)`: resize and crop in the file's own
-///   mode (P and 1 nearest, RGBA/LA premultiplied, I;16 in 16 bits), crop at Python's
+///   mode (P and 1 nearest, RGBA/LA premultiplied), crop at Python's
 ///   round-half-even((H - S) / 2), then `convert("RGB")` (alpha dropped), `Float(v) / 255`, normalise.
 public struct PreprocessConfig: Sendable, Equatable {
     public enum Ecosystem: String, Sendable { case huggingFace, openCLIP }

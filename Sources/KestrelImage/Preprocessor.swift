@@ -114,8 +114,6 @@ public struct Preprocessor: Sendable {
                 PILConvert.unpremultiply(&p, channels: c)
                 im.pixels = p
             }
-        case .gray16:
-            im.samples16 = PILResample.resample16(im.samples16, width: im.width, height: im.height, outWidth: ow, outHeight: oh, filter: config.filter)
         case .gray, .rgb, .cmyk:
             im.pixels = PILResample.resample8(im.pixels, width: im.width, height: im.height, channels: c, outWidth: ow, outHeight: oh, filter: config.filter)
         }
@@ -125,15 +123,7 @@ public struct Preprocessor: Sendable {
             // torchvision CenterCrop: int(round((H - S) / 2.0)), Python rounds half to even.
             let top = Int((Double(oh - ch) / 2.0).rounded(.toNearestOrEven))
             let left = Int((Double(ow - cw) / 2.0).rounded(.toNearestOrEven))
-            if im.mode == .gray16 {
-                var out = [UInt16](repeating: 0, count: ch * cw)
-                for y in 0..<ch where y + top >= 0 && y + top < oh {
-                    for x in 0..<cw where x + left >= 0 && x + left < ow { out[y * cw + x] = im.samples16[(y + top) * ow + x + left] }
-                }
-                im.samples16 = out
-            } else {
-                im.pixels = Self.crop(im.pixels, height: oh, width: ow, channels: c, top: top, left: left, ch: ch, cw: cw)
-            }
+            im.pixels = Self.crop(im.pixels, height: oh, width: ow, channels: c, top: top, left: left, ch: ch, cw: cw)
             im.width = cw
             im.height = ch
         }
