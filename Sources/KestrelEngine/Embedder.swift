@@ -10,8 +10,11 @@ public final class Embedder: Sendable {
     /// Texts per text-tower call and images per image-tower call.
     public let batchSize: Int
 
+    /// `orientation`: `.exif` (default) turns photos upright by their EXIF Orientation tag before
+    /// preprocessing; `.ignore` uses the stored pixels, as the reference pipelines do.
     public init(modelDirectory: URL, vocabulary: URL? = nil, alpha: PreprocessConfig.AlphaHandling? = nil,
-                pixelLimit: Int? = nil, textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
+                pixelLimit: Int? = nil, orientation: OrientationHandling = .exif,
+                textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
         model = try CLIPModel(directory: modelDirectory)
         // Text cleaning follows the checkpoint's ecosystem, as preprocessing does.
         tokenizer = try CLIPTokenizer(modelDirectory: modelDirectory, fallbackVocab: vocabulary ?? BundledFiles.vocabulary(),
@@ -21,7 +24,8 @@ public final class Embedder: Sendable {
         if let crop = config.crop, crop.height != model.config.imageSize || crop.width != model.config.imageSize {
             throw EngineError.preprocessMismatch(crop: "\(crop.height)x\(crop.width)", model: model.config.imageSize, folder: modelDirectory.path)
         }
-        preprocessor = Preprocessor(config: config, decoder: ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit))
+        preprocessor = Preprocessor(config: config, decoder: ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit,
+                                                                          orientation: orientation))
         self.batchSize = max(1, batchSize)
     }
 
