@@ -31,6 +31,13 @@ public struct Preprocessor: Sendable {
     /// The uint8 RGB image just before rescaling (after resize, crop and conversion); the
     /// pipelines' floats are a fixed function of these bytes.
     public func pixelsRGB(_ image: DecodedImage) throws -> (pixels: [UInt8], height: Int, width: Int) {
+        // The resized size follows the image's aspect ratio: a 1 x 4000 strip at 224 would be
+        // 224 x 896,000. Refuse it under the decoder's pixel limit before allocating it.
+        let (oh, ow) = outputSize(height: image.height, width: image.width)
+        let (pixels, overflow) = oh.multipliedReportingOverflow(by: ow)
+        if overflow || pixels > decoder.pixelLimit {
+            throw ImageError.tooManyPixels(path: "the image resized to \(ow)x\(oh)", width: ow, height: oh, limit: decoder.pixelLimit)
+        }
         switch config.ecosystem {
         case .huggingFace: return huggingFaceRGB(image)
         case .openCLIP: return openCLIPRGB(image)
