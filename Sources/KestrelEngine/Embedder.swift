@@ -16,9 +16,24 @@ public final class Embedder: Sendable {
                 pixelLimit: Int? = nil, orientation: OrientationHandling = .exif,
                 textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
         model = try CLIPModel(directory: modelDirectory)
+        // vocab.json and merges.txt go together: one without the other is a missing file, not a
+        // reason to fall back to the bundled vocabulary.
+        let vocabJSON = modelDirectory.appendingPathComponent("vocab.json")
+        let merges = modelDirectory.appendingPathComponent("merges.txt")
+        let hasVocab = FileManager.default.fileExists(atPath: vocabJSON.path)
+        if hasVocab != FileManager.default.fileExists(atPath: merges.path) {
+            throw ModelError.missingFile(hasVocab ? merges : vocabJSON)
+        }
         // Text cleaning follows the checkpoint's ecosystem, as preprocessing does.
         tokenizer = try CLIPTokenizer(modelDirectory: modelDirectory, fallbackVocab: vocabulary ?? BundledFiles.vocabulary(),
                                       normalization: textNormalization ?? model.layout.textNormalization)
+        // Ids the token embedding does not have would fail at the first text: say so at load.
+        if tokenizer.vocabularySize > model.config.vocabSize {
+            let source = hasVocab ? "the folder's vocab.json and merges.txt"
+                : "the bundled OpenAI vocabulary, used because the folder has no vocab.json and merges.txt"
+            throw ModelError.vocabularyMismatch(folder: modelDirectory, tokenizer: source, tokens: tokenizer.vocabularySize,
+                                                modelTokens: model.config.vocabSize)
+        }
         var config = try PreprocessConfig.load(modelDirectory: modelDirectory)
         if let alpha { config.alpha = alpha }
         if let crop = config.crop, crop.height != model.config.imageSize || crop.width != model.config.imageSize {
