@@ -16,14 +16,9 @@ public final class Embedder: Sendable {
                 pixelLimit: Int? = nil, orientation: OrientationHandling = .exif,
                 textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
         model = try CLIPModel(directory: modelDirectory)
-        // vocab.json and merges.txt go together: one without the other is a missing file, not a
-        // reason to fall back to the bundled vocabulary.
-        let vocabJSON = modelDirectory.appendingPathComponent("vocab.json")
-        let merges = modelDirectory.appendingPathComponent("merges.txt")
-        let hasVocab = FileManager.default.fileExists(atPath: vocabJSON.path)
-        if hasVocab != FileManager.default.fileExists(atPath: merges.path) {
-            throw ModelError.missingFile(hasVocab ? merges : vocabJSON)
-        }
+        // vocab.json and merges.txt go together: one without the other is a missing file (the
+        // tokenizer names it), not a reason to fall back to the bundled vocabulary.
+        let hasVocab = FileManager.default.fileExists(atPath: modelDirectory.appendingPathComponent("vocab.json").path)
         // Text cleaning follows the checkpoint's ecosystem, as preprocessing does.
         tokenizer = try CLIPTokenizer(modelDirectory: modelDirectory, fallbackVocab: vocabulary ?? BundledFiles.vocabulary(),
                                       normalization: textNormalization ?? model.layout.textNormalization)
