@@ -55,15 +55,8 @@ public final class CLIPModel: Sendable {
         config = try .load(configURL, layout: layout)
         let file = try SafeTensorsFile(url: weightsURL)
         let reader = WeightReader(file: file, layout: layout)
-        // The depth sizes the list of blocks: compare it with the checkpoint before building any.
-        for (tower, layers) in [("vision", config.vision.layers), ("text", config.text.layers)] {
-            let held = reader.blockCount(tower)
-            if layers > held {
-                let field = layout == .huggingFace ? "\(tower)_config.num_hidden_layers" : "\(tower == "vision" ? "vision_cfg" : "text_cfg").layers"
-                throw ModelError.badConfigField(file: configURL, field: field,
-                                                reason: "is \(layers) but \(weightsURL.lastPathComponent) holds \(held) \(tower) layers")
-            }
-        }
+        // Every size in the config against the shapes the checkpoint holds, before building anything.
+        try ConfigCheck(config: config, reader: reader, configURL: configURL).run()
         vision = try VisionTransformer(reading: reader, config: config)
         text = try TextTransformer(reading: reader, config: config)
         logitScale = try reader.tensor("logit_scale", shape: [1]).data[0]

@@ -141,6 +141,14 @@ final class WeightReader {
         }
     }
 
+    /// The checkpoint key and stored shape of our tensor `name`, or nil when it is absent.
+    func storedShape(_ name: String, block: Int? = nil) -> (key: String, shape: [Int])? {
+        guard let rule = rules[name] else { return nil }
+        let raw = layout == .huggingFace ? rule.huggingFace : rule.openCLIP
+        let key = block.map { raw.replacingOccurrences(of: "{i}", with: String($0)) } ?? raw
+        return file.entries[key].map { (key, $0.shape) }
+    }
+
     /// How many transformer blocks of `tower` ("vision" or "text") the checkpoint holds:
     /// blocks 0, 1, ... whose first LayerNorm weight is present.
     func blockCount(_ tower: String) -> Int {

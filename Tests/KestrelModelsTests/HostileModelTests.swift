@@ -222,3 +222,33 @@ final class HostileModelTests: XCTestCase {
         assertRefused(dir, mentioning: ["open_clip_config.json", "MB"], "huge config")
     }
 }
+
+extension HostileModelTests {
+    /// Sizes that are sane but do not match the checkpoint name the field and the tensor.
+    func testKind3_ConfigSizesAreComparedWithTheCheckpointByField() throws {
+        let hf: [(String, Int, String)] = [
+            ("vision_config.hidden_size", 64, "vision_model.embeddings.patch_embedding.weight"),
+            ("vision_config.patch_size", 16, "vision_model.embeddings.patch_embedding.weight"),
+            ("vision_config.image_size", 64, "vision_model.embeddings.position_embedding.weight"),
+            ("vision_config.intermediate_size", 128, "vision_model.encoder.layers.0.mlp.fc1.weight"),
+            ("text_config.hidden_size", 64, "text_model.embeddings.token_embedding.weight"),
+            ("text_config.vocab_size", 49408, "text_model.embeddings.token_embedding.weight"),
+            ("text_config.max_position_embeddings", 100, "text_model.embeddings.position_embedding.weight"),
+            ("projection_dim", 512, "visual_projection.weight"),
+        ]
+        for (field, value, tensor) in hf {
+            let dir = try copyOfFixture("hf-tiny")
+            try setField(dir.appendingPathComponent("config.json"), field, value)
+            assertRefused(dir, mentioning: ["config.json", field, tensor], "\(field) = \(value)")
+        }
+        let oc: [(String, Any, String)] = [
+            ("model_cfg.vision_cfg.width", 64, "visual.conv1.weight"), ("model_cfg.text_cfg.mlp_ratio", 4.0, "transformer.resblocks.0.mlp.c_fc.weight"),
+            ("model_cfg.embed_dim", 32, "visual.proj"), ("model_cfg.text_cfg.context_length", 16, "positional_embedding"),
+        ]
+        for (field, value, tensor) in oc {
+            let dir = try copyOfFixture("openclip-tiny")
+            try setField(dir.appendingPathComponent("open_clip_config.json"), field, value)
+            assertRefused(dir, mentioning: ["open_clip_config.json", String(field.dropFirst("model_cfg.".count)), tensor], "\(field) = \(value)")
+        }
+    }
+}
