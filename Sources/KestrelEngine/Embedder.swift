@@ -10,18 +10,32 @@ public final class Embedder: Sendable {
     /// Texts per text-tower call and images per image-tower call.
     public let batchSize: Int
 
+    /// `orientation`: `.exif` (default) turns photos upright by their EXIF Orientation tag before
+    /// preprocessing; `.ignore` uses the stored pixels, as the reference pipelines do.
     public init(modelDirectory: URL, vocabulary: URL? = nil, alpha: PreprocessConfig.AlphaHandling? = nil,
-                pixelLimit: Int? = nil, textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
+                pixelLimit: Int? = nil, orientation: OrientationHandling = .exif,
+                textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
         model = try CLIPModel(directory: modelDirectory)
+        // vocab.json and merges.txt go together: one without the other is a missing file (the
+        // tokenizer names it), not a reason to fall back to the bundled vocabulary.
+        let hasVocab = FileManager.default.fileExists(atPath: modelDirectory.appendingPathComponent("vocab.json").path)
         // Text cleaning follows the checkpoint's ecosystem, as preprocessing does.
         tokenizer = try CLIPTokenizer(modelDirectory: modelDirectory, fallbackVocab: vocabulary ?? BundledFiles.vocabulary(),
                                       normalization: textNormalization ?? model.layout.textNormalization)
+        // Ids the token embedding does not have would fail at the first text: say so at load.
+        if tokenizer.vocabularySize > model.config.vocabSize {
+            let source = hasVocab ? "the folder's vocab.json and merges.txt"
+                : "the bundled OpenAI vocabulary, used because the folder has no vocab.json and merges.txt"
+            throw ModelError.vocabularyMismatch(folder: modelDirectory, tokenizer: source, tokens: tokenizer.vocabularySize,
+                                                modelTokens: model.config.vocabSize)
+        }
         var config = try PreprocessConfig.load(modelDirectory: modelDirectory)
         if let alpha { config.alpha = alpha }
         if let crop = config.crop, crop.height != model.config.imageSize || crop.width != model.config.imageSize {
             throw EngineError.preprocessMismatch(crop: "\(crop.height)x\(crop.width)", model: model.config.imageSize, folder: modelDirectory.path)
         }
-        preprocessor = Preprocessor(config: config, decoder: ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit))
+        preprocessor = Preprocessor(config: config, decoder: ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit,
+                                                                          orientation: orientation))
         self.batchSize = max(1, batchSize)
     }
 

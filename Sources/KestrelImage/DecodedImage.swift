@@ -1,5 +1,7 @@
 /// Pixel modes, named as Pillow names them: a decoded image holds what `PIL.Image.open` would
-/// hold, so that each reference pipeline's conversions can be reproduced exactly.
+/// hold, so that each reference pipeline's conversions can be reproduced exactly. One deliberate
+/// difference: 16-bit gray PNGs are 8-bit `L` (the high byte of each sample, as viewers show
+/// them and as Pillow reads 16-bit RGB), not Pillow's `I;16`, which `convert("RGB")` clips to 255.
 public enum PixelMode: String, Sendable, CaseIterable {
     case bilevel = "1"  // 1-bit gray; stored as 0 / 255 like Pillow
     case gray = "L"
@@ -7,13 +9,12 @@ public enum PixelMode: String, Sendable, CaseIterable {
     case rgb = "RGB"
     case rgba = "RGBA"
     case palette = "P"
-    case gray16 = "I;16"  // 16-bit gray PNG
     case cmyk = "CMYK"  // JPEG CMYK/YCCK, in Pillow's (Adobe-inverted) polarity
 
-    /// Interleaved 8-bit samples per pixel (`gray16` holds one 16-bit sample instead).
+    /// Interleaved 8-bit samples per pixel.
     public var channels: Int {
         switch self {
-        case .bilevel, .gray, .palette, .gray16: return 1
+        case .bilevel, .gray, .palette: return 1
         case .grayAlpha: return 2
         case .rgb: return 3
         case .rgba, .cmyk: return 4
@@ -28,7 +29,7 @@ public enum Transparency: Equatable, Sendable {
     case paletteIndex(Int)
     /// Alpha per palette entry; entries past the end are opaque.
     case paletteAlpha([UInt8])
-    /// Gray value that is transparent (modes `1`, `L`, `I;16`).
+    /// Gray value that is transparent (modes `1`, `L`), as the file stores it (16 bits for a 16-bit PNG).
     case gray(Int)
     /// RGB value that is transparent.
     case rgb(Int, Int, Int)
@@ -39,23 +40,20 @@ public struct DecodedImage: Sendable, Equatable {
     public var width: Int
     public var height: Int
     public var mode: PixelMode
-    /// Row-major interleaved 8-bit samples, `mode.channels` per pixel. Empty for `gray16`.
+    /// Row-major interleaved 8-bit samples, `mode.channels` per pixel.
     public var pixels: [UInt8]
-    /// Row-major 16-bit samples for `gray16`; empty otherwise.
-    public var samples16: [UInt16]
     /// `P` only: RGB triples, as many entries as the file's palette has.
     public var palette: [UInt8]
     public var transparency: Transparency?
 
     public init(
-        width: Int, height: Int, mode: PixelMode, pixels: [UInt8] = [], samples16: [UInt16] = [],
+        width: Int, height: Int, mode: PixelMode, pixels: [UInt8] = [],
         palette: [UInt8] = [], transparency: Transparency? = nil
     ) {
         self.width = width
         self.height = height
         self.mode = mode
         self.pixels = pixels
-        self.samples16 = samples16
         self.palette = palette
         self.transparency = transparency
     }

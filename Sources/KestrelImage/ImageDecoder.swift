@@ -36,15 +36,21 @@ public struct ImageHeader: Sendable, Equatable {
 /// The header is read first and images with more than `pixelLimit` pixels are refused before
 /// any pixel memory is allocated. The default, 178,956,970, is Pillow's own hard limit
 /// (`2 * Image.MAX_IMAGE_PIXELS`, the point where Pillow raises `DecompressionBombError`).
+///
+/// With `orientation == .exif` (the default) a photo's EXIF Orientation tag is applied, so the
+/// decoded image is upright as viewers show it; `.ignore` keeps the pixels as stored, which is
+/// what both reference pipelines see (`PIL.Image.open` does not apply it).
 public struct ImageDecoder: Sendable {
     public static let defaultPixelLimit = 178_956_970
     /// The largest image file read from disk, in bytes (512 MiB). A bigger file, or anything that
     /// is not a regular file (a FIFO, a folder, `/dev/zero`), is refused before any byte is read.
     public static let fileByteLimit = 512 << 20
     public var pixelLimit: Int
+    public var orientation: OrientationHandling
 
-    public init(pixelLimit: Int = ImageDecoder.defaultPixelLimit) {
+    public init(pixelLimit: Int = ImageDecoder.defaultPixelLimit, orientation: OrientationHandling = .exif) {
         self.pixelLimit = pixelLimit
+        self.orientation = orientation
     }
 
     /// Reads and decodes the file at `url`. `ImageError.unreadable` when it cannot be read: its
@@ -65,11 +71,14 @@ public struct ImageDecoder: Sendable {
     public func decode(bytes: [UInt8], name: String) throws -> DecodedImage {
         let header = try readHeader(bytes: bytes, name: name)
         try checkLimit(header, name: name)
+        let image: DecodedImage
         switch header.format {
-        case .jpeg: return try JPEGCodec.decode(bytes, name: name)
-        case .png: return try PNGCodec.decode(bytes, name: name)
+        case .jpeg: image = try JPEGCodec.decode(bytes, name: name)
+        case .png: image = try PNGCodec.decode(bytes, name: name)
         default: throw ImageError.unsupportedFormat(path: name, format: header.format.rawValue)
         }
+        guard orientation == .exif, let tag = EXIFOrientation.read(bytes, format: header.format) else { return image }
+        return image.oriented(tag)
     }
 
     /// Reads only the header (format and size). Throws for unsupported formats.

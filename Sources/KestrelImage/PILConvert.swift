@@ -27,8 +27,6 @@ enum PILConvert {
                 let e = 3 * Int(px[i])
                 if e + 2 < pal.count { for c in 0..<3 { out[3 * i + c] = pal[e + c] } }  // else black
             }
-        case .gray16:  // I;16 -> RGB clips to 255 (it does not scale)
-            for i in 0..<n { let v = UInt8(min(Int(im.samples16[i]), 255)); for c in 0..<3 { out[3 * i + c] = v } }
         case .cmyk:  // cmyk2rgb
             for i in 0..<n {
                 let nk = 255 - Int(px[4 * i + 3])

@@ -23,8 +23,9 @@ public enum ResampleFilter: String, Sendable {
 /// A port of Pillow's `libImaging/Resample.c` (antialiased convolution resize) and of the
 /// nearest-neighbour scale in `Geometry.c`. Every rounding step is Pillow's, so 8-bit results
 /// are bit-identical: coefficients normalised in double, then fixed-point with 22 fraction
-/// bits; horizontal pass first (only over the rows the vertical pass needs), a clipped uint8
-/// between passes; a pass is skipped when its size does not change.
+/// bits; the passes in Pillow 13's order (see `verticalFirst`; when the horizontal pass is first
+/// it covers only the rows the vertical pass reads), a clipped uint8 between passes; a pass is
+/// skipped when its size does not change.
 enum PILResample {
     static let precisionBits = 22
 
@@ -74,137 +75,110 @@ enum PILResample {
         return s < 0 ? 0 : s > 255 ? 255 : UInt8(s)
     }
 
-    /// Resizes interleaved 8-bit samples (`channels` per pixel), each channel independently.
+    /// Pillow 13's choice of pass order (`ImagingResampleInner`): the vertical pass runs first
+    /// when the height shrinks by more than twice as many pixels as the width does (tall images
+    /// scaled down); otherwise the horizontal pass runs first. The uint8 rounding between the
+    /// passes makes the order visible in the result.
+    static func verticalFirst(width: Int, height: Int, outWidth: Int, outHeight: Int) -> Bool {
+        let dy = height - outHeight, dx = width - outWidth
+        return dy > 0 && dy > dx * 2
+    }
+
+    /// Resizes interleaved 8-bit samples (`channels` per pixel), each channel independently,
+    /// in Pillow's pass order.
     static func resample8(
         _ src: [UInt8], width: Int, height: Int, channels c: Int, outWidth: Int, outHeight: Int,
         filter: ResampleFilter
     ) -> [UInt8] {
         if width == outWidth && height == outHeight { return src }
+        let needH = outWidth != width, needV = outHeight != height
         let horiz = coefficients(inSize: width, outSize: outWidth, filter: filter)
         var vert = coefficients(inSize: height, outSize: outHeight, filter: filter)
-        let needH = outWidth != width, needV = outHeight != height
+        if verticalFirst(width: width, height: height, outWidth: outWidth, outHeight: outHeight) {
+            // [H, W] -> [outH, W] -> [outH, outW]
+            var cur = src
+            if needV { cur = verticalPass(cur, rowLength: width * c, outHeight: outHeight, vert) }
+            if needH {
+                cur = horizontalPass(cur, width: width, rows: outHeight, rowOffset: 0, channels: c, outWidth: outWidth, horiz)
+            }
+            return cur
+        }
+        // [H, W] -> [rows the vertical pass reads, outW] -> [outH, outW]
         var cur = src
-        var curW = width
         if needH {
-            // Only rows first...last used by the vertical pass are computed.
             let first = vert.bounds[0]
             let last = vert.bounds[2 * outHeight - 2] + vert.bounds[2 * outHeight - 1]
             for i in 0..<outHeight { vert.bounds[2 * i] -= first }
-            let rows = needV ? last - first : height
-            let rowOffset = needV ? first : 0
-            if !needV { for i in 0..<outHeight { vert.bounds[2 * i] += first } }
-            let k = fixedPoint(horiz.weights)
-            var out = [UInt8](repeating: 0, count: outWidth * rows * c)
-            let ksize = horiz.ksize
-            src.withUnsafeBufferPointer { s in
-                k.withUnsafeBufferPointer { k in
-                    horiz.bounds.withUnsafeBufferPointer { b in
-                        out.withUnsafeMutableBufferPointer { o in
-                            for yy in 0..<rows {
-                                let inRow = (yy + rowOffset) * width * c
-                                let outRow = yy * outWidth * c
-                                for xx in 0..<outWidth {
-                                    let xmin = b[2 * xx], xmax = b[2 * xx + 1]
-                                    let kb = xx * ksize
-                                    for ch in 0..<c {
-                                        var ss = 1 << (precisionBits - 1)
-                                        var p = inRow + xmin * c + ch
-                                        for x in 0..<xmax {
-                                            ss += Int(s[p]) * Int(k[kb + x])
-                                            p += c
-                                        }
-                                        o[outRow + xx * c + ch] = clip8(ss)
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            cur = out
-            curW = outWidth
+            cur = horizontalPass(src, width: width, rows: last - first, rowOffset: first, channels: c, outWidth: outWidth, horiz)
         }
-        if needV {
-            let k = fixedPoint(vert.weights)
-            let ksize = vert.ksize
-            let rowLen = curW * c
-            var out = [UInt8](repeating: 0, count: rowLen * outHeight)
-            cur.withUnsafeBufferPointer { s in
-                k.withUnsafeBufferPointer { k in
-                    vert.bounds.withUnsafeBufferPointer { b in
-                        out.withUnsafeMutableBufferPointer { o in
-                            for yy in 0..<outHeight {
-                                let ymin = b[2 * yy], ymax = b[2 * yy + 1]
-                                let kb = yy * ksize
-                                for i in 0..<rowLen {
+        if needV { cur = verticalPass(cur, rowLength: (needH ? outWidth : width) * c, outHeight: outHeight, vert) }
+        return cur
+    }
+
+    /// `ImagingResampleHorizontal_8bpc`: rows `rowOffset ..< rowOffset + rows` of `src`, each
+    /// resized from `width` to `outWidth` pixels.
+    static func horizontalPass(
+        _ src: [UInt8], width: Int, rows: Int, rowOffset: Int, channels c: Int, outWidth: Int, _ horiz: Coefficients
+    ) -> [UInt8] {
+        let k = fixedPoint(horiz.weights)
+        let ksize = horiz.ksize
+        var out = [UInt8](repeating: 0, count: outWidth * rows * c)
+        src.withUnsafeBufferPointer { s in
+            k.withUnsafeBufferPointer { k in
+                horiz.bounds.withUnsafeBufferPointer { b in
+                    out.withUnsafeMutableBufferPointer { o in
+                        for yy in 0..<rows {
+                            let inRow = (yy + rowOffset) * width * c
+                            let outRow = yy * outWidth * c
+                            for xx in 0..<outWidth {
+                                let xmin = b[2 * xx], xmax = b[2 * xx + 1]
+                                let kb = xx * ksize
+                                for ch in 0..<c {
                                     var ss = 1 << (precisionBits - 1)
-                                    var p = ymin * rowLen + i
-                                    for y in 0..<ymax {
-                                        ss += Int(s[p]) * Int(k[kb + y])
-                                        p += rowLen
+                                    var p = inRow + xmin * c + ch
+                                    for x in 0..<xmax {
+                                        ss += Int(s[p]) * Int(k[kb + x])
+                                        p += c
                                     }
-                                    o[yy * rowLen + i] = clip8(ss)
+                                    o[outRow + xx * c + ch] = clip8(ss)
                                 }
                             }
                         }
                     }
                 }
             }
-            cur = out
         }
-        return cur
+        return out
     }
 
-    /// Pillow's `ROUND_UP` then the byte-wise CLIP8 that `ImagingResample*_16bpc` stores.
-    @inline(__always) static func store16(_ ss: Double) -> UInt16 {
-        let v = Int(ss >= 0.0 ? ss + 0.5 : ss - 0.5)
-        let lo = v % 256, hi = v >> 8
-        return UInt16(max(0, min(255, hi))) << 8 | UInt16(max(0, min(255, lo)))
-    }
-
-    /// Resizes `I;16` samples (double-precision coefficients, Pillow's 16bpc passes).
-    static func resample16(
-        _ src: [UInt16], width: Int, height: Int, outWidth: Int, outHeight: Int, filter: ResampleFilter
-    ) -> [UInt16] {
-        if width == outWidth && height == outHeight { return src }
-        let horiz = coefficients(inSize: width, outSize: outWidth, filter: filter)
-        var vert = coefficients(inSize: height, outSize: outHeight, filter: filter)
-        let needH = outWidth != width, needV = outHeight != height
-        var cur = src
-        var curW = width
-        if needH {
-            let first = needV ? vert.bounds[0] : 0
-            let rows = needV ? vert.bounds[2 * outHeight - 2] + vert.bounds[2 * outHeight - 1] - first : height
-            if needV { for i in 0..<outHeight { vert.bounds[2 * i] -= first } }
-            var out = [UInt16](repeating: 0, count: outWidth * rows)
-            for yy in 0..<rows {
-                for xx in 0..<outWidth {
-                    let xmin = horiz.bounds[2 * xx], xmax = horiz.bounds[2 * xx + 1]
-                    var ss = 0.0
-                    for x in 0..<xmax {
-                        ss += Double(src[(yy + first) * width + xmin + x]) * horiz.weights[xx * horiz.ksize + x]
+    /// `ImagingResampleVertical_8bpc`: rows of `rowLength` samples resized to `outHeight` rows
+    /// (the bounds index rows of `src`).
+    static func verticalPass(_ src: [UInt8], rowLength rowLen: Int, outHeight: Int, _ vert: Coefficients) -> [UInt8] {
+        let k = fixedPoint(vert.weights)
+        let ksize = vert.ksize
+        var out = [UInt8](repeating: 0, count: rowLen * outHeight)
+        src.withUnsafeBufferPointer { s in
+            k.withUnsafeBufferPointer { k in
+                vert.bounds.withUnsafeBufferPointer { b in
+                    out.withUnsafeMutableBufferPointer { o in
+                        for yy in 0..<outHeight {
+                            let ymin = b[2 * yy], ymax = b[2 * yy + 1]
+                            let kb = yy * ksize
+                            for i in 0..<rowLen {
+                                var ss = 1 << (precisionBits - 1)
+                                var p = ymin * rowLen + i
+                                for y in 0..<ymax {
+                                    ss += Int(s[p]) * Int(k[kb + y])
+                                    p += rowLen
+                                }
+                                o[yy * rowLen + i] = clip8(ss)
+                            }
+                        }
                     }
-                    out[yy * outWidth + xx] = store16(ss)
                 }
             }
-            cur = out
-            curW = outWidth
         }
-        if needV {
-            var out = [UInt16](repeating: 0, count: curW * outHeight)
-            for yy in 0..<outHeight {
-                let ymin = vert.bounds[2 * yy], ymax = vert.bounds[2 * yy + 1]
-                for xx in 0..<curW {
-                    var ss = 0.0
-                    for y in 0..<ymax {
-                        ss += Double(cur[(ymin + y) * curW + xx]) * vert.weights[yy * vert.ksize + y]
-                    }
-                    out[yy * curW + xx] = store16(ss)
-                }
-            }
-            cur = out
-        }
-        return cur
+        return out
     }
 
     /// Pillow's NEAREST resize (`ImagingScaleAffine`): positions accumulate in double.

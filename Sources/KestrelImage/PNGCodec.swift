@@ -1,9 +1,11 @@
 import CPNG
 
 /// PNG through libpng, mapped to Pillow's modes (PngImagePlugin `_MODES`):
-/// gray 1 -> `1`; gray 2/4/8 -> `L` (scaled x85 / x17); gray 16 -> `I;16`; RGB 8/16 -> `RGB`
-/// (16-bit keeps the high byte); palette 1/2/4/8 -> `P`; gray+alpha 8 -> `LA`, 16 -> `RGBA`;
-/// RGBA 8/16 -> `RGBA`. tRNS becomes `Transparency` exactly as Pillow's `chunk_tRNS` reads it.
+/// gray 1 -> `1`; gray 2/4/8 -> `L` (scaled x85 / x17); RGB 8/16 -> `RGB` (16-bit keeps the
+/// high byte); palette 1/2/4/8 -> `P`; gray+alpha 8 -> `LA`, 16 -> `RGBA`; RGBA 8/16 -> `RGBA`.
+/// tRNS becomes `Transparency` exactly as Pillow's `chunk_tRNS` reads it.
+/// One difference from Pillow: gray 16 -> `L` by the high byte too (viewers' scaling), where
+/// Pillow makes `I;16`, which its `convert("RGB")` clips to 255 (a near-white picture).
 enum PNGCodec {
     private static let messageCapacity = 200
 
@@ -61,9 +63,9 @@ enum PNGCodec {
                 let scale = UInt8(255 / ((1 << depth) - 1))
                 image.pixels = depth == 8 ? raw : raw.map { $0 &* scale }
                 if trns { image.transparency = .gray(Int(i.trans_gray)) }
-            default:
-                image.mode = .gray16
-                image.samples16 = (0..<count).map { UInt16(raw[2 * $0]) << 8 | UInt16(raw[2 * $0 + 1]) }
+            default:  // 16 bits: the high byte, like 16-bit RGB (not Pillow's clipping I;16)
+                image.mode = .gray
+                image.pixels = highBytes()
                 if trns { image.transparency = .gray(Int(i.trans_gray)) }
             }
         case PNG_COLOR_TYPE_RGB:

@@ -5,7 +5,7 @@ import Foundation
 ///   transformers 5): convert to RGB first (compositing transparency onto white), resize,
 ///   centre crop at floor((H - S) / 2) (zero-padded if smaller), `Float(Double(v) * factor)`, normalise.
 /// - `.openCLIP`: `open_clip.image_transform(is_train=False)`: resize and crop in the file's own
-///   mode (P and 1 nearest, RGBA/LA premultiplied, I;16 in 16 bits), crop at Python's
+///   mode (P and 1 nearest, RGBA/LA premultiplied), crop at Python's
 ///   round-half-even((H - S) / 2), then `convert("RGB")` (alpha dropped), `Float(v) / 255`, normalise.
 public struct PreprocessConfig: Sendable, Equatable {
     public enum Ecosystem: String, Sendable { case huggingFace, openCLIP }
@@ -75,7 +75,25 @@ public struct PreprocessConfig: Sendable, Equatable {
             path: dir.path, detail: "no open_clip_config.json, config.json or preprocessor_config.json")
     }
 
+    /// Resize and crop sizes a config may ask for (each side), in pixels.
+    public static let sizeLimit = 1...16_384
+    /// Config files are read whole; no real one comes near this.
+    static let configByteLimit = 16 << 20
+
     private static func readJSON(_ url: URL) throws -> [String: Any] {
+        // stat first: a FIFO would block the read forever and /dev/zero would never end.
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { throw ImageError.badConfig(path: url.path, detail: "missing file") }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: throw ImageError.badConfig(path: url.path, detail: "it is a directory, not a file")
+        case S_IFIFO: throw ImageError.badConfig(path: url.path, detail: "it is a FIFO (named pipe), not a file")
+        case S_IFCHR, S_IFBLK: throw ImageError.badConfig(path: url.path, detail: "it is a device, not a file")
+        default: throw ImageError.badConfig(path: url.path, detail: "it is not a regular file")
+        }
+        guard Int(st.st_size) <= configByteLimit else {
+            throw ImageError.badConfig(path: url.path, detail: "\(st.st_size) bytes; a config file is at most \(configByteLimit >> 20) MB")
+        }
         do {
             let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
             guard let dict = obj as? [String: Any] else { throw ImageError.badConfig(path: url.path, detail: "not a JSON object") }
@@ -85,7 +103,16 @@ public struct PreprocessConfig: Sendable, Equatable {
         }
     }
 
-    private static func int(_ v: Any?) -> Int? { (v as? NSNumber)?.intValue }
+    private static func int(_ v: Any?) -> Int? { (v as? NSNumber).flatMap { Int(exactly: $0.doubleValue) } }
+
+    /// A resize or crop size: an integer in `sizeLimit`, else an error naming `field`.
+    private static func size(_ v: Any?, _ path: String, _ field: String) throws -> Int? {
+        guard let v else { return nil }
+        guard let n = int(v), sizeLimit.contains(n) else {
+            throw ImageError.badConfig(path: path, detail: "\(field) is \(v); sizes are integers in \(sizeLimit.lowerBound)...\(sizeLimit.upperBound)")
+        }
+        return n
+    }
 
     /// A JSON number as Python reads it (correctly rounded double). Foundation's
     /// JSONSerialization may hold numbers as decimals whose `doubleValue` is off by an ulp
@@ -94,14 +121,22 @@ public struct PreprocessConfig: Sendable, Equatable {
         guard let n = v as? NSNumber else { return nil }
         return Double(n.description) ?? n.doubleValue
     }
-    private static func floats(_ v: Any?, _ path: String, _ key: String) throws -> [Float]? {
+    /// Mean or std: one number or three, each finite (and positive when `positive`).
+    private static func floats(_ v: Any?, _ path: String, _ key: String, positive: Bool = false) throws -> [Float]? {
         guard let v else { return nil }
         // Python holds float64 and numpy/torch round it to float32: Float(Double), not Float(text).
-        if let d = double(v) { return [Float](repeating: Float(d), count: 3) }
-        guard let a = v as? [Any], a.count == 3, let ds = Optional(a.compactMap(double)), ds.count == 3 else {
+        let values: [Float]
+        if let d = double(v) {
+            values = [Float](repeating: Float(d), count: 3)
+        } else if let a = v as? [Any], a.count == 3, case let ds = a.compactMap(double), ds.count == 3 {
+            values = ds.map { Float($0) }
+        } else {
             throw ImageError.badConfig(path: path, detail: "\(key) must be a number or 3 numbers")
         }
-        return ds.map { Float($0) }
+        guard values.allSatisfy({ $0.isFinite && (!positive || $0 > 0) }) else {
+            throw ImageError.badConfig(path: path, detail: "\(key) is \(v); it must be \(positive ? "positive and " : "")finite")
+        }
+        return values
     }
 
     /// Hugging Face: `preprocessor_config.json` over `CLIPImageProcessor`'s defaults. Without
@@ -111,7 +146,7 @@ public struct PreprocessConfig: Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: pp.path) else {
             let cfgURL = dir.appendingPathComponent("config.json")
             let cfg = try readJSON(cfgURL)
-            let size = int((cfg["vision_config"] as? [String: Any])?["image_size"]) ?? 224
+            let size = try size((cfg["vision_config"] as? [String: Any])?["image_size"], cfgURL.path, "vision_config.image_size") ?? 224
             return huggingFace(size: size)
         }
         let path = pp.path
@@ -119,20 +154,22 @@ public struct PreprocessConfig: Sendable, Equatable {
         var c = huggingFace()
         func flag(_ k: String) -> Bool { (j[k] as? NSNumber)?.boolValue ?? true }
         if let s = j["size"] {
-            if let n = int(s) {
+            if s is NSNumber, let n = try size(s, path, "size") {
                 c.resize = .shortestEdge(n)
-            } else if let d = s as? [String: Any], let n = int(d["shortest_edge"]) {
+            } else if let d = s as? [String: Any], let n = try size(d["shortest_edge"], path, "size.shortest_edge") {
                 c.resize = .shortestEdge(n)
-            } else if let d = s as? [String: Any], let h = int(d["height"]), let w = int(d["width"]) {
+            } else if let d = s as? [String: Any], let h = try size(d["height"], path, "size.height"),
+                      let w = try size(d["width"], path, "size.width") {
                 c.resize = .exact(height: h, width: w)
             } else {
                 throw ImageError.badConfig(path: path, detail: "unsupported size \(s)")
             }
         }
         if let s = j["crop_size"] {
-            if let n = int(s) {
+            if s is NSNumber, let n = try size(s, path, "crop_size") {
                 c.crop = (n, n)
-            } else if let d = s as? [String: Any], let h = int(d["height"]), let w = int(d["width"]) {
+            } else if let d = s as? [String: Any], let h = try size(d["height"], path, "crop_size.height"),
+                      let w = try size(d["width"], path, "crop_size.width") {
                 c.crop = (h, w)
             } else {
                 throw ImageError.badConfig(path: path, detail: "unsupported crop_size \(s)")
@@ -147,10 +184,15 @@ public struct PreprocessConfig: Sendable, Equatable {
             default: throw ImageError.badConfig(path: path, detail: "resample \(r) (only 2 bilinear, 3 bicubic)")
             }
         }
-        if let f = double(j["rescale_factor"]) { c.rescaleFactor = f }
+        if let v = j["rescale_factor"] {
+            guard let f = double(v), f.isFinite, f > 0, f <= 1 else {
+                throw ImageError.badConfig(path: path, detail: "rescale_factor is \(v); it must be in (0, 1] (1/255 for 8-bit pixels)")
+            }
+            c.rescaleFactor = f
+        }
         if !flag("do_rescale") { c.rescaleFactor = nil }
         if let m = try floats(j["image_mean"], path, "image_mean") { c.mean = m }
-        if let s = try floats(j["image_std"], path, "image_std") { c.std = s }
+        if let s = try floats(j["image_std"], path, "image_std", positive: true) { c.std = s }
         if !flag("do_normalize") { c.mean = nil; c.std = nil }
         // do_convert_rgb: false is not honoured: the model consumes 3 channels either way.
         return c
@@ -165,17 +207,18 @@ public struct PreprocessConfig: Sendable, Equatable {
         let pp = j["preprocess_cfg"] as? [String: Any] ?? [:]
         let vision = (j["model_cfg"] as? [String: Any])?["vision_cfg"] as? [String: Any]
         let sizeAny = pp["size"] ?? vision?["image_size"] ?? 224
+        let field = pp["size"] != nil ? "preprocess_cfg.size" : "model_cfg.vision_cfg.image_size"
         var size: Int
-        if let n = int(sizeAny) {
+        if sizeAny is NSNumber, let n = try Self.size(sizeAny, path, field) {
             size = n
-        } else if let a = sizeAny as? [NSNumber], a.count == 2, a[0] == a[1] {
-            size = a[0].intValue
+        } else if let a = sizeAny as? [NSNumber], a.count == 2, a[0] == a[1], let n = try Self.size(a[0], path, field) {
+            size = n
         } else {
-            throw ImageError.badConfig(path: path, detail: "non-square image size \(sizeAny) is not supported")
+            throw ImageError.badConfig(path: path, detail: "\(field): non-square image size \(sizeAny) is not supported")
         }
         var c = openCLIP(size: size)
-        if let m = try floats(pp["mean"], path, "mean") { c.mean = m }
-        if let s = try floats(pp["std"], path, "std") { c.std = s }
+        if let m = try floats(pp["mean"], path, "preprocess_cfg.mean") { c.mean = m }
+        if let s = try floats(pp["std"], path, "preprocess_cfg.std", positive: true) { c.std = s }
         switch pp["interpolation"] as? String ?? "bicubic" {
         case "bicubic", "random": c.filter = .bicubic
         case "bilinear": c.filter = .bilinear

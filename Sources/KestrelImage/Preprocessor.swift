@@ -31,6 +31,13 @@ public struct Preprocessor: Sendable {
     /// The uint8 RGB image just before rescaling (after resize, crop and conversion); the
     /// pipelines' floats are a fixed function of these bytes.
     public func pixelsRGB(_ image: DecodedImage) throws -> (pixels: [UInt8], height: Int, width: Int) {
+        // The resized size follows the image's aspect ratio: a 1 x 4000 strip at 224 would be
+        // 224 x 896,000. Refuse it under the decoder's pixel limit before allocating it.
+        let (oh, ow) = outputSize(height: image.height, width: image.width)
+        let (pixels, overflow) = oh.multipliedReportingOverflow(by: ow)
+        if overflow || pixels > decoder.pixelLimit {
+            throw ImageError.tooManyPixels(path: "the image resized to \(ow)x\(oh)", width: ow, height: oh, limit: decoder.pixelLimit)
+        }
         switch config.ecosystem {
         case .huggingFace: return huggingFaceRGB(image)
         case .openCLIP: return openCLIPRGB(image)
@@ -114,8 +121,6 @@ public struct Preprocessor: Sendable {
                 PILConvert.unpremultiply(&p, channels: c)
                 im.pixels = p
             }
-        case .gray16:
-            im.samples16 = PILResample.resample16(im.samples16, width: im.width, height: im.height, outWidth: ow, outHeight: oh, filter: config.filter)
         case .gray, .rgb, .cmyk:
             im.pixels = PILResample.resample8(im.pixels, width: im.width, height: im.height, channels: c, outWidth: ow, outHeight: oh, filter: config.filter)
         }
@@ -125,15 +130,7 @@ public struct Preprocessor: Sendable {
             // torchvision CenterCrop: int(round((H - S) / 2.0)), Python rounds half to even.
             let top = Int((Double(oh - ch) / 2.0).rounded(.toNearestOrEven))
             let left = Int((Double(ow - cw) / 2.0).rounded(.toNearestOrEven))
-            if im.mode == .gray16 {
-                var out = [UInt16](repeating: 0, count: ch * cw)
-                for y in 0..<ch where y + top >= 0 && y + top < oh {
-                    for x in 0..<cw where x + left >= 0 && x + left < ow { out[y * cw + x] = im.samples16[(y + top) * ow + x + left] }
-                }
-                im.samples16 = out
-            } else {
-                im.pixels = Self.crop(im.pixels, height: oh, width: ow, channels: c, top: top, left: left, ch: ch, cw: cw)
-            }
+            im.pixels = Self.crop(im.pixels, height: oh, width: ow, channels: c, top: top, left: left, ch: ch, cw: cw)
             im.width = cw
             im.height = ch
         }

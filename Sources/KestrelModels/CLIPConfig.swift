@@ -71,34 +71,37 @@ extension CLIPConfig {
         let t = root["text_config"] as? [String: Any] ?? [:]
         let v = root["vision_config"] as? [String: Any] ?? [:]
         let f = ConfigFields(file: url)
-        let textWidth = try f.int(t, "hidden_size", 512, "text_config.")
-        let visionWidth = try f.int(v, "hidden_size", 768, "vision_config.")
-        var eos = try f.int(t, "eos_token_id", 49407, "text_config.")
-        let vocab = try f.int(t, "vocab_size", 49408, "text_config.")
+        let L = ConfigLimits.self
+        let textWidth = try f.int(t, "hidden_size", 512, "text_config.", in: L.width)
+        let visionWidth = try f.int(v, "hidden_size", 768, "vision_config.", in: L.width)
+        let vocab = try f.int(t, "vocab_size", 49408, "text_config.", in: L.vocabulary)
+        var eos = try f.int(t, "eos_token_id", 49407, "text_config.", in: 0...(vocab - 1))
         // transformers pools at argmax(input_ids) when eos_token_id == 2 (configs older than 4.31);
         // with CLIP's vocabulary that is the first 49407, the largest id.
         if eos == 2 { eos = vocab - 1 }
+        let imageSize = try f.int(v, "image_size", 224, "vision_config.", in: L.imageSize)
+        _ = try f.double(root, "logit_scale_init_value", 2.6592, "", in: -L.logitScale...L.logitScale)
         let config = CLIPConfig(
-            imageSize: try f.int(v, "image_size", 224, "vision_config."),
-            patchSize: try f.int(v, "patch_size", 32, "vision_config."),
+            imageSize: imageSize,
+            patchSize: try f.int(v, "patch_size", 32, "vision_config.", in: 1...imageSize),
             vision: TowerConfig(
                 width: visionWidth,
-                layers: try f.int(v, "num_hidden_layers", 12, "vision_config."),
-                heads: try f.int(v, "num_attention_heads", 12, "vision_config."),
-                mlpWidth: try f.int(v, "intermediate_size", 3072, "vision_config."),
+                layers: try f.int(v, "num_hidden_layers", 12, "vision_config.", in: L.layers),
+                heads: try f.int(v, "num_attention_heads", 12, "vision_config.", in: 1...visionWidth),
+                mlpWidth: try f.int(v, "intermediate_size", 3072, "vision_config.", in: L.mlpWidth),
                 activation: try f.string(v, "hidden_act", "quick_gelu", "vision_config."),
-                layerNormEps: Float(try f.double(v, "layer_norm_eps", 1e-5, "vision_config."))),
+                layerNormEps: Float(try f.double(v, "layer_norm_eps", 1e-5, "vision_config.", in: L.epsilon))),
             vocabSize: vocab,
-            contextLength: try f.int(t, "max_position_embeddings", 77, "text_config."),
+            contextLength: try f.int(t, "max_position_embeddings", 77, "text_config.", in: L.context),
             text: TowerConfig(
                 width: textWidth,
-                layers: try f.int(t, "num_hidden_layers", 12, "text_config."),
-                heads: try f.int(t, "num_attention_heads", 8, "text_config."),
-                mlpWidth: try f.int(t, "intermediate_size", 2048, "text_config."),
+                layers: try f.int(t, "num_hidden_layers", 12, "text_config.", in: L.layers),
+                heads: try f.int(t, "num_attention_heads", 8, "text_config.", in: 1...textWidth),
+                mlpWidth: try f.int(t, "intermediate_size", 2048, "text_config.", in: L.mlpWidth),
                 activation: try f.string(t, "hidden_act", "quick_gelu", "text_config."),
-                layerNormEps: Float(try f.double(t, "layer_norm_eps", 1e-5, "text_config."))),
+                layerNormEps: Float(try f.double(t, "layer_norm_eps", 1e-5, "text_config.", in: L.epsilon))),
             endTokenID: eos,
-            embedDim: try f.int(root, "projection_dim", 512, ""))
+            embedDim: try f.int(root, "projection_dim", 512, "", in: L.width))
         if let channels = v["num_channels"] as? Int, channels != 3 {
             throw ModelError.unsupportedFeature(file: url, field: "vision_config.num_channels",
                                                 reason: "only 3-channel images are supported, got \(channels)")
@@ -129,7 +132,7 @@ extension CLIPConfig {
         if v["no_ln_pre"] as? Bool == true || v["final_ln_after_pool"] as? Bool == true {
             throw ModelError.unsupportedFeature(file: url, field: "vision_cfg.no_ln_pre/final_ln_after_pool", reason: "only the standard CLIP ViT is implemented")
         }
-        if let layers = v["layers"], !(layers is Int) {
+        if let layers = v["layers"], layers is [Any] {
             throw ModelError.unsupportedFeature(file: url, field: "vision_cfg.layers", reason: "ResNet towers are not implemented, only ViT")
         }
         for key in ["hf_model_name", "ls_init_value"] where t[key] != nil && !(t[key] is NSNull) {
@@ -142,28 +145,31 @@ extension CLIPConfig {
             throw ModelError.unsupportedFeature(file: url, field: "text_cfg.embed_cls/proj_bias/no_causal_mask", reason: "only the standard CLIP text transformer is implemented")
         }
         let activation = (model["quick_gelu"] as? Bool ?? false) ? "quick_gelu" : "gelu"
-        let visionWidth = try f.int(v, "width", 768, "vision_cfg.")
-        let headWidth = try f.int(v, "head_width", 64, "vision_cfg.")
-        let visionMLP = Int(try f.double(v, "mlp_ratio", 4.0, "vision_cfg.") * Double(visionWidth))
-        let textWidth = try f.int(t, "width", 512, "text_cfg.")
-        let textMLP = Int(try f.double(t, "mlp_ratio", 4.0, "text_cfg.") * Double(textWidth))
-        guard headWidth > 0, visionWidth % headWidth == 0 else {
+        let L = ConfigLimits.self
+        let visionWidth = try f.int(v, "width", 768, "vision_cfg.", in: L.width)
+        let headWidth = try f.int(v, "head_width", 64, "vision_cfg.", in: 1...visionWidth)
+        let visionMLP = try f.mlpWidth(v, "vision_cfg.", width: visionWidth)
+        let textWidth = try f.int(t, "width", 512, "text_cfg.", in: L.width)
+        let textMLP = try f.mlpWidth(t, "text_cfg.", width: textWidth)
+        guard visionWidth % headWidth == 0 else {
             throw ModelError.badConfigField(file: url, field: "vision_cfg.head_width", reason: "(\(headWidth)) must divide the width (\(visionWidth))")
         }
-        let vocab = try f.int(t, "vocab_size", 49408, "text_cfg.")
+        let vocab = try f.int(t, "vocab_size", 49408, "text_cfg.", in: L.vocabulary)
+        let imageSize = try f.int(v, "image_size", 224, "vision_cfg.", in: L.imageSize)
+        _ = try f.double(model, "init_logit_scale", 2.6592, "", in: -L.logitScale...L.logitScale)
         let config = CLIPConfig(
-            imageSize: try f.int(v, "image_size", 224, "vision_cfg."),
-            patchSize: try f.int(v, "patch_size", 16, "vision_cfg."),
-            vision: TowerConfig(width: visionWidth, layers: try f.int(v, "layers", 12, "vision_cfg."),
+            imageSize: imageSize,
+            patchSize: try f.int(v, "patch_size", 16, "vision_cfg.", in: 1...imageSize),
+            vision: TowerConfig(width: visionWidth, layers: try f.int(v, "layers", 12, "vision_cfg.", in: L.layers),
                                 heads: visionWidth / headWidth, mlpWidth: visionMLP,
                                 activation: activation, layerNormEps: 1e-5),
             vocabSize: vocab,
-            contextLength: try f.int(t, "context_length", 77, "text_cfg."),
-            text: TowerConfig(width: textWidth, layers: try f.int(t, "layers", 12, "text_cfg."),
-                              heads: try f.int(t, "heads", 8, "text_cfg."), mlpWidth: textMLP,
+            contextLength: try f.int(t, "context_length", 77, "text_cfg.", in: L.context),
+            text: TowerConfig(width: textWidth, layers: try f.int(t, "layers", 12, "text_cfg.", in: L.layers),
+                              heads: try f.int(t, "heads", 8, "text_cfg.", in: 1...textWidth), mlpWidth: textMLP,
                               activation: activation, layerNormEps: 1e-5),
-            endTokenID: try f.int(t, "eos_id", vocab - 1, "text_cfg."),
-            embedDim: try f.int(model, "embed_dim", 512, ""))
+            endTokenID: try f.int(t, "eos_id", vocab - 1, "text_cfg.", in: 0...(vocab - 1)),
+            embedDim: try f.int(model, "embed_dim", 512, "", in: L.width))
         try config.validate(file: url)
         return config
     }
@@ -172,10 +178,7 @@ extension CLIPConfig {
 // MARK: - JSON helpers
 
 func readJSONObject(_ url: URL) throws -> [String: Any] {
-    let data: Data
-    do { data = try Data(contentsOf: url) } catch {
-        throw ModelError.missingFile(url)
-    }
+    let data = try ModelFiles.readConfig(url)
     let object: Any
     do { object = try JSONSerialization.jsonObject(with: data) } catch {
         throw ModelError.unreadableConfig(url, reason: "invalid JSON (\(error.localizedDescription))")
@@ -186,20 +189,61 @@ func readJSONObject(_ url: URL) throws -> [String: Any] {
     return dict
 }
 
+/// The sizes a config may ask for. Each is far above any published CLIP (ViT-bigG: width 1,664,
+/// 48 layers, MLP 8,192; vocabularies of 250k) and far below what would exhaust memory before
+/// the checkpoint is compared with it: a number outside is refused with its field named.
+enum ConfigLimits {
+    static let layers = 1...1024
+    static let width = 1...65_536
+    static let mlpWidth = 1...262_144
+    static let mlpRatio = 0.0...64.0  // exclusive of 0, checked separately
+    static let imageSize = 1...16_384
+    static let context = 2...65_536
+    static let vocabulary = 1...16_777_216
+    /// LayerNorm epsilon: positive and small.
+    static let epsilon = 1e-30...0.1
+    /// `logit_scale` is a log: exp(88.7) overflows float32.
+    static let logitScale = 88.0
+}
+
 /// Typed reads of optional config fields, with errors that name the field.
 struct ConfigFields {
     let file: URL
 
-    func int(_ d: [String: Any], _ key: String, _ fallback: Int, _ prefix: String) throws -> Int {
+    /// An integer field within `range` (the fallback is used when the field is absent).
+    func int(_ d: [String: Any], _ key: String, _ fallback: Int, _ prefix: String, in range: ClosedRange<Int>) throws -> Int {
         guard let value = d[key], !(value is NSNull) else { return fallback }
-        if let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) { return i }
-        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be an integer, got \(value)")
+        guard let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
+            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be an integer, got \(value)")
+        }
+        guard range.contains(i) else {
+            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "is \(i), outside \(range.lowerBound)...\(range.upperBound)")
+        }
+        return i
     }
 
-    func double(_ d: [String: Any], _ key: String, _ fallback: Double, _ prefix: String) throws -> Double {
+    /// A finite number within `range`.
+    func double(_ d: [String: Any], _ key: String, _ fallback: Double, _ prefix: String, in range: ClosedRange<Double>) throws -> Double {
         guard let value = d[key], !(value is NSNull) else { return fallback }
-        if let n = value as? NSNumber { return n.doubleValue }
-        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a number, got \(value)")
+        guard let n = value as? NSNumber else {
+            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a number, got \(value)")
+        }
+        let x = n.doubleValue
+        guard x.isFinite, range.contains(x) else {
+            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "is \(x), outside \(range.lowerBound)...\(range.upperBound)")
+        }
+        return x
+    }
+
+    /// OpenCLIP's MLP width, `int(mlp_ratio * width)`, with the ratio finite and in range.
+    func mlpWidth(_ d: [String: Any], _ prefix: String, width: Int) throws -> Int {
+        let ratio = try double(d, "mlp_ratio", 4.0, prefix, in: ConfigLimits.mlpRatio)
+        let mlp = Int(ratio * Double(width))
+        guard ratio > 0, ConfigLimits.mlpWidth.contains(mlp) else {
+            throw ModelError.badConfigField(file: file, field: prefix + "mlp_ratio",
+                                            reason: "is \(ratio): an MLP of \(mlp) for width \(width) is outside \(ConfigLimits.mlpWidth)")
+        }
+        return mlp
     }
 
     func string(_ d: [String: Any], _ key: String, _ fallback: String, _ prefix: String) throws -> String {

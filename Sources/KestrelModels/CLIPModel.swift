@@ -51,20 +51,36 @@ public final class CLIPModel: Sendable {
         self.layout = layout
         self.configURL = configURL
         self.weightsURL = weightsURL
+        try ModelFiles.checkFolder(directory)
         config = try .load(configURL, layout: layout)
         let file = try SafeTensorsFile(url: weightsURL)
         let reader = WeightReader(file: file, layout: layout)
+        // Every size in the config against the shapes the checkpoint holds, before building anything.
+        try ConfigCheck(config: config, reader: reader, configURL: configURL).run()
         vision = try VisionTransformer(reading: reader, config: config)
         text = try TextTransformer(reading: reader, config: config)
         logitScale = try reader.tensor("logit_scale", shape: [1]).data[0]
+        guard abs(logitScale) <= Float(ConfigLimits.logitScale) else {
+            throw ModelError.badTensorValue(file: weightsURL, name: "logit_scale",
+                                            reason: "is \(logitScale): exp(logit_scale) overflows float32 (a log temperature is about 4.6)")
+        }
         parameterCount = reader.parameterCount
         storedDTypes = file.dtypes.sorted()
         unusedTensors = reader.unusedKeys
     }
 
     /// Token-id sequences -> [B, E] text embeddings (not normalised).
+    /// Throws `ModelError.nonFiniteOutput` rather than return NaN or infinite values.
     public func encodeText(_ sequences: [[Int]]) throws -> Tensor {
-        try text.forward(sequences)
+        try Self.requireFinite(try text.forward(sequences), "text embedding")
+    }
+
+    /// Every value of the [B, E] output is finite, else the first bad row is named.
+    static func requireFinite(_ t: Tensor, _ what: String) throws -> Tensor {
+        if let bad = t.data.firstIndex(where: { !$0.isFinite }) {
+            throw ModelError.nonFiniteOutput(what: what, row: bad / max(t.shape.last ?? 1, 1))
+        }
+        return t
     }
 
     /// Preprocessed pixels [B, 3, S, S] -> [B, E] image embeddings (not normalised).
@@ -73,6 +89,6 @@ public final class CLIPModel: Sendable {
         guard pixels.rank == 4, pixels.shape[1] == 3, pixels.shape[2] == s, pixels.shape[3] == s else {
             throw ModelError.badPixels(expected: 3 * s * s, found: pixels.count / max(pixels.shape.first ?? 1, 1))
         }
-        return vision.forward(pixels)
+        return try Self.requireFinite(vision.forward(pixels), "image embedding")
     }
 }

@@ -14,6 +14,18 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
     case unusedTensors(file: URL, names: [String])
     case badTokenIDs(reason: String)
     case badPixels(expected: Int, found: Int)
+    /// A path in the model folder that is a directory, FIFO, device or socket, not a file.
+    case notARegularFile(URL, kind: String)
+    /// A config file larger than any real one (`limit` bytes).
+    case fileTooLarge(URL, bytes: Int, limit: Int)
+    /// A tensor holding NaN or an infinity (`index` is the first such element, row-major).
+    case nonFiniteTensor(file: URL, name: String, index: Int, value: Float)
+    /// A tensor value out of the range the model can use.
+    case badTensorValue(file: URL, name: String, reason: String)
+    /// A tower produced NaN or an infinity (finite weights whose products overflow float32).
+    case nonFiniteOutput(what: String, row: Int)
+    /// The tokenizer's vocabulary does not fit the model's token embedding.
+    case vocabularyMismatch(folder: URL, tokenizer: String, tokens: Int, modelTokens: Int)
 
     public var description: String {
         switch self {
@@ -42,6 +54,18 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
             return "bad token ids: \(reason)"
         case .badPixels(let expected, let found):
             return "image tensor has \(found) values, the vision tower needs \(expected) (3 x size x size)"
+        case .notARegularFile(let url, let kind):
+            return "\(url.path) is \(kind), not a regular file; the model folder needs the file itself (a symbolic link to one is fine)"
+        case .fileTooLarge(let url, let bytes, let limit):
+            return "\(url.path) is \(bytes / (1 << 20)) MB; a config file is at most \(limit / (1 << 20)) MB: is it the right file?"
+        case .nonFiniteTensor(let file, let name, let index, let value):
+            return "\(file.lastPathComponent): tensor \(name) holds a value that is not finite (\(value) at element \(index)); the checkpoint is damaged or was saved after training diverged"
+        case .badTensorValue(let file, let name, let reason):
+            return "\(file.lastPathComponent): tensor \(name) \(reason)"
+        case .nonFiniteOutput(let what, let row):
+            return "the \(what) of input \(row) is not finite (NaN or infinite): the weights overflow float32; nothing was stored"
+        case .vocabularyMismatch(let folder, let tokenizer, let tokens, let modelTokens):
+            return "\(folder.path): the tokenizer (\(tokenizer)) has \(tokens) tokens but the model's token embedding has \(modelTokens); put the model's own vocab.json and merges.txt in the folder"
         }
     }
 }

@@ -18,13 +18,19 @@ public final class SafeTensorsFile: @unchecked Sendable {
     private let data: Data  // mapped, not read
     private let dataStart: Int
 
+    /// Reads and checks the header as the reference reader (`safetensors`' `Metadata::validate`)
+    /// does: every shape's byte size is computed without overflow and equals its range; ranges
+    /// neither run backwards nor overlap nor leave gaps, and together cover the data section
+    /// exactly. Nothing is allocated from the header's numbers before they are checked.
     public init(url: URL) throws {
         self.url = url
-        guard FileManager.default.fileExists(atPath: url.path) else { throw ModelError.missingFile(url) }
+        let fileSize = try ModelFiles.requireRegularFile(url)  // never map a FIFO or /dev/zero
         do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
             throw ModelError.safetensors(url, reason: "cannot read (\(error.localizedDescription))")
         }
-        guard data.count >= 8 else { throw ModelError.safetensors(url, reason: "file is \(data.count) bytes, shorter than the 8-byte header length") }
+        guard data.count == fileSize, data.count >= 8 else {
+            throw ModelError.safetensors(url, reason: "file is \(data.count) bytes, shorter than the 8-byte header length")
+        }
         let headerLength = data.withUnsafeBytes { raw in UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)) }
         guard headerLength > 1, headerLength <= UInt64(data.count - 8), headerLength < 100_000_000 else {
             throw ModelError.safetensors(url, reason: "header length \(headerLength) does not fit a file of \(data.count) bytes")
@@ -37,22 +43,57 @@ public final class SafeTensorsFile: @unchecked Sendable {
         var entries: [String: Entry] = [:]
         var metadata: [String: String] = [:]
         let payload = data.count - dataStart
+        func integers(_ v: Any?) -> [Int]? {
+            guard let a = v as? [NSNumber] else { return nil }
+            let ints = a.compactMap { Int(exactly: $0.doubleValue) }
+            return ints.count == a.count ? ints : nil
+        }
         for (name, value) in json {
             if name == "__metadata__" {
                 for (k, v) in value as? [String: Any] ?? [:] { metadata[k] = v as? String ?? "\(v)" }
                 continue
             }
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = (info["shape"] as? [NSNumber])?.map(\.intValue),
-                  let offsets = (info["data_offsets"] as? [NSNumber])?.map(\.intValue), offsets.count == 2
+                  let shape = integers(info["shape"]), let offsets = integers(info["data_offsets"]), offsets.count == 2
             else { throw ModelError.safetensors(url, reason: "tensor \(name) has a malformed header entry") }
-            guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= payload else {
+            guard shape.allSatisfy({ $0 >= 0 }) else {
+                throw ModelError.safetensors(url, reason: "tensor \(name) has a negative dimension in its shape \(shape)")
+            }
+            var elements = 1
+            for d in shape {
+                let (p, overflow) = elements.multipliedReportingOverflow(by: d)
+                guard !overflow, p <= Int(Int32.max) * 64 else {
+                    throw ModelError.safetensors(url, reason: "tensor \(name) has shape \(shape), more elements than any file can hold")
+                }
+                elements = p
+            }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, begin <= end else {
+                throw ModelError.safetensors(url, reason: "tensor \(name) runs backwards (data_offsets [\(begin), \(end)])")
+            }
+            guard end <= payload else {
                 throw ModelError.safetensors(url, reason: "tensor \(name) lies outside the file (offsets \(offsets), payload \(payload) bytes): truncated?")
             }
-            if let size = Self.elementSize(dtype), shape.reduce(1, *) * size != offsets[1] - offsets[0] {
-                throw ModelError.safetensors(url, reason: "tensor \(name) has \(offsets[1] - offsets[0]) bytes, shape \(shape) of \(dtype) needs \(shape.reduce(1, *) * size)")
+            if let size = Self.elementSize(dtype), elements * size != end - begin {
+                throw ModelError.safetensors(url, reason: "tensor \(name) has \(end - begin) bytes, shape \(shape) of \(dtype) needs \(elements * size)")
             }
-            entries[name] = Entry(dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
+            entries[name] = Entry(dtype: dtype, shape: shape, begin: begin, end: end)
+        }
+        // Ranges in file order must tile the data section: no overlap, no gap, nothing after.
+        var cursor = 0
+        var previous = ""
+        for (name, e) in entries.sorted(by: { ($0.value.begin, $0.value.end, $0.key) < ($1.value.begin, $1.value.end, $1.key) }) {
+            if e.begin < cursor {
+                throw ModelError.safetensors(url, reason: "tensor \(name) (bytes \(e.begin)..<\(e.end)) overlaps tensor \(previous)")
+            }
+            if e.begin > cursor {
+                throw ModelError.safetensors(url, reason: "a gap of \(e.begin - cursor) bytes lies before tensor \(name)")
+            }
+            cursor = e.end
+            previous = name
+        }
+        guard cursor == payload else {
+            throw ModelError.safetensors(url, reason: "\(payload - cursor) bytes after the last tensor: the header does not describe the whole file")
         }
         self.entries = entries
         self.metadata = metadata
@@ -73,7 +114,7 @@ public final class SafeTensorsFile: @unchecked Sendable {
     /// The tensor's values as float32, row-major.
     public func floats(_ name: String) throws -> [Float] {
         guard let e = entries[name] else { throw ModelError.missingTensor(file: url, name: name) }
-        let count = e.shape.reduce(1, *)
+        let count = e.shape.reduce(1, *)  // checked against the file when the header was read
         let base = dataStart + e.begin
         return try data.withUnsafeBytes { raw -> [Float] in
             let bytes = UnsafeRawBufferPointer(rebasing: raw[base..<(dataStart + e.end)])

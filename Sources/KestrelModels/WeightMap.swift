@@ -121,6 +121,10 @@ final class WeightReader {
             throw ModelError.misshapenTensor(file: file.url, name: key, expected: stored, found: entry.shape)
         }
         let values = try file.floats(key)
+        // NaN or an infinity in the weights would turn every embedding into NaN, silently.
+        if let bad = values.firstIndex(where: { !$0.isFinite }) {
+            throw ModelError.nonFiniteTensor(file: file.url, name: key, index: bad, value: values[bad])
+        }
         if !usedKeys.contains(key) { parameterCount += values.count }
         usedKeys.insert(key)
         switch transform {
@@ -135,6 +139,24 @@ final class WeightReader {
             let n = shape.reduce(1, *)
             return Tensor(shape: shape, data: Array(values[(part * n)..<((part + 1) * n)]))
         }
+    }
+
+    /// The checkpoint key and stored shape of our tensor `name`, or nil when it is absent.
+    func storedShape(_ name: String, block: Int? = nil) -> (key: String, shape: [Int])? {
+        guard let rule = rules[name] else { return nil }
+        let raw = layout == .huggingFace ? rule.huggingFace : rule.openCLIP
+        let key = block.map { raw.replacingOccurrences(of: "{i}", with: String($0)) } ?? raw
+        return file.entries[key].map { (key, $0.shape) }
+    }
+
+    /// How many transformer blocks of `tower` ("vision" or "text") the checkpoint holds:
+    /// blocks 0, 1, ... whose first LayerNorm weight is present.
+    func blockCount(_ tower: String) -> Int {
+        guard let rule = rules["\(tower).block{i}.norm1.weight"] else { return 0 }
+        let raw = layout == .huggingFace ? rule.huggingFace : rule.openCLIP
+        var n = 0
+        while n < file.entries.count, file.entries[raw.replacingOccurrences(of: "{i}", with: String(n))] != nil { n += 1 }
+        return n
     }
 
     /// Checkpoint keys that the architecture did not use (buffers excluded).

@@ -129,12 +129,15 @@ public final class CLIPTokenizer: Sendable {
     }
 
     /// Uses `vocab.json` + `merges.txt` from a (Hugging Face) model folder when both are there,
-    /// otherwise the gzipped OpenAI merges at `fallbackVocab`.
+    /// otherwise (neither is there) the gzipped OpenAI merges at `fallbackVocab`.
+    /// Throws `TokenizerError.missingFile` naming the one that is missing when only one is there.
     public convenience init(modelDirectory: URL, fallbackVocab: URL, normalization: TextNormalization = .openAI) throws {
         let vocab = modelDirectory.appendingPathComponent("vocab.json")
         let merges = modelDirectory.appendingPathComponent("merges.txt")
         let fm = FileManager.default
-        if fm.fileExists(atPath: vocab.path) && fm.fileExists(atPath: merges.path) {
+        let (hasVocab, hasMerges) = (fm.fileExists(atPath: vocab.path), fm.fileExists(atPath: merges.path))
+        if hasVocab != hasMerges { throw TokenizerError.missingFile(path: hasVocab ? merges.path : vocab.path) }
+        if hasVocab {
             try self.init(vocabJSON: vocab, merges: merges, normalization: normalization)
         } else {
             try self.init(bpeGzip: fallbackVocab, normalization: normalization)

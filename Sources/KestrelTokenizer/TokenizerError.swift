@@ -18,7 +18,7 @@ public enum TokenizerError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missingFile(let path):
-            return "tokenizer file not found: \(path)"
+            return "missing tokenizer file \(path)"
         case .corruptGzip(let path, let detail):
             return "corrupt gzip file \(path): \(detail)"
         case .notUTF8(let path):

@@ -2,10 +2,26 @@ import ArgumentParser
 import Foundation
 import KestrelEngine
 
+/// Options shared by every command that reads image files (embed, label, index add, search --image).
+struct ImageOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "EXIF orientation of photos: 'exif' turns them upright as viewers show them (default); 'ignore' uses the pixels as stored, as the reference pipelines (PIL.Image.open) do.",
+        valueName: "exif|ignore"))
+    var orientation: OrientationOption = .exif
+}
+
+/// `--orientation exif|ignore`.
+enum OrientationOption: String, ExpressibleByArgument, CaseIterable {
+    case exif, ignore
+    var handling: OrientationHandling { self == .exif ? .exif : .ignore }
+}
+
 /// Options shared by the commands that run a model.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Model folder (Hugging Face or OpenCLIP layout).")
     var model: String
+
+    @OptionGroup var imageOptions: ImageOptions
 
     @Option(name: .long, help: "Transparency: 'white' composites onto white (Hugging Face default), 'drop' discards alpha (OpenAI/OpenCLIP default).")
     var alpha: AlphaOption?
@@ -24,7 +40,8 @@ struct ModelOptions: ParsableArguments {
     func embedder() throws -> Embedder {
         let url = URL(fileURLWithPath: model)
         guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--model \(model): no such folder") }
-        return try Embedder(modelDirectory: url, alpha: alpha?.handling, pixelLimit: pixelLimit, batchSize: batchSize)
+        return try Embedder(modelDirectory: url, alpha: alpha?.handling, pixelLimit: pixelLimit,
+                            orientation: imageOptions.orientation.handling, batchSize: batchSize)
     }
 }
 

@@ -20,6 +20,7 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Only paths starting with this prefix.") var prefix: String?
     @Option(name: .long, help: "Model folder (default: the one the index was built with).") var model: String?
     @Flag(name: .long, help: "JSON lines output.") var json = false
+    @OptionGroup var imageOptions: ImageOptions
 
     func validate() throws {
         let given = [text != nil, image != nil, like != nil].filter { $0 }.count
@@ -33,7 +34,7 @@ struct SearchCommand: ParsableCommand {
             let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(RawArguments.path($0)) } ?? .like(like!)
             let vector = try catalog.queryVector(query) {
                 guard let path = model ?? catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
-                let embedder = try Embedder(modelDirectory: URL(fileURLWithPath: path))
+                let embedder = try Embedder(modelDirectory: URL(fileURLWithPath: path), orientation: imageOptions.orientation.handling)
                 try catalog.store.requireIdentity(try ModelFingerprint.identity(of: embedder.model))
                 return embedder
             }
