@@ -207,7 +207,7 @@ extension Store {
             throw StoreError.dimensionMismatch(store: storeName, expected: identity.dimension, actual: e.count, path: new.path.description)
         }
         if let e = new.embedding, !e.allSatisfy(\.isFinite) {  // a NaN vector would match nothing, forever
-            throw StoreError.invalidItem(store: storeName, path: new.path, reason: "its embedding holds NaN or infinite values")
+            throw StoreError.invalidItem(store: storeName, path: new.path.description, reason: "its embedding holds NaN or infinite values")
         }
         guard new.width >= 0, new.height >= 0, new.width <= UInt32.max, new.height <= UInt32.max else {
             throw StoreError.invalidItem(store: storeName, path: new.path.description, reason: "image size \(new.width)x\(new.height) is invalid")
