@@ -12,6 +12,8 @@ public final class Embedder: Sendable {
 
     public init(modelDirectory: URL, vocabulary: URL? = nil, alpha: PreprocessConfig.AlphaHandling? = nil,
                 pixelLimit: Int? = nil, textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
+        guard batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(batchSize)") }
+        if let pixelLimit, pixelLimit < 1 { throw EngineError.badArgument("pixelLimit", "must be at least 1, got \(pixelLimit)") }
         model = try CLIPModel(directory: modelDirectory)
         // Text cleaning follows the checkpoint's ecosystem, as preprocessing does.
         tokenizer = try CLIPTokenizer(modelDirectory: modelDirectory, fallbackVocab: vocabulary ?? BundledFiles.vocabulary(),
@@ -22,7 +24,7 @@ public final class Embedder: Sendable {
             throw EngineError.preprocessMismatch(crop: "\(crop.height)x\(crop.width)", model: model.config.imageSize, folder: modelDirectory.path)
         }
         preprocessor = Preprocessor(config: config, decoder: ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit))
-        self.batchSize = max(1, batchSize)
+        self.batchSize = batchSize
     }
 
     public var dimension: Int { model.config.embedDim }

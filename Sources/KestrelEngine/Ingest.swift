@@ -6,7 +6,7 @@ import Glibc
 
 /// Options for adding folders of images to a catalog.
 public struct IngestOptions: Sendable {
-    /// Images per model call and per store transaction.
+    /// Images per model call and per store transaction, at least 1 (`run` throws otherwise).
     public var batchSize = 16
     /// Drop stored paths under the given folders whose files are gone.
     public var prune = false
@@ -70,6 +70,7 @@ public struct Ingestor {
     struct Candidate { let url: URL; let path: String; let size: UInt64; let mtime: Int64 }
 
     public func run(_ roots: [URL]) throws -> IngestReport {
+        guard options.batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(options.batchSize)") }
         var report = IngestReport()
         for stage in ["walk", "read", "decode", "preprocess", "encode", "store", "index"] { report.times.add(stage, 0) }
         let start = Date()
