@@ -98,8 +98,11 @@ public final class Catalog: @unchecked Sendable {
     /// The user's index type (a FAISS factory string or alias); "auto" when never set.
     public var indexSpec: String { metaString(MetaKey.indexSpec) ?? "auto" }
 
+    /// The recall@10 target tuning aims for (0.95 unless set; a stored value outside (0, 1],
+    /// which older versions could write for `--recall nan`, counts as unset).
     public var recallTarget: Double {
-        metaString(MetaKey.recallTarget).flatMap(Double.init) ?? 0.95
+        guard let stored = metaString(MetaKey.recallTarget).flatMap(Double.init), stored > 0, stored <= 1 else { return 0.95 }
+        return stored
     }
 
     /// Applies the store's changes since the index was last saved. Returns how many were applied.

@@ -87,7 +87,9 @@ public final class VectorIndex: @unchecked Sendable {
 
     /// Creates an empty index from a planner decision.
     public static func create(dimension: Int, plan: IndexPlan) throws -> VectorIndex {
-        guard dimension > 0 else { throw IndexError.invalidArgument("dimension must be positive, got \(dimension)") }
+        guard dimension > 0, dimension <= Int(Int32.max) else {
+            throw IndexError.invalidArgument("dimension must be between 1 and \(Int32.max), got \(dimension)")
+        }
         try IndexPlanner.validate(factory: plan.factory, dimension: dimension)
         var raw: OpaquePointer?
         let status = cfaiss_create(Int32(dimension), plan.factory, Int32(plan.efConstruction ?? 0), &raw)
