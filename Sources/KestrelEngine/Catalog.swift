@@ -37,6 +37,7 @@ public final class Catalog: @unchecked Sendable {
     /// another model is refused (the store's error names both models).
     public static func openForWriting(_ dir: URL, identity: ModelIdentity, modelPath: String,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil) throws -> Catalog {
+        if let indexSpec { try IndexPlanner.validate(factory: indexSpec, dimension: identity.dimension) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let lock = try WriterLock(dir)
         let store: Store
@@ -97,8 +98,11 @@ public final class Catalog: @unchecked Sendable {
     /// The user's index type (a FAISS factory string or alias); "auto" when never set.
     public var indexSpec: String { metaString(MetaKey.indexSpec) ?? "auto" }
 
+    /// The recall@10 target tuning aims for (0.95 unless set; a stored value outside (0, 1],
+    /// which older versions could write for `--recall nan`, counts as unset).
     public var recallTarget: Double {
-        metaString(MetaKey.recallTarget).flatMap(Double.init) ?? 0.95
+        guard let stored = metaString(MetaKey.recallTarget).flatMap(Double.init), stored > 0, stored <= 1 else { return 0.95 }
+        return stored
     }
 
     /// Applies the store's changes since the index was last saved. Returns how many were applied.
@@ -148,9 +152,18 @@ public final class Catalog: @unchecked Sendable {
 
     /// Memory the automatic choice may plan for: a quarter of physical memory, or
     /// $KESTREL_INDEX_MEMORY (bytes). Past it the planner moves to SQ8, then PQ codes.
+    /// Throws `EngineError.badArgument` when the variable is set to anything but a positive
+    /// whole number of bytes.
     public static var indexMemoryBudget: Int {
-        if let env = ProcessInfo.processInfo.environment["KESTREL_INDEX_MEMORY"], let n = Int(env), n > 0 { return n }
-        return Int(ProcessInfo.processInfo.physicalMemory / 4)
+        get throws {
+            guard let env = ProcessInfo.processInfo.environment["KESTREL_INDEX_MEMORY"] else {
+                return Int(ProcessInfo.processInfo.physicalMemory / 4)
+            }
+            guard let n = Int(env.trimmingCharacters(in: .whitespaces)), n > 0 else {
+                throw EngineError.badArgument("KESTREL_INDEX_MEMORY", "must be a positive whole number of bytes (e.g. 4000000000), got \"\(env)\"")
+            }
+            return n
+        }
     }
 
     /// The factory string the catalog's spec means at the store's current size.
@@ -158,7 +171,7 @@ public final class Catalog: @unchecked Sendable {
         let n = try store.count
         let s = spec ?? indexSpec
         return s == "auto"
-            ? IndexPlanner.plan(count: n, dimension: store.identity.dimension, memoryBudget: Catalog.indexMemoryBudget).factory
+            ? IndexPlanner.plan(count: n, dimension: store.identity.dimension, memoryBudget: try Catalog.indexMemoryBudget).factory
             : try IndexPlanner.resolve(factory: s, count: max(n, 1), dimension: store.identity.dimension).factory
     }
 
@@ -191,6 +204,9 @@ public final class Catalog: @unchecked Sendable {
     @discardableResult
     public func rebuildIndex(spec: String? = nil, recallTarget: Double? = nil) throws -> RebuildReport {
         let t0 = Date()
+        // Checked before anything is written, so a refused value leaves the catalog as it was.
+        if let recallTarget { try IndexTuner.checkRecallTarget(recallTarget) }
+        if let spec { _ = try plannedFactory(spec: spec) }
         if let spec { try store.setMeta(key: MetaKey.indexSpec, value: Data(spec.utf8)) }
         if let recallTarget { try store.setMeta(key: MetaKey.recallTarget, value: Data(String(recallTarget).utf8)) }
         let covered = try store.lastSequence

@@ -15,6 +15,8 @@ public final class Embedder: Sendable {
     public init(modelDirectory: URL, vocabulary: URL? = nil, alpha: PreprocessConfig.AlphaHandling? = nil,
                 pixelLimit: Int? = nil, orientation: OrientationHandling = .exif,
                 textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
+        guard batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(batchSize)") }
+        if let pixelLimit, pixelLimit < 1 { throw EngineError.badArgument("pixelLimit", "must be at least 1, got \(pixelLimit)") }
         model = try CLIPModel(directory: modelDirectory)
         // vocab.json and merges.txt go together: one without the other is a missing file (the
         // tokenizer names it), not a reason to fall back to the bundled vocabulary.
@@ -36,7 +38,7 @@ public final class Embedder: Sendable {
         }
         preprocessor = Preprocessor(config: config, decoder: ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit,
                                                                           orientation: orientation))
-        self.batchSize = max(1, batchSize)
+        self.batchSize = batchSize
     }
 
     public var dimension: Int { model.config.embedDim }

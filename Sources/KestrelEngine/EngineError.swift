@@ -11,6 +11,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case lockFailed(String, String)
     case noSuchItem(UInt64)
     case dimensionMismatch(query: Int, index: Int)
+    /// A number handed to the library is outside its range: the parameter's name and why.
+    case badArgument(String, String)
 
     public var description: String {
         switch self {
@@ -30,6 +32,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "no item with id \(id) in the index (see `kestrel index list`)"
         case .dimensionMismatch(let query, let index):
             return "the query vector has \(query) values, the index holds vectors of \(index); was it built with another model?"
+        case .badArgument(let name, let reason):
+            return "\(name) \(reason)"
         case .vocabularyNotFound(let searched):
             return "the bundled CLIP vocabulary bpe_simple_vocab_16e6.txt.gz was not found (looked in: \(searched.joined(separator: ", "))); set KESTREL_VOCAB to its path or pass --vocab"
         }

@@ -4,7 +4,7 @@ import KestrelStore
 
 /// Options for adding folders of images to a catalog.
 public struct IngestOptions: Sendable {
-    /// Images per model call and per store transaction.
+    /// Images per model call and per store transaction, at least 1 (`run` throws otherwise).
     public var batchSize = 16
     /// Drop stored paths under the given folders whose files are gone.
     public var prune = false
@@ -81,6 +81,7 @@ public struct Ingestor {
     /// Adds the images in `roots` (files or folders, walked recursively). A file that cannot be
     /// read, decoded or stored is one entry of `failed`, never the end of the run.
     public func run(_ roots: [FilePathBytes]) throws -> IngestReport {
+        guard options.batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(options.batchSize)") }
         var report = IngestReport()
         for stage in ["walk", "read", "decode", "preprocess", "encode", "store", "index"] { report.times.add(stage, 0) }
         let start = Date()

@@ -22,8 +22,9 @@ public enum SearchQuery: Sendable {
 }
 
 public struct SearchOptions: Sendable {
+    /// Results wanted, at least 1; more than the catalog holds means all of them.
     public var k = 10
-    /// Leave out results scoring below this cosine.
+    /// Leave out results scoring below this cosine (finite).
     public var minScore: Float?
     /// Only items with a path starting with these bytes (compared bytewise: no Unicode equivalence).
     public var pathPrefix: FilePathBytes?
@@ -51,7 +52,13 @@ extension Catalog {
     }
 
     /// Top-k items by inner product (cosine on unit vectors) with `vector`, best first.
+    /// Throws `EngineError.badArgument` for k < 1 or a non-finite minScore; a k above the item
+    /// count is clamped to it (every item, best first).
     public func search(vector: [Float], options: SearchOptions, excluding: UInt64? = nil) throws -> [SearchResult] {
+        guard options.k >= 1 else { throw EngineError.badArgument("k", "must be at least 1, got \(options.k)") }
+        if let minScore = options.minScore, !minScore.isFinite {
+            throw EngineError.badArgument("minScore", "must be a finite number, got \(minScore)")
+        }
         guard vector.count == store.identity.dimension else {
             throw EngineError.dimensionMismatch(query: vector.count, index: store.identity.dimension)
         }
@@ -62,7 +69,11 @@ extension Catalog {
             allowed = ids
             if ids.isEmpty { return [] }
         }
-        let want = options.k + (excluding == nil ? 0 : 1)
+        // Never more than the index holds (k may be Int.max): nothing is sized by the raw k.
+        let available = allowed.map { min($0.count, index.count) } ?? index.count
+        let k = min(options.k, available)
+        if k == 0 { return [] }
+        let want = min(k + (excluding == nil ? 0 : 1), available)
         let hits = try index.search(vector, count: 1, k: want, allowedIDs: allowed)[0]
         var results: [SearchResult] = []
         for hit in hits where hit.id >= 0 {
@@ -72,7 +83,7 @@ extension Catalog {
             guard let item = try store.item(id: id) else { continue }
             let path = options.pathPrefix.flatMap { p in item.paths.first { $0.hasPrefix(p) } } ?? item.paths.first ?? FilePathBytes([])
             results.append(SearchResult(rank: results.count + 1, id: id, path: path, score: hit.score))
-            if results.count == options.k { break }
+            if results.count == k { break }
         }
         return results
     }

@@ -34,6 +34,18 @@ public struct LabelResult: Sendable {
     public var cosines: [Float]
     /// Index of the best class.
     public var best: Int
+
+    public init(probabilities: [Float], cosines: [Float], best: Int) {
+        self.probabilities = probabilities; self.cosines = cosines; self.best = best
+    }
+
+    /// The indices of the `top` most probable classes, most probable first; a `top` above the
+    /// class count gives every class. Throws `EngineError.badArgument` for top < 1.
+    public func ranking(top: Int) throws -> [Int] {
+        guard top >= 1 else { throw EngineError.badArgument("top", "must be at least 1, got \(top)") }
+        let order = probabilities.indices.sorted { probabilities[$0] > probabilities[$1] }
+        return Array(order.prefix(top))
+    }
 }
 
 /// Zero-shot classification: class embeddings are the normalised mean of the normalised

@@ -29,7 +29,7 @@ public enum IndexError: Error, Equatable, CustomStringConvertible, Sendable {
         switch self {
         case .notAnIndexFile, .unsupportedVersion, .corrupt: return Self.rebuildHint
         case .unknownFactory:
-            return "use flat, hnsw, ivf, ivfpq, sq8 or a FAISS factory string such as HNSW32,Flat or IVF1024,PQ64"
+            return "--index-type takes auto, flat, hnsw, ivf, ivfpq, sq8 or a FAISS factory string such as HNSW32,Flat or IVF1024,PQ64"
         case .notTrained: return "call train(_:count:) with a sample of the vectors before add"
         default: return nil
         }

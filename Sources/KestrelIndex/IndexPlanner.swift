@@ -69,6 +69,8 @@ public enum IndexPlanner {
 
     /// Resolves an explicit FAISS factory string or a friendly alias (flat, hnsw, ivf, ivfpq,
     /// ivfsq8, sq8); aliases that need sizes derive them from `count` (required for ivf/ivfpq).
+    /// Throws `IndexError.unknownFactory` for an empty string or an out-of-range number
+    /// (`validate(factory:dimension:)`), before any FAISS call.
     public static func resolve(factory: String, count: Int?, dimension d: Int) throws -> IndexPlan {
         let spec = factory.trimmingCharacters(in: .whitespaces)
         guard !spec.isEmpty else { throw IndexError.unknownFactory(factory, reason: "empty factory string") }
@@ -88,13 +90,14 @@ public enum IndexPlanner {
         case "ivfpq": resolved = "IVF\(ivfListCount(for: try needCount())),PQ\(pqSubquantizers(dimension: d))"
         default:
             // "HNSW" / "HNSW48" without storage means HNSW over full vectors.
-            if spec.hasPrefix("HNSW"), !spec.contains(","), spec.dropFirst(4).allSatisfy(\.isNumber) {
-                let m = Int(spec.dropFirst(4)) ?? hnswM
-                resolved = "HNSW\(m),Flat"
+            if spec.hasPrefix("HNSW"), !spec.contains(","), spec.dropFirst(4).allSatisfy({ $0.isASCII && $0.isNumber }) {
+                try validate(factory: spec, dimension: d)
+                resolved = spec == "HNSW" ? "HNSW\(hnswM),Flat" : "\(spec),Flat"
             } else {
                 resolved = spec
             }
         }
+        try validate(factory: resolved, dimension: d)
         var plan = resolvedPlan(factory: resolved, count: count ?? 0, dimension: d)
         plan.reason = resolved == spec ? "\(resolved): requested" : "\(resolved): from '\(spec)'"
         return plan

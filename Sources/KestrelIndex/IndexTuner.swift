@@ -60,6 +60,11 @@ extension VectorIndex {
         reference: (ids: [Int64], vectors: [Float])? = nil, queries source: TuningQueries = .automatic,
         margin: Double = 0.02
     ) throws -> TuningResult {
+        try IndexTuner.checkRecallTarget(recallTarget)
+        guard sampleQueries >= 1, k >= 1 else {
+            throw IndexError.invalidArgument("sampleQueries and k must be at least 1, got \(sampleQueries) and \(k)")
+        }
+        guard margin.isFinite, margin >= 0 else { throw IndexError.invalidArgument("margin must be finite and >= 0, got \(margin)") }
         let (refIDs, refVectors) = try reference ?? reconstructAll()
         try checkShape(refVectors, count: refIDs.count)
         let n = refIDs.count

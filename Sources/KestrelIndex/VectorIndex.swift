@@ -11,6 +11,15 @@ public struct SearchParameters: Sendable, Equatable, Codable {
         self.nprobe = nprobe
         self.efSearch = efSearch
     }
+
+    /// Throws `IndexError.invalidArgument` unless each value given is in 1...Int32.max (FAISS's range).
+    public func check() throws {
+        for (name, value) in [("nprobe", nprobe), ("efSearch", efSearch)] {
+            if let value, !(1...Int(Int32.max)).contains(value) {
+                throw IndexError.invalidArgument("\(name) must be between 1 and \(Int32.max), got \(value)")
+            }
+        }
+    }
 }
 
 /// The index family behind a factory string, as FAISS built it.
@@ -78,7 +87,10 @@ public final class VectorIndex: @unchecked Sendable {
 
     /// Creates an empty index from a planner decision.
     public static func create(dimension: Int, plan: IndexPlan) throws -> VectorIndex {
-        guard dimension > 0 else { throw IndexError.invalidArgument("dimension must be positive, got \(dimension)") }
+        guard dimension > 0, dimension <= Int(Int32.max) else {
+            throw IndexError.invalidArgument("dimension must be between 1 and \(Int32.max), got \(dimension)")
+        }
+        try IndexPlanner.validate(factory: plan.factory, dimension: dimension)
         var raw: OpaquePointer?
         let status = cfaiss_create(Int32(dimension), plan.factory, Int32(plan.efConstruction ?? 0), &raw)
         guard status == CFAISS_OK, let raw else {
@@ -175,15 +187,19 @@ public final class VectorIndex: @unchecked Sendable {
     /// The `k` best ids by inner product for each of `count` row-major queries, best first.
     /// Rows may hold fewer than `k` hits (small index, narrow filter). `allowedIDs` restricts the
     /// results; allow-lists of up to 4096 ids are ranked exactly over their stored vectors.
-    /// `parameters` overrides `searchParameters` for this call.
+    /// `parameters` overrides `searchParameters` for this call. Throws for k < 1 and for an
+    /// nprobe / efSearch outside 1...Int32.max; a k above the index size is clamped to it before
+    /// any buffer is sized by it.
     public func search(
-        _ queries: [Float], count: Int, k: Int, allowedIDs: Set<Int64>? = nil, parameters: SearchParameters? = nil
+        _ queries: [Float], count: Int, k requested: Int, allowedIDs: Set<Int64>? = nil, parameters: SearchParameters? = nil
     ) throws -> [[(id: Int64, score: Float)]] {
         try checkShape(queries, count: count)
-        guard k > 0 else { throw IndexError.invalidArgument("k must be positive, got \(k)") }
+        guard requested > 0 else { throw IndexError.invalidArgument("k must be at least 1, got \(requested)") }
         if count == 0 { return [] }
         return try locked {
             let p = parameters ?? self.parameters
+            try p.check()
+            let k = min(requested, max(1, Int(cfaiss_ntotal(handle))))
             var scores = [Float](repeating: 0, count: count * k)
             var labels = [Int64](repeating: -1, count: count * k)
             let allowed = allowedIDs.map { Array($0) }

@@ -7,6 +7,7 @@ switch args.first {
 case "model": try runModelBench(args: Array(args.dropFirst()))
 case "kernels": runKernelBench()
 case "index-recall": runIndexRecallBench(args: Array(args.dropFirst()))
+case "make-model": try runMakeModel(args: Array(args.dropFirst()))
 default:
-    print("usage: kestrel-bench (model --model DIR [--text-only] | kernels | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf])")
+    print("usage: kestrel-bench (model --model DIR [--text-only] | kernels | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR)")
 }

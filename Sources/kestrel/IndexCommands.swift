@@ -5,6 +5,20 @@ import KestrelEngine
 /// Where index folders go when --index is not given: Indexes/default (relative to the current folder).
 let defaultIndexHelp = "Index folder (default: Indexes/default)."
 
+/// Checks `--index-type` (aliases, or the numbers in a FAISS factory string) before any work;
+/// with the vectors' dimension also whether PQ / OPQ sizes divide it.
+func validateIndexType(_ spec: String?, dimension: Int? = nil) throws {
+    guard let spec else { return }
+    do { try IndexPlanner.validate(factory: spec, dimension: dimension) } catch IndexError.unknownFactory(_, let reason) {
+        throw ValidationError("--index-type \(spec): \(reason)")
+    }
+}
+
+/// Checks $KESTREL_INDEX_MEMORY, which the automatic index choice reads.
+func validateIndexMemory() throws {
+    do { _ = try Catalog.indexMemoryBudget } catch { throw ValidationError("\(error)") }
+}
+
 struct IndexCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "index", abstract: "Build and maintain an image catalog (LMDB store + FAISS index).",
@@ -36,6 +50,8 @@ struct IndexAdd: ParsableCommand {
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one file or folder to add") }
+        try validateIndexType(indexType)
+        try validateIndexMemory()
         for p in RawArguments.paths(paths) where !FileSystem.exists(p) { throw ValidationError("\(p): no such file or folder") }
     }
 
@@ -43,6 +59,7 @@ struct IndexAdd: ParsableCommand {
         try reportingErrors {
             let embedder = try modelOptions.embedder()
             let identity = try ModelFingerprint.identity(of: embedder.model)
+            try validateIndexType(indexType, dimension: identity.dimension)
             let catalog = try Catalog.openForWriting(URL(fileURLWithPath: index), identity: identity,
                                                      modelPath: embedder.model.directory.standardizedFileURL.path,
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType)
@@ -99,11 +116,18 @@ struct IndexRebuild: ParsableCommand {
         commandName: "rebuild", abstract: "Rebuild the vector index from the store (optionally as another type).")
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfpq, sq8, or a FAISS factory string.") var indexType: String?
-    @Option(name: .long, help: "Recall@10 target for tuning nprobe / efSearch.") var recall: Double?
+    @Option(name: .long, help: "Recall@10 target for tuning nprobe / efSearch, above 0 and at most 1.") var recall: Double?
+
+    func validate() throws {
+        if let recall, !(recall > 0 && recall <= 1) { throw ValidationError("--recall must be a number above 0 and at most 1, got \(recall)") }
+        try validateIndexType(indexType)
+        try validateIndexMemory()
+    }
 
     func run() throws {
         try reportingErrors {
             let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true)
+            try validateIndexType(indexType, dimension: catalog.store.identity.dimension)
             let r = try catalog.rebuildIndex(spec: indexType, recallTarget: recall)
             print(String(format: "rebuilt %@ over %d items in %.1f s%@", r.factory, r.items, r.seconds, r.tuning.map { "; " + $0 } ?? ""))
         }

@@ -18,10 +18,10 @@ struct LabelCommand: ParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
     @Option(name: .long, help: "Comma-separated class names.") var labels: String?
-    @Option(name: .long, help: "A file with one class name per line.") var labelsFile: String?
+    @Option(name: .long, help: "A file with one class name per line (- reads standard input).") var labelsFile: String?
     @Option(name: .long, help: "A prompt template with {} for the class name (repeatable).") var template: [String] = []
-    @Option(name: .long, help: "Label an image \"unknown\" when its best probability is below this.") var unknownBelow: Float?
-    @Option(name: .long, help: "How many best labels to list per image in JSON (\"top\").") var top = 3
+    @Option(name: .long, help: "Label an image \"unknown\" when its best probability is below this (0 to 1).") var unknownBelow: Float?
+    @Option(name: .long, help: "How many best labels to list per image in JSON (\"top\"), at least 1.") var top = 3
     @Flag(name: .long, help: "JSON lines output.") var json = false
     @Flag(name: .long, help: "CSV output.") var csv = false
     @Argument(help: "Image files or folders (recursively).") var paths: [String]
@@ -33,19 +33,25 @@ struct LabelCommand: ParsableCommand {
         for t in template where t.components(separatedBy: "{}").count != 2 {
             throw ValidationError("--template \"\(t)\" must contain exactly one {}")
         }
-        if let u = unknownBelow, !(0...1).contains(u) { throw ValidationError("--unknown-below is a probability in 0...1") }
+        if let u = unknownBelow, !(0...1).contains(u) { throw ValidationError("--unknown-below is a probability from 0 to 1, got \(u)") }
+        guard top >= 1 else { throw ValidationError("--top must be at least 1, got \(top)") }
     }
 
     func classNames() throws -> [String] {
         let raw: [String]
-        if let labels { raw = labels.components(separatedBy: ",") } else {
+        let source = labels != nil ? "--labels" : "--labels-file \(labelsFile!)"
+        if let labels { raw = labels.components(separatedBy: ",") } else if labelsFile == "-" {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("\(source): standard input is not UTF-8 text") }
+            raw = text.components(separatedBy: .newlines)
+        } else {
             guard let text = try? String(contentsOfFile: labelsFile!, encoding: .utf8) else {
                 throw ValidationError("--labels-file \(labelsFile!): cannot read")
             }
             raw = text.components(separatedBy: .newlines)
         }
         let names = raw.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard !names.isEmpty else { throw ValidationError("no class names found") }
+        guard !names.isEmpty else { throw ValidationError("\(source): no class names found") }
         guard Set(names).count == names.count else { throw ValidationError("class names repeat: \(names)") }
         return names
     }
@@ -81,7 +87,7 @@ struct LabelCommand: ParsableCommand {
         let bestP = r.probabilities[r.best]
         let label = unknownBelow.map { bestP < $0 } == true ? "unknown" : names[r.best]
         if json {
-            let order = r.probabilities.indices.sorted { r.probabilities[$0] > r.probabilities[$1] }.prefix(top)
+            let order = (try? r.ranking(top: top)) ?? []
             Console.emit(.object(JSONValue.path("path", path) + [
                 ("label", .string(label)), ("score", .float(bestP)),
                 ("scores", .object(zip(names, r.probabilities).map { ($0, .float($1)) })),

@@ -15,8 +15,8 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "A text query.") var text: String?
     @Option(name: .long, help: "An example image.") var image: String?
     @Option(name: .long, help: "The id of a stored item: find items like it.") var like: UInt64?
-    @Option(name: .short, help: "Number of results.") var k = 10
-    @Option(name: .long, parsing: .unconditional, help: "Leave out results with a lower cosine score (may be negative).") var minScore: Float?
+    @Option(name: .short, help: "Number of results, at least 1 (more than the index holds: all of them).") var k = 10
+    @Option(name: .long, parsing: .unconditional, help: "Leave out results with a lower cosine score (a finite number; may be negative).") var minScore: Float?
     @Option(name: .long, help: "Only paths starting with this prefix.") var prefix: String?
     @Option(name: .long, help: "Model folder (default: the one the index was built with).") var model: String?
     @Flag(name: .long, help: "JSON lines output.") var json = false
@@ -25,7 +25,8 @@ struct SearchCommand: ParsableCommand {
     func validate() throws {
         let given = [text != nil, image != nil, like != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("give exactly one of --text, --image, --like") }
-        guard k > 0 else { throw ValidationError("-k must be positive") }
+        guard k >= 1 else { throw ValidationError("-k must be at least 1, got \(k)") }
+        if let minScore, !minScore.isFinite { throw ValidationError("--min-score must be a finite number, got \(minScore)") }
     }
 
     func run() throws {
