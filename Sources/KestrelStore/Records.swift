@@ -16,7 +16,7 @@ enum Layout {
     enum Key {
         static let magic = "magic", schemaVersion = "schema_version", modelName = "model_name",
             modelFingerprint = "model_fingerprint", dimension = "dimension", vectorStorage = "vector_storage",
-            nextID = "next_id", nextSequence = "next_seq"
+            nextID = "next_id", nextSequence = "next_seq", storeID = "store_id"
     }
 }
 
