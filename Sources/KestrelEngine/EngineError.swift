@@ -7,8 +7,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case vocabularyNotFound(searched: [String])
     case preprocessMismatch(crop: String, model: Int, folder: String)
     case noCatalog(String)
-    case indexMismatch(String, String)
     case lockFailed(String, String)
+    case readOnlyCatalog(String)
     case noSuchItem(UInt64)
     case dimensionMismatch(query: Int, index: Int)
 
@@ -22,8 +22,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "\(folder): the preprocessing gives \(crop) px images but the vision tower takes \(model) px; fix preprocessor_config.json / preprocess_cfg"
         case .noCatalog(let dir):
             return "\(dir) holds no Kestrel index; create one with `kestrel index add --index \(dir) --model MODEL PATH...`"
-        case .indexMismatch(let path, let reason):
-            return "\(path): \(reason); rebuild the index with `kestrel index rebuild`"
+        case .readOnlyCatalog(let dir):
+            return "\(dir): the index was opened for reading; open it for writing to save it"
         case .lockFailed(let dir, let reason):
             return "\(dir): cannot lock the index for writing: \(reason)"
         case .noSuchItem(let id):

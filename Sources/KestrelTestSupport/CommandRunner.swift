@@ -5,6 +5,15 @@ public struct CommandResult: Sendable {
     public var status: Int32
     public var stdout: String
     public var stderr: String
+    /// The process was killed by a signal (a crash), rather than exiting; `status` is then the signal.
+    public var signaled = false
+
+    public init(status: Int32, stdout: String, stderr: String, signaled: Bool = false) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.signaled = signaled
+    }
     /// stdout split into non-empty lines.
     public var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     /// Each stdout line parsed as a JSON object.
@@ -53,6 +62,7 @@ public enum Kestrel {
         group.wait()
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData, as: UTF8.self))
+                             stderr: String(decoding: errData, as: UTF8.self),
+                             signaled: process.terminationReason == .uncaughtSignal)
     }
 }

@@ -44,7 +44,8 @@ struct IndexAdd: ParsableCommand {
             let identity = try ModelFingerprint.identity(of: embedder.model)
             let catalog = try Catalog.openForWriting(URL(fileURLWithPath: index), identity: identity,
                                                      modelPath: embedder.model.directory.standardizedFileURL.path,
-                                                     vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType)
+                                                     vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
+                                                     warn: { Console.warning($0) })
             var options = IngestOptions()
             options.batchSize = modelOptions.batchSize
             options.prune = prune
@@ -72,7 +73,7 @@ struct IndexRemove: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true)
+            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true, warn: { Console.warning($0) })
             let wanted = paths.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
             let stored = try catalog.store.paths()
             let matches = stored.filter { p in wanted.contains { FolderWalker.path(p, isUnder: $0) } }
@@ -93,7 +94,10 @@ struct IndexRebuild: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true)
+            // The old index file is never read: a rebuild must work when it is missing, damaged
+            // or from another store.
+            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true, loadIndex: false,
+                                           warn: { Console.warning($0) })
             let r = try catalog.rebuildIndex(spec: indexType, recallTarget: recall)
             print(String(format: "rebuilt %@ over %d items in %.1f s%@", r.factory, r.items, r.seconds, r.tuning.map { "; " + $0 } ?? ""))
         }
@@ -107,7 +111,7 @@ struct IndexStats: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index))
+            let catalog = try Catalog.open(URL(fileURLWithPath: index), warn: { Console.warning($0) })
             let s = catalog.store, ix = catalog.index
             let fields: [(String, JSONValue)] = [
                 ("items", .int(try s.count)), ("indexed", .int(ix.count)), ("index_type", .string(ix.factory)),
@@ -131,7 +135,7 @@ struct IndexList: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index))
+            let catalog = try Catalog.open(URL(fileURLWithPath: index), warn: { Console.warning($0) })
             for path in try catalog.store.paths() {
                 guard let p = try catalog.store.lookup(path: path), let item = try catalog.store.item(id: p.id) else { continue }
                 if json {
