@@ -124,7 +124,9 @@ public final class Catalog: @unchecked Sendable {
 
     /// Why `loaded` cannot be the index of this store, or nil when it can.
     private func mismatch(_ loaded: VectorIndex) throws -> String? {
-        guard let storeID = store.storeID else { return "the store has no id yet" }
+        guard let storeID = store.storeID else {
+            return "the store was made before stores had ids, and is open read-only, so it cannot be given one"
+        }
         guard let indexStore = loaded.storeID else { return "the index records no store id" }
         if indexStore != storeID { return "it was built from store \(indexStore), this store is \(storeID)" }
         if loaded.dimension != store.identity.dimension {
@@ -230,7 +232,6 @@ public final class Catalog: @unchecked Sendable {
     private func retuneIfStale() throws {
         guard tuningIsStale else { return }
         let index = self.index
-        let before = index.tuning
         let (ids, values) = try store.allVectors()
         let live = Set(index.ids)
         // Tune on what the index holds (the store may be ahead of it between saves).
@@ -241,9 +242,7 @@ public final class Catalog: @unchecked Sendable {
             refValues += values[(row * d)..<((row + 1) * d)]
         }
         guard refIDs.count > Catalog.minimumTunedCount else { return }
-        let result = try index.tune(recallTarget: recallTarget, reference: (refIDs, refValues))
-        let was = before.map { "\($0.parameter)=\($0.value) for \($0.itemCount.map(String.init) ?? "an unknown number of") vectors" } ?? "untuned"
-        warn("the index grew to \(refIDs.count) vectors (was \(was)); tuned again: \(result)")
+        try index.tune(recallTarget: recallTarget, reference: (refIDs, refValues))
     }
 
     /// Memory the automatic choice may plan for: a quarter of physical memory, or
@@ -286,6 +285,13 @@ public final class Catalog: @unchecked Sendable {
         public var tuning: String?
     }
 
+    /// Runs a FAISS build step, naming the folder when FAISS refuses the store's vectors.
+    private func building(_ body: () throws -> Void) throws {
+        do { try body() } catch let e as IndexError {
+            throw EngineError.indexBuildFailed(directory.path, e.reason)
+        }
+    }
+
     /// Rebuilds the index from the store's vectors: chooses the type, trains it when it needs
     /// training, adds every vector, tunes nprobe / efSearch to the recall target, saves atomically.
     /// Never reads the old index file. Searches keep using the old index until the new one is
@@ -311,9 +317,9 @@ public final class Catalog: @unchecked Sendable {
                     if lock != nil { try saveIndex() }
                     return RebuildReport(factory: "Flat", items: 0, seconds: Date().timeIntervalSince(t0), tuning: nil)
                 }
-                try fresh.train(sampleFrom: values, count: ids.count)
+                try building { try fresh.train(sampleFrom: values, count: ids.count) }
             }
-            if !ids.isEmpty { try fresh.add(ids: ids.map { Int64($0) }, vectors: values) }
+            if !ids.isEmpty { try building { try fresh.add(ids: ids.map { Int64($0) }, vectors: values) } }
             var tuning: String?
             if fresh.kind != .flat, ids.count > Catalog.minimumTunedCount {
                 let result = try fresh.tune(recallTarget: self.recallTarget, reference: (ids.map { Int64($0) }, values))

@@ -50,6 +50,9 @@ public enum IndexError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .unknownFactory(factory, reason): text = "cannot build an index from '\(factory)': \(reason)"
         case let .notTrained(factory): text = "index '\(factory)' is not trained"
         case let .faiss(code, message): text = "faiss error \(code): \(message)"
+        case let .io(path, operation, err) where err == ENOSPC || err == EDQUOT:
+            text = "\(operation) \(path): the disk is full; the index file in place before is intact, and so is the store"
+                + " (free some space and run the command again)"
         case let .io(path, operation, err): text = "\(operation) \(path): \(String(cString: strerror(err)))"
         case let .notAnIndexFile(path): text = "\(path) is not a Kestrel index file"
         case let .unsupportedVersion(path, found, supported):

@@ -108,6 +108,9 @@ final class Environment: @unchecked Sendable {
 
     var isOpen: Bool { lock.shared { env != nil } }
 
+    /// Size of data.mdb in bytes (0 when unknown).
+    var fileSize: Int { lock.shared { env.map { max(0, Int(kmdb_env_file_size($0))) } ?? 0 } }
+
     /// Entries in LMDB's main database (one per named database); -1 when unreadable.
     var mainEntryCount: Int {
         lock.shared {

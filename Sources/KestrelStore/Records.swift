@@ -115,7 +115,8 @@ struct StoredItem {
     init?(decoding bytes: UnsafeRawBufferPointer) {
         var r = ByteReader(bytes)
         guard r.u8() == Layout.itemRecordVersion, let d = r.take(32), let size = r.u64LE(),
-            let w = r.u32LE(), let h = r.u32LE(), let n = r.u32LE()
+            let w = r.u32LE(), let h = r.u32LE(), let n = r.u32LE(),
+            Int(n) <= (bytes.count - r.offset) / 4  // each path takes at least its 4-byte length
         else { return nil }
         var paths: [String] = []
         for _ in 0..<n {

@@ -100,7 +100,10 @@ extension Store {
     /// Every id and vector, in id order: `values` is row-major, `ids.count` rows of `identity.dimension`.
     public func allVectors() throws -> (ids: [UInt64], values: [Float]) {
         try reading { txn in
-            let n = try txn.entryCount(db.vectors)
+            // The count comes from the file: trust it for a reservation only as far as the file
+            // could hold that many vectors.
+            let perVector = identity.dimension * vectorStorage.bytesPerComponent
+            let n = min(try txn.entryCount(db.vectors), env.fileSize / max(perVector, 1))
             var ids: [UInt64] = [], values: [Float] = []
             ids.reserveCapacity(n)
             values.reserveCapacity(n * identity.dimension)

@@ -283,12 +283,20 @@ public final class Store: @unchecked Sendable {
             return try body()
         } catch let f as LMDBFailure {
             if f.isDamage { throw StoreError.corrupt(store: name, detail: f.detail ?? "\(f.operation): \(f.message)") }
-            if f.isDiskFull { throw StoreError.diskFull(store: name) }
+            // LMDB reports a short write as EIO: on a full disk that is what a commit gets.
+            if f.isDiskFull || (f.code == EIO && diskIsFull(name)) { throw StoreError.diskFull(store: name) }
             if f.isNotWritable { throw StoreError.readOnly(store: name, reason: "\(f.operation): \(f.message)") }
             throw StoreError.lmdb(store: name, operation: f.operation, code: f.code, message: f.message)
         } catch is Environment.Closed {
             throw StoreError.closed(store: name)
         }
+    }
+
+    /// Whether the file system holding `path` has (almost) no space left for this user.
+    static func diskIsFull(_ path: String) -> Bool {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return false }
+        return UInt64(st.f_bavail) * UInt64(st.f_frsize) < 1 << 20
     }
 
     static func isStoreID(_ s: String) -> Bool { s.utf8.count == 32 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
