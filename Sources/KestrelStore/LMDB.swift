@@ -111,12 +111,15 @@ final class Environment: @unchecked Sendable {
     /// Size of data.mdb in bytes (0 when unknown).
     var fileSize: Int { lock.shared { env.map { max(0, Int(kmdb_env_file_size($0))) } ?? 0 } }
 
-    /// Entries in LMDB's main database (one per named database); -1 when unreadable.
-    var mainEntryCount: Int {
+    /// True when no database was ever committed: the main database is empty and no page
+    /// beyond the two meta pages (and the root a first commit would add) is in use.
+    var isEmpty: Bool {
         lock.shared {
-            guard let e = env else { return -1 }
+            guard let e = env else { return false }
             var stat = MDB_stat()
-            return kmdb_env_stat(e, &stat) == 0 ? stat.ms_entries : -1
+            var info = MDB_envinfo()
+            guard kmdb_env_stat(e, &stat) == 0, kmdb_env_info(e, &info) == 0 else { return false }
+            return stat.ms_entries == 0 && info.me_last_pgno <= 2
         }
     }
 

@@ -141,7 +141,7 @@ public final class Store: @unchecked Sendable {
             return false
         }
         defer { env.close() }
-        return env.mainEntryCount == 0
+        return env.isEmpty
     }
 
     /// Opens an existing store, checking its magic number and schema version, and with
