@@ -89,11 +89,17 @@ final class Environment: @unchecked Sendable {
         try lmdbCheck(kmdb_env_stat(e, &stat), "mdb_env_stat")
         let size = kmdb_env_file_size(e)
         guard size >= 0 else { throw LMDBFailure(operation: "fstat data.mdb", code: errno) }
-        let needed = (Int64(info.me_last_pgno) + 1) * Int64(stat.ms_psize)
-        if Int64(size) < needed {
+        let pageSize = UInt64(stat.ms_psize), lastPage = UInt64(info.me_last_pgno)
+        guard pageSize > 0 else {
+            throw LMDBFailure(operation: "checking data.mdb", code: MDB_CORRUPTED, detail: "data.mdb gives a page size of 0")
+        }
+        // Compared in pages: a damaged meta page may hold any last page number.
+        let pagesInFile = UInt64(size) / pageSize
+        if lastPage >= pagesInFile {
             throw LMDBFailure(
                 operation: "checking data.mdb", code: MDB_CORRUPTED,
-                detail: "data.mdb is \(size) bytes but its last page in use ends at byte \(needed): the file is truncated")
+                detail: "data.mdb is \(size) bytes (\(pagesInFile) pages of \(pageSize) bytes) but its meta page says"
+                    + " pages up to \(lastPage) are in use: the file is truncated (or its meta page is damaged)")
         }
     }
 
@@ -209,6 +215,45 @@ final class Environment: @unchecked Sendable {
         try lock.exclusive {
             guard let e = env else { throw Closed() }
             try lmdbCheck(kmdb_env_set_mapsize(e, size), "mdb_env_set_mapsize")
+        }
+    }
+
+    /// LMDB trusts its free-page list when it allocates pages for a write: a damaged entry
+    /// there makes it merge page numbers past the end of a heap buffer, which no signal guard
+    /// can undo. So before the first write, every record of the free list (FREE_DBI: key a
+    /// transaction id, value `count` then `count` page numbers, all size_t, strictly
+    /// descending) must be well formed and name pages between the meta pages and the last page
+    /// in use.
+    func checkFreeList() throws {
+        let lastPage = try lock.shared { () -> UInt64 in
+            guard let e = env else { throw Closed() }
+            var info = MDB_envinfo()
+            try lmdbCheck(kmdb_env_info(e, &info), "mdb_env_info")
+            return UInt64(info.me_last_pgno)
+        }
+        let word = MemoryLayout<Int>.size
+        try read { txn in
+            try txn.scan(0) {  // FREE_DBI, database 0 inside LMDB
+                key, value in
+                func damaged(_ what: String) -> LMDBFailure {
+                    LMDBFailure(operation: "checking the free-page list", code: MDB_CORRUPTED, detail: "data.mdb's free-page list is damaged: \(what)")
+                }
+                guard key.count == word else { throw damaged("a key of \(key.count) bytes") }
+                guard value.count >= word, value.count % word == 0 else { throw damaged("a record of \(value.count) bytes") }
+                let count = UInt64(value.loadUnaligned(fromByteOffset: 0, as: UInt.self))
+                guard count <= UInt64(value.count / word - 1) else {
+                    throw damaged("a record says \(count) pages but has room for \(value.count / word - 1)")
+                }
+                var previous = UInt64.max
+                for i in 1..<(Int(count) + 1) {
+                    let page = UInt64(value.loadUnaligned(fromByteOffset: i * word, as: UInt.self))
+                    guard page >= 2, page <= lastPage, page < previous else {
+                        throw damaged("page number \(page) is out of order or outside pages 2...\(lastPage)")
+                    }
+                    previous = page
+                }
+                return true
+            }
         }
     }
 

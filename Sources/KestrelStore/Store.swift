@@ -159,6 +159,7 @@ public final class Store: @unchecked Sendable {
         return try mapped(name) {
             let env = try Environment(path: name, mapSize: initialMapSize, maxDatabases: 16, readOnly: readOnly)
             do {
+                if !readOnly { try env.checkFreeList() }
                 typealias Header = (Databases, ModelIdentity, VectorStorage, String?)
                 let (db, identity, storage, storedID) = try env.read(commit: true) { txn -> Header in
                     guard let db = try openDatabases(env, txn, create: false) else {
