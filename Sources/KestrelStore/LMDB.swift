@@ -257,6 +257,20 @@ final class Environment: @unchecked Sendable {
         }
     }
 
+    /// Checks the structure of every page a write could change (see `kmdb_env_verify`).
+    func verifyStructure() throws {
+        try lock.exclusive {
+            guard let e = env else { throw Closed() }
+            var reason = [CChar](repeating: 0, count: 256)
+            let rc = kmdb_env_verify(e, &reason, reason.count)
+            if rc == MDB_CORRUPTED {
+                let text = reason.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+                throw LMDBFailure(operation: "checking data.mdb", code: rc, detail: "data.mdb's page structure is damaged: \(text)")
+            }
+            try lmdbCheck(rc, "checking data.mdb")
+        }
+    }
+
     /// Opens (or with `create`, creates) a named database; nil when it does not exist.
     func openDatabase(_ name: String, in txn: Txn, create: Bool) throws -> MDB_dbi? {
         var dbi: MDB_dbi = 0

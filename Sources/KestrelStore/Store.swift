@@ -159,7 +159,12 @@ public final class Store: @unchecked Sendable {
         return try mapped(name) {
             let env = try Environment(path: name, mapSize: initialMapSize, maxDatabases: 16, readOnly: readOnly)
             do {
-                if !readOnly { try env.checkFreeList() }
+                // A write into a damaged page can overrun LMDB's heap buffers, which no guard
+                // can undo: a writer checks the structure first.
+                if !readOnly {
+                    try env.verifyStructure()
+                    try env.checkFreeList()
+                }
                 typealias Header = (Databases, ModelIdentity, VectorStorage, String?)
                 let (db, identity, storage, storedID) = try env.read(commit: true) { txn -> Header in
                     guard let db = try openDatabases(env, txn, create: false) else {

@@ -34,6 +34,15 @@ int kmdb_stat(MDB_txn *txn, MDB_dbi dbi, MDB_stat *stat);
 int kmdb_cursor_open(MDB_txn *txn, MDB_dbi dbi, MDB_cursor **cursor);
 int kmdb_cursor_get(MDB_cursor *cursor, MDB_val *key, MDB_val *data, MDB_cursor_op op);
 
+/// Walks every page reachable from the current meta page (free list, main database, named
+/// databases) and checks what LMDB relies on when it changes a page: page numbers inside the
+/// file, each page reached once, page types, free-space bounds, node offsets and sizes inside
+/// their page, large values inside their pages. MDB_CORRUPTED with `reason` filled in when
+/// something is wrong, KMDB_FAULT if reading faulted, 0 when the structure is sound.
+/// Reads every branch and leaf page (not the contents of large values). Call with no write
+/// transaction open in this process.
+int kmdb_env_verify(MDB_env *env, char *reason, size_t reason_size);
+
 /// Size of data.mdb in bytes (fstat of LMDB's own descriptor), or -1 with errno set.
 long long kmdb_env_file_size(MDB_env *env);
 
