@@ -81,7 +81,8 @@ public final class Catalog: @unchecked Sendable {
     /// all (for a rebuild, which must not depend on it): the catalog starts with an empty index.
     public static func open(_ dir: URL, writable: Bool = false, loadIndex: Bool = true,
                             warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
-        guard exists(dir) else { throw EngineError.noCatalog(dir.path) }
+        // A store left empty by a crash while it was being created holds nothing yet.
+        guard exists(dir), !Store.isEmptyEnvironment(at: storeURL(dir)) else { throw EngineError.noCatalog(dir.path) }
         let lock = writable ? try WriterLock(dir) : nil
         let store = try Store.open(at: storeURL(dir), readOnly: !writable)
         return try Catalog(dir, store: store, lock: lock, loadIndex: loadIndex, warn: warn)

@@ -137,6 +137,8 @@ public final class Store: @unchecked Sendable {
             let size = attributes[.size] as? NSNumber
         else { return false }
         if size.intValue == 0 { return true }
+        // An environment that never had a database is its two meta pages (and at most a root).
+        if size.intValue > 4 * 65536 { return false }
         guard let env = try? Environment(path: url.path, mapSize: defaultMapSize, maxDatabases: 16, readOnly: true) else {
             return false
         }

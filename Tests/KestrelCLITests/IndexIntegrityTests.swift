@@ -150,11 +150,37 @@ final class IndexIntegrityTests: XCTestCase {
         let temp = index.appendingPathComponent(".store.creating-0123456789abcdef")
         try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
         try Data().write(to: temp.appendingPathComponent("data.mdb"))
+        // Reading commands say there is no index yet (and how to make one).
+        let before = try Kestrel.run(["index", "stats", "--index", index.path])
+        XCTAssertEqual(before.status, 1)
+        XCTAssertTrue(before.stderr.contains("holds no Kestrel index") && before.stderr.contains("kestrel index add"), before.stderr)
         try add(index, ["samples/images/circles"])
         let s = try stats(index)
         XCTAssertEqual(s["items"] as? Int, 4)
         XCTAssertEqual(s["indexed"] as? Int, 4)
         XCTAssertFalse(FileManager.default.fileExists(atPath: temp.path))
+    }
+
+    /// A kill at any moment of the first run, creation included, leaves a folder the next
+    /// `index add` completes.
+    func testKind6_KillWhileCreatingNeverWedgesTheIndex() throws {
+        var rng = SeededRandom(seed: 6)
+        for attempt in 0..<8 {
+            let index = newIndex()
+            let p = Process()
+            p.executableURL = Kestrel.binary
+            p.arguments = ["index", "add", "--index", index.path, "--model", model, "--quiet", "samples/images/circles"]
+            p.currentDirectoryURL = Fixtures.repoRoot
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(UInt32.random(in: 5_000...120_000, using: &rng))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            let r = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", "samples/images/circles"])
+            XCTAssertEqual(r.status, 0, "attempt \(attempt): \(r.stderr)")
+            XCTAssertEqual(try stats(index)["items"] as? Int, 4, "attempt \(attempt)")
+        }
     }
 
     // MARK: - Read-only folders, full disks
