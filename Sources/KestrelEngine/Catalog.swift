@@ -101,21 +101,28 @@ public final class Catalog: @unchecked Sendable {
             try catchUp()
             return
         }
+        let loaded: VectorIndex
         do {
-            let loaded = try VectorIndex.load(from: url)
-            if let problem = try mismatch(loaded) {
-                warn("\(url.path) does not belong to this store (\(problem)); rebuilding it from the store")
-                try rebuildIndex()
-                return
-            }
-            current = loaded
+            loaded = try VectorIndex.load(from: url)
         } catch let error as IndexError {
             // Derived data: a damaged or outdated index is rebuilt from the store, never trusted.
             warn("\(error.reason); rebuilding it from the store")
             try rebuildIndex()
             return
         }
-        try catchUp()
+        if let problem = try mismatch(loaded) {
+            warn("\(url.path) does not belong to this store (\(problem)); rebuilding it from the store")
+            try rebuildIndex()
+            return
+        }
+        current = loaded
+        do {
+            try catchUp()
+        } catch let error as IndexError {
+            warn("\(url.path) cannot apply the store's changes (\(error.reason)); rebuilding it from the store")
+            try rebuildIndex()
+            return
+        }
         let stored = try store.count, indexed = index.count
         if indexed != stored {
             warn("\(url.path) holds \(indexed) vectors after catching up, the store \(stored) items; rebuilding it from the store")
