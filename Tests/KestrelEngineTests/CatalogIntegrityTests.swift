@@ -154,6 +154,38 @@ final class CatalogIntegrityTests: XCTestCase {
         XCTAssertEqual(failures.items, [], failures.items.prefix(5).joined(separator: "\n"))
         XCTAssertEqual(catalog.index.count, 400)
     }
+
+    /// The index object itself swapped hundreds of times under searches from four threads
+    /// (a reference replaced without a lock is freed under a reader that is about to use it).
+    func testIndexSwapUnderConcurrentSearches() throws {
+        let dir = folder()
+        let catalog = try open(dir, spec: "flat")
+        let all = vectors(40, seed: 8)
+        try add(catalog, all, from: 0)
+        let stop = ManagedAtomicFlag()
+        let failures = FailureList()
+        let group = DispatchGroup()
+        for t in 0..<4 {
+            group.enter()
+            Thread.detachNewThread {
+                defer { group.leave() }
+                var n = 0
+                while !stop.isSet {
+                    do {
+                        let hits = try catalog.search(vector: all[(t + n) % 40], options: SearchOptions(k: 3))
+                        if hits.first?.id != UInt64((t + n) % 40 + 1) { failures.append("thread \(t): first hit \(String(describing: hits.first?.id))") }
+                    } catch {
+                        failures.append("thread \(t): \(error)")
+                    }
+                    n += 1
+                }
+            }
+        }
+        for _ in 0..<1000 { try catalog.rebuildIndex() }
+        stop.set()
+        group.wait()
+        XCTAssertEqual(failures.items, [], failures.items.prefix(5).joined(separator: "\n"))
+    }
 }
 
 /// A flag set once by one thread and read by others.
