@@ -69,11 +69,13 @@ static void on_assert(MDB_env *env, const char *message) {
 int kmdb_last_fault_signal(void) { return last_fault; }
 
 // GUARDED(expr): evaluates expr with the guard armed; KMDB_FAULT if it faulted. Not reentrant
-// (LMDB never calls back into us except through on_assert).
+// (LMDB never calls back into us except through on_assert). The signal mask is not saved (no
+// system call per LMDB call): the handler runs with SA_NODEFER and an empty sa_mask, so the
+// mask at the jump back is the one at sigsetjmp.
 #define GUARDED(result, expr)                                  \
     do {                                                       \
         pthread_once(&install_once, install);                  \
-        if (sigsetjmp(guard_jump, 1) != 0) {                   \
+        if (sigsetjmp(guard_jump, 0) != 0) {                   \
             result = KMDB_FAULT;                               \
         } else {                                               \
             guard_depth = 1;                                   \

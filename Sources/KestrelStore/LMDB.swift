@@ -87,14 +87,16 @@ final class Environment: @unchecked Sendable {
         var stat = MDB_stat()
         try lmdbCheck(kmdb_env_info(e, &info), "mdb_env_info")
         try lmdbCheck(kmdb_env_stat(e, &stat), "mdb_env_stat")
-        let size = kmdb_env_file_size(e)
-        guard size >= 0 else { throw LMDBFailure(operation: "fstat data.mdb", code: errno) }
-        let pageSize = UInt64(stat.ms_psize), lastPage = UInt64(info.me_last_pgno)
+        let bytes = kmdb_env_file_size(e)
+        guard bytes >= 0 else { throw LMDBFailure(operation: "fstat data.mdb", code: errno) }
+        let size = UInt64(bytes)
+        // A damaged meta page may hold any bits: no conversion that can trap.
+        let pageSize = UInt64(stat.ms_psize), lastPage = UInt64(truncatingIfNeeded: info.me_last_pgno)
         guard pageSize > 0 else {
             throw LMDBFailure(operation: "checking data.mdb", code: MDB_CORRUPTED, detail: "data.mdb gives a page size of 0")
         }
         // Compared in pages: a damaged meta page may hold any last page number.
-        let pagesInFile = UInt64(size) / pageSize
+        let pagesInFile = size / pageSize
         if lastPage >= pagesInFile {
             throw LMDBFailure(
                 operation: "checking data.mdb", code: MDB_CORRUPTED,
@@ -117,15 +119,15 @@ final class Environment: @unchecked Sendable {
     /// Size of data.mdb in bytes (0 when unknown).
     var fileSize: Int { lock.shared { env.map { max(0, Int(kmdb_env_file_size($0))) } ?? 0 } }
 
-    /// True when no database was ever committed: the main database is empty and no page
-    /// beyond the two meta pages (and the root a first commit would add) is in use.
+    /// True when no transaction was ever committed (both meta pages still say transaction 0)
+    /// and the main database is empty.
     var isEmpty: Bool {
         lock.shared {
             guard let e = env else { return false }
             var stat = MDB_stat()
             var info = MDB_envinfo()
             guard kmdb_env_stat(e, &stat) == 0, kmdb_env_info(e, &info) == 0 else { return false }
-            return stat.ms_entries == 0 && info.me_last_pgno <= 2
+            return stat.ms_entries == 0 && info.me_last_txnid == 0
         }
     }
 
@@ -229,7 +231,7 @@ final class Environment: @unchecked Sendable {
             guard let e = env else { throw Closed() }
             var info = MDB_envinfo()
             try lmdbCheck(kmdb_env_info(e, &info), "mdb_env_info")
-            return UInt64(info.me_last_pgno)
+            return UInt64(truncatingIfNeeded: info.me_last_pgno)
         }
         let word = MemoryLayout<Int>.size
         try read { txn in
