@@ -105,7 +105,9 @@ public final class Store: @unchecked Sendable {
                     try put(K.nextSequence, littleEndian(UInt64(1)))
                 }
             }
-            // rename(2) replaces an empty directory; the commit above is already on disk.
+            // rename(2) replaces an empty directory; the commit above is already on disk, and
+            // the folder's own entries are made durable before it is renamed.
+            syncDirectory(temp.path)
             guard rename(temp.path, name) == 0 else {
                 let err = errno
                 throw StoreError.invalidPath(store: name, path: name, reason: "cannot move the new store into place: \(String(cString: strerror(err)))")
