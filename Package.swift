@@ -22,7 +22,8 @@ let package = Package(
     targets: [
         // C shims: one per system library, each imported by exactly one Swift module.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .systemLibrary(name: "CLMDB", path: "Sources/CLMDB"),
+        // LMDB behind a small C target: every call that reads pages runs under a fault guard.
+        .target(name: "CLMDB", path: "Sources/CLMDB", linkerSettings: [.linkedLibrary("lmdb")]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),

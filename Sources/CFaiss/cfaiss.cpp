@@ -193,6 +193,10 @@ int32_t cfaiss_dimension(const cfaiss_index* h) { return h ? int32_t(h->index->d
 int32_t cfaiss_kind(const cfaiss_index* h) { return h ? h->kind : -1; }
 int64_t cfaiss_ntotal(const cfaiss_index* h) { return h ? live_count(h) : 0; }
 int32_t cfaiss_is_trained(const cfaiss_index* h) { return h && h->index->is_trained ? 1 : 0; }
+int32_t cfaiss_hnsw_ef_search(const cfaiss_index* h) {
+    auto* hnsw = h ? dynamic_cast<const faiss::IndexHNSW*>(h->index.get()) : nullptr;
+    return hnsw ? int32_t(hnsw->hnsw.efSearch) : 0;
+}
 int64_t cfaiss_nlist(const cfaiss_index* h) {
     auto* ivf = h ? dynamic_cast<const faiss::IndexIVF*>(h->index.get()) : nullptr;
     return ivf ? int64_t(ivf->nlist) : 0;
@@ -282,7 +286,11 @@ cfaiss_status cfaiss_search(
             params = &hnsw_params;
             // FAISS 1.7.3 ignores SearchParametersHNSW::efSearch and reads the member, so set it
             // for this call (KestrelIndex serialises calls on a handle).
-            const_cast<faiss::IndexHNSW*>(hnsw)->hnsw.efSearch = hnsw_params.efSearch;
+            // Written only when it changes: KestrelIndex runs searches whose efSearch equals the
+            // member concurrently, and any other search alone.
+            if (hnsw->hnsw.efSearch != hnsw_params.efSearch) {
+                const_cast<faiss::IndexHNSW*>(hnsw)->hnsw.efSearch = hnsw_params.efSearch;
+            }
         } else if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(h->index.get())) {
             ivf_params.nprobe = size_t(nprobe > 0 ? nprobe : int32_t(ivf->nprobe));
             if (ivf_params.nprobe > ivf->nlist) ivf_params.nprobe = ivf->nlist;

@@ -12,11 +12,30 @@ import Glibc
 ///     DIR/ingest-report.json   what the last ingest skipped or failed on
 ///
 /// At open, an index that lags behind the store's change log is caught up from it, so a crash
-/// between a store write and an index save loses nothing.
+/// between a store write and an index save loses nothing. An index file that does not belong
+/// to the store (another store's id, a sequence the store never reached, another dimension, a
+/// count that disagrees with the store, an older file format, damage) is rebuilt from the store,
+/// with a warning through `warn`.
+///
+/// One catalog may be shared between threads: searches run concurrently, and the index object
+/// they use is swapped under a lock when a rebuild replaces it. Changes (catch-up, ingest,
+/// rebuild, save) are serialised among themselves.
 public final class Catalog: @unchecked Sendable {
     public let directory: URL
     public let store: Store
-    public private(set) var index: VectorIndex
+    /// The current index. A rebuild replaces it; callers that need one index across several
+    /// calls should read this once and keep the reference.
+    public var index: VectorIndex { state.withLock { current } }
+    /// False when opened for reading: nothing is saved, and the store is opened read-only.
+    public var isWritable: Bool { lock != nil }
+    /// Where warnings go (an index file rebuilt, a tuning redone...). Library code never
+    /// writes to stderr itself.
+    public let warn: @Sendable (String) -> Void
+
+    private var current: VectorIndex
+    private let state = NSLock()
+    /// Serialises changes to the index (catch-up, adds, removals, rebuild, save).
+    private let changes = NSRecursiveLock()
     private var lock: WriterLock?
 
     public static func storeURL(_ dir: URL) -> URL { dir.appendingPathComponent("store") }
@@ -34,57 +53,99 @@ public final class Catalog: @unchecked Sendable {
     }
 
     /// Opens the catalog in `dir`, creating it for `identity` when there is none. A catalog made by
-    /// another model is refused (the store's error names both models).
+    /// another model is refused (the store's error names both models). Creation is atomic: a
+    /// store left half-made by a crash (an empty LMDB environment, a temporary folder) is
+    /// replaced.
     public static func openForWriting(_ dir: URL, identity: ModelIdentity, modelPath: String,
-                                      vectorStorage: VectorStorage = .float32, indexSpec: String? = nil) throws -> Catalog {
+                                      vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
+                                      warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         if let indexSpec { try IndexPlanner.validate(factory: indexSpec, dimension: identity.dimension) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let lock = try WriterLock(dir)
+        let url = storeURL(dir)
+        Store.removeUnfinishedCreations(of: url)
         let store: Store
-        if exists(dir) {
-            store = try Store.open(at: storeURL(dir))
+        if exists(dir) && !Store.isEmptyEnvironment(at: url) {
+            store = try Store.open(at: url)
             try store.requireIdentity(identity)
         } else {
-            store = try Store.create(at: storeURL(dir), identity: identity, vectorStorage: vectorStorage)
+            store = try Store.create(at: url, identity: identity, vectorStorage: vectorStorage)
         }
         try store.setMeta(key: MetaKey.modelPath, value: Data(modelPath.utf8))
         if let indexSpec { try store.setMeta(key: MetaKey.indexSpec, value: Data(indexSpec.utf8)) }
-        let catalog = try Catalog(dir, store: store)
-        catalog.lock = lock
-        return catalog
+        return try Catalog(dir, store: store, lock: lock, loadIndex: true, warn: warn)
     }
 
-    /// Opens an existing catalog (for search and stats). `writable` takes the writer lock.
-    public static func open(_ dir: URL, writable: Bool = false) throws -> Catalog {
-        guard exists(dir) else { throw EngineError.noCatalog(dir.path) }
+    /// Opens an existing catalog. Without `writable` (search, stats, list) the store is opened
+    /// read-only, no lock is taken and nothing is written, so a read-only folder works.
+    /// `writable` takes the writer lock. With `loadIndex: false` the index file is not read at
+    /// all (for a rebuild, which must not depend on it): the catalog starts with an empty index.
+    public static func open(_ dir: URL, writable: Bool = false, loadIndex: Bool = true,
+                            warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
+        // A store left empty by a crash while it was being created holds nothing yet.
+        guard exists(dir), !Store.isEmptyEnvironment(at: storeURL(dir)) else { throw EngineError.noCatalog(dir.path) }
         let lock = writable ? try WriterLock(dir) : nil
-        let catalog = try Catalog(dir, store: try Store.open(at: storeURL(dir)))
-        catalog.lock = lock
-        return catalog
+        let store = try Store.open(at: storeURL(dir), readOnly: !writable)
+        return try Catalog(dir, store: store, lock: lock, loadIndex: loadIndex, warn: warn)
     }
 
-    private init(_ dir: URL, store: Store) throws {
+    private init(_ dir: URL, store: Store, lock: WriterLock?, loadIndex: Bool,
+                 warn: @escaping @Sendable (String) -> Void) throws {
         directory = dir
         self.store = store
+        self.lock = lock
+        self.warn = warn
+        current = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
         let url = Catalog.indexURL(dir)
-        if FileManager.default.fileExists(atPath: url.path) {
-            do {
-                index = try VectorIndex.load(from: url)
-            } catch {
-                // Derived data: a damaged index is rebuilt from the store, never trusted.
-                FileHandle.standardError.write(Data("warning: \(url.path): \(error); rebuilding it from the store\n".utf8))
-                index = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
-                index.coveredSequence = 0
-                try rebuildIndex()
-                return
-            }
-            guard index.dimension == store.identity.dimension else {
-                throw EngineError.indexMismatch(url.path, "dimension \(index.dimension), the store holds \(store.identity.dimension)")
-            }
-        } else {
-            index = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
+        guard loadIndex else { return }
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            try catchUp()
+            return
         }
-        try catchUp()
+        let loaded: VectorIndex
+        do {
+            loaded = try VectorIndex.load(from: url)
+        } catch let error as IndexError {
+            // Derived data: a damaged or outdated index is rebuilt from the store, never trusted.
+            warn("\(error.reason); rebuilding it from the store")
+            try rebuildIndex()
+            return
+        }
+        if let problem = try mismatch(loaded) {
+            warn("\(url.path) does not belong to this store (\(problem)); rebuilding it from the store")
+            try rebuildIndex()
+            return
+        }
+        current = loaded
+        do {
+            try catchUp()
+        } catch let error as IndexError {
+            warn("\(url.path) cannot apply the store's changes (\(error.reason)); rebuilding it from the store")
+            try rebuildIndex()
+            return
+        }
+        let stored = try store.count, indexed = index.count
+        if indexed != stored {
+            warn("\(url.path) holds \(indexed) vectors after catching up, the store \(stored) items; rebuilding it from the store")
+            try rebuildIndex()
+        }
+    }
+
+    /// Why `loaded` cannot be the index of this store, or nil when it can.
+    private func mismatch(_ loaded: VectorIndex) throws -> String? {
+        guard let storeID = store.storeID else {
+            return "the store was made before stores had ids, and is open read-only, so it cannot be given one"
+        }
+        guard let indexStore = loaded.storeID else { return "the index records no store id" }
+        if indexStore != storeID { return "it was built from store \(indexStore), this store is \(storeID)" }
+        if loaded.dimension != store.identity.dimension {
+            return "dimension \(loaded.dimension), the store holds \(store.identity.dimension)"
+        }
+        let last = try store.lastSequence
+        if loaded.coveredSequence > last {
+            return "it covers the store's changes up to \(loaded.coveredSequence), the store has only \(last)"
+        }
+        return nil
     }
 
     /// A text value from the store's meta area (nil when absent or unreadable).
@@ -108,46 +169,92 @@ public final class Catalog: @unchecked Sendable {
     /// Applies the store's changes since the index was last saved. Returns how many were applied.
     @discardableResult
     public func catchUp() throws -> Int {
-        let changes = try store.changes(since: index.coveredSequence)
-        guard !changes.isEmpty else { return 0 }
-        if !index.isTrained { try rebuildIndex(); return changes.count }
-        var added: [Int64] = [], vectors: [Float] = [], removed: [Int64] = []
-        // Net effect per id: the last change wins.
-        var last: [UInt64: Change.Kind] = [:]
-        for c in changes { last[c.id] = c.kind }
-        for (id, kind) in last.sorted(by: { $0.key < $1.key }) {
-            // A present id is removed first; if it is still stored it is re-added below.
-            if index.contains(Int64(id)) { removed.append(Int64(id)) }
-            if kind == .removed { continue }
-            if let v = try store.vector(id: id) { added.append(Int64(id)); vectors += v }
+        try changes.withLock {
+            let index = self.index
+            let log = try store.changes(since: index.coveredSequence)
+            guard !log.isEmpty else { return 0 }
+            if !index.isTrained { try rebuildIndex(); return log.count }
+            var added: [Int64] = [], vectors: [Float] = [], removed: [Int64] = []
+            // Net effect per id: the last change wins.
+            var last: [UInt64: Change.Kind] = [:]
+            for c in log { last[c.id] = c.kind }
+            for (id, kind) in last.sorted(by: { $0.key < $1.key }) {
+                // A present id is removed first; if it is still stored it is re-added below.
+                if index.contains(Int64(id)) { removed.append(Int64(id)) }
+                if kind == .removed { continue }
+                if let v = try store.vector(id: id) { added.append(Int64(id)); vectors += v }
+            }
+            if !removed.isEmpty { try index.remove(ids: removed) }
+            // An HNSW index cannot be trained as it grows; past the planner's thresholds a
+            // rebuild (at the end of an ingest) moves it to the planned type.
+            if !added.isEmpty { try index.add(ids: added, vectors: vectors) }
+            index.coveredSequence = try store.lastSequence
+            if lock != nil { try saveIndex() }
+            return log.count
         }
-        if !removed.isEmpty { try index.remove(ids: removed) }
-        // An HNSW index cannot be trained or tuned as it grows; past the planner's thresholds a
-        // rebuild (at the end of an ingest) moves it to the planned type.
-        if !added.isEmpty { try index.add(ids: added, vectors: vectors) }
-        index.coveredSequence = try store.lastSequence
-        if lock != nil { try saveIndex() }
-        return changes.count
     }
 
     /// Adds freshly stored items to the index (the store already holds them); the index is saved
     /// by the caller from time to time, and at worst caught up from the log at the next open.
     public func indexAdded(ids: [UInt64], vectors: [Float], coveredSequence: UInt64) throws {
-        if index.isTrained {
-            if !ids.isEmpty { try index.add(ids: ids.map { Int64($0) }, vectors: vectors) }
-            index.coveredSequence = coveredSequence
+        try changes.withLock {
+            let index = self.index
+            if index.isTrained {
+                if !ids.isEmpty { try index.add(ids: ids.map { Int64($0) }, vectors: vectors) }
+                index.coveredSequence = coveredSequence
+            }
         }
     }
 
     public func indexRemoved(ids: [UInt64], coveredSequence: UInt64) throws {
-        let present = ids.map { Int64($0) }.filter { index.contains($0) }
-        if !present.isEmpty { try index.remove(ids: present) }
-        if index.isTrained { index.coveredSequence = coveredSequence }
+        try changes.withLock {
+            let index = self.index
+            let present = ids.map { Int64($0) }.filter { index.contains($0) }
+            if !present.isEmpty { try index.remove(ids: present) }
+            if index.isTrained { index.coveredSequence = coveredSequence }
+        }
     }
 
-    /// Writes the index atomically (temporary file, fsync, rename).
+    /// Writes the index atomically (temporary file, fsync, rename), stamped with the store's
+    /// id. An approximate index that has grown or shrunk past a factor of 2 since it was tuned
+    /// is tuned again first, so its search parameters and reported recall stay current.
     public func saveIndex() throws {
-        try index.save(to: Catalog.indexURL(directory))
+        guard lock != nil else { throw EngineError.readOnlyCatalog(directory.path) }
+        try changes.withLock {
+            try retuneIfStale()
+            let index = self.index
+            index.storeID = store.storeID
+            try index.save(to: Catalog.indexURL(directory))
+        }
+    }
+
+    /// Whether the index's tuning no longer describes it (see `saveIndex`).
+    public var tuningIsStale: Bool {
+        let index = self.index
+        guard index.kind != .flat else { return false }
+        let n = index.count
+        guard n > Catalog.minimumTunedCount else { return false }
+        guard let tuned = index.tuning?.itemCount, tuned > 0 else { return true }
+        return n > 2 * tuned || 2 * n < tuned
+    }
+
+    /// Below this many vectors an approximate index keeps its default search parameters.
+    static let minimumTunedCount = 10
+
+    private func retuneIfStale() throws {
+        guard tuningIsStale else { return }
+        let index = self.index
+        let (ids, values) = try store.allVectors()
+        let live = Set(index.ids)
+        // Tune on what the index holds (the store may be ahead of it between saves).
+        var refIDs: [Int64] = [], refValues: [Float] = []
+        let d = store.identity.dimension
+        for (row, id) in ids.enumerated() where live.contains(Int64(id)) {
+            refIDs.append(Int64(id))
+            refValues += values[(row * d)..<((row + 1) * d)]
+        }
+        guard refIDs.count > Catalog.minimumTunedCount else { return }
+        try index.tune(recallTarget: recallTarget, reference: (refIDs, refValues))
     }
 
     /// Memory the automatic choice may plan for: a quarter of physical memory, or
@@ -199,54 +306,75 @@ public final class Catalog: @unchecked Sendable {
         public var tuning: String?
     }
 
+    /// Runs a FAISS build step, naming the folder when FAISS refuses the store's vectors.
+    private func building(_ body: () throws -> Void) throws {
+        do { try body() } catch let e as IndexError {
+            throw EngineError.indexBuildFailed(directory.path, e.reason)
+        }
+    }
+
     /// Rebuilds the index from the store's vectors: chooses the type, trains it when it needs
     /// training, adds every vector, tunes nprobe / efSearch to the recall target, saves atomically.
+    /// Never reads the old index file. Searches keep using the old index until the new one is
+    /// swapped in.
     @discardableResult
     public func rebuildIndex(spec: String? = nil, recallTarget: Double? = nil) throws -> RebuildReport {
-        let t0 = Date()
-        // Checked before anything is written, so a refused value leaves the catalog as it was.
-        if let recallTarget { try IndexTuner.checkRecallTarget(recallTarget) }
-        if let spec { _ = try plannedFactory(spec: spec) }
-        if let spec { try store.setMeta(key: MetaKey.indexSpec, value: Data(spec.utf8)) }
-        if let recallTarget { try store.setMeta(key: MetaKey.recallTarget, value: Data(String(recallTarget).utf8)) }
-        let covered = try store.lastSequence
-        let (ids, values) = try store.allVectors()
-        let factory = try plannedFactory()
-        let fresh = try VectorIndex.create(dimension: store.identity.dimension, factory: factory, expectedCount: ids.count)
-        if !fresh.isTrained {
-            guard !ids.isEmpty else {
-                // Nothing to train on yet: keep a flat index until there is.
-                index = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
-                index.coveredSequence = covered
-                if lock != nil { try saveIndex() }
-                return RebuildReport(factory: "Flat", items: 0, seconds: Date().timeIntervalSince(t0), tuning: nil)
+        try changes.withLock {
+            let t0 = Date()
+            // Checked before anything is written, so a refused value leaves the catalog as it was.
+            if let recallTarget { try IndexTuner.checkRecallTarget(recallTarget) }
+            if let spec { _ = try plannedFactory(spec: spec) }
+            if let spec { try store.setMeta(key: MetaKey.indexSpec, value: Data(spec.utf8)) }
+            if let recallTarget { try store.setMeta(key: MetaKey.recallTarget, value: Data(String(recallTarget).utf8)) }
+            let covered = try store.lastSequence
+            let (ids, values) = try store.allVectors()
+            let factory = try plannedFactory()
+            let fresh = try VectorIndex.create(dimension: store.identity.dimension, factory: factory, expectedCount: ids.count)
+            fresh.storeID = store.storeID
+            if !fresh.isTrained {
+                guard !ids.isEmpty else {
+                    // Nothing to train on yet: keep a flat index until there is.
+                    let flat = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
+                    flat.coveredSequence = covered
+                    flat.storeID = store.storeID
+                    state.withLock { current = flat }
+                    if lock != nil { try saveIndex() }
+                    return RebuildReport(factory: "Flat", items: 0, seconds: Date().timeIntervalSince(t0), tuning: nil)
+                }
+                try building { try fresh.train(sampleFrom: values, count: ids.count) }
             }
-            try fresh.train(sampleFrom: values, count: ids.count)
+            if !ids.isEmpty { try building { try fresh.add(ids: ids.map { Int64($0) }, vectors: values) } }
+            var tuning: String?
+            if fresh.kind != .flat, ids.count > Catalog.minimumTunedCount {
+                let result = try fresh.tune(recallTarget: self.recallTarget, reference: (ids.map { Int64($0) }, values))
+                tuning = "\(result)"
+            }
+            fresh.coveredSequence = covered
+            state.withLock { current = fresh }
+            if lock != nil { try saveIndex() }
+            return RebuildReport(factory: factory, items: ids.count, seconds: Date().timeIntervalSince(t0), tuning: tuning)
         }
-        if !ids.isEmpty { try fresh.add(ids: ids.map { Int64($0) }, vectors: values) }
-        var tuning: String?
-        if fresh.kind != .flat, ids.count > 10 {
-            let result = try fresh.tune(recallTarget: self.recallTarget, reference: (ids.map { Int64($0) }, values))
-            tuning = "\(result)"
-        }
-        fresh.coveredSequence = covered
-        index = fresh
-        if lock != nil { try saveIndex() }
-        return RebuildReport(factory: factory, items: ids.count, seconds: Date().timeIntervalSince(t0), tuning: tuning)
     }
 }
 
-/// An exclusive advisory lock on an index folder, so two writers never interleave.
+/// An exclusive advisory lock on an index folder, so two writers never interleave. It is a
+/// flock(2) on the folder itself (an open descriptor of the directory), not on a file in it:
+/// a lock file can be deleted while a writer holds it, letting a second writer lock a new file
+/// of the same name; the folder cannot be replaced while it holds the store a writer has open.
+/// Released when the process ends, however it ends.
 final class WriterLock: @unchecked Sendable {
     private let fd: Int32
 
     init(_ dir: URL) throws {
-        let path = dir.appendingPathComponent(".lock").path
-        fd = open(path, O_CREAT | O_RDWR, 0o644)
+        fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw EngineError.lockFailed(dir.path, String(cString: strerror(errno))) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let err = errno
             close(fd)
-            throw EngineError.lockFailed(dir.path, "another kestrel process is writing to this index; wait for it to finish")
+            if err == EWOULDBLOCK {
+                throw EngineError.lockFailed(dir.path, "another kestrel process is writing to this index; wait for it to finish")
+            }
+            throw EngineError.lockFailed(dir.path, String(cString: strerror(err)))
         }
     }
 

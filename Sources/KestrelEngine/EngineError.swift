@@ -7,9 +7,10 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case vocabularyNotFound(searched: [String])
     case preprocessMismatch(crop: String, model: Int, folder: String)
     case noCatalog(String)
-    case indexMismatch(String, String)
     case lockFailed(String, String)
-    case noSuchItem(UInt64)
+    case readOnlyCatalog(String)
+    case indexBuildFailed(String, String)
+    case noSuchItem(UInt64, index: String)
     case dimensionMismatch(query: Int, index: Int)
     /// A number handed to the library is outside its range: the parameter's name and why.
     case badArgument(String, String)
@@ -24,12 +25,15 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "\(folder): the preprocessing gives \(crop) px images but the vision tower takes \(model) px; fix preprocessor_config.json / preprocess_cfg"
         case .noCatalog(let dir):
             return "\(dir) holds no Kestrel index; create one with `kestrel index add --index \(dir) --model MODEL PATH...`"
-        case .indexMismatch(let path, let reason):
-            return "\(path): \(reason); rebuild the index with `kestrel index rebuild`"
+        case .indexBuildFailed(let dir, let reason):
+            return "\(dir): cannot build the index from the vectors in its store: \(reason)"
+                + " (the store may hold damaged vectors: `kestrel index stats --index \(dir)` and `kestrel index list` show what it holds)"
+        case .readOnlyCatalog(let dir):
+            return "\(dir): the index was opened for reading; open it for writing to save it"
         case .lockFailed(let dir, let reason):
             return "\(dir): cannot lock the index for writing: \(reason)"
-        case .noSuchItem(let id):
-            return "no item with id \(id) in the index (see `kestrel index list`)"
+        case .noSuchItem(let id, let index):
+            return "no item with id \(id) in the index at \(index) (see `kestrel index list --index \(index)`)"
         case .dimensionMismatch(let query, let index):
             return "the query vector has \(query) values, the index holds vectors of \(index); was it built with another model?"
         case .badArgument(let name, let reason):

@@ -42,7 +42,7 @@ extension Catalog {
         case .image(let path):
             return try embedder().embedImages([path])[0].get()
         case .like(let id):
-            guard var v = try store.vector(id: id) else { throw EngineError.noSuchItem(id) }
+            guard var v = try store.vector(id: id) else { throw EngineError.noSuchItem(id, index: directory.path) }
             var norm: Float = 0
             for x in v { norm += x * x }
             norm = norm.squareRoot()

@@ -26,7 +26,7 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, Sendable {
         case .corrupt(let p, let d): return "\(p): corrupt image data (\(d))"
         case .tooManyPixels(let p, let w, let h, let l):
             return "\(p): \(w)x\(h) = \(w * h) pixels exceeds the limit of \(l) (possible decompression bomb); "
-                + "raise ImageDecoder.pixelLimit to allow it"
+                + "raise the limit with --pixel-limit to allow it"
         case .unsupportedLayout(let p, let d): return "\(p): unsupported pixel layout (\(d))"
         case .badConfig(let p, let d): return "\(p): bad preprocessing config (\(d))"
         }

@@ -30,12 +30,18 @@ public enum IndexError: Error, Equatable, CustomStringConvertible, Sendable {
         case .notAnIndexFile, .unsupportedVersion, .corrupt: return Self.rebuildHint
         case .unknownFactory:
             return "--index-type takes auto, flat, hnsw, ivf, ivfpq, sq8 or a FAISS factory string such as HNSW32,Flat or IVF1024,PQ64"
-        case .notTrained: return "call train(_:count:) with a sample of the vectors before add"
+        case .notTrained: return "`kestrel index rebuild` trains and fills the index from the store"
         default: return nil
         }
     }
 
     public var description: String {
+        guard let hint else { return reason }
+        return "\(reason)\n---> HINT: \(hint)"
+    }
+
+    /// What went wrong, without the hint (for callers that act on it themselves).
+    public var reason: String {
         let text: String
         switch self {
         case let .dimensionMismatch(expected, got): text = "dimension mismatch: index has \(expected), got \(got)"
@@ -44,13 +50,15 @@ public enum IndexError: Error, Equatable, CustomStringConvertible, Sendable {
         case let .unknownFactory(factory, reason): text = "cannot build an index from '\(factory)': \(reason)"
         case let .notTrained(factory): text = "index '\(factory)' is not trained"
         case let .faiss(code, message): text = "faiss error \(code): \(message)"
+        case let .io(path, operation, err) where err == ENOSPC || err == EDQUOT:
+            text = "\(operation) \(path): the disk is full; the index file in place before is intact, and so is the store"
+                + " (free some space and run the command again)"
         case let .io(path, operation, err): text = "\(operation) \(path): \(String(cString: strerror(err)))"
         case let .notAnIndexFile(path): text = "\(path) is not a Kestrel index file"
         case let .unsupportedVersion(path, found, supported):
             text = "\(path) has index format version \(found); this build reads version \(supported)"
         case let .corrupt(path, reason): text = "\(path) is corrupt: \(reason)"
         }
-        guard let hint else { return text }
-        return "\(text)\n---> HINT: \(hint)"
+        return text
     }
 }

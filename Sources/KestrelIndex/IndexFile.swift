@@ -17,12 +17,16 @@ public struct IndexFileInfo: Sendable, Equatable, Codable {
     public var searchParameters: SearchParameters
     public var efConstruction: Int?
     public var tuning: TuningResult?
+    /// The identity of the data the index was built from (a Kestrel store's random id), opaque
+    /// to this module. nil when the caller set none.
+    public var storeID: String?
 }
 
 /// On-disk layout (little-endian), one file:
 ///
 ///     0   8  magic "KSTRLIDX"
-///     8   4  format version (UInt32) = 1
+///     8   4  format version (UInt32) = 2 (1 had no storeID; such files are refused as
+///              `unsupportedVersion`, and a catalog rebuilds them from its store)
 ///     12  4  header length H (UInt32)
 ///     16  H  header: IndexFileInfo as JSON
 ///     ..  8  checksum of the header bytes (UInt64)
@@ -31,7 +35,7 @@ public struct IndexFileInfo: Sendable, Equatable, Codable {
 ///     ..  P  payload: cfaiss blob (FAISS index + slot -> id table)
 enum IndexFile {
     static let magic: [UInt8] = Array("KSTRLIDX".utf8)
-    static let version: UInt32 = 1
+    static let version: UInt32 = 2
 
     static func encode(info: IndexFileInfo, payload: UnsafeRawBufferPointer) throws -> [UInt8] {
         let encoder = JSONEncoder()
@@ -56,7 +60,7 @@ enum IndexFile {
         guard found == version else { throw IndexError.unsupportedVersion(path: path, found: found, supported: version) }
         let headerLength = Int(read(bytes, at: 12) as UInt32)
         let headerEnd = 16 + headerLength
-        guard headerEnd + 24 <= bytes.count else { throw IndexError.corrupt(path: path, reason: "truncated header") }
+        guard headerLength <= bytes.count, headerEnd + 24 <= bytes.count else { throw IndexError.corrupt(path: path, reason: "truncated header") }
         let header = UnsafeRawBufferPointer(rebasing: bytes[16..<headerEnd])
         guard cfaiss_checksum(header.baseAddress, header.count) == read(bytes, at: headerEnd) as UInt64 else {
             throw IndexError.corrupt(path: path, reason: "header checksum mismatch")
@@ -99,7 +103,7 @@ extension VectorIndex {
     public var fileInfo: IndexFileInfo {
         IndexFileInfo(
             factory: factory, dimension: dimension, count: count, coveredSequence: coveredSequence,
-            searchParameters: searchParameters, efConstruction: efConstruction, tuning: tuning)
+            searchParameters: searchParameters, efConstruction: efConstruction, tuning: tuning, storeID: storeID)
     }
 
     /// Saves atomically: writes `.<name>.tmp` in the same directory, fsyncs it, renames it over
@@ -163,6 +167,7 @@ extension VectorIndex {
                     reason: "header says \(info.count) x \(info.dimension), payload holds \(index.count) x \(index.dimension)")
             }
             index.restore(sequence: info.coveredSequence, tuning: info.tuning)
+            index.storeID = info.storeID
             return index
         }
     }

@@ -32,6 +32,9 @@ public enum IndexPlanner {
     /// FAISS's default (40) builds a weak graph on unstructured 512-d data; 80 is a better trade.
     public static let hnswEfConstruction = 80
     public static let defaultEfSearch = 128
+    /// The least efSearch a search uses (FAISS's own default): below it a graph walk is a
+    /// greedy descent whose first result depends on k.
+    public static let minimumEfSearch = 16
     /// Per-vector bookkeeping outside FAISS: slot table and id hash map.
     static let idOverhead = 48
 

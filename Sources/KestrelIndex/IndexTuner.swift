@@ -11,6 +11,9 @@ public struct TuningResult: Sendable, Equatable, Codable, CustomStringConvertibl
     public var recallTarget: Double
     public var k: Int
     public var sampleQueries: Int
+    /// Vectors in the index when it was tuned (nil in files written before it was recorded). A
+    /// tuning is stale once the index has grown or shrunk past a factor of 2 from it.
+    public var itemCount: Int?
     public var reachedTarget: Bool { recall >= recallTarget }
 
     public var description: String {
@@ -23,7 +26,8 @@ public struct TuningResult: Sendable, Equatable, Codable, CustomStringConvertibl
 
 /// Where `tune` gets its sample queries.
 public enum TuningQueries: Sendable {
-    /// `storedVectors` for IVF and Flat types, `jittered` for HNSW.
+    /// Half `jittered`, a quarter random unit directions and a quarter normalised mixes of two
+    /// stored vectors: queries near the data and queries where text queries land.
     case automatic
     /// Stored vectors, each query's own id excluded from both exact and approximate lists (a
     /// stored vector finds itself trivially). Fair for IVF; optimistic for HNSW, whose greedy walk
@@ -70,26 +74,25 @@ extension VectorIndex {
         let n = refIDs.count
         guard n > 1 else { throw IndexError.invalidArgument("tuning needs at least 2 stored vectors, have \(n)") }
         let kk = min(k, n - 1)
-        var mode = source
-        if case .automatic = source { mode = kind == .hnsw ? .jittered : .storedVectors }
         var queries = [Float]()
         var queryIDs = [Int64]()  // self ids to exclude (stored-vector queries only)
         func row(_ r: Int) -> ArraySlice<Float> { refVectors[(r * dimension)..<((r + 1) * dimension)] }
-        switch mode {
-        case .given(let vectors):
-            guard vectors.count % dimension == 0, !vectors.isEmpty else {
-                throw IndexError.shapeMismatch(expectedFloats: (vectors.count / dimension + 1) * dimension, gotFloats: vectors.count)
-            }
-            queries = vectors
-        case .jittered:
-            let q = min(sampleQueries, n)
+        var random = SplitMix(seed: 0x4B45_5354_524C)
+        func unit(_ v: [Float]) -> [Float] {
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            return norm > 0 ? v.map { $0 / norm } : v
+        }
+        /// `count` stored rows moved off themselves (see `TuningQueries.jittered`).
+        func jittered(_ count: Int) throws -> [Float] {
+            let q = min(count, n)
+            guard q > 0 else { return [] }
             var stored = [Float]()
             for i in 0..<q { stored += row(i * n / q) }
             var top = [Float](repeating: 0, count: q * 2)
             var topRows = [Int64](repeating: -1, count: q * 2)
             try check(cfaiss_knn_exact(Int32(dimension), Int64(q), stored, Int64(n), refVectors, 2, &top, &topRows))
-            let s = (0..<q).map { top[$0 * 2 + 1] }.sorted()[q / 2]  // median non-self top-1 similarity
-            var random = SplitMix(seed: 0x4B45_5354_524C)
+            let s = min(1, max(-1, (0..<q).map { top[$0 * 2 + 1] }.sorted()[q / 2]))  // median non-self top-1 similarity
+            var out = [Float]()
             for i in 0..<q {
                 let v = Array(stored[(i * dimension)..<((i + 1) * dimension)])
                 var u = (0..<dimension).map { _ in random.gaussian() }
@@ -97,9 +100,32 @@ extension VectorIndex {
                 u = zip(u, v).map { $0 - along * $1 }
                 let norm = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
                 let c = (1 - s * s).squareRoot() / max(norm, 1e-12)
-                queries += zip(v, u).map { s * $0 + c * $1 }
+                out += zip(v, u).map { s * $0 + c * $1 }
             }
-        default:
+            return out
+        }
+        switch source {
+        case .given(let vectors):
+            guard vectors.count % dimension == 0, !vectors.isEmpty else {
+                throw IndexError.shapeMismatch(expectedFloats: (vectors.count / dimension + 1) * dimension, gotFloats: vectors.count)
+            }
+            queries = vectors
+        case .jittered:
+            queries = try jittered(sampleQueries)
+        case .automatic:
+            // Half near the data (jittered stored vectors), half the way text queries are: away
+            // from every stored vector (random directions) or between them (normalised mixes of
+            // two stored rows). A search by text lands in a region the stored vectors do not
+            // occupy, where graph walks and inverted lists are least reliable.
+            let total = max(4, sampleQueries)
+            let near = min(total / 2, n), away = (total - near) / 2, between = total - near - away
+            queries = try jittered(near)
+            for _ in 0..<away { queries += unit((0..<dimension).map { _ in random.gaussian() }) }
+            for _ in 0..<between {
+                let a = Int(random.next() % UInt64(n)), b = Int(random.next() % UInt64(n))
+                queries += unit(zip(row(a), row(b)).map { $0 + $1 + 0.1 * random.gaussian() })
+            }
+        case .storedVectors:
             let q = min(sampleQueries, n)
             for i in 0..<q {
                 queryIDs.append(refIDs[i * n / q])
@@ -137,8 +163,9 @@ extension VectorIndex {
         let current = searchParameters
         switch kind {
         case .flat:
-            let result = TuningResult(
+            var result = TuningResult(
                 parameter: "none", value: 0, recall: try recall(current), recallTarget: recallTarget, k: kk, sampleQueries: q)
+            result.itemCount = count
             setTuning(result, parameters: current)
             return result
         case .ivf:
@@ -160,7 +187,8 @@ extension VectorIndex {
             return measured[v]! >= required
         }
         // Double until the target is reached (or the limit is hit)...
-        var low = 0, high = start
+        // HNSW: efSearch below k (or the minimum) is never used by a search; do not report it.
+        var low = kind == .hnsw ? max(kk, IndexPlanner.minimumEfSearch) - 1 : 0, high = start
         while try !passes(high) {
             guard high < limit else { break }
             low = high
@@ -173,8 +201,9 @@ extension VectorIndex {
                 if try passes(mid) { high = mid } else { low = mid }
             }
         }
-        let result = TuningResult(
+        var result = TuningResult(
             parameter: name, value: high, recall: measured[high]!, recallTarget: recallTarget, k: kk, sampleQueries: q)
+        result.itemCount = count
         setTuning(result, parameters: make(high))
         return result
     }

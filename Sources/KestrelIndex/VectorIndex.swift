@@ -36,7 +36,8 @@ public enum IndexKind: String, Sendable, Codable {
 ///
 /// It knows nothing about models or the store. Callers keep `coveredSequence` equal to the store
 /// log sequence the index reflects, so a stale index can be detected and rebuilt.
-/// All methods are serialised by a lock; FAISS parallelises each call with OpenMP.
+/// Searches share a readers-writer lock and run concurrently; every other call takes it
+/// exclusively. FAISS parallelises each call with OpenMP.
 public final class VectorIndex: @unchecked Sendable {
     public let dimension: Int
     /// The FAISS factory string the index was built from (aliases already resolved).
@@ -44,23 +45,29 @@ public final class VectorIndex: @unchecked Sendable {
     public let kind: IndexKind
     /// Store log sequence this index is up to date with (set by callers, persisted).
     public var coveredSequence: UInt64 {
-        get { locked { storedSequence } }
+        get { reading { storedSequence } }
         set { locked { storedSequence = newValue } }
     }
     /// The nprobe / efSearch used when a search passes no parameters (set by `tune`, persisted).
     public var searchParameters: SearchParameters {
-        get { locked { parameters } }
+        get { reading { parameters } }
         set { locked { parameters = newValue } }
     }
+    /// Which data the index was built from (set by callers, persisted; opaque here).
+    public var storeID: String? {
+        get { reading { source } }
+        set { locked { source = newValue } }
+    }
     /// The last tuning outcome (persisted), `nil` if never tuned.
-    public var tuning: TuningResult? { locked { tuned } }
+    public var tuning: TuningResult? { reading { tuned } }
 
     let handle: OpaquePointer
     let efConstruction: Int?
-    private let lock = NSLock()
+    private let rw = ReadWriteLock()
     private var storedSequence: UInt64 = 0
     private var parameters: SearchParameters
     private var tuned: TuningResult?
+    private var source: String?
 
     init(handle: OpaquePointer, factory: String, efConstruction: Int?, parameters: SearchParameters) {
         self.handle = handle
@@ -107,10 +114,10 @@ public final class VectorIndex: @unchecked Sendable {
     // MARK: - Contents
 
     /// Live vectors in the index.
-    public var count: Int { locked { Int(cfaiss_ntotal(handle)) } }
-    public var isTrained: Bool { locked { cfaiss_is_trained(handle) != 0 } }
+    public var count: Int { reading { Int(cfaiss_ntotal(handle)) } }
+    public var isTrained: Bool { reading { cfaiss_is_trained(handle) != 0 } }
     /// Inverted lists of an IVF index, 0 otherwise.
-    public var listCount: Int { locked { Int(cfaiss_nlist(handle)) } }
+    public var listCount: Int { reading { Int(cfaiss_nlist(handle)) } }
 
     /// Live ids, in insertion order.
     public var ids: [Int64] {
@@ -123,7 +130,7 @@ public final class VectorIndex: @unchecked Sendable {
         }
     }
 
-    public func contains(_ id: Int64) -> Bool { locked { cfaiss_contains(handle, id) != 0 } }
+    public func contains(_ id: Int64) -> Bool { reading { cfaiss_contains(handle, id) != 0 } }
 
     /// The stored vector of `id` (exact for Flat / HNSW,Flat / IVF,Flat; decoded for PQ / SQ).
     public func reconstruct(id: Int64) throws -> [Float] {
@@ -185,53 +192,110 @@ public final class VectorIndex: @unchecked Sendable {
     // MARK: - Search
 
     /// The `k` best ids by inner product for each of `count` row-major queries, best first.
-    /// Rows may hold fewer than `k` hits (small index, narrow filter). `allowedIDs` restricts the
-    /// results; allow-lists of up to 4096 ids are ranked exactly over their stored vectors.
-    /// `parameters` overrides `searchParameters` for this call. Throws for k < 1 and for an
-    /// nprobe / efSearch outside 1...Int32.max; a k above the index size is clamped to it before
-    /// any buffer is sized by it.
+    /// Rows hold fewer than `k` hits only when the index (or the allow-list) holds fewer than
+    /// `k` live vectors. `allowedIDs` restricts the results; allow-lists of up to 4096 ids are
+    /// ranked exactly over their stored vectors. `parameters` overrides `searchParameters` for
+    /// this call. Whatever the parameters say, an HNSW search explores at least `k` candidates
+    /// (efSearch >= max(k, `IndexPlanner.minimumEfSearch`), so k = 1 and k = 10 walk the graph
+    /// alike), and a row that comes back short is searched again with twice the
+    /// efSearch / nprobe until it is full or the whole index has been explored.
+    /// Throws for k < 1 and for an explicit nprobe / efSearch outside 1...Int32.max; a k above
+    /// the index size is clamped to it before any buffer is sized by it.
+    /// Searches run concurrently with each other; changes to the index wait for them.
     public func search(
         _ queries: [Float], count: Int, k requested: Int, allowedIDs: Set<Int64>? = nil, parameters: SearchParameters? = nil
     ) throws -> [[(id: Int64, score: Float)]] {
         try checkShape(queries, count: count)
         guard requested > 0 else { throw IndexError.invalidArgument("k must be at least 1, got \(requested)") }
         if count == 0 { return [] }
-        return try locked {
-            let p = parameters ?? self.parameters
-            try p.check()
-            let k = min(requested, max(1, Int(cfaiss_ntotal(handle))))
-            var scores = [Float](repeating: 0, count: count * k)
-            var labels = [Int64](repeating: -1, count: count * k)
-            let allowed = allowedIDs.map { Array($0) }
-            let status: Int32
-            if let allowed {
-                status = allowed.withUnsafeBufferPointer { a in
-                    cfaiss_search(
-                        handle, Int64(count), queries, Int64(k), Int32(p.nprobe ?? 0), Int32(p.efSearch ?? 0),
-                        a.baseAddress ?? UnsafePointer(bitPattern: 8), Int64(a.count), &scores, &labels)
-                }
-            } else {
-                status = cfaiss_search(
-                    handle, Int64(count), queries, Int64(k), Int32(p.nprobe ?? 0), Int32(p.efSearch ?? 0),
-                    nil, 0, &scores, &labels)
+        if let parameters { try parameters.check() }
+        let k = requested
+        let allowed = allowedIDs.map { Array($0) }
+        let explicit = parameters
+        // FAISS 1.7.3 reads an HNSW search's efSearch from the index itself (see cfaiss.cpp):
+        // searches with the efSearch it holds share the lock, any other takes it alone.
+        if kind == .hnsw {
+            let fast: [[(id: Int64, score: Float)]]? = try rw.shared {
+                let plan = searchPlan(k: k, allowed: allowed, explicit)
+                guard Int(cfaiss_hnsw_ef_search(handle)) == plan.parameters.efSearch else { return nil }
+                let rows = try searchOnce(queries, count: count, k: plan.k, allowed: allowed, plan.parameters)
+                return rows.contains { $0.count < plan.reachable } ? nil : rows
             }
-            try check(status)
-            return (0..<count).map { q in
-                (0..<k).compactMap { j -> (id: Int64, score: Float)? in
-                    let label = labels[q * k + j]
-                    return label < 0 ? nil : (id: label, score: scores[q * k + j])
-                }
+            if let fast { return fast }
+            return try rw.exclusive { try searchGrowing(queries, count: count, k: k, allowed: allowed, explicit) }
+        }
+        return try rw.shared { try searchGrowing(queries, count: count, k: k, allowed: allowed, explicit) }
+    }
+
+    /// The k to ask FAISS for, the row length a full answer has, and the parameters to start with.
+    private func searchPlan(k: Int, allowed: [Int64]?, _ explicit: SearchParameters?)
+        -> (k: Int, reachable: Int, parameters: SearchParameters)
+    {
+        let live = Int(cfaiss_ntotal(handle))
+        let kk = min(k, max(live, 1))  // no point asking FAISS for more than it holds
+        let reachable = allowed.map { a in min(kk, a.count) } ?? kk
+        var p = explicit ?? self.parameters
+        if kind == .hnsw { p.efSearch = max(p.efSearch ?? IndexPlanner.defaultEfSearch, kk, IndexPlanner.minimumEfSearch) }
+        if kind == .ivf { p.nprobe = min(max(p.nprobe ?? 1, 1), max(Int(cfaiss_nlist(handle)), 1)) }
+        return (kk, reachable, p)
+    }
+
+    /// Searches, growing efSearch / nprobe while a row is short (caller holds the lock).
+    private func searchGrowing(
+        _ queries: [Float], count: Int, k: Int, allowed: [Int64]?, _ explicit: SearchParameters?
+    ) throws -> [[(id: Int64, score: Float)]] {
+        let (kk, reachable, start) = searchPlan(k: k, allowed: allowed, explicit)
+        var p = start
+        let live = Int(cfaiss_ntotal(handle)), lists = Int(cfaiss_nlist(handle))
+        while true {
+            let rows = try searchOnce(queries, count: count, k: kk, allowed: allowed, p)
+            let short = rows.contains { $0.count < reachable }
+            if short, kind == .hnsw, let ef = p.efSearch, ef < live {
+                p.efSearch = min(ef * 2, live)
+                continue
+            }
+            if short, kind == .ivf, let probes = p.nprobe, probes < lists {
+                p.nprobe = min(probes * 2, lists)
+                continue
+            }
+            return rows
+        }
+    }
+
+    /// One FAISS search with fixed parameters (caller holds the lock).
+    private func searchOnce(
+        _ queries: [Float], count: Int, k: Int, allowed: [Int64]?, _ p: SearchParameters
+    ) throws -> [[(id: Int64, score: Float)]] {
+        var scores = [Float](repeating: 0, count: count * k)
+        var labels = [Int64](repeating: -1, count: count * k)
+        let status: Int32
+        if let allowed {
+            status = allowed.withUnsafeBufferPointer { a in
+                cfaiss_search(
+                    handle, Int64(count), queries, Int64(k), Int32(clamping: p.nprobe ?? 0), Int32(clamping: p.efSearch ?? 0),
+                    a.baseAddress ?? UnsafePointer(bitPattern: 8), Int64(a.count), &scores, &labels)
+            }
+        } else {
+            status = cfaiss_search(
+                handle, Int64(count), queries, Int64(k), Int32(clamping: p.nprobe ?? 0), Int32(clamping: p.efSearch ?? 0),
+                nil, 0, &scores, &labels)
+        }
+        try check(status)
+        return (0..<count).map { q in
+            (0..<k).compactMap { j -> (id: Int64, score: Float)? in
+                let label = labels[q * k + j]
+                return label < 0 ? nil : (id: label, score: scores[q * k + j])
             }
         }
     }
 
     // MARK: - Internals
 
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
-    }
+    /// Shared access: calls that only read the index.
+    func reading<T>(_ body: () throws -> T) rethrows -> T { try rw.shared(body) }
+
+    /// Exclusive access: every call that changes the index (or its bookkeeping).
+    func locked<T>(_ body: () throws -> T) rethrows -> T { try rw.exclusive(body) }
 
     func setTuning(_ result: TuningResult, parameters newParameters: SearchParameters) {
         locked {
@@ -262,4 +326,34 @@ func check(_ status: Int32) throws {
     let message = String(cString: cfaiss_last_error())
     if status == CFAISS_ERR_ARGUMENT { throw IndexError.invalidArgument(message) }
     throw IndexError.faiss(code: status, message: message)
+}
+
+/// A pthread readers-writer lock that prefers writers: a steady stream of searches cannot
+/// starve a change. Not recursive: a holder must not take it again.
+final class ReadWriteLock: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+    init() {
+        lock.initialize(to: pthread_rwlock_t())
+        var attributes = pthread_rwlockattr_t()
+        pthread_rwlockattr_init(&attributes)
+        #if canImport(Glibc)
+        pthread_rwlockattr_setkind_np(&attributes, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
+        #endif
+        pthread_rwlock_init(lock, &attributes)
+        pthread_rwlockattr_destroy(&attributes)
+    }
+    deinit {
+        pthread_rwlock_destroy(lock)
+        lock.deallocate()
+    }
+    func shared<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_rdlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
+    func exclusive<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_rwlock_wrlock(lock)
+        defer { pthread_rwlock_unlock(lock) }
+        return try body()
+    }
 }

@@ -18,7 +18,7 @@ enum Layout {
     enum Key {
         static let magic = "magic", schemaVersion = "schema_version", modelName = "model_name",
             modelFingerprint = "model_fingerprint", dimension = "dimension", vectorStorage = "vector_storage",
-            nextID = "next_id", nextSequence = "next_seq"
+            nextID = "next_id", nextSequence = "next_seq", storeID = "store_id"
     }
 }
 
@@ -50,8 +50,13 @@ struct ByteReader {
     }
 }
 
+/// Ids and sequence numbers are 1...Int64.max (FAISS and JSON take them as signed 64-bit): a
+/// value outside that range is damage, never an id.
+let validIDs: ClosedRange<UInt64> = 1...UInt64(Int64.max)
+
+/// An id or sequence number (exactly 8 bytes, in `validIDs`), or nil.
 func readU64BE(_ bytes: UnsafeRawBufferPointer) -> UInt64? {
-    var r = ByteReader(bytes); let v = r.u64BE(); return r.atEnd ? v : nil
+    var r = ByteReader(bytes); let v = r.u64BE(); return r.atEnd ? v.flatMap { validIDs.contains($0) ? $0 : nil } : nil
 }
 func readU64BE(_ bytes: [UInt8]) -> UInt64? { bytes.withUnsafeBytes { readU64BE($0) } }
 
@@ -117,8 +122,9 @@ struct StoredItem {
     /// nil when the bytes are not a version-1 item record.
     init?(decoding bytes: UnsafeRawBufferPointer) {
         var r = ByteReader(bytes)
-        guard r.u8() == Layout.itemRecordVersion, let d = r.take(32), let size = r.u64LE(),
-            let w = r.u32LE(), let h = r.u32LE(), let n = r.u32LE()
+        guard r.u8() == Layout.itemRecordVersion, let d = r.take(32), let size = r.u64LE(), size <= UInt64(Int64.max),
+            let w = r.u32LE(), let h = r.u32LE(), let n = r.u32LE(),
+            Int(n) <= (bytes.count - r.offset) / 4  // each path takes at least its 4-byte length
         else { return nil }
         var paths: [FilePathBytes] = []
         for _ in 0..<n {
@@ -161,7 +167,7 @@ struct StoredPath {
     init?(decoding bytes: [UInt8]) {
         guard let v: StoredPath = bytes.withUnsafeBytes({ b in
             var r = ByteReader(b)
-            guard let id = r.u64BE(), let t = r.u64LE(), r.atEnd else { return nil }
+            guard let id = r.u64BE(), validIDs.contains(id), let t = r.u64LE(), r.atEnd else { return nil }
             return StoredPath(id: id, mtimeNanoseconds: Int64(bitPattern: t))
         }) else { return nil }
         self = v
@@ -173,6 +179,6 @@ func encodeLogEntry(_ kind: Change.Kind, _ id: UInt64) -> [UInt8] { [kind.rawVal
 
 func decodeLogEntry(sequence: UInt64, _ bytes: UnsafeRawBufferPointer) -> Change? {
     var r = ByteReader(bytes)
-    guard let k = r.u8(), let kind = Change.Kind(rawValue: k), let id = r.u64BE(), r.atEnd else { return nil }
+    guard let k = r.u8(), let kind = Change.Kind(rawValue: k), let id = r.u64BE(), validIDs.contains(id), r.atEnd else { return nil }
     return Change(sequence: sequence, kind: kind, id: id)
 }

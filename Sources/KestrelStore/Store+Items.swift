@@ -101,7 +101,10 @@ extension Store {
     /// Every id and vector, in id order: `values` is row-major, `ids.count` rows of `identity.dimension`.
     public func allVectors() throws -> (ids: [UInt64], values: [Float]) {
         try reading { txn in
-            let n = try txn.entryCount(db.vectors)
+            // The count comes from the file: trust it for a reservation only as far as the file
+            // could hold that many vectors.
+            let perVector = identity.dimension * vectorStorage.bytesPerComponent
+            let n = max(0, min(try txn.entryCount(db.vectors), env.fileSize / max(perVector, 1)))
             var ids: [UInt64] = [], values: [Float] = []
             ids.reserveCapacity(n)
             values.reserveCapacity(n * identity.dimension)
@@ -116,10 +119,20 @@ extension Store {
     }
 
     /// Number of items (distinct contents).
-    public var count: Int { get throws { try reading { txn in try txn.entryCount(db.items) } } }
+    public var count: Int { get throws { try reading { txn in try checkedCount(txn, db.items, "items") } } }
 
     /// Number of paths.
-    public var pathCount: Int { get throws { try reading { txn in try txn.entryCount(db.paths) } } }
+    public var pathCount: Int { get throws { try reading { txn in try checkedCount(txn, db.paths, "paths") } } }
+
+    /// An entry count as LMDB keeps it (in the database record, not counted): checked against
+    /// what the file could hold (an entry takes at least 8 bytes).
+    private func checkedCount(_ txn: Txn, _ dbi: MDB_dbi, _ name: String) throws -> Int {
+        let n = try txn.entryCount(dbi)
+        guard n >= 0, n <= env.fileSize / 8 else {
+            throw StoreError.corrupt(store: storeName, detail: "the \(name) database says it holds \(n) entries")
+        }
+        return n
+    }
 
     /// Every path, in byte order.
     public func paths() throws -> [FilePathBytes] {
@@ -182,7 +195,11 @@ extension Store {
                 guard let b = try txn.get(store.db.store, Array(key.utf8)), b.count == 8 else {
                     throw StoreError.corrupt(store: store.storeName, detail: "counter \(key) missing")
                 }
-                return b.withUnsafeBytes { r in var reader = ByteReader(r); return reader.u64LE()! }
+                let value = b.withUnsafeBytes { r in var reader = ByteReader(r); return reader.u64LE()! }
+                guard validIDs.contains(value) else {
+                    throw StoreError.corrupt(store: store.storeName, detail: "counter \(key) is \(value)")
+                }
+                return value
             }
             nextID = try read(Layout.Key.nextID)
             nextSequence = try read(Layout.Key.nextSequence)

@@ -1,6 +1,9 @@
 import CLMDB
 import Foundation
 import KestrelFiles
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The LMDB store: the source of truth of a Kestrel catalog. It keeps items (distinct file
 /// contents with their paths), one vector per item, the identity of the model that made the
@@ -27,6 +30,12 @@ public final class Store: @unchecked Sendable {
     public let url: URL
     public let identity: ModelIdentity
     public let vectorStorage: VectorStorage
+    /// A random id (32 hex characters) made when the store was created: derived data such as an
+    /// index file records it to prove which store it was built from. nil for a store made by an
+    /// older Kestrel and opened read-only (a writable open gives such a store its id).
+    public let storeID: String?
+    /// Opened without write access: every write throws `StoreError.readOnly`.
+    public var isReadOnly: Bool { env.mode != .readWrite }
 
     let env: Environment
     let db: Databases
@@ -36,17 +45,24 @@ public final class Store: @unchecked Sendable {
         let store, items, vectors, paths, hashes, log, meta: MDB_dbi
     }
 
-    private init(url: URL, env: Environment, db: Databases, identity: ModelIdentity, vectorStorage: VectorStorage) {
+    private init(
+        url: URL, env: Environment, db: Databases, identity: ModelIdentity, vectorStorage: VectorStorage, storeID: String?
+    ) {
         self.url = url
         self.env = env
         self.db = db
         self.identity = identity
         self.vectorStorage = vectorStorage
+        self.storeID = storeID
     }
 
     // MARK: - Create, open, close
 
-    /// Creates a new store in folder `url` (made if missing) for vectors of `identity`.
+    /// Creates a new store in folder `url` for vectors of `identity`, atomically: the environment
+    /// is written in a temporary folder next to `url` (`.<name>.creating-<random>`) and renamed
+    /// into place, so a crash leaves either no store or a whole one. `url` may exist if it is
+    /// empty or holds only an environment that was never given a database (what a crash inside
+    /// an older Kestrel's non-atomic creation left); such leftovers are replaced.
     public static func create(
         at url: URL, identity: ModelIdentity, vectorStorage: VectorStorage = .float32,
         initialMapSize: Int = defaultMapSize
@@ -56,47 +72,106 @@ public final class Store: @unchecked Sendable {
             throw StoreError.invalidIdentity(store: name, reason: "dimension \(identity.dimension) is not in 1...1048576")
         }
         guard !identity.name.isEmpty else { throw StoreError.invalidIdentity(store: name, reason: "the model name is empty") }
-        if FileManager.default.fileExists(atPath: url.appendingPathComponent("data.mdb").path) {
-            throw StoreError.alreadyExists(store: name)
+        let fm = FileManager.default
+        if fm.fileExists(atPath: url.appendingPathComponent("data.mdb").path) {
+            guard isEmptyEnvironment(at: url) else { throw StoreError.alreadyExists(store: name) }
+            for file in ["data.mdb", "lock.mdb"] { try? fm.removeItem(at: url.appendingPathComponent(file)) }
         }
+        if fm.fileExists(atPath: name), let left = try? fm.contentsOfDirectory(atPath: name), !left.isEmpty {
+            throw StoreError.invalidPath(store: name, path: name, reason: "the folder is not empty (it holds \(left.sorted().joined(separator: ", ")))")
+        }
+        let parent = url.deletingLastPathComponent()
+        let temp = parent.appendingPathComponent(".\(url.lastPathComponent).creating-\(randomHex(8))")
         do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            try fm.createDirectory(at: temp, withIntermediateDirectories: true)
         } catch {
             throw StoreError.invalidPath(store: name, path: name, reason: "cannot create the folder: \(error)")
         }
-        return try mapped(name) {
-            let env = try Environment(path: name, mapSize: initialMapSize, maxDatabases: 16)
-            let db = try env.write { txn -> Databases in
-                let db = try openDatabases(env, txn, create: true)!
-                let put = { (key: String, value: [UInt8]) in try txn.put(db.store, Array(key.utf8), value) }
-                typealias K = Layout.Key
-                try put(K.magic, Layout.magic)
-                try put(K.schemaVersion, littleEndian(Layout.schemaVersion))
-                try put(K.modelName, Array(identity.name.utf8))
-                try put(K.modelFingerprint, Array(identity.fingerprint.utf8))
-                try put(K.dimension, littleEndian(UInt32(identity.dimension)))
-                try put(K.vectorStorage, Array(vectorStorage.rawValue.utf8))
-                try put(K.nextID, littleEndian(UInt64(1)))
-                try put(K.nextSequence, littleEndian(UInt64(1)))
-                return db
+        do {
+            try mapped(name) {
+                let env = try Environment(path: temp.path, mapSize: initialMapSize, maxDatabases: 16)
+                defer { env.close() }
+                try env.write { txn in
+                    let db = try openDatabases(env, txn, create: true)!
+                    let put = { (key: String, value: [UInt8]) in try txn.put(db.store, Array(key.utf8), value) }
+                    typealias K = Layout.Key
+                    try put(K.magic, Layout.magic)
+                    try put(K.schemaVersion, littleEndian(Layout.schemaVersion))
+                    try put(K.storeID, Array(randomHex(16).utf8))
+                    try put(K.modelName, Array(identity.name.utf8))
+                    try put(K.modelFingerprint, Array(identity.fingerprint.utf8))
+                    try put(K.dimension, littleEndian(UInt32(identity.dimension)))
+                    try put(K.vectorStorage, Array(vectorStorage.rawValue.utf8))
+                    try put(K.nextID, littleEndian(UInt64(1)))
+                    try put(K.nextSequence, littleEndian(UInt64(1)))
+                }
             }
-            return Store(url: url, env: env, db: db, identity: identity, vectorStorage: vectorStorage)
+            // rename(2) replaces an empty directory; the commit above is already on disk, and
+            // the folder's own entries are made durable before it is renamed.
+            syncDirectory(temp.path)
+            guard rename(temp.path, name) == 0 else {
+                let err = errno
+                throw StoreError.invalidPath(store: name, path: name, reason: "cannot move the new store into place: \(String(cString: strerror(err)))")
+            }
+            syncDirectory(parent.path)
+        } catch {
+            try? fm.removeItem(at: temp)
+            throw error
         }
+        return try open(at: url, initialMapSize: initialMapSize)
+    }
+
+    /// Removes what `create` left behind when it was killed (`.<name>.creating-*` folders next to
+    /// `url`). Call it only when no other process can be creating this store (under a writer lock).
+    public static func removeUnfinishedCreations(of url: URL) {
+        let parent = url.deletingLastPathComponent()
+        let prefix = ".\(url.lastPathComponent).creating-"
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] where entry.hasPrefix(prefix) {
+            try? FileManager.default.removeItem(at: parent.appendingPathComponent(entry))
+        }
+    }
+
+    /// True when `url` holds an LMDB environment with nothing in it (a 0-byte data.mdb, or no
+    /// database ever committed): what a crash at the start of a non-atomic creation leaves.
+    /// Such a folder holds no data and may be replaced.
+    public static func isEmptyEnvironment(at url: URL) -> Bool {
+        let data = url.appendingPathComponent("data.mdb").path
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: data),
+            let size = attributes[.size] as? NSNumber
+        else { return false }
+        if size.intValue == 0 { return true }
+        // An environment that never had a database is its two meta pages (and at most a root).
+        if size.intValue > 4 * 65536 { return false }
+        guard let env = try? Environment(path: url.path, mapSize: defaultMapSize, maxDatabases: 16, readOnly: true) else {
+            return false
+        }
+        defer { env.close() }
+        return env.isEmpty
     }
 
     /// Opens an existing store, checking its magic number and schema version, and with
     /// `requiring`, that its vectors came from that model (see `requireIdentity`).
+    /// With `readOnly`, the store is opened without write access (and works in a folder this
+    /// process cannot write); writes then throw `StoreError.readOnly`.
     public static func open(
-        at url: URL, requiring expected: ModelIdentity? = nil, initialMapSize: Int = defaultMapSize
+        at url: URL, requiring expected: ModelIdentity? = nil, initialMapSize: Int = defaultMapSize,
+        readOnly: Bool = false
     ) throws -> Store {
         let name = url.path
         guard FileManager.default.fileExists(atPath: url.appendingPathComponent("data.mdb").path) else {
             throw StoreError.notFound(store: name)
         }
         return try mapped(name) {
-            let env = try Environment(path: name, mapSize: initialMapSize, maxDatabases: 16)
+            let env = try Environment(path: name, mapSize: initialMapSize, maxDatabases: 16, readOnly: readOnly)
             do {
-                let (db, identity, storage) = try env.read(commit: true) { txn -> (Databases, ModelIdentity, VectorStorage) in
+                // A write into a damaged page can overrun LMDB's heap buffers, which no guard
+                // can undo: a writer checks the structure first.
+                if !readOnly {
+                    try env.verifyStructure()
+                    try env.checkFreeList()
+                }
+                typealias Header = (Databases, ModelIdentity, VectorStorage, String?)
+                let (db, identity, storage, storedID) = try env.read(commit: true) { txn -> Header in
                     guard let db = try openDatabases(env, txn, create: false) else {
                         throw StoreError.notAStore(store: name, detail: "the named databases are missing")
                     }
@@ -119,9 +194,32 @@ public final class Store: @unchecked Sendable {
                         let storage = VectorStorage(rawValue: String(decoding: s, as: UTF8.self))
                     else { throw StoreError.corrupt(store: name, detail: "model identity or vector storage missing") }
                     let dimension = d.withUnsafeBytes { b in var r = ByteReader(b); return Int(r.u32LE()!) }
-                    return (db, ModelIdentity(name: modelName, fingerprint: fingerprint, dimension: dimension), storage)
+                    guard dimension > 0, dimension <= 1 << 20 else {
+                        throw StoreError.corrupt(store: name, detail: "dimension \(dimension) is not in 1...1048576")
+                    }
+                    var storeID: String?
+                    if let raw = try get(K.storeID) {
+                        guard let id = String(validating: raw, as: UTF8.self), isStoreID(id) else {
+                            throw StoreError.corrupt(store: name, detail: "the store id is not 32 hex characters")
+                        }
+                        storeID = id
+                    }
+                    return (db, ModelIdentity(name: modelName, fingerprint: fingerprint, dimension: dimension), storage, storeID)
                 }
-                let store = Store(url: url, env: env, db: db, identity: identity, vectorStorage: storage)
+                var id = storedID
+                if id == nil && env.mode == .readWrite {
+                    // A store made before store ids existed gets one now.
+                    let fresh = randomHex(16)
+                    try env.write { txn in
+                        if let raced = try txn.get(db.store, Array(Layout.Key.storeID.utf8)) {
+                            id = String(decoding: raced, as: UTF8.self)
+                        } else {
+                            try txn.put(db.store, Array(Layout.Key.storeID.utf8), Array(fresh.utf8))
+                            id = fresh
+                        }
+                    }
+                }
+                let store = Store(url: url, env: env, db: db, identity: identity, vectorStorage: storage, storeID: id)
                 if let expected { try store.requireIdentity(expected) }
                 return store
             } catch {
@@ -186,12 +284,19 @@ public final class Store: @unchecked Sendable {
 
     /// Runs a read transaction, turning LMDB failures into `StoreError`s that name the store.
     func reading<T>(_ body: (Txn) throws -> T) throws -> T { try Self.mapped(storeName) { try env.read(body) } }
-    func writing<T>(_ body: (Txn) throws -> T) throws -> T { try Self.mapped(storeName) { try env.write(body) } }
+    func writing<T>(_ body: (Txn) throws -> T) throws -> T {
+        if isReadOnly { throw StoreError.readOnly(store: storeName, reason: "it was opened read-only") }
+        return try Self.mapped(storeName) { try env.write(body) }
+    }
 
     static func mapped<T>(_ name: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let f as LMDBFailure {
+            if f.isDamage { throw StoreError.corrupt(store: name, detail: f.detail ?? "\(f.operation): \(f.message)") }
+            // LMDB reports a short write as EIO: on a full disk that is what a commit gets.
+            if f.isDiskFull || (f.code == EIO && diskIsFull(name)) { throw StoreError.diskFull(store: name) }
+            if f.isNotWritable { throw StoreError.readOnly(store: name, reason: "\(f.operation): \(f.message)") }
             throw StoreError.lmdb(store: name, operation: f.operation, code: f.code, message: f.message)
         } catch is Environment.Closed {
             throw StoreError.closed(store: name)
@@ -212,6 +317,26 @@ public final class Store: @unchecked Sendable {
             throw StoreError.invalidPath(
                 store: storeName, path: path.description, reason: "the path is \(n) bytes, the store's keys hold at most \(maxKey)")
         }
+    }
+
+    /// Whether the file system holding `path` has (almost) no space left for this user.
+    static func diskIsFull(_ path: String) -> Bool {
+        var st = statvfs()
+        guard statvfs(path, &st) == 0 else { return false }
+        return UInt64(st.f_bavail) * UInt64(st.f_frsize) < 1 << 20
+    }
+
+    static func isStoreID(_ s: String) -> Bool { s.utf8.count == 32 && s.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
+
+    /// `bytes` random bytes as lower-case hex.
+    static func randomHex(_ bytes: Int) -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+    }
+
+    static func syncDirectory(_ path: String) {
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 { fsync(fd); Glibc.close(fd) }
     }
 
     /// Meta keys are LMDB keys: 1 to 511 bytes.

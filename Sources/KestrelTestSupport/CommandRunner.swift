@@ -7,6 +7,16 @@ public struct CommandResult: Sendable {
     public var stderr: String
     /// stdout exactly as written (file names that are not UTF-8 stay as they were).
     public var stdoutBytes: [UInt8] = []
+    /// The process was killed by a signal (a crash), rather than exiting; `status` is then the signal.
+    public var signaled = false
+
+    public init(status: Int32, stdout: String, stderr: String, stdoutBytes: [UInt8] = [], signaled: Bool = false) {
+        self.status = status
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdoutBytes = stdoutBytes
+        self.signaled = signaled
+    }
     /// stdout split into non-empty lines.
     public var lines: [String] { stdout.split(separator: "\n").map(String.init) }
     /// Each stdout line parsed as a JSON object.
@@ -55,6 +65,7 @@ public enum Kestrel {
         group.wait()
         process.waitUntilExit()
         return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData, as: UTF8.self), stdoutBytes: [UInt8](outData))
+                             stderr: String(decoding: errData, as: UTF8.self), stdoutBytes: [UInt8](outData),
+                             signaled: process.terminationReason == .uncaughtSignal)
     }
 }

@@ -62,7 +62,8 @@ struct IndexAdd: ParsableCommand {
             try validateIndexType(indexType, dimension: identity.dimension)
             let catalog = try Catalog.openForWriting(URL(fileURLWithPath: index), identity: identity,
                                                      modelPath: embedder.model.directory.standardizedFileURL.path,
-                                                     vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType)
+                                                     vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
+                                                     warn: { Console.warning($0) })
             var options = IngestOptions()
             options.batchSize = modelOptions.batchSize
             options.prune = prune
@@ -97,7 +98,7 @@ struct IndexRemove: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true)
+            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true, warn: { Console.warning($0) })
             // Bytewise: `café` in NFC and in NFD are two different files.
             var matches = Set<FilePathBytes>()
             for root in RawArguments.paths(paths).map({ $0.standardized() }) {
@@ -126,7 +127,10 @@ struct IndexRebuild: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true)
+            // The old index file is never read: a rebuild must work when it is missing, damaged
+            // or from another store.
+            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true, loadIndex: false,
+                                           warn: { Console.warning($0) })
             try validateIndexType(indexType, dimension: catalog.store.identity.dimension)
             let r = try catalog.rebuildIndex(spec: indexType, recallTarget: recall)
             print(String(format: "rebuilt %@ over %d items in %.1f s%@", r.factory, r.items, r.seconds, r.tuning.map { "; " + $0 } ?? ""))
@@ -141,7 +145,7 @@ struct IndexStats: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index))
+            let catalog = try Catalog.open(URL(fileURLWithPath: index), warn: { Console.warning($0) })
             let s = catalog.store, ix = catalog.index
             let fields: [(String, JSONValue)] = [
                 ("items", .int(try s.count)), ("indexed", .int(ix.count)), ("index_type", .string(ix.factory)),
@@ -165,7 +169,7 @@ struct IndexList: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index))
+            let catalog = try Catalog.open(URL(fileURLWithPath: index), warn: { Console.warning($0) })
             for (path, id) in try catalog.store.paths(withPrefix: FilePathBytes([])) {
                 guard let item = try catalog.store.item(id: id) else { continue }
                 if json {

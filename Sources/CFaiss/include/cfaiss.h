@@ -55,6 +55,9 @@ int32_t cfaiss_kind(const cfaiss_index* index);
 /// Live vectors (tombstones excluded).
 int64_t cfaiss_ntotal(const cfaiss_index* index);
 int32_t cfaiss_is_trained(const cfaiss_index* index);
+/// The efSearch an HNSW search uses when it passes none (0 for other kinds). cfaiss_search with
+/// another ef_search changes it, so only searches with this value may run concurrently.
+int32_t cfaiss_hnsw_ef_search(const cfaiss_index* index);
 /// Number of IVF lists (0 for other kinds).
 int64_t cfaiss_nlist(const cfaiss_index* index);
 

@@ -1,2 +1,0 @@
-// LMDB (Debian: liblmdb-dev).
-#include <lmdb.h>

@@ -1,0 +1,282 @@
+import Foundation
+import KestrelTestSupport
+import XCTest
+
+/// Kinds 5 and 6 and the messages around them, run as a user runs them.
+final class IndexIntegrityTests: XCTestCase {
+    let model = "Tests/Fixtures/models/hf-tiny"
+
+    func newIndex() -> URL {
+        let dir = Fixtures.temporaryDirectory("kestrel-integrity")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir.appendingPathComponent("ix")
+    }
+
+    @discardableResult
+    func add(_ index: URL, _ paths: [String], _ extra: [String] = []) throws -> CommandResult {
+        let r = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet"] + extra + paths)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r
+    }
+
+    func stats(_ index: URL) throws -> [String: Any] {
+        let r = try Kestrel.run(["index", "stats", "--index", index.path, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try r.jsonLines().first ?? [:]
+    }
+
+    func searchPaths(_ index: URL, k: Int = 20) throws -> [String] {
+        let r = try Kestrel.run(["search", "--index", index.path, "--text", "a shape", "-k", String(k), "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return try r.jsonLines().map { $0["path"] as! String }
+    }
+
+    // MARK: - Kind 5: index.faiss belongs to its store
+
+    func testKind5_StoreDeletedAndRecreatedDoesNotReuseTheOldIndex() throws {
+        let index = newIndex()
+        try add(index, ["samples/images/circles", "samples/images/squares"])
+        XCTAssertEqual(try stats(index)["indexed"] as? Int, 8)
+        try FileManager.default.removeItem(at: index.appendingPathComponent("store"))
+        let r = try add(index, ["samples/images/triangles"])
+        XCTAssertTrue(r.stderr.contains("warning:") && r.stderr.contains("index.faiss"), r.stderr)
+        var s = try stats(index)
+        XCTAssertEqual(s["items"] as? Int, 4)
+        XCTAssertEqual(s["indexed"] as? Int, 4)
+        XCTAssertTrue(try searchPaths(index).allSatisfy { $0.contains("/triangles/") })
+        // And the next add works (no "duplicate id").
+        try add(index, ["samples/images/circles"])
+        s = try stats(index)
+        XCTAssertEqual(s["items"] as? Int, 8)
+        XCTAssertEqual(s["indexed"] as? Int, 8)
+    }
+
+    func testKind5_IndexCopiedFromABiggerOrSmallerStoreIsRebuilt() throws {
+        let big = newIndex(), small = newIndex()
+        try add(big, ["samples/images"])
+        try add(small, ["samples/images/circles"])
+        let bigFile = try Data(contentsOf: big.appendingPathComponent("index.faiss"))
+        let smallFile = try Data(contentsOf: small.appendingPathComponent("index.faiss"))
+        // A bigger store's index in the small folder.
+        try bigFile.write(to: small.appendingPathComponent("index.faiss"))
+        XCTAssertEqual(try stats(small)["indexed"] as? Int, 4)
+        XCTAssertEqual(try searchPaths(small).count, 4)
+        XCTAssertTrue(try searchPaths(small).allSatisfy { $0.contains("/circles/") })
+        try add(small, ["samples/images/squares"])
+        XCTAssertEqual(try stats(small)["indexed"] as? Int, 8)
+        // A smaller store's index in the big folder.
+        try smallFile.write(to: big.appendingPathComponent("index.faiss"))
+        XCTAssertEqual(try stats(big)["indexed"] as? Int, 12)
+        XCTAssertEqual(try searchPaths(big).count, 12)
+    }
+
+    /// `index rebuild` never needs the old file, and never tells the user to run itself.
+    func testKind5_RebuildWorksWhateverTheIndexFileIs() throws {
+        let index = newIndex(), other = newIndex()
+        try add(index, ["samples/images/circles", "samples/images/squares"])
+        try add(other, ["samples/images"])
+        let file = index.appendingPathComponent("index.faiss")
+        let damaged: [(String, () throws -> Void)] = [
+            ("garbage", { try Data("garbage".utf8).write(to: file) }),
+            ("missing", { try FileManager.default.removeItem(at: file) }),
+            ("foreign", {}),  // the other store's file, as put in place below
+            ("truncated", {
+                let bytes = try Data(contentsOf: other.appendingPathComponent("index.faiss"))
+                try bytes.prefix(bytes.count / 2).write(to: file)
+            }),
+        ]
+        for (name, damage) in damaged {
+            try? FileManager.default.removeItem(at: file)
+            try Data(contentsOf: other.appendingPathComponent("index.faiss")).write(to: file)
+            try damage()
+            let r = try Kestrel.run(["index", "rebuild", "--index", index.path])
+            XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
+            XCTAssertFalse((r.stdout + r.stderr).contains("kestrel index rebuild"), "\(name): \(r.stdout) \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("over 8 items"), "\(name): \(r.stdout)")
+            let s = try stats(index)
+            XCTAssertEqual(s["indexed"] as? Int, 8, name)
+        }
+    }
+
+    // MARK: - Kind 6: one writer, really
+
+    /// A big enough folder that `index add` runs for a few seconds.
+    func slowFolder() throws -> URL {
+        let dir = Fixtures.temporaryDirectory("kestrel-images")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        let sample = try Data(contentsOf: Fixtures.repoRoot.appendingPathComponent("samples/images/circles/red_circle.png"))
+        for i in 0..<600 {
+            var bytes = sample
+            bytes.append(Data("kestrel-\(i)".utf8))
+            try bytes.write(to: dir.appendingPathComponent("img\(i).png"))
+        }
+        return dir
+    }
+
+    func testKind6_DeletingTheLockFileDoesNotLetASecondWriterIn() throws {
+        let index = newIndex()
+        let images = try slowFolder()
+        let first = Process()
+        first.executableURL = Kestrel.binary
+        first.arguments = ["index", "add", "--index", index.path, "--model", model, "--batch-size", "2", "--quiet", images.path]
+        first.currentDirectoryURL = Fixtures.repoRoot
+        first.standardOutput = FileHandle.nullDevice
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) }; first.waitUntilExit() }
+        // Wait until the first writer has created the store (it holds the lock by then).
+        let data = index.appendingPathComponent("store/data.mdb")
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: data.path) && Date() < deadline { usleep(20_000) }
+        XCTAssertTrue(first.isRunning, "the first writer finished too soon")
+        // Whatever files the folder holds, deleting them does not remove the lock.
+        for name in [".lock", "store/lock.mdb"] { try? FileManager.default.removeItem(at: index.appendingPathComponent(name)) }
+        let second = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", "samples/images"])
+        XCTAssertTrue(first.isRunning, "the first writer finished before the second one tried")
+        XCTAssertEqual(second.status, 1, second.stderr)
+        XCTAssertTrue(second.stderr.contains("another kestrel process is writing"), second.stderr)
+        let remove = try Kestrel.run(["index", "remove", "--index", index.path, images.appendingPathComponent("img1.png").path])
+        XCTAssertEqual(remove.status, 1, remove.stderr)
+    }
+
+    /// What a kill in the first milliseconds of creating an index left behind (an empty
+    /// data.mdb, a temporary folder) does not stop the next `index add`.
+    func testKind6_HalfCreatedStoreIsReplacedByTheNextAdd() throws {
+        let index = newIndex()
+        let store = index.appendingPathComponent("store")
+        try FileManager.default.createDirectory(at: store, withIntermediateDirectories: true)
+        try Data().write(to: store.appendingPathComponent("data.mdb"))
+        try Data(count: 8192).write(to: store.appendingPathComponent("lock.mdb"))
+        let temp = index.appendingPathComponent(".store.creating-0123456789abcdef")
+        try FileManager.default.createDirectory(at: temp, withIntermediateDirectories: true)
+        try Data().write(to: temp.appendingPathComponent("data.mdb"))
+        // Reading commands say there is no index yet (and how to make one).
+        let before = try Kestrel.run(["index", "stats", "--index", index.path])
+        XCTAssertEqual(before.status, 1)
+        XCTAssertTrue(before.stderr.contains("holds no Kestrel index") && before.stderr.contains("kestrel index add"), before.stderr)
+        try add(index, ["samples/images/circles"])
+        let s = try stats(index)
+        XCTAssertEqual(s["items"] as? Int, 4)
+        XCTAssertEqual(s["indexed"] as? Int, 4)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: temp.path))
+    }
+
+    /// A kill at any moment of the first run, creation included, leaves a folder the next
+    /// `index add` completes.
+    func testKind6_KillWhileCreatingNeverWedgesTheIndex() throws {
+        var rng = SeededRandom(seed: 6)
+        for attempt in 0..<8 {
+            let index = newIndex()
+            let p = Process()
+            p.executableURL = Kestrel.binary
+            p.arguments = ["index", "add", "--index", index.path, "--model", model, "--quiet", "samples/images/circles"]
+            p.currentDirectoryURL = Fixtures.repoRoot
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            usleep(UInt32.random(in: 5_000...120_000, using: &rng))
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            let r = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", "samples/images/circles"])
+            XCTAssertEqual(r.status, 0, "attempt \(attempt): \(r.stderr)")
+            XCTAssertEqual(try stats(index)["items"] as? Int, 4, "attempt \(attempt)")
+        }
+    }
+
+    // MARK: - Read-only folders, full disks
+
+    /// `index stats` and `search` work in a folder the user cannot write. The tests run as root,
+    /// which ignores permission bits, so the commands run as `nobody` through setpriv.
+    func testReadOnlyIndexFolderStillAllowsStatsAndSearch() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv"), getuid() == 0 else {
+            throw XCTSkip("needs root and setpriv to run a command as another user")
+        }
+        let index = newIndex()
+        try add(index, ["samples/images/circles", "samples/images/squares"])
+        // nobody may read and enter the folders, not write them.
+        try chmodTree(index.deletingLastPathComponent(), directories: 0o555, files: 0o444)
+        defer { try? chmodTree(index.deletingLastPathComponent(), directories: 0o755, files: 0o644) }
+        // The binary and the model must be reachable by nobody.
+        let binary = Kestrel.binary.path
+        let probe = try runAsNobody(["/bin/test", "-x", binary])
+        guard probe.status == 0 else { throw XCTSkip("nobody cannot run \(binary)") }
+        let stats = try runAsNobody([binary, "index", "stats", "--index", index.path, "--json"])
+        XCTAssertEqual(stats.status, 0, stats.stderr)
+        let fields = try JSONSerialization.jsonObject(with: Data(stats.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(fields?["items"] as? Int, 8, stats.stdout)
+        XCTAssertEqual(fields?["indexed"] as? Int, 8, stats.stdout)
+        let search = try runAsNobody([binary, "search", "--index", index.path, "--like", "1", "-k", "3", "--json"])
+        XCTAssertEqual(search.status, 0, search.stderr)
+        XCTAssertEqual(search.stdout.split(separator: "\n").count, 3, search.stdout)
+        let write = try runAsNobody([binary, "index", "rebuild", "--index", index.path])
+        XCTAssertEqual(write.status, 1)
+        XCTAssertTrue(write.stderr.contains("error:"), write.stderr)
+    }
+
+    func chmodTree(_ root: URL, directories: Int, files: Int) throws {
+        let fm = FileManager.default
+        for sub in try fm.subpathsOfDirectory(atPath: root.path) {
+            let url = root.appendingPathComponent(sub)
+            var isDir: ObjCBool = false
+            fm.fileExists(atPath: url.path, isDirectory: &isDir)
+            try fm.setAttributes([.posixPermissions: isDir.boolValue ? directories : files], ofItemAtPath: url.path)
+        }
+        try fm.setAttributes([.posixPermissions: directories], ofItemAtPath: root.path)
+    }
+
+    func runAsNobody(_ command: [String]) throws -> CommandResult {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "--"] + command
+        p.currentDirectoryURL = URL(fileURLWithPath: "/")
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.environment = ["PATH": "/usr/bin:/bin", "HOME": "/nonexistent", "SWIFT_BACKTRACE": "enable=no"]
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return CommandResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                             stderr: String(decoding: e, as: UTF8.self), signaled: p.terminationReason == .uncaughtSignal)
+    }
+
+    /// On a full disk `index add` says so, and that the store is intact; after space is freed
+    /// the same command completes. Needs a small tmpfs (root with mount rights).
+    func testFullDiskSaysTheDiskIsFullAndTheStoreIsIntact() throws {
+        let mountPoint = Fixtures.temporaryDirectory("kestrel-fulldisk")
+        guard shell(["/bin/mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint.path]) == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here")
+        }
+        defer { _ = shell(["/bin/umount", mountPoint.path]); try? FileManager.default.removeItem(at: mountPoint) }
+        let index = mountPoint.appendingPathComponent("ix")
+        try add(index, ["samples/images/circles"])
+        // Fill the disk.
+        let filler = mountPoint.appendingPathComponent("filler")
+        FileManager.default.createFile(atPath: filler.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: filler)
+        let chunk = Data(count: 64 << 10)
+        while (try? handle.write(contentsOf: chunk)) != nil {}
+        try? handle.close()
+        let images = try slowFolder()
+        let r = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", images.path])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertFalse(r.signaled)
+        XCTAssertTrue(r.stderr.contains("full") && r.stderr.contains("intact"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("Input/output error"), r.stderr)
+        try FileManager.default.removeItem(at: filler)
+        XCTAssertEqual(try stats(index)["items"] as? Int, 4)
+        try add(index, ["samples/images/squares"])
+        XCTAssertEqual(try stats(index)["items"] as? Int, 8)
+    }
+
+    func shell(_ command: [String]) -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: command[0])
+        p.arguments = Array(command.dropFirst())
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        guard (try? p.run()) != nil else { return -1 }
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
+}
