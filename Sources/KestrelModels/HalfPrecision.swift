@@ -7,15 +7,15 @@
 /// compare the two on all 65,536 half bit patterns, bit for bit.
 public enum HalfPrecision {
     /// The float32 bit pattern of the IEEE 754 binary16 value `h`, exactly: normals re-biased,
-    /// subnormals normalised, signed zeros and infinities kept, NaN sign and payload kept (a
-    /// signaling NaN stays signaling, as in compiler-rt's `__extendhfsf2`).
+    /// subnormals normalised, signed zeros and infinities kept; a NaN keeps its sign and payload
+    /// and comes out quiet, as `Float(Float16)` (compiler-rt, F16C, arm64) gives it.
     @inline(__always)
     public static func floatBits(half h: UInt16) -> UInt32 {
         let sign = UInt32(h & 0x8000) << 16
         let exponent = UInt32(h >> 10) & 0x1F
         let mantissa = UInt32(h & 0x3FF)
         let normal = sign | ((exponent &+ (127 - 15)) << 23) | (mantissa << 13)
-        let special = sign | 0x7F80_0000 | (mantissa << 13)  // infinity, NaN
+        let special = sign | 0x7F80_0000 | (mantissa << 13) | (mantissa == 0 ? 0 : 0x0040_0000)  // infinity, quiet NaN
         // A subnormal (or zero) is mantissa x 2^-24; both factors and the product are exact in float32.
         let subnormal = sign | (Float(Int32(bitPattern: mantissa)) * 0x1p-24).bitPattern
         return exponent == 0 ? subnormal : (exponent == 0x1F ? special : normal)
