@@ -1,7 +1,7 @@
 """Draws the bundled sample images (samples/images/): coloured shapes on plain or textured
 backgrounds, named after what they show, in JPEG and PNG. Fixed seed; the output is committed.
 
-    /tmp/refenv/bin/python Notebooks/make_samples.py
+    ~/refenv/bin/python Notebooks/make_samples.py
 """
 import os
 import random

@@ -25,8 +25,11 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, Sendable {
         case .truncated(let p, let d): return "\(p): truncated image data (\(d))"
         case .corrupt(let p, let d): return "\(p): corrupt image data (\(d))"
         case .tooManyPixels(let p, let w, let h, let l):
-            return "\(p): \(w)x\(h) = \(w * h) pixels exceeds the limit of \(l) (possible decompression bomb); "
-                + "raise the limit with --pixel-limit to allow it"
+            // A resized size can be absurd (a 1 x 4000 strip at 224 px): never trap on the product.
+            let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
+            if overflow { return "\(p): \(w)x\(h) pixels is more than any pixel limit can allow" }
+            return "\(p): \(w)x\(h) = \(pixels) pixels exceeds the limit of \(l) (possible decompression bomb); "
+                + "to use it anyway, pass --pixel-limit \(pixels)"
         case .unsupportedLayout(let p, let d): return "\(p): unsupported pixel layout (\(d))"
         case .badConfig(let p, let d): return "\(p): bad preprocessing config (\(d))"
         }

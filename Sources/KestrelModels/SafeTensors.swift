@@ -124,19 +124,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
                     if count > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: 4 * count) }
                     n = count
                 }
-            case "F16":
+            case "F16":  // exact bit manipulation, not the soft-float Float(Float16) (see HalfPrecision)
                 return [Float](unsafeUninitializedCapacity: count) { out, n in
-                    for i in 0..<count {
-                        out[i] = Float(Float16(bitPattern: UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))))
-                    }
+                    HalfPrecision.widenF16(bytes, into: out, count: count)
                     n = count
                 }
             case "BF16":
                 return [Float](unsafeUninitializedCapacity: count) { out, n in
-                    for i in 0..<count {
-                        let high = UInt32(UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
-                        out[i] = Float(bitPattern: high << 16)
-                    }
+                    HalfPrecision.widenBF16(bytes, into: out, count: count)
                     n = count
                 }
             default:

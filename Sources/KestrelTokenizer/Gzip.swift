@@ -15,7 +15,7 @@ public enum GzipFile {
         var stream = z_stream()
         // 16 + MAX_WBITS: expect a gzip header and trailer.
         guard inflateInit2_(&stream, 16 + MAX_WBITS, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-            throw TokenizerError.corruptGzip(path: path, detail: "inflateInit2 failed")
+            throw TokenizerError.corruptGzip(path: path, detail: "zlib could not start decompressing (out of memory?)")
         }
         defer { inflateEnd(&stream) }
         var output = [UInt8]()

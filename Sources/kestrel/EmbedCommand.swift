@@ -30,6 +30,10 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
+        try reportingErrors(embed)
+    }
+
+    func embed() throws {
         let embedder = try modelOptions.embedder()
         let inputs = orderedInputs()
         let texts = inputs.compactMap { if case .text(let t) = $0 { return t } else { return nil } }

@@ -13,7 +13,10 @@ struct InfoCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let m = try loadModel(model)
+        try reportingErrors { try describe(try loadModel(model)) }
+    }
+
+    func describe(_ m: CLIPModel) throws {
         let c = m.config
         if json {
             Console.emit(.object([

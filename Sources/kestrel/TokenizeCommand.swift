@@ -23,23 +23,7 @@ struct TokenizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let tokenizer: CLIPTokenizer
-        var context = 77
-        do {
-            if let model {
-                let dir = URL(fileURLWithPath: model)
-                let (layout, configURL, _) = try CLIPModel.detectLayout(dir)
-                let config = try CLIPConfig.load(configURL, layout: layout)
-                context = config.contextLength
-                tokenizer = try CLIPTokenizer(modelDirectory: dir, fallbackVocab: try BundledFiles.vocabulary(),
-                                              normalization: layout.textNormalization)
-            } else {
-                tokenizer = try CLIPTokenizer(bpeGzip: vocab.map { URL(fileURLWithPath: $0) } ?? BundledFiles.vocabulary())
-            }
-        } catch {
-            Console.error("\(error)")
-            throw ExitCode(2)
-        }
+        let (tokenizer, context) = try reportingErrors { try loadTokenizer() }
         var failures = 0
         var lineNumber = 0
         while let line = readLine(strippingNewline: true) {
@@ -56,5 +40,18 @@ struct TokenizeCommand: ParsableCommand {
             Console.emit(.object([("text", .string(text)), ("ids", .ints(ids))]))
         }
         if failures > 0 { throw ExitCode(1) }
+    }
+
+    /// The tokenizer and context length (77, or the model's).
+    func loadTokenizer() throws -> (CLIPTokenizer, Int) {
+        guard let model else {
+            return (try CLIPTokenizer(bpeGzip: vocab.map { URL(fileURLWithPath: $0) } ?? BundledFiles.vocabulary()), 77)
+        }
+        let dir = URL(fileURLWithPath: model)
+        let (layout, configURL, _) = try CLIPModel.detectLayout(dir)
+        let config = try CLIPConfig.load(configURL, layout: layout)
+        let tokenizer = try CLIPTokenizer(modelDirectory: dir, fallbackVocab: try BundledFiles.vocabulary(),
+                                          normalization: layout.textNormalization)
+        return (tokenizer, config.contextLength)
     }
 }

@@ -6,7 +6,7 @@ import XCTest
 
 /// Parity at the full ViT-B/32 shape (151M parameters, random weights). The checkpoints are too big
 /// to commit: generate them with
-///   /tmp/refenv/bin/python Notebooks/fixtures/model_fixtures.py --full-vitb32 /tmp/kestrel-vitb32
+///   ~/refenv/bin/python Notebooks/fixtures/model_fixtures.py --full-vitb32 /tmp/kestrel-vitb32
 /// and run `KESTREL_VITB32_DIR=/tmp/kestrel-vitb32 swift test --filter FullShapeParityTests`.
 /// Without the variable the test is skipped.
 final class FullShapeParityTests: XCTestCase {
