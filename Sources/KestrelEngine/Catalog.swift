@@ -1,4 +1,5 @@
 import Foundation
+import KestrelImage
 import KestrelIndex
 import KestrelStore
 #if canImport(Glibc)
@@ -46,6 +47,8 @@ public final class Catalog: @unchecked Sendable {
         static let modelPath = "kestrel.model_path"
         static let indexSpec = "kestrel.index_spec"
         static let recallTarget = "kestrel.recall_target"
+        /// The `--orientation` setting that made the stored image vectors ("exif" or "ignore").
+        static let orientation = "kestrel.orientation"
     }
 
     public static func exists(_ dir: URL) -> Bool {
@@ -56,7 +59,11 @@ public final class Catalog: @unchecked Sendable {
     /// another model is refused (the store's error names both models). Creation is atomic: a
     /// store left half-made by a crash (an empty LMDB environment, a temporary folder) is
     /// replaced.
+    /// `orientation` is how the caller's embedder treats EXIF orientation: it is recorded in a new
+    /// catalog, and an existing catalog whose vectors were made with the other setting is refused
+    /// (`EngineError.orientationMismatch`), so one index never mixes the two.
     public static func openForWriting(_ dir: URL, identity: ModelIdentity, modelPath: String,
+                                      orientation: OrientationHandling,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         if let indexSpec { try IndexPlanner.validate(factory: indexSpec, dimension: identity.dimension) }
@@ -68,8 +75,10 @@ public final class Catalog: @unchecked Sendable {
         if exists(dir) && !Store.isEmptyEnvironment(at: url) {
             store = try Store.open(at: url)
             try store.requireIdentity(identity)
+            try requireOrientation(orientation, recorded: recordedOrientation(store), dir: dir)
         } else {
             store = try Store.create(at: url, identity: identity, vectorStorage: vectorStorage)
+            try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
         }
         try store.setMeta(key: MetaKey.modelPath, value: Data(modelPath.utf8))
         if let indexSpec { try store.setMeta(key: MetaKey.indexSpec, value: Data(indexSpec.utf8)) }
@@ -151,6 +160,25 @@ public final class Catalog: @unchecked Sendable {
     /// A text value from the store's meta area (nil when absent or unreadable).
     private func metaString(_ key: String) -> String? {
         ((try? store.meta(key: key)) ?? nil).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The `--orientation` setting the stored image vectors were made with. A catalog made before
+    /// the setting was recorded holds vectors of images used as stored: `.ignore`.
+    public var orientation: OrientationHandling { Catalog.recordedOrientation(store) }
+
+    /// Throws `EngineError.orientationMismatch` unless image vectors made with `orientation`
+    /// (an `index add`, a `search --image` query) compare with the stored ones.
+    public func requireOrientation(_ orientation: OrientationHandling) throws {
+        try Catalog.requireOrientation(orientation, recorded: self.orientation, dir: directory)
+    }
+
+    static func recordedOrientation(_ store: Store) -> OrientationHandling {
+        guard let data = (try? store.meta(key: MetaKey.orientation)) ?? nil else { return .ignore }
+        return OrientationHandling(rawValue: String(decoding: data, as: UTF8.self)) ?? .ignore
+    }
+
+    static func requireOrientation(_ wanted: OrientationHandling, recorded: OrientationHandling, dir: URL) throws {
+        guard wanted == recorded else { throw EngineError.orientationMismatch(index: dir.path, recorded: recorded, requested: wanted) }
     }
 
     /// The model folder the catalog was built with.

@@ -1,4 +1,5 @@
 import KestrelEngine
+import ArgumentParser
 
 /// Command-line paths as the exact bytes the user's shell passed. `CommandLine.arguments` (and so
 /// ArgumentParser) decodes each argument to a `String`, replacing bytes that are not UTF-8 with
@@ -42,5 +43,27 @@ enum RawArguments {
         guard b.count >= 3 else { return false }
         for i in 0...(b.count - 3) where b[i] == 0xEF && b[i + 1] == 0xBF && b[i + 2] == 0xBD { return true }
         return false
+    }
+}
+
+extension RawArguments {
+    /// The value of a folder or file option (`--index`, `--model`, `--vocab`) whose lower layers
+    /// (LMDB, FAISS, the model and tokenizer readers) open files by text path. A name that is not
+    /// UTF-8 cannot be passed to them without turning its odd bytes into U+FFFD, which names
+    /// another folder: such a name is refused, naming the option and the exact bytes (escaped),
+    /// never silently replaced. A UTF-8 name is used exactly as given (NFC and NFD spellings are
+    /// two folders, as on disk).
+    static func textPath(_ value: String, option: String) throws -> String {
+        let raw = path(value)
+        guard raw.isValidUTF8 else {
+            let what = option == "--vocab" ? "vocabulary files" : "index and model folders"
+            throw ValidationError("""
+                \(option) \(raw): the name is not valid UTF-8 (each \\xNN is a byte that is not), and Kestrel \
+                opens \(what) only under UTF-8 names; nothing was read or created. Rename it to UTF-8 \
+                (convmv -f latin1 -t utf8 --notest NAME) or make a symbolic link with a UTF-8 name to it \
+                (ln -s NAME NEWNAME) and pass that
+                """)
+        }
+        return value
     }
 }
