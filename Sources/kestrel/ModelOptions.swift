@@ -38,7 +38,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     func embedder() throws -> Embedder {
-        let url = URL(fileURLWithPath: try RawArguments.textPath(model, option: "--model"))
+        let url = try RawArguments.textURL(model, option: "--model")
         guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--model \(model): no such folder") }
         return try Embedder(modelDirectory: url, alpha: alpha?.handling, pixelLimit: pixelLimit,
                             orientation: imageOptions.orientation.handling, batchSize: batchSize)

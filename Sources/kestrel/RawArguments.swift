@@ -1,5 +1,6 @@
 import KestrelEngine
 import ArgumentParser
+import Foundation
 
 /// Command-line paths as the exact bytes the user's shell passed. `CommandLine.arguments` (and so
 /// ArgumentParser) decodes each argument to a `String`, replacing bytes that are not UTF-8 with
@@ -65,5 +66,10 @@ extension RawArguments {
                 """)
         }
         return value
+    }
+
+    /// `textPath` as a file URL.
+    static func textURL(_ value: String, option: String) throws -> URL {
+        URL(fileURLWithPath: try textPath(value, option: option))
     }
 }

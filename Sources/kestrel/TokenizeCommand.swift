@@ -27,14 +27,14 @@ struct TokenizeCommand: ParsableCommand {
         var context = 77
         do {
             if let model {
-                let dir = URL(fileURLWithPath: try RawArguments.textPath(model, option: "--model"))
+                let dir = try RawArguments.textURL(model, option: "--model")
                 let (layout, configURL, _) = try CLIPModel.detectLayout(dir)
                 let config = try CLIPConfig.load(configURL, layout: layout)
                 context = config.contextLength
                 tokenizer = try CLIPTokenizer(modelDirectory: dir, fallbackVocab: try BundledFiles.vocabulary(),
                                               normalization: layout.textNormalization)
             } else {
-                tokenizer = try CLIPTokenizer(bpeGzip: vocab.map { URL(fileURLWithPath: try RawArguments.textPath($0, option: "--vocab")) } ?? BundledFiles.vocabulary())
+                tokenizer = try CLIPTokenizer(bpeGzip: vocab.map { try RawArguments.textURL($0, option: "--vocab") } ?? BundledFiles.vocabulary())
             }
         } catch {
             Console.error("\(error)")
