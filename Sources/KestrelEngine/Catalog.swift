@@ -22,7 +22,10 @@ import Glibc
 /// they use is swapped under a lock when a rebuild replaces it. Changes (catch-up, ingest,
 /// rebuild, save) are serialised among themselves.
 public final class Catalog: @unchecked Sendable {
-    public let directory: URL
+    /// The index folder, as bytes (need not be UTF-8).
+    public let location: FilePathBytes
+    /// `location` as a file URL, for display (a name that is not UTF-8 shows U+FFFD here).
+    public var directory: URL { URL(fileURLWithPath: location.lossyString) }
     public let store: Store
     /// The current index. A rebuild replaces it; callers that need one index across several
     /// calls should read this once and keep the reference.
@@ -42,6 +45,9 @@ public final class Catalog: @unchecked Sendable {
     public static func storeURL(_ dir: URL) -> URL { dir.appendingPathComponent("store") }
     public static func indexURL(_ dir: URL) -> URL { dir.appendingPathComponent("index.faiss") }
     public static func reportURL(_ dir: URL) -> URL { dir.appendingPathComponent("ingest-report.json") }
+    public static func storePath(_ dir: FilePathBytes) -> FilePathBytes { dir.appending(Array("store".utf8)) }
+    public static func indexPath(_ dir: FilePathBytes) -> FilePathBytes { dir.appending(Array("index.faiss".utf8)) }
+    public static func reportPath(_ dir: FilePathBytes) -> FilePathBytes { dir.appending(Array("ingest-report.json".utf8)) }
 
     enum MetaKey {
         static let modelPath = "kestrel.model_path"
@@ -51,8 +57,10 @@ public final class Catalog: @unchecked Sendable {
         static let orientation = "kestrel.orientation"
     }
 
-    public static func exists(_ dir: URL) -> Bool {
-        FileManager.default.fileExists(atPath: storeURL(dir).appendingPathComponent("data.mdb").path)
+    public static func exists(_ dir: URL) -> Bool { exists(FilePathBytes(dir.path)) }
+
+    public static func exists(_ dir: FilePathBytes) -> Bool {
+        FileSystem.exists(storePath(dir).appending(Array("data.mdb".utf8)))
     }
 
     /// Opens the catalog in `dir`, creating it for `identity` when there is none. A catalog made by
@@ -66,10 +74,19 @@ public final class Catalog: @unchecked Sendable {
                                       orientation: OrientationHandling,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
+        try openForWriting(FilePathBytes(dir.path), identity: identity, modelPath: modelPath, orientation: orientation,
+                           vectorStorage: vectorStorage, indexSpec: indexSpec, warn: warn)
+    }
+
+    /// `openForWriting` for a folder named by bytes (the name need not be UTF-8).
+    public static func openForWriting(_ dir: FilePathBytes, identity: ModelIdentity, modelPath: String,
+                                      orientation: OrientationHandling,
+                                      vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
+                                      warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         if let indexSpec { try IndexPlanner.validate(factory: indexSpec, dimension: identity.dimension) }
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try FileSystem.makeDirectories(dir)
         let lock = try WriterLock(dir)
-        let url = storeURL(dir)
+        let url = storePath(dir)
         Store.removeUnfinishedCreations(of: url)
         let store: Store
         if exists(dir) && !Store.isEmptyEnvironment(at: url) {
@@ -91,23 +108,29 @@ public final class Catalog: @unchecked Sendable {
     /// all (for a rebuild, which must not depend on it): the catalog starts with an empty index.
     public static func open(_ dir: URL, writable: Bool = false, loadIndex: Bool = true,
                             warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
+        try open(FilePathBytes(dir.path), writable: writable, loadIndex: loadIndex, warn: warn)
+    }
+
+    /// `open` for a folder named by bytes (the name need not be UTF-8).
+    public static func open(_ dir: FilePathBytes, writable: Bool = false, loadIndex: Bool = true,
+                            warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         // A store left empty by a crash while it was being created holds nothing yet.
-        guard exists(dir), !Store.isEmptyEnvironment(at: storeURL(dir)) else { throw EngineError.noCatalog(dir.path) }
+        guard exists(dir), !Store.isEmptyEnvironment(at: storePath(dir)) else { throw EngineError.noCatalog(dir.description) }
         let lock = writable ? try WriterLock(dir) : nil
-        let store = try Store.open(at: storeURL(dir), readOnly: !writable)
+        let store = try Store.open(at: storePath(dir), readOnly: !writable)
         return try Catalog(dir, store: store, lock: lock, loadIndex: loadIndex, warn: warn)
     }
 
-    private init(_ dir: URL, store: Store, lock: WriterLock?, loadIndex: Bool,
+    private init(_ dir: FilePathBytes, store: Store, lock: WriterLock?, loadIndex: Bool,
                  warn: @escaping @Sendable (String) -> Void) throws {
-        directory = dir
+        location = dir
         self.store = store
         self.lock = lock
         self.warn = warn
         current = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
-        let url = Catalog.indexURL(dir)
+        let url = Catalog.indexPath(dir)
         guard loadIndex else { return }
-        guard FileManager.default.fileExists(atPath: url.path) else {
+        guard FileSystem.exists(url) else {
             try catchUp()
             return
         }
@@ -121,7 +144,7 @@ public final class Catalog: @unchecked Sendable {
             return
         }
         if let problem = try mismatch(loaded) {
-            warn("\(url.path) does not belong to this store (\(problem)); rebuilding it from the store")
+            warn("\(url) does not belong to this store (\(problem)); rebuilding it from the store")
             try rebuildIndex()
             return
         }
@@ -129,13 +152,13 @@ public final class Catalog: @unchecked Sendable {
         do {
             try catchUp()
         } catch let error as IndexError {
-            warn("\(url.path) cannot apply the store's changes (\(error.reason)); rebuilding it from the store")
+            warn("\(url) cannot apply the store's changes (\(error.reason)); rebuilding it from the store")
             try rebuildIndex()
             return
         }
         let stored = try store.count, indexed = index.count
         if indexed != stored {
-            warn("\(url.path) holds \(indexed) vectors after catching up, the store \(stored) items; rebuilding it from the store")
+            warn("\(url) holds \(indexed) vectors after catching up, the store \(stored) items; rebuilding it from the store")
             try rebuildIndex()
         }
     }
@@ -169,7 +192,7 @@ public final class Catalog: @unchecked Sendable {
     /// Throws `EngineError.orientationMismatch` unless image vectors made with `orientation`
     /// (an `index add`, a `search --image` query) compare with the stored ones.
     public func requireOrientation(_ orientation: OrientationHandling) throws {
-        try Catalog.requireOrientation(orientation, recorded: self.orientation, dir: directory)
+        try Catalog.requireOrientation(orientation, recorded: self.orientation, dir: location)
     }
 
     static func recordedOrientation(_ store: Store) -> OrientationHandling {
@@ -177,8 +200,8 @@ public final class Catalog: @unchecked Sendable {
         return OrientationHandling(rawValue: String(decoding: data, as: UTF8.self)) ?? .ignore
     }
 
-    static func requireOrientation(_ wanted: OrientationHandling, recorded: OrientationHandling, dir: URL) throws {
-        guard wanted == recorded else { throw EngineError.orientationMismatch(index: dir.path, recorded: recorded, requested: wanted) }
+    static func requireOrientation(_ wanted: OrientationHandling, recorded: OrientationHandling, dir: FilePathBytes) throws {
+        guard wanted == recorded else { throw EngineError.orientationMismatch(index: dir.description, recorded: recorded, requested: wanted) }
     }
 
     /// The model folder the catalog was built with.
@@ -247,12 +270,12 @@ public final class Catalog: @unchecked Sendable {
     /// id. An approximate index that has grown or shrunk past a factor of 2 since it was tuned
     /// is tuned again first, so its search parameters and reported recall stay current.
     public func saveIndex() throws {
-        guard lock != nil else { throw EngineError.readOnlyCatalog(directory.path) }
+        guard lock != nil else { throw EngineError.readOnlyCatalog(location.description) }
         try changes.withLock {
             try retuneIfStale()
             let index = self.index
             index.storeID = store.storeID
-            try index.save(to: Catalog.indexURL(directory))
+            try index.save(to: Catalog.indexPath(location))
         }
     }
 
@@ -337,7 +360,7 @@ public final class Catalog: @unchecked Sendable {
     /// Runs a FAISS build step, naming the folder when FAISS refuses the store's vectors.
     private func building(_ body: () throws -> Void) throws {
         do { try body() } catch let e as IndexError {
-            throw EngineError.indexBuildFailed(directory.path, e.reason)
+            throw EngineError.indexBuildFailed(location.description, e.reason)
         }
     }
 
@@ -393,16 +416,16 @@ public final class Catalog: @unchecked Sendable {
 final class WriterLock: @unchecked Sendable {
     private let fd: Int32
 
-    init(_ dir: URL) throws {
-        fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw EngineError.lockFailed(dir.path, String(cString: strerror(errno))) }
+    init(_ dir: FilePathBytes) throws {
+        fd = dir.withCString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
+        guard fd >= 0 else { throw EngineError.lockFailed(dir.description, String(cString: strerror(errno))) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let err = errno
             close(fd)
             if err == EWOULDBLOCK {
-                throw EngineError.lockFailed(dir.path, "another kestrel process is writing to this index; wait for it to finish")
+                throw EngineError.lockFailed(dir.description, "another kestrel process is writing to this index; wait for it to finish")
             }
-            throw EngineError.lockFailed(dir.path, String(cString: strerror(err)))
+            throw EngineError.lockFailed(dir.description, String(cString: strerror(err)))
         }
     }
 

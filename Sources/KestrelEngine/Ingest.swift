@@ -145,7 +145,7 @@ public struct Ingestor {
             if try catalog.needsRebuild() { try catalog.rebuildIndex() } else { try catalog.saveIndex() }
         }
         report.seconds = Date().timeIntervalSince(start)
-        try? Data(report.json.utf8).write(to: Catalog.reportURL(catalog.directory), options: .atomic)
+        try? FileSystem.writeFileAtomically(Array(report.json.utf8), to: Catalog.reportPath(catalog.location))
         return report
     }
 

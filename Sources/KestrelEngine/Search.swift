@@ -47,7 +47,7 @@ extension Catalog {
             try requireOrientation(e.preprocessor.decoder.orientation)
             return try e.embedImages([path])[0].get()
         case .like(let id):
-            guard var v = try store.vector(id: id) else { throw EngineError.noSuchItem(id, index: directory.path) }
+            guard var v = try store.vector(id: id) else { throw EngineError.noSuchItem(id, index: location.description) }
             var norm: Float = 0
             for x in v { norm += x * x }
             norm = norm.squareRoot()

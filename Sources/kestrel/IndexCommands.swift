@@ -60,7 +60,7 @@ struct IndexAdd: ParsableCommand {
             let embedder = try modelOptions.embedder()
             let identity = try ModelFingerprint.identity(of: embedder.model)
             try validateIndexType(indexType, dimension: identity.dimension)
-            let catalog = try Catalog.openForWriting(try RawArguments.textURL(index, option: "--index"), identity: identity,
+            let catalog = try Catalog.openForWriting(RawArguments.absolutePath(index), identity: identity,
                                                      modelPath: embedder.model.directory.standardizedFileURL.path,
                                                      orientation: embedder.preprocessor.decoder.orientation,
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
@@ -85,7 +85,7 @@ struct IndexAdd: ParsableCommand {
             say("index: \(catalog.index.factory), \(catalog.index.count) vectors\(catalog.index.searchParameterSummary.map { ", " + $0 } ?? "")")
             for f in report.failed { Console.error("\(f.path): \(f.reason)") }
             for s in report.skipped { Console.warning("skipped \(s.path): \(s.reason)") }
-            say("report: \(Catalog.reportURL(catalog.directory).path)")
+            say("report: \(Catalog.reportPath(catalog.location))")
             if !report.failed.isEmpty { throw ExitCode(1) }  // some input failed; the rest is stored
         }
     }
@@ -99,7 +99,7 @@ struct IndexRemove: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(try RawArguments.textURL(index, option: "--index"), writable: true, warn: { Console.warning($0) })
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), writable: true, warn: { Console.warning($0) })
             // Bytewise: `café` in NFC and in NFD are two different files.
             var matches = Set<FilePathBytes>()
             for root in RawArguments.paths(paths).map({ $0.standardized() }) {
@@ -130,7 +130,7 @@ struct IndexRebuild: ParsableCommand {
         try reportingErrors {
             // The old index file is never read: a rebuild must work when it is missing, damaged
             // or from another store.
-            let catalog = try Catalog.open(try RawArguments.textURL(index, option: "--index"), writable: true, loadIndex: false,
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), writable: true, loadIndex: false,
                                            warn: { Console.warning($0) })
             try validateIndexType(indexType, dimension: catalog.store.identity.dimension)
             let r = try catalog.rebuildIndex(spec: indexType, recallTarget: recall)
@@ -146,7 +146,7 @@ struct IndexStats: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(try RawArguments.textURL(index, option: "--index"), warn: { Console.warning($0) })
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), warn: { Console.warning($0) })
             let s = catalog.store, ix = catalog.index
             let fields: [(String, JSONValue)] = [
                 ("items", .int(try s.count)), ("indexed", .int(ix.count)), ("index_type", .string(ix.factory)),
@@ -171,7 +171,7 @@ struct IndexList: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(try RawArguments.textURL(index, option: "--index"), warn: { Console.warning($0) })
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), warn: { Console.warning($0) })
             for (path, item) in try catalog.store.pathItems(withPrefix: FilePathBytes([])) {
                 let id = item.id
                 if json {

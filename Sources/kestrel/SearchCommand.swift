@@ -31,7 +31,7 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(try RawArguments.textURL(index, option: "--index"), warn: { Console.warning($0) })
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), warn: { Console.warning($0) })
             let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(RawArguments.path($0)) } ?? .like(like!)
             let vector = try catalog.queryVector(query) {
                 guard let path = model ?? catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }

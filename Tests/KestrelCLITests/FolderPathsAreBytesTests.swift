@@ -3,11 +3,11 @@ import KestrelTestSupport
 import XCTest
 
 /// Kind 1 of issue 6 for the folder and file options (`--index`, `--model`, `--vocab`,
-/// `--labels-file`). A UTF-8 name is used as the exact bytes given (NFC and NFD spellings are two
-/// folders). A name that is not UTF-8 must never silently become its U+FFFD spelling (another
-/// folder): `--labels-file` reads the exact bytes; the folder options and `--vocab`, whose lower
-/// layers (Foundation's URL, LMDB, FAISS, the model readers) take text paths, refuse such a name,
-/// naming the option and the escaped bytes, and create nothing.
+/// `--labels-file`). A name is used as the exact bytes given (NFC and NFD spellings are two
+/// folders) and must never silently become its U+FFFD spelling (another folder): `--index` and
+/// `--labels-file` are carried as bytes end to end; `--model` and `--vocab`, whose readers open
+/// files through Foundation by text path, refuse a name that is not UTF-8, naming the option and
+/// the escaped bytes.
 final class FolderPathsAreBytesTests: XCTestCase {
     let model = "Tests/Fixtures/models/hf-tiny"
     let image = "samples/images/circles/red_circle.png"
@@ -21,25 +21,60 @@ final class FolderPathsAreBytesTests: XCTestCase {
         XCTAssertEqual(r.stdout, "", file: file, line: line)
     }
 
-    func testKind1_IndexFolderWithANonUTF8NameIsRefusedNeverReplaced() throws {
+    func testKind1_IndexFolderWithANonUTF8NameWorksEndToEnd() throws {
         let base = Fixtures.temporaryDirectory("kestrel-latin")
-        let index = RawPaths.join(base, Array("ix".utf8) + [e9])
+        let name = Array("ix".utf8) + [e9]
+        let index = RawPaths.join(base, name)
         let escaped = base.path + "/ix\\xe9"
-        let add = try Kestrel.run(rawArguments: utf8(["index", "add", "--model", model, "--quiet", image, "--index"]) + [index])
-        assertRefused(add, option: "--index", escaped: escaped)
-        XCTAssertEqual(RawPaths.names(in: Array(base.path.utf8)), [], "no folder may be created, under either spelling")
-        let eq = try Kestrel.run(rawArguments: utf8(["index", "add", "--model", model, "--quiet", image]) + [Array("--index=".utf8) + index])
-        assertRefused(eq, option: "--index", escaped: escaped)
-        XCTAssertEqual(RawPaths.names(in: Array(base.path.utf8)), [])
-
-        // A folder that exists under that name is refused too, never mistaken for its U+FFFD twin.
-        try RawPaths.makeDirectory(index)
-        for command in [["index", "stats"], ["index", "list"], ["index", "rebuild"], ["search", "--text", "a circle"]] {
-            assertRefused(try Kestrel.run(rawArguments: utf8(command + ["--index"]) + [index]), option: "--index", escaped: escaped)
+        let circle = Fixtures.repoRoot.appendingPathComponent(image).path
+        let square = Fixtures.repoRoot.appendingPathComponent("samples/images/squares/green_square.png").path
+        func run(_ args: [String], index option: [UInt8] = Array("--index".utf8)) throws -> CommandResult {
+            try Kestrel.run(rawArguments: utf8(args) + [option, index])
         }
-        assertRefused(try Kestrel.run(rawArguments: utf8(["index", "remove", image, "--index"]) + [index]), option: "--index", escaped: escaped)
-        XCTAssertEqual(RawPaths.names(in: index), [], "nothing written inside it")
-        XCTAssertEqual(RawPaths.names(in: Array(base.path.utf8)), [Array("ix".utf8) + [e9]])
+        let add = try run(["index", "add", "--model", model, circle, square])
+        XCTAssertEqual(add.status, 0, add.stderr)
+        XCTAssertTrue(add.stderr.contains("report: \(escaped)/ingest-report.json"), add.stderr)
+        XCTAssertEqual(RawPaths.names(in: Array(base.path.utf8)), [name], "the folder has the exact bytes given, no U+FFFD twin")
+        XCTAssertEqual(RawPaths.names(in: index).map { String(decoding: $0, as: UTF8.self) }, ["index.faiss", "ingest-report.json", "store"])
+
+        let stats = try run(["index", "stats", "--json"])
+        XCTAssertEqual(stats.status, 0, stats.stderr)
+        XCTAssertEqual(try stats.jsonLines().first?["items"] as? Int, 2)
+        XCTAssertEqual(try stats.jsonLines().first?["indexed"] as? Int, 2)
+        let search = try run(["search", "--image", circle, "-k", "1", "--json"])
+        XCTAssertEqual(search.status, 0, search.stderr)
+        XCTAssertEqual(try search.jsonLines().map { $0["path"] as? String }, [circle])
+        XCTAssertGreaterThan(try XCTUnwrap(search.jsonLines().first?["score"] as? Double), 0.99999)
+        let text = try run(["search", "--text", "a shape", "--json"])
+        XCTAssertEqual(Set(try text.jsonLines().compactMap { $0["path"] as? String }), [circle, square])
+        // --index=VALUE, a second add (unchanged), remove, rebuild, list.
+        let again = try Kestrel.run(rawArguments: utf8(["index", "add", "--model", model, "--quiet", circle]) + [Array("--index=".utf8) + index])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("unchanged 1"), again.stderr)
+        let rm = try run(["index", "remove", square])
+        XCTAssertEqual(rm.status, 0, rm.stderr)
+        XCTAssertTrue(rm.stderr.contains("removed 1 paths, 1 items"), rm.stderr)
+        XCTAssertEqual(try run(["index", "rebuild"]).status, 0)
+        let list = try run(["index", "list"])
+        XCTAssertEqual(list.lines, ["1\t\(circle)"])
+        // Messages name the folder escaped.
+        let missing = try run(["search", "--like", "99"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("the index at \(escaped)"), missing.stderr)
+        XCTAssertEqual(RawPaths.names(in: Array(base.path.utf8)), [name])
+    }
+
+    /// A folder whose name differs from an existing one only where the other is not UTF-8 (its
+    /// U+FFFD spelling) is another folder: never mistaken for it.
+    func testKind1_TheUTF8SpellingOfAReplacementIsAnotherIndex() throws {
+        let base = Fixtures.temporaryDirectory("kestrel-latin")
+        let latin = RawPaths.join(base, Array("ix".utf8) + [e9])
+        let add = try Kestrel.run(rawArguments: utf8(["index", "add", "--model", model, "--quiet", image, "--index"]) + [latin])
+        XCTAssertEqual(add.status, 0, add.stderr)
+        let replaced = base.path + "/ix\u{FFFD}"
+        let stats = try Kestrel.run(["index", "stats", "--index", replaced])
+        XCTAssertEqual(stats.status, 1)
+        XCTAssertTrue(stats.stderr.contains("holds no Kestrel index"), stats.stderr)
     }
 
     func testKind1_ModelFolderAndVocabWithNonUTF8NamesAreRefusedNeverReplaced() throws {
