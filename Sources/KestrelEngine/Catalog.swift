@@ -92,6 +92,11 @@ public final class Catalog: @unchecked Sendable {
         if exists(dir) && !Store.isEmptyEnvironment(at: url) {
             store = try Store.open(at: url)
             try store.requireIdentity(identity)
+            // A store without the record and without items holds no vectors to disagree with (a
+            // run killed between creating the store and recording the setting): it takes this one.
+            if try store.meta(key: MetaKey.orientation) == nil, try store.count == 0 {
+                try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
+            }
             try requireOrientation(orientation, recorded: recordedOrientation(store), dir: dir)
         } else {
             store = try Store.create(at: url, identity: identity, vectorStorage: vectorStorage)

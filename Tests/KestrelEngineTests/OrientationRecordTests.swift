@@ -40,10 +40,24 @@ final class OrientationRecordTests: XCTestCase {
         let dir = Fixtures.temporaryDirectory("kestrel-engine").appendingPathComponent("ix")
         do {
             let catalog = try open(dir, .exif)
+            _ = try catalog.store.add([NewItem(path: "/p/a.png", contentHash: String(repeating: "ab", count: 32), fileSize: 1,
+                                               mtimeNanoseconds: 0, width: 1, height: 1, embedding: [1, 0, 0, 0])])
             try catalog.store.setMeta(key: "kestrel.orientation", value: nil)  // as an older Kestrel left it
         }
         XCTAssertEqual(try Catalog.open(dir).orientation, .ignore)
         XCTAssertThrowsError(try open(dir, .exif))
         XCTAssertNoThrow(try open(dir, .ignore))
+    }
+
+    /// A store without the record and without items (a run killed between creating the store
+    /// and recording the setting) has no vectors to disagree with: the next add records its own.
+    func testKind11_anEmptyStoreWithoutTheRecordTakesTheNextSetting() throws {
+        let dir = Fixtures.temporaryDirectory("kestrel-engine").appendingPathComponent("ix")
+        do {
+            let catalog = try open(dir, .ignore)
+            try catalog.store.setMeta(key: "kestrel.orientation", value: nil)
+        }
+        do { XCTAssertEqual(try open(dir, .exif).orientation, .exif) }
+        XCTAssertThrowsError(try open(dir, .ignore))
     }
 }
