@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "KestrelModels", dependencies: ["KestrelKernels", "KestrelTokenizer", "KestrelImage"]),
         .target(name: "KestrelStore", dependencies: ["CLMDB", "KestrelFiles"]),
-        .target(name: "KestrelIndex", dependencies: ["CFaiss"]),
+        .target(name: "KestrelIndex", dependencies: ["CFaiss", "KestrelFiles"]),
         .target(
             name: "KestrelEngine",
             dependencies: ["KestrelFiles", "KestrelModels", "KestrelStore", "KestrelIndex"]),

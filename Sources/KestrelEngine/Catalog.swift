@@ -1,4 +1,5 @@
 import Foundation
+import KestrelImage
 import KestrelIndex
 import KestrelStore
 #if canImport(Glibc)
@@ -21,7 +22,10 @@ import Glibc
 /// they use is swapped under a lock when a rebuild replaces it. Changes (catch-up, ingest,
 /// rebuild, save) are serialised among themselves.
 public final class Catalog: @unchecked Sendable {
-    public let directory: URL
+    /// The index folder, as bytes (need not be UTF-8).
+    public let location: FilePathBytes
+    /// `location` as a file URL, for display (a name that is not UTF-8 shows U+FFFD here).
+    public var directory: URL { URL(fileURLWithPath: location.lossyString) }
     public let store: Store
     /// The current index. A rebuild replaces it; callers that need one index across several
     /// calls should read this once and keep the reference.
@@ -41,35 +45,62 @@ public final class Catalog: @unchecked Sendable {
     public static func storeURL(_ dir: URL) -> URL { dir.appendingPathComponent("store") }
     public static func indexURL(_ dir: URL) -> URL { dir.appendingPathComponent("index.faiss") }
     public static func reportURL(_ dir: URL) -> URL { dir.appendingPathComponent("ingest-report.json") }
+    public static func storePath(_ dir: FilePathBytes) -> FilePathBytes { dir.appending(Array("store".utf8)) }
+    public static func indexPath(_ dir: FilePathBytes) -> FilePathBytes { dir.appending(Array("index.faiss".utf8)) }
+    public static func reportPath(_ dir: FilePathBytes) -> FilePathBytes { dir.appending(Array("ingest-report.json".utf8)) }
 
     enum MetaKey {
         static let modelPath = "kestrel.model_path"
         static let indexSpec = "kestrel.index_spec"
         static let recallTarget = "kestrel.recall_target"
+        /// The `--orientation` setting that made the stored image vectors ("exif" or "ignore").
+        static let orientation = "kestrel.orientation"
     }
 
-    public static func exists(_ dir: URL) -> Bool {
-        FileManager.default.fileExists(atPath: storeURL(dir).appendingPathComponent("data.mdb").path)
+    public static func exists(_ dir: URL) -> Bool { exists(FilePathBytes(dir.path)) }
+
+    public static func exists(_ dir: FilePathBytes) -> Bool {
+        FileSystem.exists(storePath(dir).appending(Array("data.mdb".utf8)))
     }
 
     /// Opens the catalog in `dir`, creating it for `identity` when there is none. A catalog made by
     /// another model is refused (the store's error names both models). Creation is atomic: a
     /// store left half-made by a crash (an empty LMDB environment, a temporary folder) is
     /// replaced.
+    /// `orientation` is how the caller's embedder treats EXIF orientation: it is recorded in a new
+    /// catalog, and an existing catalog whose vectors were made with the other setting is refused
+    /// (`EngineError.orientationMismatch`), so one index never mixes the two.
     public static func openForWriting(_ dir: URL, identity: ModelIdentity, modelPath: String,
+                                      orientation: OrientationHandling,
+                                      vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
+                                      warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
+        try openForWriting(FilePathBytes(dir.path), identity: identity, modelPath: modelPath, orientation: orientation,
+                           vectorStorage: vectorStorage, indexSpec: indexSpec, warn: warn)
+    }
+
+    /// `openForWriting` for a folder named by bytes (the name need not be UTF-8).
+    public static func openForWriting(_ dir: FilePathBytes, identity: ModelIdentity, modelPath: String,
+                                      orientation: OrientationHandling,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         if let indexSpec { try IndexPlanner.validate(factory: indexSpec, dimension: identity.dimension) }
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try FileSystem.makeDirectories(dir)
         let lock = try WriterLock(dir)
-        let url = storeURL(dir)
+        let url = storePath(dir)
         Store.removeUnfinishedCreations(of: url)
         let store: Store
         if exists(dir) && !Store.isEmptyEnvironment(at: url) {
             store = try Store.open(at: url)
             try store.requireIdentity(identity)
+            // A store without the record and without items holds no vectors to disagree with (a
+            // run killed between creating the store and recording the setting): it takes this one.
+            if try store.meta(key: MetaKey.orientation) == nil, try store.count == 0 {
+                try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
+            }
+            try requireOrientation(orientation, recorded: recordedOrientation(store), dir: dir)
         } else {
             store = try Store.create(at: url, identity: identity, vectorStorage: vectorStorage)
+            try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
         }
         try store.setMeta(key: MetaKey.modelPath, value: Data(modelPath.utf8))
         if let indexSpec { try store.setMeta(key: MetaKey.indexSpec, value: Data(indexSpec.utf8)) }
@@ -82,23 +113,29 @@ public final class Catalog: @unchecked Sendable {
     /// all (for a rebuild, which must not depend on it): the catalog starts with an empty index.
     public static func open(_ dir: URL, writable: Bool = false, loadIndex: Bool = true,
                             warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
+        try open(FilePathBytes(dir.path), writable: writable, loadIndex: loadIndex, warn: warn)
+    }
+
+    /// `open` for a folder named by bytes (the name need not be UTF-8).
+    public static func open(_ dir: FilePathBytes, writable: Bool = false, loadIndex: Bool = true,
+                            warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         // A store left empty by a crash while it was being created holds nothing yet.
-        guard exists(dir), !Store.isEmptyEnvironment(at: storeURL(dir)) else { throw EngineError.noCatalog(dir.path) }
+        guard exists(dir), !Store.isEmptyEnvironment(at: storePath(dir)) else { throw EngineError.noCatalog(dir.description) }
         let lock = writable ? try WriterLock(dir) : nil
-        let store = try Store.open(at: storeURL(dir), readOnly: !writable)
+        let store = try Store.open(at: storePath(dir), readOnly: !writable)
         return try Catalog(dir, store: store, lock: lock, loadIndex: loadIndex, warn: warn)
     }
 
-    private init(_ dir: URL, store: Store, lock: WriterLock?, loadIndex: Bool,
+    private init(_ dir: FilePathBytes, store: Store, lock: WriterLock?, loadIndex: Bool,
                  warn: @escaping @Sendable (String) -> Void) throws {
-        directory = dir
+        location = dir
         self.store = store
         self.lock = lock
         self.warn = warn
         current = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
-        let url = Catalog.indexURL(dir)
+        let url = Catalog.indexPath(dir)
         guard loadIndex else { return }
-        guard FileManager.default.fileExists(atPath: url.path) else {
+        guard FileSystem.exists(url) else {
             try catchUp()
             return
         }
@@ -112,7 +149,7 @@ public final class Catalog: @unchecked Sendable {
             return
         }
         if let problem = try mismatch(loaded) {
-            warn("\(url.path) does not belong to this store (\(problem)); rebuilding it from the store")
+            warn("\(url) does not belong to this store (\(problem)); rebuilding it from the store")
             try rebuildIndex()
             return
         }
@@ -120,13 +157,13 @@ public final class Catalog: @unchecked Sendable {
         do {
             try catchUp()
         } catch let error as IndexError {
-            warn("\(url.path) cannot apply the store's changes (\(error.reason)); rebuilding it from the store")
+            warn("\(url) cannot apply the store's changes (\(error.reason)); rebuilding it from the store")
             try rebuildIndex()
             return
         }
         let stored = try store.count, indexed = index.count
         if indexed != stored {
-            warn("\(url.path) holds \(indexed) vectors after catching up, the store \(stored) items; rebuilding it from the store")
+            warn("\(url) holds \(indexed) vectors after catching up, the store \(stored) items; rebuilding it from the store")
             try rebuildIndex()
         }
     }
@@ -151,6 +188,25 @@ public final class Catalog: @unchecked Sendable {
     /// A text value from the store's meta area (nil when absent or unreadable).
     private func metaString(_ key: String) -> String? {
         ((try? store.meta(key: key)) ?? nil).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// The `--orientation` setting the stored image vectors were made with. A catalog made before
+    /// the setting was recorded holds vectors of images used as stored: `.ignore`.
+    public var orientation: OrientationHandling { Catalog.recordedOrientation(store) }
+
+    /// Throws `EngineError.orientationMismatch` unless image vectors made with `orientation`
+    /// (an `index add`, a `search --image` query) compare with the stored ones.
+    public func requireOrientation(_ orientation: OrientationHandling) throws {
+        try Catalog.requireOrientation(orientation, recorded: self.orientation, dir: location)
+    }
+
+    static func recordedOrientation(_ store: Store) -> OrientationHandling {
+        guard let data = (try? store.meta(key: MetaKey.orientation)) ?? nil else { return .ignore }
+        return OrientationHandling(rawValue: String(decoding: data, as: UTF8.self)) ?? .ignore
+    }
+
+    static func requireOrientation(_ wanted: OrientationHandling, recorded: OrientationHandling, dir: FilePathBytes) throws {
+        guard wanted == recorded else { throw EngineError.orientationMismatch(index: dir.description, recorded: recorded, requested: wanted) }
     }
 
     /// The model folder the catalog was built with.
@@ -219,12 +275,12 @@ public final class Catalog: @unchecked Sendable {
     /// id. An approximate index that has grown or shrunk past a factor of 2 since it was tuned
     /// is tuned again first, so its search parameters and reported recall stay current.
     public func saveIndex() throws {
-        guard lock != nil else { throw EngineError.readOnlyCatalog(directory.path) }
+        guard lock != nil else { throw EngineError.readOnlyCatalog(location.description) }
         try changes.withLock {
             try retuneIfStale()
             let index = self.index
             index.storeID = store.storeID
-            try index.save(to: Catalog.indexURL(directory))
+            try index.save(to: Catalog.indexPath(location))
         }
     }
 
@@ -309,7 +365,7 @@ public final class Catalog: @unchecked Sendable {
     /// Runs a FAISS build step, naming the folder when FAISS refuses the store's vectors.
     private func building(_ body: () throws -> Void) throws {
         do { try body() } catch let e as IndexError {
-            throw EngineError.indexBuildFailed(directory.path, e.reason)
+            throw EngineError.indexBuildFailed(location.description, e.reason)
         }
     }
 
@@ -365,16 +421,16 @@ public final class Catalog: @unchecked Sendable {
 final class WriterLock: @unchecked Sendable {
     private let fd: Int32
 
-    init(_ dir: URL) throws {
-        fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw EngineError.lockFailed(dir.path, String(cString: strerror(errno))) }
+    init(_ dir: FilePathBytes) throws {
+        fd = dir.withCString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
+        guard fd >= 0 else { throw EngineError.lockFailed(dir.description, String(cString: strerror(errno))) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let err = errno
             close(fd)
             if err == EWOULDBLOCK {
-                throw EngineError.lockFailed(dir.path, "another kestrel process is writing to this index; wait for it to finish")
+                throw EngineError.lockFailed(dir.description, "another kestrel process is writing to this index; wait for it to finish")
             }
-            throw EngineError.lockFailed(dir.path, String(cString: strerror(err)))
+            throw EngineError.lockFailed(dir.description, String(cString: strerror(err)))
         }
     }
 

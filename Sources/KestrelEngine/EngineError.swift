@@ -1,4 +1,5 @@
 import Foundation
+import KestrelImage
 
 /// Errors from engine operations, each with what to do next.
 public enum EngineError: Error, CustomStringConvertible, Sendable {
@@ -12,6 +13,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case indexBuildFailed(String, String)
     case noSuchItem(UInt64, index: String)
     case dimensionMismatch(query: Int, index: Int)
+    /// The index's image vectors were made with one `--orientation` setting, this run's with the other.
+    case orientationMismatch(index: String, recorded: OrientationHandling, requested: OrientationHandling)
     /// A number handed to the library is outside its range: the parameter's name and why.
     case badArgument(String, String)
 
@@ -36,6 +39,10 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "no item with id \(id) in the index at \(index) (see `kestrel index list --index \(index)`)"
         case .dimensionMismatch(let query, let index):
             return "the query vector has \(query) values, the index holds vectors of \(index); was it built with another model?"
+        case .orientationMismatch(let index, let recorded, let requested):
+            return "\(index): the index's image vectors were made with --orientation \(recorded.rawValue), this run uses --orientation \(requested.rawValue);"
+                + " the two give different vectors for rotated photos, so they are not mixed in one index"
+                + " ---> HINT: pass --orientation \(recorded.rawValue), or build a new index with `kestrel index add --index NEWDIR --orientation \(requested.rawValue) --model MODEL PATH...`"
         case .badArgument(let name, let reason):
             return "\(name) \(reason)"
         case .vocabularyNotFound(let searched):

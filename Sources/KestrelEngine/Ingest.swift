@@ -82,6 +82,8 @@ public struct Ingestor {
     /// read, decoded or stored is one entry of `failed`, never the end of the run.
     public func run(_ roots: [FilePathBytes]) throws -> IngestReport {
         guard options.batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(options.batchSize)") }
+        // Vectors made with the other EXIF setting would not compare with the stored ones.
+        try catalog.requireOrientation(embedder.preprocessor.decoder.orientation)
         var report = IngestReport()
         for stage in ["walk", "read", "decode", "preprocess", "encode", "store", "index"] { report.times.add(stage, 0) }
         let start = Date()
@@ -143,7 +145,7 @@ public struct Ingestor {
             if try catalog.needsRebuild() { try catalog.rebuildIndex() } else { try catalog.saveIndex() }
         }
         report.seconds = Date().timeIntervalSince(start)
-        try? Data(report.json.utf8).write(to: Catalog.reportURL(catalog.directory), options: .atomic)
+        try? FileSystem.writeFileAtomically(Array(report.json.utf8), to: Catalog.reportPath(catalog.location))
         return report
     }
 

@@ -35,14 +35,19 @@ public struct SearchOptions: Sendable {
 
 extension Catalog {
     /// The query's unit vector: text and image queries need the catalog's model; `like` does not.
+    /// An image query whose embedder treats EXIF orientation otherwise than the stored vectors
+    /// were made throws `EngineError.orientationMismatch`.
     public func queryVector(_ query: SearchQuery, embedder: () throws -> Embedder) throws -> [Float] {
         switch query {
         case .text(let t):
             return try embedder().embedTexts([t]).data
         case .image(let path):
-            return try embedder().embedImages([path])[0].get()
+            // An image query must see pictures as the stored vectors did (EXIF orientation).
+            let e = try embedder()
+            try requireOrientation(e.preprocessor.decoder.orientation)
+            return try e.embedImages([path])[0].get()
         case .like(let id):
-            guard var v = try store.vector(id: id) else { throw EngineError.noSuchItem(id, index: directory.path) }
+            guard var v = try store.vector(id: id) else { throw EngineError.noSuchItem(id, index: location.description) }
             var norm: Float = 0
             for x in v { norm += x * x }
             norm = norm.squareRoot()

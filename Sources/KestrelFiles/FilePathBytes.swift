@@ -39,6 +39,14 @@ public struct FilePathBytes: Hashable, Comparable, Sendable, CustomStringConvert
         FilePathBytes(bytes.last == FilePathBytes.slash ? bytes + name : bytes + [FilePathBytes.slash] + name)
     }
 
+    /// The path without its last component ("/a/b" -> "/a", "/a" -> "/", "a" -> ".").
+    public var parent: FilePathBytes {
+        var b = bytes
+        while b.count > 1 && b.last == FilePathBytes.slash { b.removeLast() }
+        guard let i = b.lastIndex(of: FilePathBytes.slash) else { return FilePathBytes([FilePathBytes.dot]) }
+        return FilePathBytes(i == 0 ? [FilePathBytes.slash] : Array(b[..<i]))
+    }
+
     /// The bytes after the last `/`.
     public var lastComponent: [UInt8] {
         if let i = bytes.lastIndex(of: FilePathBytes.slash) { return Array(bytes[(i + 1)...]) }

@@ -169,6 +169,67 @@ public enum FileSystem {
         }
     }
 
+    /// Creates folder `path` and the folders above it that are missing (`mkdir -p`); a folder
+    /// that exists is fine, anything else there is an error.
+    public static func makeDirectories(_ path: FilePathBytes, mode: mode_t = 0o755) throws {
+        if (try? status(path))?.kind == .directory { return }
+        let up = path.parent
+        if up.bytes != path.bytes && up.bytes != [0x2E] && up.bytes != [0x2F] { try makeDirectories(up, mode: mode) }
+        guard let rc = path.withCString({ mkdir($0, mode) }) else { throw FileError.notFound(path: path) }
+        if rc != 0 && !(errno == EEXIST && (try? status(path))?.kind == .directory) { throw failure(path, "create the folder") }
+    }
+
+    /// Deletes the file (not folder) `path`; one that is not there is fine.
+    public static func removeFile(_ path: FilePathBytes) throws {
+        guard let rc = path.withCString({ unlink($0) }) else { return }
+        if rc != 0 && errno != ENOENT { throw failure(path, "delete") }
+    }
+
+    /// Deletes the empty folder `path`.
+    public static func removeDirectory(_ path: FilePathBytes) throws {
+        guard let rc = path.withCString({ rmdir($0) }) else { throw FileError.notFound(path: path) }
+        if rc != 0 { throw failure(path, "delete the folder") }
+    }
+
+    /// rename(2): moves `from` to `to`, replacing a file (or an empty folder) there.
+    public static func rename(_ from: FilePathBytes, to: FilePathBytes) throws {
+        guard let rc = from.withCString({ f in to.withCString { t in Glibc.rename(f, t) } }) ?? nil else {
+            throw FileError.notFound(path: from)
+        }
+        if rc != 0 { throw failure(from, "move it to \(to)") }
+    }
+
+    /// Writes `data` to `path` atomically: to a temporary file next to it, then renamed over it.
+    public static func writeFileAtomically(_ data: [UInt8], to path: FilePathBytes) throws {
+        let temp = path.parent.appending(Array(".".utf8) + path.lastComponent + Array(".tmp".utf8))
+        guard let fd = temp.withCString({ open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }) else {
+            throw FileError.notFound(path: path)
+        }
+        guard fd >= 0 else { throw failure(temp, "create") }
+        var done = 0
+        while done < data.count {
+            let n = data.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { let e = failure(temp, "write"); close(fd); _ = try? removeFile(temp); throw e }
+            done += n
+        }
+        close(fd)
+        do { try rename(temp, to: path) } catch { try? removeFile(temp); throw error }
+    }
+
+    /// Calls `body` with the whole content of the regular file `path`, mapped read-only (no copy
+    /// in memory: for large files such as an index). A FIFO, a folder or a device is refused by
+    /// kind before anything is read.
+    public static func withMappedFile<T>(_ path: FilePathBytes, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
+        try withOpenRegularFile(path) { fd, st in
+            guard st.size > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+            guard let count = Int(exactly: st.size) else { throw FileError.tooLarge(path: path, size: st.size, limit: Int.max) }
+            guard let base = mmap(nil, count, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else { throw failure(path, "map") }
+            defer { munmap(base, count) }
+            return try body(UnsafeRawBufferPointer(start: base, count: count))
+        }
+    }
+
     /// The current folder as bytes.
     public static func currentDirectory() -> FilePathBytes {
         var size = 4096

@@ -1,5 +1,6 @@
 import CFaiss
 import Foundation
+import KestrelFiles
 
 #if canImport(Glibc)
 import Glibc
@@ -108,7 +109,10 @@ extension VectorIndex {
 
     /// Saves atomically: writes `.<name>.tmp` in the same directory, fsyncs it, renames it over
     /// `url`, then fsyncs the directory. On failure the previous file at `url` is untouched.
-    public func save(to url: URL) throws {
+    public func save(to url: URL) throws { try save(to: FilePathBytes(url.path)) }
+
+    /// `save(to:)` for a file named by bytes (the name need not be UTF-8).
+    public func save(to file: FilePathBytes) throws {
         let info = fileInfo
         var data: UnsafeMutablePointer<UInt8>?
         var size = 0
@@ -117,10 +121,11 @@ extension VectorIndex {
         let payload = UnsafeRawBufferPointer(start: data, count: size)
         let head = try IndexFile.encode(info: info, payload: payload)
 
-        let directory = url.deletingLastPathComponent().path
-        let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp").path
-        unlink(temp)  // a leftover from a crashed save
-        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let directory = file.parent
+        let tempPath = directory.appending(Array(".".utf8) + file.lastComponent + Array(".tmp".utf8))
+        let temp = tempPath.description
+        try? FileSystem.removeFile(tempPath)  // a leftover from a crashed save
+        let fd = tempPath.withCString { open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) } ?? -1
         guard fd >= 0 else { throw IndexError.io(path: temp, operation: "create", errno: errno) }
         do {
             try head.withUnsafeBytes { try writeAll(fd, $0, path: temp) }
@@ -131,26 +136,29 @@ extension VectorIndex {
             }
         } catch {
             close(fd)
-            unlink(temp)
+            try? FileSystem.removeFile(tempPath)
             throw error
         }
-        guard rename(temp, url.path) == 0 else {
+        let renamed = tempPath.withCString { t in file.withCString { rename(t, $0) } } ?? nil
+        guard renamed == 0 else {
             let err = errno
-            unlink(temp)
-            throw IndexError.io(path: url.path, operation: "rename into place", errno: err)
+            try? FileSystem.removeFile(tempPath)
+            throw IndexError.io(path: file.description, operation: "rename into place", errno: err)
         }
-        let dirfd = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard dirfd >= 0 else { throw IndexError.io(path: directory, operation: "open directory", errno: errno) }
+        let dirfd = directory.withCString { open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
+        guard dirfd >= 0 else { throw IndexError.io(path: directory.description, operation: "open directory", errno: errno) }
         defer { close(dirfd) }
-        guard fsync(dirfd) == 0 else { throw IndexError.io(path: directory, operation: "fsync directory", errno: errno) }
+        guard fsync(dirfd) == 0 else { throw IndexError.io(path: directory.description, operation: "fsync directory", errno: errno) }
     }
 
     /// Loads an index saved by `save(to:)`. Any mismatch or damage is an `IndexError` whose
     /// hint says to rebuild the index.
-    public static func load(from url: URL) throws -> VectorIndex {
-        let path = url.path
-        let bytes = try readFile(url)
-        return try bytes.withUnsafeBytes { raw -> VectorIndex in
+    public static func load(from url: URL) throws -> VectorIndex { try load(from: FilePathBytes(url.path)) }
+
+    /// `load(from:)` for a file named by bytes.
+    public static func load(from file: FilePathBytes) throws -> VectorIndex {
+        let path = file.description
+        return try withFile(file) { raw -> VectorIndex in
             let (info, range) = try IndexFile.decode(raw, path: path, verifyPayload: true)
             let payload = UnsafeRawBufferPointer(rebasing: raw[range])
             var handle: OpaquePointer?
@@ -173,9 +181,11 @@ extension VectorIndex {
     }
 
     /// Reads only the header of an index file (cheap: for staleness checks against the store).
-    public static func inspect(at url: URL) throws -> IndexFileInfo {
-        let bytes = try readFile(url)
-        return try bytes.withUnsafeBytes { try IndexFile.decode($0, path: url.path, verifyPayload: false).info }
+    public static func inspect(at url: URL) throws -> IndexFileInfo { try inspect(at: FilePathBytes(url.path)) }
+
+    /// `inspect(at:)` for a file named by bytes.
+    public static func inspect(at file: FilePathBytes) throws -> IndexFileInfo {
+        try withFile(file) { try IndexFile.decode($0, path: file.description, verifyPayload: false).info }
     }
 }
 
@@ -189,13 +199,16 @@ private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String
     }
 }
 
-private func readFile(_ url: URL) throws -> Data {
-    guard FileManager.default.fileExists(atPath: url.path) else {
-        throw IndexError.io(path: url.path, operation: "open", errno: ENOENT)
-    }
+/// The file's bytes, mapped, for `body`; file errors as `IndexError.io` naming the file.
+private func withFile<T>(_ file: FilePathBytes, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
     do {
-        return try Data(contentsOf: url, options: .alwaysMapped)
-    } catch {
-        throw IndexError.io(path: url.path, operation: "read", errno: EIO)
+        return try FileSystem.withMappedFile(file, body)
+    } catch let e as FileError {
+        switch e {
+        case .notFound: throw IndexError.io(path: file.description, operation: "open", errno: ENOENT)
+        case .notRegularFile(_, let kind): throw IndexError.corrupt(path: file.description, reason: "it is \(kind.phrase), not a regular file")
+        case .tooLarge: throw IndexError.io(path: file.description, operation: "read", errno: EFBIG)
+        case .system(_, _, let code, _): throw IndexError.io(path: file.description, operation: "read", errno: code)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import CLMDB
+import KestrelFiles
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -51,7 +52,7 @@ final class Environment: @unchecked Sendable {
     /// Opens the environment in folder `path`. With `readOnly`, falls back to
     /// `.readOnlyUnlocked` when lock.mdb cannot be opened for writing (EACCES, EROFS).
     /// Then checks that data.mdb holds every page its meta page says is in use.
-    init(path: String, mapSize: Int, maxDatabases: UInt32, readOnly: Bool = false) throws {
+    init(path: FilePathBytes, mapSize: Int, maxDatabases: UInt32, readOnly: Bool = false) throws {
         var attempts: [Mode] = readOnly ? [.readOnly, .readOnlyUnlocked] : [.readWrite]
         while true {
             let m = attempts.removeFirst()
@@ -64,7 +65,7 @@ final class Environment: @unchecked Sendable {
                 try lmdbCheck(mdb_env_set_maxdbs(e, maxDatabases), "mdb_env_set_maxdbs")
                 // If the file's own map size is larger, LMDB keeps that one.
                 try lmdbCheck(kmdb_env_set_mapsize(e, mapSize), "mdb_env_set_mapsize")
-                try lmdbCheck(kmdb_env_open(e, path, flags, 0o644), "mdb_env_open")
+                try lmdbCheck(path.withCString { kmdb_env_open(e, $0, flags, 0o644) } ?? ENOENT, "mdb_env_open")
                 try Environment.checkFileSize(e)
             } catch let f as LMDBFailure where !attempts.isEmpty && (f.code == EACCES || f.code == EROFS) {
                 mdb_env_close(e)

@@ -159,6 +159,26 @@ extension Store {
         }
     }
 
+    /// Like `paths(withPrefix:)`, with the item each path belongs to, read in the same single
+    /// read transaction (not one transaction per path). A path whose item is missing (a damaged
+    /// store) is left out.
+    public func pathItems(withPrefix prefix: FilePathBytes) throws -> [(path: FilePathBytes, item: ItemRecord)] {
+        if prefix.bytes.count > env.maxKeySize { return [] }  // no key is that long
+        return try reading { txn in
+            var entries: [(path: FilePathBytes, id: UInt64)] = []
+            try txn.scan(db.paths, from: prefix.isEmpty ? nil : prefix.bytes) { k, v in
+                guard k.count >= prefix.bytes.count, k.prefix(prefix.bytes.count).elementsEqual(prefix.bytes) else { return false }
+                let path = FilePathBytes(bytes: k)
+                guard let entry = StoredPath(decoding: Array(v)) else {
+                    throw StoreError.corrupt(store: storeName, detail: "path entry for \(path) cannot be decoded")
+                }
+                entries.append((path, entry.id))
+                return true
+            }
+            return try entries.compactMap { e in try storedItem(e.id, txn).map { (e.path, $0.record(id: e.id)) } }
+        }
+    }
+
     // MARK: - Change log
 
     /// The sequence number of the last change (0 when nothing was ever added).

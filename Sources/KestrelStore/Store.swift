@@ -27,7 +27,11 @@ public final class Store: @unchecked Sendable {
     /// (doubling) when it fills up.
     public static let defaultMapSize = 1 << 30
 
-    public let url: URL
+    /// The store's folder, as bytes (need not be UTF-8).
+    public let location: FilePathBytes
+    /// `location` as a file URL, for display: a name that is not UTF-8 shows U+FFFD here; file
+    /// operations use `location`.
+    public var url: URL { URL(fileURLWithPath: location.lossyString) }
     public let identity: ModelIdentity
     public let vectorStorage: VectorStorage
     /// A random id (32 hex characters) made when the store was created: derived data such as an
@@ -39,16 +43,16 @@ public final class Store: @unchecked Sendable {
 
     let env: Environment
     let db: Databases
-    var storeName: String { url.path }
+    var storeName: String { location.description }
 
     struct Databases {
         let store, items, vectors, paths, hashes, log, meta: MDB_dbi
     }
 
     private init(
-        url: URL, env: Environment, db: Databases, identity: ModelIdentity, vectorStorage: VectorStorage, storeID: String?
+        location: FilePathBytes, env: Environment, db: Databases, identity: ModelIdentity, vectorStorage: VectorStorage, storeID: String?
     ) {
-        self.url = url
+        self.location = location
         self.env = env
         self.db = db
         self.identity = identity
@@ -67,29 +71,37 @@ public final class Store: @unchecked Sendable {
         at url: URL, identity: ModelIdentity, vectorStorage: VectorStorage = .float32,
         initialMapSize: Int = defaultMapSize
     ) throws -> Store {
-        let name = url.path
+        try create(at: FilePathBytes(url.path), identity: identity, vectorStorage: vectorStorage, initialMapSize: initialMapSize)
+    }
+
+    /// `create(at:)` for a folder named by bytes.
+    public static func create(
+        at location: FilePathBytes, identity: ModelIdentity, vectorStorage: VectorStorage = .float32,
+        initialMapSize: Int = defaultMapSize
+    ) throws -> Store {
+        let name = location.description
         guard identity.dimension > 0, identity.dimension <= 1 << 20 else {
             throw StoreError.invalidIdentity(store: name, reason: "dimension \(identity.dimension) is not in 1...1048576")
         }
         guard !identity.name.isEmpty else { throw StoreError.invalidIdentity(store: name, reason: "the model name is empty") }
-        let fm = FileManager.default
-        if fm.fileExists(atPath: url.appendingPathComponent("data.mdb").path) {
-            guard isEmptyEnvironment(at: url) else { throw StoreError.alreadyExists(store: name) }
-            for file in ["data.mdb", "lock.mdb"] { try? fm.removeItem(at: url.appendingPathComponent(file)) }
+        if FileSystem.exists(location.appending(Array("data.mdb".utf8))) {
+            guard isEmptyEnvironment(at: location) else { throw StoreError.alreadyExists(store: name) }
+            for file in ["data.mdb", "lock.mdb"] { try? FileSystem.removeFile(location.appending(Array(file.utf8))) }
         }
-        if fm.fileExists(atPath: name), let left = try? fm.contentsOfDirectory(atPath: name), !left.isEmpty {
-            throw StoreError.invalidPath(store: name, path: name, reason: "the folder is not empty (it holds \(left.sorted().joined(separator: ", ")))")
+        if FileSystem.exists(location), let left = try? FileSystem.listDirectory(location), !left.isEmpty {
+            let names = left.map { FilePathBytes($0) }.sorted().map(\.description)
+            throw StoreError.invalidPath(store: name, path: name, reason: "the folder is not empty (it holds \(names.joined(separator: ", ")))")
         }
-        let parent = url.deletingLastPathComponent()
-        let temp = parent.appendingPathComponent(".\(url.lastPathComponent).creating-\(randomHex(8))")
+        let parent = location.parent
+        let temp = parent.appending(Array(".".utf8) + location.lastComponent + Array(".creating-\(randomHex(8))".utf8))
         do {
-            try fm.createDirectory(at: temp, withIntermediateDirectories: true)
-        } catch {
-            throw StoreError.invalidPath(store: name, path: name, reason: "cannot create the folder: \(error)")
+            try FileSystem.makeDirectories(temp)
+        } catch let e as FileError {
+            throw StoreError.invalidPath(store: name, path: name, reason: "cannot create the folder: \(e.reason)")
         }
         do {
-            try mapped(name) {
-                let env = try Environment(path: temp.path, mapSize: initialMapSize, maxDatabases: 16)
+            try mapped(location) {
+                let env = try Environment(path: temp, mapSize: initialMapSize, maxDatabases: 16)
                 defer { env.close() }
                 try env.write { txn in
                     let db = try openDatabases(env, txn, create: true)!
@@ -108,41 +120,47 @@ public final class Store: @unchecked Sendable {
             }
             // rename(2) replaces an empty directory; the commit above is already on disk, and
             // the folder's own entries are made durable before it is renamed.
-            syncDirectory(temp.path)
-            guard rename(temp.path, name) == 0 else {
-                let err = errno
-                throw StoreError.invalidPath(store: name, path: name, reason: "cannot move the new store into place: \(String(cString: strerror(err)))")
+            syncDirectory(temp)
+            do { try FileSystem.rename(temp, to: location) } catch let e as FileError {
+                throw StoreError.invalidPath(store: name, path: name, reason: "cannot move the new store into place: \(e.reason)")
             }
-            syncDirectory(parent.path)
+            syncDirectory(parent)
         } catch {
-            try? fm.removeItem(at: temp)
+            removeCreationFolder(temp)
             throw error
         }
-        return try open(at: url, initialMapSize: initialMapSize)
+        return try open(at: location, initialMapSize: initialMapSize)
+    }
+
+    /// Deletes a `.creating-` folder: LMDB's two files, then the folder.
+    private static func removeCreationFolder(_ folder: FilePathBytes) {
+        for entry in (try? FileSystem.listDirectory(folder)) ?? [] { try? FileSystem.removeFile(folder.appending(entry)) }
+        try? FileSystem.removeDirectory(folder)
     }
 
     /// Removes what `create` left behind when it was killed (`.<name>.creating-*` folders next to
     /// `url`). Call it only when no other process can be creating this store (under a writer lock).
-    public static func removeUnfinishedCreations(of url: URL) {
-        let parent = url.deletingLastPathComponent()
-        let prefix = ".\(url.lastPathComponent).creating-"
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: parent.path)) ?? [] where entry.hasPrefix(prefix) {
-            try? FileManager.default.removeItem(at: parent.appendingPathComponent(entry))
+    public static func removeUnfinishedCreations(of url: URL) { removeUnfinishedCreations(of: FilePathBytes(url.path)) }
+
+    public static func removeUnfinishedCreations(of location: FilePathBytes) {
+        let parent = location.parent
+        let prefix = Array(".".utf8) + location.lastComponent + Array(".creating-".utf8)
+        for entry in (try? FileSystem.listDirectory(parent)) ?? [] where entry.starts(with: prefix) {
+            removeCreationFolder(parent.appending(entry))
         }
     }
 
     /// True when `url` holds an LMDB environment with nothing in it (a 0-byte data.mdb, or no
     /// database ever committed): what a crash at the start of a non-atomic creation leaves.
     /// Such a folder holds no data and may be replaced.
-    public static func isEmptyEnvironment(at url: URL) -> Bool {
-        let data = url.appendingPathComponent("data.mdb").path
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: data),
-            let size = attributes[.size] as? NSNumber
-        else { return false }
-        if size.intValue == 0 { return true }
+    public static func isEmptyEnvironment(at url: URL) -> Bool { isEmptyEnvironment(at: FilePathBytes(url.path)) }
+
+    public static func isEmptyEnvironment(at location: FilePathBytes) -> Bool {
+        guard let size = try? FileSystem.status(location.appending(Array("data.mdb".utf8))).size else { return false }
+        if size == 0 { return true }
         // An environment that never had a database is its two meta pages (and at most a root).
-        if size.intValue > 4 * 65536 { return false }
-        guard let env = try? Environment(path: url.path, mapSize: defaultMapSize, maxDatabases: 16, readOnly: true) else {
+        if size > 4 * 65536 { return false }
+        guard let env = try? Environment(path: location, mapSize: defaultMapSize, maxDatabases: 16, readOnly: true) else {
             return false
         }
         defer { env.close() }
@@ -157,12 +175,20 @@ public final class Store: @unchecked Sendable {
         at url: URL, requiring expected: ModelIdentity? = nil, initialMapSize: Int = defaultMapSize,
         readOnly: Bool = false
     ) throws -> Store {
-        let name = url.path
-        guard FileManager.default.fileExists(atPath: url.appendingPathComponent("data.mdb").path) else {
+        try open(at: FilePathBytes(url.path), requiring: expected, initialMapSize: initialMapSize, readOnly: readOnly)
+    }
+
+    /// `open(at:)` for a folder named by bytes.
+    public static func open(
+        at location: FilePathBytes, requiring expected: ModelIdentity? = nil, initialMapSize: Int = defaultMapSize,
+        readOnly: Bool = false
+    ) throws -> Store {
+        let name = location.description
+        guard FileSystem.exists(location.appending(Array("data.mdb".utf8))) else {
             throw StoreError.notFound(store: name)
         }
-        return try mapped(name) {
-            let env = try Environment(path: name, mapSize: initialMapSize, maxDatabases: 16, readOnly: readOnly)
+        return try mapped(location) {
+            let env = try Environment(path: location, mapSize: initialMapSize, maxDatabases: 16, readOnly: readOnly)
             do {
                 // A write into a damaged page can overrun LMDB's heap buffers, which no guard
                 // can undo: a writer checks the structure first.
@@ -219,7 +245,7 @@ public final class Store: @unchecked Sendable {
                         }
                     }
                 }
-                let store = Store(url: url, env: env, db: db, identity: identity, vectorStorage: storage, storeID: id)
+                let store = Store(location: location, env: env, db: db, identity: identity, vectorStorage: storage, storeID: id)
                 if let expected { try store.requireIdentity(expected) }
                 return store
             } catch {
@@ -283,19 +309,20 @@ public final class Store: @unchecked Sendable {
     // MARK: - Plumbing
 
     /// Runs a read transaction, turning LMDB failures into `StoreError`s that name the store.
-    func reading<T>(_ body: (Txn) throws -> T) throws -> T { try Self.mapped(storeName) { try env.read(body) } }
+    func reading<T>(_ body: (Txn) throws -> T) throws -> T { try Self.mapped(location) { try env.read(body) } }
     func writing<T>(_ body: (Txn) throws -> T) throws -> T {
         if isReadOnly { throw StoreError.readOnly(store: storeName, reason: "it was opened read-only") }
-        return try Self.mapped(storeName) { try env.write(body) }
+        return try Self.mapped(location) { try env.write(body) }
     }
 
-    static func mapped<T>(_ name: String, _ body: () throws -> T) throws -> T {
+    static func mapped<T>(_ location: FilePathBytes, _ body: () throws -> T) throws -> T {
+        let name = location.description
         do {
             return try body()
         } catch let f as LMDBFailure {
             if f.isDamage { throw StoreError.corrupt(store: name, detail: f.detail ?? "\(f.operation): \(f.message)") }
             // LMDB reports a short write as EIO: on a full disk that is what a commit gets.
-            if f.isDiskFull || (f.code == EIO && diskIsFull(name)) { throw StoreError.diskFull(store: name) }
+            if f.isDiskFull || (f.code == EIO && diskIsFull(location)) { throw StoreError.diskFull(store: name) }
             if f.isNotWritable { throw StoreError.readOnly(store: name, reason: "\(f.operation): \(f.message)") }
             throw StoreError.lmdb(store: name, operation: f.operation, code: f.code, message: f.message)
         } catch is Environment.Closed {
@@ -320,9 +347,9 @@ public final class Store: @unchecked Sendable {
     }
 
     /// Whether the file system holding `path` has (almost) no space left for this user.
-    static func diskIsFull(_ path: String) -> Bool {
+    static func diskIsFull(_ path: FilePathBytes) -> Bool {
         var st = statvfs()
-        guard statvfs(path, &st) == 0 else { return false }
+        guard path.withCString({ statvfs($0, &st) }) == 0 else { return false }
         return UInt64(st.f_bavail) * UInt64(st.f_frsize) < 1 << 20
     }
 
@@ -334,8 +361,8 @@ public final class Store: @unchecked Sendable {
         return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
     }
 
-    static func syncDirectory(_ path: String) {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    static func syncDirectory(_ path: FilePathBytes) {
+        let fd = path.withCString { Glibc.open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) } ?? -1
         if fd >= 0 { fsync(fd); Glibc.close(fd) }
     }
 

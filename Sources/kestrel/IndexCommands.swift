@@ -60,8 +60,9 @@ struct IndexAdd: ParsableCommand {
             let embedder = try modelOptions.embedder()
             let identity = try ModelFingerprint.identity(of: embedder.model)
             try validateIndexType(indexType, dimension: identity.dimension)
-            let catalog = try Catalog.openForWriting(URL(fileURLWithPath: index), identity: identity,
+            let catalog = try Catalog.openForWriting(RawArguments.absolutePath(index), identity: identity,
                                                      modelPath: embedder.model.directory.standardizedFileURL.path,
+                                                     orientation: embedder.preprocessor.decoder.orientation,
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
                                                      warn: { Console.warning($0) })
             var options = IngestOptions()
@@ -84,7 +85,7 @@ struct IndexAdd: ParsableCommand {
             say("index: \(catalog.index.factory), \(catalog.index.count) vectors\(catalog.index.searchParameterSummary.map { ", " + $0 } ?? "")")
             for f in report.failed { Console.error("\(f.path): \(f.reason)") }
             for s in report.skipped { Console.warning("skipped \(s.path): \(s.reason)") }
-            say("report: \(Catalog.reportURL(catalog.directory).path)")
+            say("report: \(Catalog.reportPath(catalog.location))")
             if !report.failed.isEmpty { throw ExitCode(1) }  // some input failed; the rest is stored
         }
     }
@@ -98,7 +99,7 @@ struct IndexRemove: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true, warn: { Console.warning($0) })
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), writable: true, warn: { Console.warning($0) })
             // Bytewise: `café` in NFC and in NFD are two different files.
             var matches = Set<FilePathBytes>()
             for root in RawArguments.paths(paths).map({ $0.standardized() }) {
@@ -129,7 +130,7 @@ struct IndexRebuild: ParsableCommand {
         try reportingErrors {
             // The old index file is never read: a rebuild must work when it is missing, damaged
             // or from another store.
-            let catalog = try Catalog.open(URL(fileURLWithPath: index), writable: true, loadIndex: false,
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), writable: true, loadIndex: false,
                                            warn: { Console.warning($0) })
             try validateIndexType(indexType, dimension: catalog.store.identity.dimension)
             let r = try catalog.rebuildIndex(spec: indexType, recallTarget: recall)
@@ -145,13 +146,14 @@ struct IndexStats: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index), warn: { Console.warning($0) })
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), warn: { Console.warning($0) })
             let s = catalog.store, ix = catalog.index
             let fields: [(String, JSONValue)] = [
                 ("items", .int(try s.count)), ("indexed", .int(ix.count)), ("index_type", .string(ix.factory)),
                 ("model", .string(s.identity.name)), ("model_fingerprint", .string(s.identity.fingerprint)),
                 ("model_path", catalog.modelPath.map(JSONValue.string) ?? .null), ("dimension", .int(s.identity.dimension)),
                 ("paths", .int(try s.pathCount)), ("vector_storage", .string(s.vectorStorage.rawValue)),
+                ("orientation", .string(catalog.orientation.rawValue)),
                 ("log_sequence", .int(Int(try s.lastSequence))), ("index_sequence", .int(Int(ix.coveredSequence))),
                 ("search_parameters", ix.searchParameterSummary.map(JSONValue.string) ?? .null),
             ]
@@ -169,9 +171,9 @@ struct IndexList: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index), warn: { Console.warning($0) })
-            for (path, id) in try catalog.store.paths(withPrefix: FilePathBytes([])) {
-                guard let item = try catalog.store.item(id: id) else { continue }
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), warn: { Console.warning($0) })
+            for (path, item) in try catalog.store.pathItems(withPrefix: FilePathBytes([])) {
+                let id = item.id
                 if json {
                     Console.emit(.object([("id", .int(Int(id)))] + JSONValue.path("path", path) + [
                         ("width", .int(item.width)), ("height", .int(item.height)), ("size", .int(Int(item.fileSize))),

@@ -39,15 +39,17 @@ struct LabelCommand: ParsableCommand {
 
     func classNames() throws -> [String] {
         let raw: [String]
-        let source = labels != nil ? "--labels" : "--labels-file \(labelsFile!)"
+        let source = labels != nil ? "--labels" : "--labels-file \(RawArguments.path(labelsFile!))"
         if let labels { raw = labels.components(separatedBy: ",") } else if labelsFile == "-" {
             let data = FileHandle.standardInput.readDataToEndOfFile()
             guard let text = String(data: data, encoding: .utf8) else { throw ValidationError("\(source): standard input is not UTF-8 text") }
             raw = text.components(separatedBy: .newlines)
         } else {
-            guard let text = try? String(contentsOfFile: labelsFile!, encoding: .utf8) else {
-                throw ValidationError("--labels-file \(labelsFile!): cannot read")
-            }
+            // The file name as the exact argv bytes (a Latin-1 name is a file, not U+FFFD).
+            let file = RawArguments.path(labelsFile!)
+            let bytes: [UInt8]
+            do { bytes = try FileSystem.readFile(file, limit: 64 << 20) } catch { throw ValidationError("--labels-file \(error)") }
+            guard let text = String(validating: bytes, as: UTF8.self) else { throw ValidationError("--labels-file \(file): not UTF-8 text") }
             raw = text.components(separatedBy: .newlines)
         }
         let names = raw.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -4,7 +4,7 @@ import KestrelEngine
 
 /// Loads a model folder for a command, turning a missing path into a usage error.
 func loadModel(_ path: String) throws -> CLIPModel {
-    let url = URL(fileURLWithPath: path)
+    let url = try RawArguments.textURL(path, option: "--model")
     guard FileManager.default.fileExists(atPath: url.path) else {
         throw ValidationError("--model \(path): no such folder")
     }

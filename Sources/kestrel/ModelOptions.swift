@@ -5,7 +5,7 @@ import KestrelEngine
 /// Options shared by every command that reads image files (embed, label, index add, search --image).
 struct ImageOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
-        "EXIF orientation of photos: 'exif' turns them upright as viewers show them (default); 'ignore' uses the pixels as stored, as the reference pipelines (PIL.Image.open) do.",
+        "EXIF orientation of photos: 'exif' turns them upright as viewers show them (default); 'ignore' uses the pixels as stored, as the reference pipelines (PIL.Image.open) do. An index keeps the setting it was built with.",
         valueName: "exif|ignore"))
     var orientation: OrientationOption = .exif
 }
@@ -38,7 +38,7 @@ struct ModelOptions: ParsableArguments {
     }
 
     func embedder() throws -> Embedder {
-        let url = URL(fileURLWithPath: model)
+        let url = try RawArguments.textURL(model, option: "--model")
         guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--model \(model): no such folder") }
         return try Embedder(modelDirectory: url, alpha: alpha?.handling, pixelLimit: pixelLimit,
                             orientation: imageOptions.orientation.handling, batchSize: batchSize)

@@ -1,4 +1,6 @@
 import KestrelEngine
+import ArgumentParser
+import Foundation
 
 /// Command-line paths as the exact bytes the user's shell passed. `CommandLine.arguments` (and so
 /// ArgumentParser) decodes each argument to a `String`, replacing bytes that are not UTF-8 with
@@ -42,5 +44,39 @@ enum RawArguments {
         guard b.count >= 3 else { return false }
         for i in 0...(b.count - 3) where b[i] == 0xEF && b[i + 1] == 0xBF && b[i + 2] == 0xBD { return true }
         return false
+    }
+}
+
+extension RawArguments {
+    /// A folder option given as bytes (`--index`), made absolute from the current folder (as
+    /// `URL(fileURLWithPath:)` did; `.` and `..` are kept for the file system to resolve).
+    static func absolutePath(_ value: String) -> FilePathBytes {
+        let raw = path(value)
+        return raw.isAbsolute ? raw : FileSystem.currentDirectory().appending(raw.bytes)
+    }
+
+    /// The value of a folder or file option (`--model`, `--vocab`) whose lower layers (the model,
+    /// safetensors and tokenizer readers) open files through Foundation by text path. A name that
+    /// is not UTF-8 cannot be passed to them: Foundation's `URL` itself turns its odd bytes into
+    /// U+FFFD, which names another folder. Such a name is refused, naming the option and the
+    /// exact bytes (escaped), never silently replaced. A UTF-8 name is used exactly as given (NFC
+    /// and NFD spellings are two folders, as on disk).
+    static func textPath(_ value: String, option: String) throws -> String {
+        let raw = path(value)
+        guard raw.isValidUTF8 else {
+            let what = option == "--vocab" ? "vocabulary files" : "model folders"
+            throw ValidationError("""
+                \(option) \(raw): the name is not valid UTF-8 (each \\xNN is a byte that is not), and Kestrel \
+                opens \(what) only under UTF-8 names; nothing was read. Rename it to UTF-8 \
+                (convmv -f latin1 -t utf8 --notest NAME) or make a symbolic link with a UTF-8 name to it \
+                (ln -s NAME NEWNAME) and pass that
+                """)
+        }
+        return value
+    }
+
+    /// `textPath` as a file URL.
+    static func textURL(_ value: String, option: String) throws -> URL {
+        URL(fileURLWithPath: try textPath(value, option: option))
     }
 }

@@ -31,11 +31,11 @@ struct SearchCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let catalog = try Catalog.open(URL(fileURLWithPath: index), warn: { Console.warning($0) })
+            let catalog = try Catalog.open(RawArguments.absolutePath(index), warn: { Console.warning($0) })
             let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(RawArguments.path($0)) } ?? .like(like!)
             let vector = try catalog.queryVector(query) {
                 guard let path = model ?? catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
-                let embedder = try Embedder(modelDirectory: URL(fileURLWithPath: path), orientation: imageOptions.orientation.handling)
+                let embedder = try Embedder(modelDirectory: try RawArguments.textURL(path, option: "--model"), orientation: imageOptions.orientation.handling)
                 try catalog.store.requireIdentity(try ModelFingerprint.identity(of: embedder.model))
                 return embedder
             }

@@ -45,9 +45,9 @@ struct TokenizeCommand: ParsableCommand {
     /// The tokenizer and context length (77, or the model's).
     func loadTokenizer() throws -> (CLIPTokenizer, Int) {
         guard let model else {
-            return (try CLIPTokenizer(bpeGzip: vocab.map { URL(fileURLWithPath: $0) } ?? BundledFiles.vocabulary()), 77)
+            return (try CLIPTokenizer(bpeGzip: vocab.map { try RawArguments.textURL($0, option: "--vocab") } ?? BundledFiles.vocabulary()), 77)
         }
-        let dir = URL(fileURLWithPath: model)
+        let dir = try RawArguments.textURL(model, option: "--model")
         let (layout, configURL, _) = try CLIPModel.detectLayout(dir)
         let config = try CLIPConfig.load(configURL, layout: layout)
         let tokenizer = try CLIPTokenizer(modelDirectory: dir, fallbackVocab: try BundledFiles.vocabulary(),

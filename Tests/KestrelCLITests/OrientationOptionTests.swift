@@ -51,6 +51,46 @@ final class OrientationOptionTests: XCTestCase {
             return try XCTUnwrap(r.jsonLines().first?["score"] as? Double)
         }
         XCTAssertGreaterThan(try topScore([]), 0.99999)
-        XCTAssertLessThan(try topScore(["--orientation", "ignore"]), 0.9999)
+        // An image query made with the other setting would not compare with the stored vectors:
+        // it is refused (see testKind11_AnIndexKeepsTheOrientationItWasBuiltWith); an index built
+        // with `ignore` compares stored pixels.
+        let ignoreIndex = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix")
+        let addIgnore = try Kestrel.run(["index", "add", "--index", ignoreIndex.path, "--model", model, "--orientation", "ignore", upright])
+        XCTAssertEqual(addIgnore.status, 0, addIgnore.stderr)
+        let r = try Kestrel.run(["search", "--index", ignoreIndex.path, "--image", rotated, "-k", "1", "--json", "--orientation", "ignore"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertLessThan(try XCTUnwrap(r.jsonLines().first?["score"] as? Double), 0.9999)
+    }
+
+    func testKind11_AnIndexKeepsTheOrientationItWasBuiltWith() throws {
+        let index = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix")
+        func stats() throws -> [String: Any] {
+            let r = try Kestrel.run(["index", "stats", "--index", index.path, "--json"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try r.jsonLines().first ?? [:]
+        }
+        let add = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", upright])
+        XCTAssertEqual(add.status, 0, add.stderr)
+        XCTAssertEqual(try stats()["orientation"] as? String, "exif", "the default is recorded")
+
+        // Adding with the other setting is refused before anything is stored.
+        let mixed = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", "--orientation", "ignore", rotated])
+        XCTAssertEqual(mixed.status, 1, mixed.stderr)
+        XCTAssertTrue(mixed.stderr.contains("made with --orientation exif, this run uses --orientation ignore"), mixed.stderr)
+        XCTAssertTrue(mixed.stderr.contains("pass --orientation exif"), mixed.stderr)
+        XCTAssertEqual(try stats()["items"] as? Int, 1)
+        XCTAssertEqual(try stats()["orientation"] as? String, "exif")
+
+        let search = try Kestrel.run(["search", "--index", index.path, "--image", rotated, "--orientation", "ignore"])
+        XCTAssertEqual(search.status, 1, search.stderr)
+        XCTAssertTrue(search.stderr.contains("this run uses --orientation ignore"), search.stderr)
+        XCTAssertEqual(search.stdout, "")
+        // A text query has no orientation: it works whatever the option says.
+        let text = try Kestrel.run(["search", "--index", index.path, "--text", "a photo", "--orientation", "ignore"])
+        XCTAssertEqual(text.status, 0, text.stderr)
+
+        let same = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", "--orientation", "exif", rotated])
+        XCTAssertEqual(same.status, 0, same.stderr)
+        XCTAssertEqual(try stats()["paths"] as? Int, 2)
     }
 }

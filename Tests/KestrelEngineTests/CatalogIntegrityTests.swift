@@ -48,7 +48,7 @@ final class CatalogIntegrityTests: XCTestCase {
     }
 
     func open(_ dir: URL, spec: String? = nil) throws -> Catalog {
-        try Catalog.openForWriting(dir, identity: identity, modelPath: "/models/test", indexSpec: spec)
+        try Catalog.openForWriting(dir, identity: identity, modelPath: "/models/test", orientation: .exif, indexSpec: spec)
     }
 
     // MARK: - Kind 5

@@ -19,7 +19,7 @@ final class IngestReportingTests: XCTestCase {
         }
         try Data("not a png".utf8).write(to: images.appendingPathComponent("bad.png"))
         let catalog = try Catalog.openForWriting(dir.appendingPathComponent("ix"), identity: try ModelFingerprint.identity(of: embedder.model),
-                                                 modelPath: embedder.model.directory.path)
+                                                 modelPath: embedder.model.directory.path, orientation: embedder.preprocessor.decoder.orientation)
         final class Calls: @unchecked Sendable { var list: [[Int]] = []; let lock = NSLock() }
         let calls = Calls()
         var options = IngestOptions()

@@ -12,7 +12,7 @@ final class SearchCountTests: XCTestCase {
     func makeCatalog(count: Int) throws -> Catalog {
         let dir = Fixtures.temporaryDirectory("kestrel-engine").appendingPathComponent("ix")
         let identity = ModelIdentity(name: "test", fingerprint: "f", dimension: dimension)
-        let catalog = try Catalog.openForWriting(dir, identity: identity, modelPath: "/nonexistent")
+        let catalog = try Catalog.openForWriting(dir, identity: identity, modelPath: "/nonexistent", orientation: .exif)
         var items: [NewItem] = []
         for i in 0..<count {
             var v = [Float](repeating: 0.1, count: dimension)

@@ -86,3 +86,39 @@ final class FilePathBytesTests: XCTestCase {
         XCTAssertEqual(path.lastComponent, name)
     }
 }
+
+/// The folder and file operations on byte paths that the store, the index file and the catalog use.
+final class FileSystemBytesTests: XCTestCase {
+    func testParent() {
+        XCTAssertEqual(FilePathBytes("/a/b").parent, "/a")
+        XCTAssertEqual(FilePathBytes("/a/b/").parent, "/a")
+        XCTAssertEqual(FilePathBytes("/a").parent, "/")
+        XCTAssertEqual(FilePathBytes("a").parent, ".")
+        XCTAssertEqual(FilePathBytes("a/b").parent, "a")
+    }
+
+    func testKind1_MakeWriteMapRenameRemoveUnderANonUTF8Name() throws {
+        let base = FilePathBytes(Fixtures.temporaryDirectory("kestrel-files").path)
+        let deep = base.appending([0xE9]).appending(Array("sub".utf8))
+        try FileSystem.makeDirectories(deep)
+        try FileSystem.makeDirectories(deep)  // exists: fine
+        XCTAssertEqual(try FileSystem.status(deep).kind, .directory)
+        let file = deep.appending(Array("r\u{E9}port.json".utf8))
+        try FileSystem.writeFileAtomically(Array("{}".utf8), to: file)
+        try FileSystem.writeFileAtomically(Array("[1]".utf8), to: file)
+        XCTAssertEqual(try FileSystem.readFile(file, limit: 100), Array("[1]".utf8))
+        XCTAssertEqual(try FileSystem.listDirectory(deep), [Array("r\u{E9}port.json".utf8)], "no temporary file left")
+        XCTAssertEqual(try FileSystem.withMappedFile(file) { Array($0) }, Array("[1]".utf8))
+        XCTAssertThrowsError(try FileSystem.withMappedFile(deep) { _ in 0 }) { error in
+            XCTAssertEqual(error as? FileError, .notRegularFile(path: deep, kind: .directory))
+        }
+        let moved = deep.appending([0xFF])
+        try FileSystem.rename(file, to: moved)
+        XCTAssertFalse(FileSystem.exists(file))
+        try FileSystem.removeFile(moved)
+        try FileSystem.removeFile(moved)  // gone: fine
+        try FileSystem.removeDirectory(deep)
+        XCTAssertFalse(FileSystem.exists(deep))
+        XCTAssertThrowsError(try FileSystem.makeDirectories(base.appending([0xE9]).appending([0x41]).appending([0x42]).appending([0x43]).appending(Array("\u{0}".utf8))))
+    }
+}

@@ -48,4 +48,23 @@ final class StorePathBytesTests: XCTestCase {
         // Each path's id is the one lookup gives.
         for (p, id) in try store.paths(withPrefix: "") { XCTAssertEqual(try store.lookup(path: p)?.id, id) }
     }
+
+    /// `index list` reads every path with its item in one read transaction: the same rows as a
+    /// transaction per path (`paths(withPrefix:)` then `item(id:)`), in the same byte order.
+    func testPathItemsIsPathsWithTheirItems() throws {
+        var rng = SeededRandom(seed: 9)
+        let (store, _) = try makeStore()
+        defer { store.close() }
+        let twin = FakeFile(&rng)
+        _ = try store.add([twin.item(nfc), twin.item(latin1)])  // one item, two paths
+        for p: FilePathBytes in [nfd, "/q/a.png", "/o/z.png"] { _ = try store.add([FakeFile(&rng).item(p)]) }
+        for prefix: FilePathBytes in ["", "/p/", "/p/cafe", "/r"] {
+            let perPath = try store.paths(withPrefix: prefix).map { ($0.path, try XCTUnwrap(store.item(id: $0.id))) }
+            let oneScan = try store.pathItems(withPrefix: prefix)
+            XCTAssertEqual(oneScan.map(\.path), perPath.map(\.0), "prefix \(prefix)")
+            XCTAssertEqual(oneScan.map(\.item), perPath.map(\.1), "prefix \(prefix)")
+        }
+        XCTAssertEqual(try store.pathItems(withPrefix: "").count, 5)
+        XCTAssertEqual(try store.pathItems(withPrefix: "").filter { $0.item.paths == [nfc, latin1] }.count, 2)
+    }
 }
