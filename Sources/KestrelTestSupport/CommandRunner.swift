@@ -41,12 +41,20 @@ public enum Kestrel {
     @discardableResult
     public static func run(_ args: [String], stdin: String? = nil, directory: URL? = nil,
                            environment: [String: String] = [:]) throws -> CommandResult {
+        try launch(binary, args, stdin: stdin, directory: directory, environment: environment)
+    }
+
+    /// Runs `executable` with `args`; `$KESTREL_BINARY` names the built binary, and
+    /// `$KESTREL_CACHE` a cache folder under the temporary directory unless already set.
+    static func launch(_ executable: URL, _ args: [String], stdin: String? = nil, directory: URL? = nil,
+                       environment: [String: String] = [:]) throws -> CommandResult {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = args
         process.currentDirectoryURL = directory ?? Fixtures.repoRoot
         var env = ProcessInfo.processInfo.environment
         env["KESTREL_CACHE"] = env["KESTREL_CACHE"] ?? FileManager.default.temporaryDirectory.appendingPathComponent("kestrel-test-cache").path
+        env["KESTREL_BINARY"] = binary.path
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let out = Pipe(), err = Pipe(), input = Pipe()

@@ -81,27 +81,6 @@ extension Kestrel {
     /// Runs `script` with /bin/sh; `$KESTREL_BINARY` is the built binary.
     @discardableResult
     public static func run(shell script: String, directory: URL? = nil) throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        process.currentDirectoryURL = directory ?? Fixtures.repoRoot
-        var env = ProcessInfo.processInfo.environment
-        env["KESTREL_CACHE"] = env["KESTREL_CACHE"] ?? FileManager.default.temporaryDirectory.appendingPathComponent("kestrel-test-cache").path
-        env["KESTREL_BINARY"] = binary.path
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errData = Data()
-        group.enter()
-        DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                             stderr: String(decoding: errData, as: UTF8.self), stdoutBytes: [UInt8](outData))
+        try launch(URL(fileURLWithPath: "/bin/sh"), ["-c", script], directory: directory)
     }
 }
