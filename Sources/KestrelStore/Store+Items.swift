@@ -144,19 +144,7 @@ extension Store {
     /// keys (a prefix is the range of keys from the prefix up to the first key without it).
     public func paths(withPrefix prefix: FilePathBytes) throws -> [(path: FilePathBytes, id: UInt64)] {
         if prefix.bytes.count > env.maxKeySize { return [] }  // no key is that long
-        return try reading { txn in
-            var out: [(path: FilePathBytes, id: UInt64)] = []
-            try txn.scan(db.paths, from: prefix.isEmpty ? nil : prefix.bytes) { k, v in
-                guard k.count >= prefix.bytes.count, k.prefix(prefix.bytes.count).elementsEqual(prefix.bytes) else { return false }
-                let path = FilePathBytes(bytes: k)
-                guard let entry = StoredPath(decoding: Array(v)) else {
-                    throw StoreError.corrupt(store: storeName, detail: "path entry for \(path) cannot be decoded")
-                }
-                out.append((path, entry.id))
-                return true
-            }
-            return out
-        }
+        return try reading { txn in try pathEntries(withPrefix: prefix, txn) }
     }
 
     /// Like `paths(withPrefix:)`, with the item each path belongs to, read in the same single
@@ -165,18 +153,25 @@ extension Store {
     public func pathItems(withPrefix prefix: FilePathBytes) throws -> [(path: FilePathBytes, item: ItemRecord)] {
         if prefix.bytes.count > env.maxKeySize { return [] }  // no key is that long
         return try reading { txn in
-            var entries: [(path: FilePathBytes, id: UInt64)] = []
-            try txn.scan(db.paths, from: prefix.isEmpty ? nil : prefix.bytes) { k, v in
-                guard k.count >= prefix.bytes.count, k.prefix(prefix.bytes.count).elementsEqual(prefix.bytes) else { return false }
-                let path = FilePathBytes(bytes: k)
-                guard let entry = StoredPath(decoding: Array(v)) else {
-                    throw StoreError.corrupt(store: storeName, detail: "path entry for \(path) cannot be decoded")
-                }
-                entries.append((path, entry.id))
-                return true
+            try pathEntries(withPrefix: prefix, txn).compactMap { e in
+                try storedItem(e.id, txn).map { (e.path, $0.record(id: e.id)) }
             }
-            return try entries.compactMap { e in try storedItem(e.id, txn).map { (e.path, $0.record(id: e.id)) } }
         }
+    }
+
+    /// The range scan behind both: keys from `prefix` up to the first key without it.
+    private func pathEntries(withPrefix prefix: FilePathBytes, _ txn: Txn) throws -> [(path: FilePathBytes, id: UInt64)] {
+        var out: [(path: FilePathBytes, id: UInt64)] = []
+        try txn.scan(db.paths, from: prefix.isEmpty ? nil : prefix.bytes) { k, v in
+            guard k.count >= prefix.bytes.count, k.prefix(prefix.bytes.count).elementsEqual(prefix.bytes) else { return false }
+            let path = FilePathBytes(bytes: k)
+            guard let entry = StoredPath(decoding: Array(v)) else {
+                throw StoreError.corrupt(store: storeName, detail: "path entry for \(path) cannot be decoded")
+            }
+            out.append((path, entry.id))
+            return true
+        }
+        return out
     }
 
     // MARK: - Change log
