@@ -63,6 +63,18 @@ public final class Catalog: @unchecked Sendable {
         FileSystem.exists(storePath(dir).appending(Array("data.mdb".utf8)))
     }
 
+    /// Throws `EngineError.badStoreFolder` when `DIR/store` is there but cannot be a store: a
+    /// file (or FIFO...) in its place, or a folder of LMDB files without its data.mdb.
+    static func checkStoreFolder(_ dir: FilePathBytes) throws {
+        let folder = storePath(dir)
+        guard let kind = try? FileSystem.status(folder).kind else { return }
+        guard kind == .directory else { throw EngineError.badStoreFolder(folder.description, "is \(kind.phrase), not a store folder") }
+        let names = (try? FileSystem.listDirectory(folder)) ?? []
+        if !names.contains(Array("data.mdb".utf8)) && names.contains(Array("lock.mdb".utf8)) {
+            throw EngineError.badStoreFolder(folder.description, "holds no data.mdb (the file with the store's items and vectors)")
+        }
+    }
+
     /// Opens the catalog in `dir`, creating it for `identity` when there is none. A catalog made by
     /// another model is refused (the store's error names both models). Creation is atomic: a
     /// store left half-made by a crash (an empty LMDB environment, a temporary folder) is
@@ -85,6 +97,7 @@ public final class Catalog: @unchecked Sendable {
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         if let indexSpec { try IndexPlanner.validate(factory: indexSpec, dimension: identity.dimension) }
         try FileSystem.makeDirectories(dir)
+        try checkStoreFolder(dir)
         let lock = try WriterLock(dir)
         let url = storePath(dir)
         Store.removeUnfinishedCreations(of: url)
@@ -119,6 +132,7 @@ public final class Catalog: @unchecked Sendable {
     /// `open` for a folder named by bytes (the name need not be UTF-8).
     public static func open(_ dir: FilePathBytes, writable: Bool = false, loadIndex: Bool = true,
                             warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
+        try checkStoreFolder(dir)
         // A store left empty by a crash while it was being created holds nothing yet.
         guard exists(dir), !Store.isEmptyEnvironment(at: storePath(dir)) else { throw EngineError.noCatalog(dir.description) }
         let lock = writable ? try WriterLock(dir) : nil
@@ -137,6 +151,12 @@ public final class Catalog: @unchecked Sendable {
         guard loadIndex else { return }
         guard FileSystem.exists(url) else {
             try catchUp()
+            return
+        }
+        if let kind = try? FileSystem.status(url).kind, kind != .regular {
+            // Say what is there (a folder, a FIFO, /dev/zero...), not that a file is damaged.
+            warn("\(url) is \(kind.phrase), not an index file; rebuilding the index from the store")
+            try rebuildIndex()
             return
         }
         let loaded: VectorIndex

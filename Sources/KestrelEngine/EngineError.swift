@@ -8,6 +8,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case vocabularyNotFound(searched: [String])
     case preprocessMismatch(crop: String, model: Int, folder: String)
     case noCatalog(String)
+    /// `DIR/store` is there but cannot be a store: the folder and what is wrong with it.
+    case badStoreFolder(String, String)
     case lockFailed(String, String)
     case readOnlyCatalog(String)
     case indexBuildFailed(String, String)
@@ -28,6 +30,9 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "\(folder): the preprocessing gives \(crop) px images but the vision tower takes \(model) px; fix preprocessor_config.json / preprocess_cfg"
         case .noCatalog(let dir):
             return "\(dir) holds no Kestrel index; create one with `kestrel index add --index \(dir) --model MODEL PATH...`"
+        case .badStoreFolder(let folder, let problem):
+            return "\(folder) \(problem); nothing was changed ---> HINT: restore the index folder from a backup,"
+                + " or re-create the index in a new folder with `kestrel index add --index NEWDIR --model MODEL PATH...`"
         case .indexBuildFailed(let dir, let reason):
             return "\(dir): cannot build the index from the vectors in its store: \(reason)"
                 + " (the store may hold damaged vectors: `kestrel index stats --index \(dir)` and `kestrel index list` show what it holds)"

@@ -12,10 +12,12 @@ public struct WalkResult: Sendable {
     /// Files that look like images we can decode (by magic bytes, or by extension when unreadable).
     public var images: [FilePathBytes] = []
     /// Files met inside folders and skipped as not usable images, with the reason (reported,
-    /// never fatal): unsupported formats, and FIFOs or devices named like images.
+    /// never fatal): unsupported formats, FIFOs or devices named like images, dangling links.
     public var skipped: [FileProblem] = []
-    /// Paths given by the caller that cannot be used at all: missing, a FIFO or device, an
-    /// unreadable folder. Inputs that failed (the CLI exits 1).
+    /// Inputs that failed (the CLI exits 1): paths given by the caller that cannot be used at all
+    /// (missing, a FIFO or device, a file that is not a JPEG or PNG image), and folders or
+    /// names met in the walk that could not be looked at (an unreadable folder, a path longer
+    /// than the system's limit), whose images may be missing from the result.
     public var failed: [FileProblem] = []
 }
 
@@ -47,10 +49,13 @@ public struct FolderWalker: Sendable {
             if isRoot { result.failed.append(FileProblem(path: path, reason: reason)) }
             else { result.skipped.append(FileProblem(path: path, reason: reason)) }
         }
+        func failure(_ reason: String) { result.failed.append(FileProblem(path: path, reason: reason)) }
         let status: FileStatus
-        do { status = try FileSystem.status(path) } catch let e as FileError {
-            problem(e.reason); return
-        } catch { problem("\(error)"); return }
+        do { status = try FileSystem.status(path) } catch FileError.notFound {
+            problem(FileError.notFound(path: path).reason); return  // inside a walk: a dangling link
+        } catch let e as FileError {
+            failure(e.reason); return  // a name too long, no permission: what it holds is unknown
+        } catch { failure("\(error)"); return }
 
         switch status.kind {
         case .directory:
@@ -58,8 +63,8 @@ public struct FolderWalker: Sendable {
             guard visited.insert(id).inserted else { return }  // a symlink loop or a second route in
             let names: [[UInt8]]
             do { names = try FileSystem.listDirectory(path) } catch let e as FileError {
-                problem(e.reason); return
-            } catch { problem("\(error)"); return }
+                failure(e.reason); return  // its images cannot be found: a failed input at any depth
+            } catch { failure("\(error)"); return }
             for name in names.sorted(by: { $0.lexicographicallyPrecedes($1) }) where name.first != 0x2E {  // no dot files
                 visit(path.appending(name), isRoot: false, &visited, &result)
             }
@@ -68,14 +73,16 @@ public struct FolderWalker: Sendable {
             case .jpeg?, .png?:
                 result.images.append(path)
             case .other(let format)?:
-                result.skipped.append(FileProblem(path: path, reason: "unsupported image format \(format)"))
+                problem("unsupported image format \(format); Kestrel reads JPEG and PNG images")
             case nil:
                 if FolderWalker.imageExtensions.contains(ext) {
                     result.images.append(path)  // named like an image: let the decoder report what is wrong
                 } else if FolderWalker.unsupportedImageExtensions.contains(ext) {
-                    result.skipped.append(FileProblem(path: path, reason: "unsupported image format .\(ext)"))
+                    problem("unsupported image format .\(ext); Kestrel reads JPEG and PNG images")
+                } else if isRoot {
+                    problem("not a JPEG or PNG image")  // the user named it: say so
                 }
-                // anything else is not an image: skipped silently
+                // anything else met in a folder is not an image: skipped silently
             }
         default:
             // A FIFO, device or socket: never opened (reading one could block or never end).

@@ -59,6 +59,8 @@ public enum FileError: Error, Equatable, Sendable, CustomStringConvertible {
     case notFound(path: FilePathBytes)
     /// A FIFO, a directory, a device... where a regular file was needed. Nothing was read.
     case notRegularFile(path: FilePathBytes, kind: FileKind)
+    /// A regular file, a FIFO... where a folder was needed (or one to be created).
+    case notDirectory(path: FilePathBytes, kind: FileKind)
     /// A regular file larger than the caller's limit (bytes). Nothing was read.
     case tooLarge(path: FilePathBytes, size: UInt64, limit: Int)
     /// Any other failure of a system call, with `strerror`'s text.
@@ -66,7 +68,7 @@ public enum FileError: Error, Equatable, Sendable, CustomStringConvertible {
 
     public var path: FilePathBytes {
         switch self {
-        case .notFound(let p), .notRegularFile(let p, _), .tooLarge(let p, _, _), .system(let p, _, _, _): return p
+        case .notFound(let p), .notRegularFile(let p, _), .notDirectory(let p, _), .tooLarge(let p, _, _), .system(let p, _, _, _): return p
         }
     }
 
@@ -75,6 +77,7 @@ public enum FileError: Error, Equatable, Sendable, CustomStringConvertible {
         case .notFound: return "no such file or folder"
         case .notRegularFile(_, .directory): return "is a directory, not a regular file"
         case .notRegularFile(_, let kind): return "is \(kind.phrase), not a regular file"
+        case .notDirectory(_, let kind): return "is \(kind.phrase), not a folder"
         case .tooLarge(_, let size, let limit):
             return "is \(FileError.bytes(Int(clamping: size))), larger than the limit of \(FileError.bytes(limit)) for one file; nothing was read"
         case .system(_, let op, _, let message): return "cannot \(op): \(message)"
@@ -170,9 +173,13 @@ public enum FileSystem {
     }
 
     /// Creates folder `path` and the folders above it that are missing (`mkdir -p`); a folder
-    /// that exists is fine, anything else there is an error.
+    /// that exists is fine, anything else there is an error (`FileError.notDirectory` for a
+    /// file, a FIFO... in the way).
     public static func makeDirectories(_ path: FilePathBytes, mode: mode_t = 0o755) throws {
-        if (try? status(path))?.kind == .directory { return }
+        if let kind = (try? status(path))?.kind {
+            if kind == .directory { return }
+            throw FileError.notDirectory(path: path, kind: kind)
+        }
         let up = path.parent
         if up.bytes != path.bytes && up.bytes != [0x2E] && up.bytes != [0x2F] { try makeDirectories(up, mode: mode) }
         guard let rc = path.withCString({ mkdir($0, mode) }) else { throw FileError.notFound(path: path) }

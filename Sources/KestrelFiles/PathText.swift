@@ -51,6 +51,30 @@ public enum PathText {
         return out
     }
 
+    /// Text for one terminal line: every control character (C0, DEL, C1) escaped as `escape`
+    /// writes it (`\n`, `\t`, `\r`, `\x1b`, `\u0085`); everything else, backslashes included,
+    /// kept as it is. For whole messages and fields that may hold names already escaped with
+    /// `escape` (those hold no control characters and pass unchanged) or raw user text (a
+    /// model path, a class name, a store record).
+    public static func escapeControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 8)
+        for u in text.unicodeScalars {
+            guard isControl(u) else { out.unicodeScalars.append(u); continue }
+            switch u.value {
+            case 0x0A: out += "\\n"
+            case 0x09: out += "\\t"
+            case 0x0D: out += "\\r"
+            case 0x80...0x9F: out += "\\u00" + String(u.value, radix: 16)
+            default: out += hex(UInt8(u.value))
+            }
+        }
+        return out
+    }
+
+    static func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7F...0x9F).contains(u.value) }
+
     /// The bytes of an escaped name (the inverse of `escape`); nil for text `escape` never makes.
     public static func unescape(_ text: String) -> [UInt8]? {
         var out: [UInt8] = []

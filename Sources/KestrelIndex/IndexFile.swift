@@ -207,6 +207,7 @@ private func withFile<T>(_ file: FilePathBytes, _ body: (UnsafeRawBufferPointer)
         switch e {
         case .notFound: throw IndexError.io(path: file.description, operation: "open", errno: ENOENT)
         case .notRegularFile(_, let kind): throw IndexError.corrupt(path: file.description, reason: "it is \(kind.phrase), not a regular file")
+        case .notDirectory: throw IndexError.io(path: file.description, operation: "open", errno: ENOTDIR)
         case .tooLarge: throw IndexError.io(path: file.description, operation: "read", errno: EFBIG)
         case .system(_, _, let code, _): throw IndexError.io(path: file.description, operation: "read", errno: code)
         }

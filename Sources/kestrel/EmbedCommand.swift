@@ -27,6 +27,7 @@ struct EmbedCommand: ParsableCommand {
 
     func validate() throws {
         if text.isEmpty && image.isEmpty { throw ValidationError("nothing to embed: give --text and/or --image") }
+        try RawArguments.requireUTF8(text, option: "--text")
     }
 
     func run() throws {

@@ -14,6 +14,11 @@ func validateIndexType(_ spec: String?, dimension: Int? = nil) throws {
     }
 }
 
+/// `--index ''` would be the current folder: refused (an empty value is a mistake, not a name).
+func validateIndexOption(_ index: String) throws {
+    if index.isEmpty { throw ValidationError("--index needs a folder name; '' names none") }
+}
+
 /// Checks $KESTREL_INDEX_MEMORY, which the automatic index choice reads.
 func validateIndexMemory() throws {
     do { _ = try Catalog.indexMemoryBudget } catch { throw ValidationError("\(error)") }
@@ -52,7 +57,8 @@ struct IndexAdd: ParsableCommand {
         if paths.isEmpty { throw ValidationError("give at least one file or folder to add") }
         try validateIndexType(indexType)
         try validateIndexMemory()
-        for p in RawArguments.paths(paths) where !FileSystem.exists(p) { throw ValidationError("\(p): no such file or folder") }
+        try validateIndexOption(index)
+        // A missing path is a failed input (listed, exit 1), not a usage error: the rest is added.
     }
 
     func run() throws {
@@ -76,8 +82,7 @@ struct IndexAdd: ParsableCommand {
                 }
             }
             let report = try Ingestor(catalog: catalog, embedder: embedder, options: options).run(RawArguments.paths(paths))
-            let err = FileHandle.standardError
-            func say(_ s: String) { err.write(Data((s + "\n").utf8)) }
+            let say = Console.say
             say(String(format: "added %d, duplicates %d, unchanged %d, changed %d, pruned %d, failed %d, skipped %d",
                        report.added, report.duplicates, report.unchanged, report.changed, report.pruned, report.failed.count, report.skipped.count))
             say(String(format: "throughput: %.1f images/s (%d embedded in %.1f s)", report.imagesPerSecond, report.added + report.changed, report.seconds))
@@ -97,18 +102,26 @@ struct IndexRemove: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @Argument(help: "Paths as they were added (files, or folders: everything under them).") var paths: [String]
 
+    func validate() throws { try validateIndexOption(index) }
+
     func run() throws {
         try reportingErrors {
             let catalog = try Catalog.open(RawArguments.absolutePath(index), writable: true, warn: { Console.warning($0) })
             // Bytewise: `café` in NFC and in NFD are two different files.
             var matches = Set<FilePathBytes>()
+            var missing: [FilePathBytes] = []
             for root in RawArguments.paths(paths).map({ $0.standardized() }) {
-                for (p, _) in try catalog.store.paths(withPrefix: root) where p.isUnder(root) { matches.insert(p) }
+                let found = try catalog.store.paths(withPrefix: root).map(\.0).filter { $0.isUnder(root) }
+                if found.isEmpty { missing.append(root) }
+                matches.formUnion(found)
             }
             let removed = try catalog.store.removePaths(matches.sorted())
             try catalog.indexRemoved(ids: removed, coveredSequence: try catalog.store.lastSequence)
             try catalog.saveIndex()
-            FileHandle.standardError.write(Data("removed \(matches.count) paths, \(removed.count) items\n".utf8))
+            // Each path that matched nothing is a failed input: exit 1, the others are removed.
+            for p in missing { Console.error("not in the index: \(p)") }
+            Console.say("removed \(matches.count) paths, \(removed.count) items")
+            if !missing.isEmpty { throw ExitCode(1) }
         }
     }
 }
@@ -118,12 +131,13 @@ struct IndexRebuild: ParsableCommand {
         commandName: "rebuild", abstract: "Rebuild the vector index from the store (optionally as another type).")
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfpq, sq8, or a FAISS factory string.") var indexType: String?
-    @Option(name: .long, help: "Recall@10 target for tuning nprobe / efSearch, above 0 and at most 1.") var recall: Double?
+    @Option(name: .long, parsing: .unconditional, help: "Recall@10 target for tuning nprobe / efSearch, above 0 and at most 1.") var recall: Double?
 
     func validate() throws {
         if let recall, !(recall > 0 && recall <= 1) { throw ValidationError("--recall must be a number above 0 and at most 1, got \(recall)") }
         try validateIndexType(indexType)
         try validateIndexMemory()
+        try validateIndexOption(index)
     }
 
     func run() throws {
@@ -134,7 +148,8 @@ struct IndexRebuild: ParsableCommand {
                                            warn: { Console.warning($0) })
             try validateIndexType(indexType, dimension: catalog.store.identity.dimension)
             let r = try catalog.rebuildIndex(spec: indexType, recallTarget: recall)
-            print(String(format: "rebuilt %@ over %d items in %.1f s%@", r.factory, r.items, r.seconds, r.tuning.map { "; " + $0 } ?? ""))
+            // A write command's summary: on stderr, as `index add` and `index remove` write theirs.
+            Console.say(String(format: "rebuilt %@ over %d items in %.1f s%@", r.factory, r.items, r.seconds, r.tuning.map { "; " + $0 } ?? ""))
         }
     }
 }
@@ -143,6 +158,8 @@ struct IndexStats: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stats", abstract: "Describe an index.")
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @Flag(name: .long, help: "One JSON object.") var json = false
+
+    func validate() throws { try validateIndexOption(index) }
 
     func run() throws {
         try reportingErrors {
@@ -158,7 +175,8 @@ struct IndexStats: ParsableCommand {
                 ("search_parameters", ix.searchParameterSummary.map(JSONValue.string) ?? .null),
             ]
             if json { Console.emit(.object(fields)); return }
-            for (k, v) in fields { print("\(k.padding(toLength: 18, withPad: " ", startingAt: 0)) \(v.plain)") }
+            // User text (the model's path and name) escaped as file names are: one line per field.
+            for (k, v) in fields { print("\(k.padding(toLength: 18, withPad: " ", startingAt: 0)) \(Console.field(v.plain))") }
         }
     }
 }
@@ -168,6 +186,8 @@ struct IndexList: ParsableCommand {
         commandName: "list", abstract: "List the stored paths with their item ids (JSON lines with --json).")
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @Flag(name: .long, help: "JSON lines {\"id\", \"path\", \"width\", \"height\", \"size\", \"sha256\"} (and \"path_bytes\" for names that are not UTF-8).") var json = false
+
+    func validate() throws { try validateIndexOption(index) }
 
     func run() throws {
         try reportingErrors {

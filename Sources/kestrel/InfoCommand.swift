@@ -38,7 +38,7 @@ struct InfoCommand: ParsableCommand {
             return
         }
         print("""
-            model:         \(m.directory.path)
+            model:         \(Console.field(m.directory.path))
             layout:        \(m.layout == .huggingFace ? "Hugging Face (config.json)" : "OpenCLIP (open_clip_config.json)")
             architecture:  ViT image tower: \(c.imageSize) px, patch \(c.patchSize), width \(c.vision.width), \(c.vision.layers) layers, \(c.vision.heads) heads, MLP \(c.vision.mlpWidth), \(c.vision.activation)
                            text tower: width \(c.text.width), \(c.text.layers) layers, \(c.text.heads) heads, MLP \(c.text.mlpWidth), \(c.text.activation), context \(c.contextLength), vocabulary \(c.vocabSize)

@@ -93,10 +93,27 @@ enum Console {
     }
 
     static func error(_ message: String) {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("error: \(terminalText(message))\n".utf8))
     }
 
     static func warning(_ message: String) {
-        FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("warning: \(terminalText(message))\n".utf8))
     }
+
+    /// A summary line on stderr (`added ...`, `report: ...`), control characters escaped.
+    static func say(_ line: String) {
+        FileHandle.standardError.write(Data((PathText.escapeControls(line) + "\n").utf8))
+    }
+
+    /// A message as it may reach a terminal: control characters escaped (see
+    /// `PathText.escapeControls`; names already escaped pass unchanged), except the line break
+    /// before a `---> HINT:` line, which is the message's own.
+    static func terminalText(_ message: String) -> String {
+        let hint = "\n---> HINT: "
+        return message.components(separatedBy: hint).map(PathText.escapeControls).joined(separator: hint)
+    }
+
+    /// A user's text (a model path, a class name) as one plain-text field: escaped as file names
+    /// are (`PathText`), so it holds no tab, line break or terminal escape.
+    static func field(_ text: String) -> String { PathText.escape(Array(text.utf8)) }
 }

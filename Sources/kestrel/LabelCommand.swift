@@ -20,8 +20,8 @@ struct LabelCommand: ParsableCommand {
     @Option(name: .long, help: "Comma-separated class names.") var labels: String?
     @Option(name: .long, help: "A file with one class name per line (- reads standard input).") var labelsFile: String?
     @Option(name: .long, help: "A prompt template with {} for the class name (repeatable).") var template: [String] = []
-    @Option(name: .long, help: "Label an image \"unknown\" when its best probability is below this (0 to 1).") var unknownBelow: Float?
-    @Option(name: .long, help: "How many best labels to list per image in JSON (\"top\"), at least 1.") var top = 3
+    @Option(name: .long, parsing: .unconditional, help: "Label an image \"unknown\" when its best probability is below this (0 to 1).") var unknownBelow: Float?
+    @Option(name: .long, parsing: .unconditional, help: "How many best labels to list per image in JSON (\"top\"), at least 1.") var top = 3
     @Flag(name: .long, help: "JSON lines output.") var json = false
     @Flag(name: .long, help: "CSV output.") var csv = false
     @Argument(help: "Image files or folders (recursively).") var paths: [String]
@@ -54,7 +54,13 @@ struct LabelCommand: ParsableCommand {
         }
         let names = raw.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         guard !names.isEmpty else { throw ValidationError("\(source): no class names found") }
-        guard Set(names).count == names.count else { throw ValidationError("class names repeat: \(names)") }
+        var seen: [String: Int] = [:]
+        for n in names { seen[n, default: 0] += 1 }
+        let repeated = names.filter { seen[$0]! > 1 }.reduce(into: [String]()) { if !$1.isEmpty && !$0.contains($1) { $0.append($1) } }
+        guard repeated.isEmpty else {
+            throw ValidationError("\(source): each class name must be given once; repeated: "
+                + repeated.map { "\($0) (\(seen[$0]!) times)" }.joined(separator: ", "))
+        }
         return names
     }
 
@@ -100,7 +106,8 @@ struct LabelCommand: ParsableCommand {
             let rest = ([csvField(label), "\(bestP)"] + r.probabilities.map { "\($0)" }).joined(separator: ",")
             Console.writeStdout(csvField(path.bytes) + Array(("," + rest + "\n").utf8))
         } else {
-            print(String(format: "%@\t%@\t%.4f", path.description, label, bestP))
+            // Class names escaped as file names are: a tab or line break in one cannot add a field.
+            print(String(format: "%@\t%@\t%.4f", path.description, Console.field(label), bestP))
         }
     }
 }

@@ -26,13 +26,14 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Transparency: 'white' composites onto white (Hugging Face default), 'drop' discards alpha (OpenAI/OpenCLIP default).")
     var alpha: AlphaOption?
 
-    @Option(name: .long, help: "Refuse images with more pixels than this, at least 1 (decompression-bomb guard).")
+    @Option(name: .long, parsing: .unconditional, help: "Refuse images with more pixels than this, at least 1 (decompression-bomb guard).")
     var pixelLimit: Int?
 
-    @Option(name: .long, help: "Inputs per model call, at least 1.")
+    @Option(name: .long, parsing: .unconditional, help: "Inputs per model call, at least 1.")
     var batchSize: Int = 16
 
     func validate() throws {
+        if model.isEmpty { throw ValidationError("--model needs a folder name; '' names none") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let pixelLimit, pixelLimit < 1 { throw ValidationError("--pixel-limit must be at least 1, got \(pixelLimit)") }
     }

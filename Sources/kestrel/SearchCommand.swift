@@ -14,8 +14,8 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @Option(name: .long, help: "A text query.") var text: String?
     @Option(name: .long, help: "An example image.") var image: String?
-    @Option(name: .long, help: "The id of a stored item: find items like it.") var like: UInt64?
-    @Option(name: .short, help: "Number of results, at least 1 (more than the index holds: all of them).") var k = 10
+    @Option(name: .long, parsing: .unconditional, help: "The id of a stored item: find items like it.") var like: Int64?
+    @Option(name: .short, parsing: .unconditional, help: "Number of results, at least 1 (more than the index holds: all of them).") var k = 10
     @Option(name: .long, parsing: .unconditional, help: "Leave out results with a lower cosine score (a finite number; may be negative).") var minScore: Float?
     @Option(name: .long, help: "Only paths starting with this prefix.") var prefix: String?
     @Option(name: .long, help: "Model folder (default: the one the index was built with).") var model: String?
@@ -26,13 +26,17 @@ struct SearchCommand: ParsableCommand {
         let given = [text != nil, image != nil, like != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("give exactly one of --text, --image, --like") }
         guard k >= 1 else { throw ValidationError("-k must be at least 1, got \(k)") }
+        if let like, like < 0 { throw ValidationError("--like takes the id of a stored item (see `kestrel index list`), 0 or more, got \(like)") }
+        try validateIndexOption(index)
+        if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
+        if let text { try RawArguments.requireUTF8([text], option: "--text") }
         if let minScore, !minScore.isFinite { throw ValidationError("--min-score must be a finite number, got \(minScore)") }
     }
 
     func run() throws {
         try reportingErrors {
             let catalog = try Catalog.open(RawArguments.absolutePath(index), warn: { Console.warning($0) })
-            let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(RawArguments.path($0)) } ?? .like(like!)
+            let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(RawArguments.path($0)) } ?? .like(UInt64(like!))
             let vector = try catalog.queryVector(query) {
                 guard let path = model ?? catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
                 let embedder = try Embedder(modelDirectory: try RawArguments.textURL(path, option: "--model"), orientation: imageOptions.orientation.handling)
@@ -40,7 +44,7 @@ struct SearchCommand: ParsableCommand {
                 return embedder
             }
             let results = try catalog.search(vector: vector, options: SearchOptions(k: k, minScore: minScore, pathPrefix: prefix.map(RawArguments.path)),
-                                             excluding: like)
+                                             excluding: like.map(UInt64.init))
             for r in results {
                 if json {
                     Console.emit(.object([("rank", .int(r.rank)), ("id", .int(Int(r.id)))] + JSONValue.path("path", r.path)

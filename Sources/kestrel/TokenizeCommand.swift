@@ -20,6 +20,14 @@ struct TokenizeCommand: ParsableCommand {
 
     func validate() throws {
         if vocab != nil && model != nil { throw ValidationError("give --vocab or --model, not both") }
+        if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
+        if let vocab {
+            // A FIFO, a folder or a device is named for what it is (reading one could block or never end).
+            let path = RawArguments.path(vocab)
+            if let status = try? FileSystem.status(path), status.kind != .regular {
+                throw ValidationError("--vocab \(FileError.notRegularFile(path: path, kind: status.kind))")
+            }
+        }
     }
 
     func run() throws {
