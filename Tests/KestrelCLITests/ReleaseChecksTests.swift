@@ -117,7 +117,7 @@ final class ReleaseChecksTests: XCTestCase {
         XCTAssertEqual(add.status, 0, add.stderr)
         let rebuild = try Kestrel.run(["index", "rebuild", "--index", index.path])
         XCTAssertEqual(rebuild.status, 0, rebuild.stderr)
-        XCTAssertTrue(rebuild.stdout.hasPrefix("rebuilt Flat over \(imageCount) items"), rebuild.stdout)
+        XCTAssertTrue(rebuild.stderr.hasPrefix("rebuilt Flat over \(imageCount) items"), rebuild.stderr)
         // A valid explicit string still builds.
         let hnsw = try Kestrel.run(["index", "rebuild", "--index", index.path, "--index-type", "HNSW8"])
         XCTAssertEqual(hnsw.status, 0, hnsw.stderr)
