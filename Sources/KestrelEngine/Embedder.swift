@@ -88,12 +88,13 @@ public final class Embedder: Sendable {
         return out
     }
 
-    /// Preprocesses a decoded image into the [3, S, S] pixels the image tower takes.
+    /// Preprocesses a decoded image into the [3, S, S] pixels the image tower takes. `name` is
+    /// unused in messages: the caller puts the file's name in front of an error.
     public func pixels(_ image: DecodedImage, name: String) throws -> [Float] {
         let p = try preprocessor(image)
         let s = model.config.imageSize
         guard p.height == s, p.width == s else {
-            throw EngineError.preprocessMismatch(crop: "\(p.height)x\(p.width) (\(name))", model: s, folder: model.directory.path)
+            throw EngineError.preprocessMismatch(crop: "\(p.height)x\(p.width)", model: s, folder: model.directory.path)
         }
         return p.pixels
     }

@@ -12,6 +12,10 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, Sendable {
     case corrupt(path: String, detail: String)
     /// The header declares more pixels than the decoder's limit; nothing was allocated.
     case tooManyPixels(path: String, width: Int, height: Int, limit: Int)
+    /// The image resized for the model would have more pixels than the decoder's limit (a thin
+    /// strip resized by its short side); nothing was allocated. It does not name the file: the
+    /// caller, who knows it, puts the file's name in front.
+    case resizedTooLarge(width: Int, height: Int, limit: Int)
     /// A valid file whose pixel layout we do not handle (e.g. a 2-component JPEG).
     case unsupportedLayout(path: String, detail: String)
     /// A preprocessing configuration that is missing, malformed or asks for something unsupported.
@@ -29,6 +33,11 @@ public enum ImageError: Error, Equatable, CustomStringConvertible, Sendable {
             let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
             if overflow { return "\(p): \(w)x\(h) pixels is more than any pixel limit can allow" }
             return "\(p): \(w)x\(h) = \(pixels) pixels exceeds the limit of \(l) (possible decompression bomb); "
+                + "to use it anyway, pass --pixel-limit \(pixels)"
+        case .resizedTooLarge(let w, let h, let l):
+            let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
+            if overflow { return "resized for the model, the image would be \(w)x\(h) pixels, more than any pixel limit can allow" }
+            return "resized for the model, the image would be \(w)x\(h) = \(pixels) pixels, more than the limit of \(l); "
                 + "to use it anyway, pass --pixel-limit \(pixels)"
         case .unsupportedLayout(let p, let d): return "\(p): unsupported pixel layout (\(d))"
         case .badConfig(let p, let d): return "\(p): bad preprocessing config (\(d))"

@@ -36,7 +36,7 @@ public struct Preprocessor: Sendable {
         let (oh, ow) = outputSize(height: image.height, width: image.width)
         let (pixels, overflow) = oh.multipliedReportingOverflow(by: ow)
         if overflow || pixels > decoder.pixelLimit {
-            throw ImageError.tooManyPixels(path: "the image resized to \(ow)x\(oh)", width: ow, height: oh, limit: decoder.pixelLimit)
+            throw ImageError.resizedTooLarge(width: ow, height: oh, limit: decoder.pixelLimit)
         }
         switch config.ecosystem {
         case .huggingFace: return huggingFaceRGB(image)

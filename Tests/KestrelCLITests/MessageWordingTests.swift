@@ -111,4 +111,60 @@ final class MessageWordingTests: XCTestCase {
         XCTAssertTrue(r.stderr.hasPrefix("Error: --text \"caf\\xe9\": the text is not valid UTF-8"), r.stderr)
         XCTAssertEqual(r.stdout, "")
     }
+
+    func testKind12_PerImageErrorsNameTheImageOnce() throws {
+        let dir = Fixtures.temporaryDirectory("kestrel-words")
+        // A model whose preprocessing does not crop: a portrait image comes out 96x32.
+        let folder = dir.appendingPathComponent("nocrop")
+        try FileManager.default.copyItem(at: Fixtures.repoRoot.appendingPathComponent(model), to: folder)
+        let configURL = folder.appendingPathComponent("preprocessor_config.json")
+        var config = try JSONSerialization.jsonObject(with: Data(contentsOf: configURL)) as! [String: Any]
+        config["do_center_crop"] = false
+        config["crop_size"] = nil
+        try JSONSerialization.data(withJSONObject: config).write(to: configURL)
+        let portrait = Fixtures.url("images/case_portrait_120x360.png").path
+        let r = try Kestrel.run(["embed", "--model", folder.path, "--image", portrait])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: portrait).count - 1, 1, "the image named once: \(r.stderr)")
+        XCTAssertTrue(r.stderr.contains("gives 96x32 px images"), r.stderr)
+
+        // A 1 x 600 strip resized by its short side would be 32 x 19200: over a pixel limit of 1000.
+        let strip = dir.appendingPathComponent("strip.png")
+        try Data(grayPNG(width: 1, height: 600)).write(to: strip)
+        let big = try Kestrel.run(["embed", "--model", model, "--image", strip.path, "--pixel-limit", "1000"])
+        XCTAssertEqual(big.status, 1, big.stderr)
+        XCTAssertEqual(big.stderr, "error: \(strip.path): resized for the model, the image would be 32x19200 = 614400 pixels,"
+                       + " more than the limit of 1000; to use it anyway, pass --pixel-limit 614400\n")
+    }
+
+    /// A grey PNG (uncompressed deflate blocks), built here so the test needs no image tool.
+    func grayPNG(width: Int, height: Int) -> [UInt8] {
+        func be32(_ v: UInt32) -> [UInt8] { [UInt8(v >> 24), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)] }
+        func crc32(_ bytes: [UInt8]) -> UInt32 {
+            var c: UInt32 = 0xFFFF_FFFF
+            for b in bytes { c ^= UInt32(b); for _ in 0..<8 { c = c & 1 == 1 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 } }
+            return ~c
+        }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            return be32(UInt32(data.count)) + body + be32(crc32(body))
+        }
+        var raw: [UInt8] = []
+        for y in 0..<height { raw.append(0); for x in 0..<width { raw.append(UInt8((x + y) % 256)) } }
+        var z: [UInt8] = [0x78, 0x01]
+        var start = 0
+        repeat {
+            let n = min(65535, raw.count - start)
+            z.append(start + n == raw.count ? 1 : 0)
+            z += [UInt8(n & 255), UInt8(n >> 8), UInt8(~n & 255), UInt8((~n >> 8) & 255)]
+            z += raw[start..<(start + n)]
+            start += n
+        } while start < raw.count
+        var (a, b): (UInt32, UInt32) = (1, 0)
+        for byte in raw { a = (a + UInt32(byte)) % 65521; b = (b + a) % 65521 }
+        z += be32(b << 16 | a)
+        return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+            + chunk("IHDR", be32(UInt32(width)) + be32(UInt32(height)) + [8, 0, 0, 0, 0])
+            + chunk("IDAT", z) + chunk("IEND", [])
+    }
 }
