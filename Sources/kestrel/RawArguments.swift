@@ -55,6 +55,18 @@ extension RawArguments {
         return raw.isAbsolute ? raw : FileSystem.currentDirectory().appending(raw.bytes)
     }
 
+    /// A `--prefix` as stored paths start: absolute (a relative one from the current folder),
+    /// without `.` and `..`; a trailing `/` (or a last `.` / `..`) keeps it a folder prefix, so
+    /// `img/` matches `img/a.png` but not `imgs/a.png`, while `img/ca` matches `img/cat.png`.
+    static func pathPrefix(_ value: String) -> FilePathBytes {
+        let raw = path(value)
+        guard !raw.bytes.isEmpty else { return raw }
+        let last = raw.bytes.split(separator: 0x2F).last.map(Array.init) ?? []
+        let folder = raw.bytes.last == 0x2F || last == [0x2E] || last == [0x2E, 0x2E]
+        let full = raw.standardized()
+        return folder && full.bytes.last != 0x2F ? FilePathBytes(full.bytes + [0x2F]) : full
+    }
+
     /// The value of a folder or file option (`--model`, `--vocab`) whose lower layers (the model,
     /// safetensors and tokenizer readers) open files through Foundation by text path. A name that
     /// is not UTF-8 cannot be passed to them: Foundation's `URL` itself turns its odd bytes into

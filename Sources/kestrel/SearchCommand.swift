@@ -8,7 +8,8 @@ struct SearchCommand: ParsableCommand {
         discussion: """
             With --json: one line {"rank", "id", "path", "score"} per result, best first ("path_bytes"
             too when a name is not UTF-8). --prefix compares bytes: `café` typed in NFC does not match
-            a name spelled in NFD.
+            a name spelled in NFD. A relative --prefix (img/) is taken from the current folder, as
+            the paths given to `index add` and `index remove` are.
             """)
 
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
@@ -43,7 +44,7 @@ struct SearchCommand: ParsableCommand {
                 try catalog.store.requireIdentity(try ModelFingerprint.identity(of: embedder.model))
                 return embedder
             }
-            let results = try catalog.search(vector: vector, options: SearchOptions(k: k, minScore: minScore, pathPrefix: prefix.map(RawArguments.path)),
+            let results = try catalog.search(vector: vector, options: SearchOptions(k: k, minScore: minScore, pathPrefix: prefix.map(RawArguments.pathPrefix)),
                                              excluding: like.map(UInt64.init))
             for r in results {
                 if json {
