@@ -65,7 +65,9 @@ public final class Catalog: @unchecked Sendable {
 
     /// Throws `EngineError.badStoreFolder` when `DIR/store` is there but cannot be a store: a
     /// file (or FIFO...) in its place, or a folder of LMDB files without its data.mdb.
+    /// A `dir` that is not a folder is `FileError.notDirectory` ("is a regular file, not a folder").
     static func checkStoreFolder(_ dir: FilePathBytes) throws {
+        if let kind = try? FileSystem.status(dir).kind, kind != .directory { throw FileError.notDirectory(path: dir, kind: kind) }
         let folder = storePath(dir)
         guard let kind = try? FileSystem.status(folder).kind else { return }
         guard kind == .directory else { throw EngineError.badStoreFolder(folder.description, "is \(kind.phrase), not a store folder") }

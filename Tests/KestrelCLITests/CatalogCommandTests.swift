@@ -192,7 +192,7 @@ final class CatalogCommandTests: XCTestCase {
         // Rebuild as HNSW, tuned: every remaining item is still found by its own vector.
         let rb = try Kestrel.run(["index", "rebuild", "--index", index.path, "--index-type", "hnsw"])
         XCTAssertEqual(rb.status, 0, rb.stderr)
-        XCTAssertTrue(rb.stdout.contains("HNSW32,Flat") && rb.stdout.contains("efSearch"), rb.stdout)
+        XCTAssertTrue(rb.stderr.contains("HNSW32,Flat") && rb.stderr.contains("efSearch"), rb.stderr)
         s = try stats(index)
         XCTAssertEqual(s["index_type"] as? String, "HNSW32,Flat")
         XCTAssertEqual(s["indexed"] as? Int, 40)

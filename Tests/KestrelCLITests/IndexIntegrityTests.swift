@@ -92,7 +92,7 @@ final class IndexIntegrityTests: XCTestCase {
             let r = try Kestrel.run(["index", "rebuild", "--index", index.path])
             XCTAssertEqual(r.status, 0, "\(name): \(r.stderr)")
             XCTAssertFalse((r.stdout + r.stderr).contains("kestrel index rebuild"), "\(name): \(r.stdout) \(r.stderr)")
-            XCTAssertTrue(r.stdout.contains("over 8 items"), "\(name): \(r.stdout)")
+            XCTAssertTrue(r.stderr.contains("over 8 items"), "\(name): \(r.stderr)")
             let s = try stats(index)
             XCTAssertEqual(s["indexed"] as? Int, 8, name)
         }

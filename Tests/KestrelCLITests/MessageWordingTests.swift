@@ -26,6 +26,9 @@ final class MessageWordingTests: XCTestCase {
             XCTAssertEqual(r.status, 1, r.stderr)
             XCTAssertEqual(r.stderr, "error: \(path): \(words)\n")
             assertClean(r)
+            let stats = try Kestrel.run(["index", "stats", "--index", path])
+            XCTAssertEqual(stats.status, 1, stats.stderr)
+            XCTAssertEqual(stats.stderr, "error: \(path): \(words)\n")
         }
         let empty = try Kestrel.run(["index", "stats", "--index", ""])
         XCTAssertEqual(empty.status, 64, empty.stderr)

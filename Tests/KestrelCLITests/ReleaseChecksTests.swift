@@ -141,7 +141,7 @@ final class ReleaseChecksTests: XCTestCase {
         XCTAssertEqual("\(before["index_type"]!)", "\(try stats(index)["index_type"]!)")
         let ok = try Kestrel.run(["index", "rebuild", "--index", index.path, "--index-type", "hnsw", "--recall", "1"])
         XCTAssertEqual(ok.status, 0, ok.stderr)
-        XCTAssertTrue(ok.stdout.contains("target 1.0"), ok.stdout)
+        XCTAssertTrue(ok.stderr.contains("target 1.0"), ok.stderr)
     }
 
     func testKind2_indexMemoryEnvironmentVariableIsChecked() throws {
