@@ -90,10 +90,9 @@ extension RawArguments {
     /// Refuses text values (`--text`) whose argument bytes are not valid UTF-8: ArgumentParser
     /// would have turned each odd byte into U+FFFD, a query other than the one typed.
     static func requireUTF8(_ values: [String], option: String) throws {
-        for (value, raw) in zip(values, paths(values)) where !raw.isValidUTF8 {
+        for raw in paths(values) where !raw.isValidUTF8 {
             throw ValidationError("\(option) \"\(raw)\": the text is not valid UTF-8 (each \\xNN is a byte that is not); give it in UTF-8")
         }
-        _ = values
     }
 
     /// `textPath` as a file URL.
