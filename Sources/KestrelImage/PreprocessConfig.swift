@@ -94,18 +94,31 @@ public struct PreprocessConfig: Sendable, Equatable {
         guard Int(st.st_size) <= configByteLimit else {
             throw ImageError.badConfig(path: url.path, detail: "\(st.st_size) bytes; a config file is at most \(configByteLimit >> 20) MB")
         }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ImageError.badConfig(path: url.path, detail: "cannot open it (check its permissions)")
+        }
         do {
-            let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
+            let obj = try JSONSerialization.jsonObject(with: data)
             guard let dict = obj as? [String: Any] else { throw ImageError.badConfig(path: url.path, detail: "not a JSON object") }
             return dict
-        } catch let e as ImageError { throw e } catch CocoaError.fileReadNoPermission {
-            throw ImageError.badConfig(path: url.path, detail: "cannot open it (check its permissions)")
-        } catch {
-            // Foundation's NSDebugDescription says what it found (and, where it can, around which
-            // line and column), unlike its bare "The data is not in the correct format."
-            let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String
-            throw ImageError.badConfig(path: url.path, detail: "invalid JSON: \(detail ?? error.localizedDescription)")
+        } catch let e as ImageError { throw e } catch {
+            throw ImageError.badConfig(path: url.path, detail: invalidJSON(error, data))
         }
+    }
+
+    /// Foundation's NSDebugDescription says what it found, unlike its bare "The data is not in the
+    /// correct format."; where it says "around character N" (a byte offset), the line and column follow.
+    static func invalidJSON(_ error: Error, _ data: Data) -> String {
+        guard let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty else {
+            return "invalid JSON: the file is not valid JSON text"
+        }
+        guard let range = detail.range(of: #"around character \d+"#, options: .regularExpression),
+              let offset = Int(detail[range].split(separator: " ").last ?? ""), offset <= data.count else { return "invalid JSON: \(detail)" }
+        let before = data.prefix(offset)
+        let line = before.filter { $0 == 0x0A }.count + 1
+        let column = offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+        return "invalid JSON at line \(line), column \(column): \(detail)"
     }
 
     /// JSON's booleans come as NSNumber, which also casts to numbers: told apart by type `c`.

@@ -183,7 +183,7 @@ func readJSONObject(_ url: URL) throws -> [String: Any] {
     let data = try ModelFiles.readConfig(url)
     let object: Any
     do { object = try JSONSerialization.jsonObject(with: data) } catch {
-        throw ModelError.unreadableConfig(url, reason: invalidJSONReason(error))
+        throw ModelError.unreadableConfig(url, reason: invalidJSONReason(error, data))
     }
     guard let dict = object as? [String: Any] else {
         throw ModelError.unreadableConfig(url, reason: "the top level is not a JSON object")
@@ -208,13 +208,19 @@ enum ConfigLimits {
     static let logitScale = 88.0
 }
 
-/// "invalid JSON: WHAT FOUNDATION FOUND" (its NSDebugDescription, which may say "around line N,
-/// column M"), never Foundation's bare "The data is not in the correct format."
-func invalidJSONReason(_ error: Error) -> String {
-    if let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty {
-        return "invalid JSON: \(detail)"
+/// "invalid JSON: WHAT FOUNDATION FOUND" (its NSDebugDescription), never Foundation's bare "The
+/// data is not in the correct format." Where it says "around character N" (a byte offset), the
+/// line and column of that byte follow.
+func invalidJSONReason(_ error: Error, _ data: Data) -> String {
+    guard let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty else {
+        return "invalid JSON: the file is not valid JSON text"
     }
-    return "invalid JSON: the file is not valid JSON text"
+    guard let range = detail.range(of: #"around character \d+"#, options: .regularExpression),
+          let offset = Int(detail[range].split(separator: " ").last ?? ""), offset <= data.count else { return "invalid JSON: \(detail)" }
+    let before = data.prefix(offset)
+    let line = before.filter { $0 == 0x0A }.count + 1
+    let column = offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+    return "invalid JSON at line \(line), column \(column): \(detail)"
 }
 
 /// JSON's own booleans: Foundation gives them as NSNumber, which also casts to Int and Double
