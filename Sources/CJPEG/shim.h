@@ -10,8 +10,10 @@
 // return: we longjmp back into these C functions (never across Swift frames). They are
 // `noinline` so that no Swift caller ever holds the setjmp frame.
 // Decoding settings are libjpeg's defaults, as Pillow leaves them without draft():
-// JDCT_ISLOW, fancy upsampling on, no scaling. A premature end of data (JWRN_JPEG_EOF) is an
-// error, as in Pillow ("image file is truncated"); other warnings are ignored, as in Pillow.
+// JDCT_ISLOW, fancy upsampling on, no scaling. A premature end of data is an error, as in
+// Pillow ("image file is truncated"): the file ends (JWRN_JPEG_EOF), or a scan's data ends at a
+// marker before the image does (JWRN_HIT_MARKER, "premature end of data segment"; libjpeg would
+// fill the rest with grey). Other warnings (extraneous bytes, ...) are ignored, as in Pillow.
 
 enum { KESTREL_JPEG_OK = 0, KESTREL_JPEG_ERROR = 1, KESTREL_JPEG_TRUNCATED = 2 };
 
@@ -28,6 +30,9 @@ typedef struct {
     int jpeg_color_space;  // J_COLOR_SPACE
     int progressive;
     int saw_adobe_marker;
+    int multiple_scans;    // progressive, or the first scan holds fewer than all components:
+                           // libjpeg then keeps every DCT coefficient (2 bytes per sample)
+    int arith_code;        // arithmetic entropy coding (no floor of bits per block)
 } kestrel_jpeg_info;
 
 static void kestrel_jpeg_error_exit(j_common_ptr cinfo) {
@@ -38,7 +43,7 @@ static void kestrel_jpeg_error_exit(j_common_ptr cinfo) {
 
 static void kestrel_jpeg_emit_message(j_common_ptr cinfo, int msg_level) {
     kestrel_jpeg_error_mgr *err = (kestrel_jpeg_error_mgr *)cinfo->err;
-    if (msg_level < 0 && err->pub.msg_code == JWRN_JPEG_EOF) {
+    if (msg_level < 0 && (err->pub.msg_code == JWRN_JPEG_EOF || err->pub.msg_code == JWRN_HIT_MARKER)) {
         (*cinfo->err->format_message)(cinfo, err->message);
         err->truncated = 1;
         longjmp(err->jump, 1);
@@ -78,6 +83,8 @@ __attribute__((noinline)) static int kestrel_jpeg_read_header(
     info->jpeg_color_space = (int)cinfo.jpeg_color_space;
     info->progressive = cinfo.progressive_mode ? 1 : 0;
     info->saw_adobe_marker = cinfo.saw_Adobe_marker ? 1 : 0;
+    info->multiple_scans = (cinfo.progressive_mode || cinfo.comps_in_scan < cinfo.num_components) ? 1 : 0;
+    info->arith_code = cinfo.arith_code ? 1 : 0;
     jpeg_destroy_decompress(&cinfo);
     return KESTREL_JPEG_OK;
 }

@@ -9,13 +9,19 @@ public final class Embedder: Sendable {
     public let preprocessor: Preprocessor
     /// Texts per text-tower call and images per image-tower call.
     public let batchSize: Int
+    /// Bounds the memory that concurrent image decodes hold together (see `prepare`).
+    public let decodeBudget: MemoryBudget
 
     /// `orientation`: `.exif` (default) turns photos upright by their EXIF Orientation tag before
     /// preprocessing; `.ignore` uses the stored pixels, as the reference pipelines do.
+    /// `decodeMemory`: bytes that concurrent image decodes may hold together (default
+    /// `MemoryBudget.defaultDecodeCapacity`); an image that needs more is decoded alone.
     public init(modelDirectory: URL, vocabulary: URL? = nil, alpha: PreprocessConfig.AlphaHandling? = nil,
                 pixelLimit: Int? = nil, orientation: OrientationHandling = .exif,
-                textNormalization: TextNormalization? = nil, batchSize: Int = 16) throws {
+                textNormalization: TextNormalization? = nil, batchSize: Int = 16, decodeMemory: Int? = nil) throws {
         guard batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(batchSize)") }
+        if let decodeMemory, decodeMemory < 1 { throw EngineError.badArgument("decodeMemory", "must be at least 1 byte, got \(decodeMemory)") }
+        decodeBudget = MemoryBudget(capacity: decodeMemory ?? MemoryBudget.defaultDecodeCapacity)
         if let pixelLimit, pixelLimit < 1 { throw EngineError.badArgument("pixelLimit", "must be at least 1, got \(pixelLimit)") }
         model = try CLIPModel(directory: modelDirectory)
         // vocab.json and merges.txt go together: one without the other is a missing file (the
@@ -99,9 +105,30 @@ public final class Embedder: Sendable {
         return p.pixels
     }
 
-    /// Reads, decodes and preprocesses each file; failures are returned per file, never thrown.
+    /// Decodes and preprocesses one image file held in memory, inside `decodeBudget`: the header
+    /// is read first (a file too small for the size it claims fails here, before any pixel
+    /// memory), then the decode waits until its estimated memory fits the budget. Only the
+    /// preprocessed pixels are kept; the decoded image is released inside the reservation.
+    /// Errors name the file (`ImageError`, `EngineError.preprocessMismatch`).
+    public func prepare(bytes: [UInt8], name: String) throws -> PreparedImage {
+        let estimate = try preprocessor.memoryEstimate(bytes: bytes, name: name)
+        return try decodeBudget.withReservation(estimate) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let image = try preprocessor.decoder.decode(bytes: bytes, name: name)
+            let t1 = DispatchTime.now().uptimeNanoseconds
+            let p = try pixels(image, name: name)
+            let t2 = DispatchTime.now().uptimeNanoseconds
+            return PreparedImage(width: image.width, height: image.height, pixels: p,
+                                 decodeSeconds: Double(t1 - t0) / 1e9, preprocessSeconds: Double(t2 - t1) / 1e9)
+        }
+    }
+
+    /// Reads, decodes and preprocesses each file (in parallel, inside `decodeBudget`); failures
+    /// are returned per file, never thrown.
     public func pixels(_ paths: [FilePathBytes]) -> [Result<[Float], Error>] {
-        parallelMap(paths) { path in Result { try self.pixels(self.readImage(path), name: path.description) } }
+        parallelMap(paths) { path in
+            Result { try self.prepare(bytes: FileSystem.readFile(path, limit: Embedder.imageFileByteLimit), name: path.description).pixels }
+        }
     }
 
     /// Embeds image files; a file that cannot be read or decoded gives its error in place.
@@ -119,4 +146,16 @@ public final class Embedder: Sendable {
         }
         return results
     }
+}
+
+/// An image decoded and preprocessed by `Embedder.prepare`.
+public struct PreparedImage: Sendable {
+    /// The decoded size in pixels (upright, after any EXIF rotation).
+    public var width: Int
+    public var height: Int
+    /// The image tower's input, [3, S, S].
+    public var pixels: [Float]
+    /// Wall time of the decode and of the preprocessing, in seconds.
+    public var decodeSeconds: Double
+    public var preprocessSeconds: Double
 }

@@ -168,34 +168,30 @@ public struct Ingestor {
         }
         var items: [NewItem] = []
         var needEmbedding: [(index: Int, pixels: [Float])] = []
-        var decoded: [(Candidate, String, DecodedImage?, ItemRecord?)] = []
         // Content already stored needs no decoding: its item supplies width and height.
         let stored = try hashed.map { try store.lookup(contentHash: $0.2) }
-        // Decode the new content in parallel.
-        let images: [Result<DecodedImage, Error>?] = report.times.time("decode") {
-            parallelMap(Array(hashed.indices)) { i -> Result<DecodedImage, Error>? in
-                guard stored[i] == nil else { return nil }
-                return Result { try embedder.preprocessor.decoder.decode(bytes: hashed[i].1, name: hashed[i].0.path.description) }
-            }
+        // Decode and preprocess the new content in parallel, each file inside the embedder's
+        // decode memory budget; only the model input is kept, never a batch of decoded images.
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let prepared: [Result<PreparedImage, Error>?] = parallelMap(Array(hashed.indices)) { i in
+            guard stored[i] == nil else { return nil }
+            return Result { try embedder.prepare(bytes: hashed[i].1, name: hashed[i].0.path.description) }
         }
+        // The wall time of that pass, split between the stages as the workers spent it.
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        let spent = prepared.compactMap { try? $0?.get() }.reduce((0.0, 0.0)) { ($0.0 + $1.decodeSeconds, $0.1 + $1.preprocessSeconds) }
+        let share = spent.0 + spent.1 > 0 ? spent.0 / (spent.0 + spent.1) : 1
+        report.times.add("decode", wall * share)
+        report.times.add("preprocess", wall * (1 - share))
         for (i, h) in hashed.enumerated() {
-            switch images[i] {
-            case nil: decoded.append((h.0, h.2, nil, stored[i]))
-            case .success(let image)?: decoded.append((h.0, h.2, image, nil))
-            case .failure(let error)?: report.failed.append(FileProblem(path: h.0.path, reason: Ingestor.reason(error, h.0.path)))
-            }
-        }
-        let pixels: [Result<[Float], Error>?] = report.times.time("preprocess") {
-            parallelMap(decoded) { d in d.2.map { image in Result { try embedder.pixels(image, name: d.0.path.description) } } }
-        }
-        for (i, d) in decoded.enumerated() {
-            switch pixels[i] {
+            var size = (stored[i]?.width ?? 0, stored[i]?.height ?? 0)
+            switch prepared[i] {
             case nil: break
-            case .success(let p)?: needEmbedding.append((items.count, p))
-            case .failure(let error)?: report.failed.append(FileProblem(path: d.0.path, reason: Ingestor.reason(error, d.0.path))); continue
+            case .success(let p)?: size = (p.width, p.height); needEmbedding.append((items.count, p.pixels))
+            case .failure(let error)?: report.failed.append(FileProblem(path: h.0.path, reason: Ingestor.reason(error, h.0.path))); continue
             }
-            items.append(NewItem(path: d.0.path, contentHash: d.1, fileSize: d.0.size, mtimeNanoseconds: d.0.mtime,
-                                 width: d.2?.width ?? d.3?.width ?? 0, height: d.2?.height ?? d.3?.height ?? 0, embedding: nil))
+            items.append(NewItem(path: h.0.path, contentHash: h.2, fileSize: h.0.size, mtimeNanoseconds: h.0.mtime,
+                                 width: size.0, height: size.1, embedding: nil))
         }
         if !needEmbedding.isEmpty {
             let vectors = try report.times.time("encode") { try embedder.embedPixels(needEmbedding.map(\.pixels)) }

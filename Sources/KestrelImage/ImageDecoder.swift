@@ -102,6 +102,34 @@ public struct ImageDecoder: Sendable {
         }
     }
 
+    /// What decoding a file holds in memory, from its header alone (nothing is decoded).
+    struct DecodeCost {
+        var width: Int, height: Int
+        /// Bytes per pixel at the decoder's peak (its buffers plus the decoded pixels).
+        var peakBytesPerPixel: Int
+        /// Samples per pixel of the decoded image.
+        var channels: Int
+        /// An alpha channel or PNG tRNS: preprocessing may composite onto white (more copies).
+        var transparent: Bool
+    }
+
+    /// Reads the header and sizes the decode; throws what `decode` would throw for the header
+    /// (unsupported format, pixel limit, a file too small for its claimed size).
+    func decodeCost(bytes: [UInt8], name: String) throws -> DecodeCost {
+        let header = try readHeader(bytes: bytes, name: name)
+        try checkLimit(header, name: name)
+        switch header.format {
+        case .png:
+            try PNGCodec.checkDataSize(bytes, name: name)
+            let l = PNGCodec.layout(bytes)
+            return DecodeCost(width: header.width, height: header.height, peakBytesPerPixel: PNGCodec.decodeBytesPerPixel(l),
+                              channels: PNGCodec.decodedChannels(l), transparent: l.colorType >= 4 || l.hasTRNS)
+        default:  // JPEG (readHeader accepts only the two)
+            let (peak, channels) = try JPEGCodec.decodeBytesPerPixel(bytes, name: name)
+            return DecodeCost(width: header.width, height: header.height, peakBytesPerPixel: peak, channels: channels, transparent: false)
+        }
+    }
+
     private func checkLimit(_ h: ImageHeader, name: String) throws {
         if h.width <= 0 || h.height <= 0 {
             throw ImageError.corrupt(path: name, detail: "image size \(h.width)x\(h.height)")

@@ -28,8 +28,33 @@ enum JPEGCodec {
         return (Int(i.width), Int(i.height))
     }
 
+    /// Refuses a file too small to hold the image its frame header claims. With Huffman coding
+    /// every 8x8 block costs at least one bit (its DC difference has a code of 1 bit or more, in
+    /// a sequential scan and in a progressive DC scan). The component with the largest horizontal
+    /// sampling factor has at least 1/4 of the full-size block count (vertical factors are at
+    /// most 4), so W x H pixels need at least W*H/2048 bytes. Arithmetic coding has no such floor.
+    /// Runs on the header alone, before any pixel memory is allocated.
+    static func checkDataSize(_ bytes: [UInt8], _ i: kestrel_jpeg_info, name: String) throws {
+        guard i.arith_code == 0 else { return }
+        let needed = Int((Double(i.width) * Double(i.height) / 2048).rounded(.down))
+        if bytes.count < needed {
+            throw ImageError.truncated(
+                path: name,
+                detail: "the file has \(bytes.count) bytes; a \(i.width)x\(i.height) JPEG needs at least \(needed), one bit per 8x8 block")
+        }
+    }
+
+    /// Bytes per pixel that `decode` holds at its peak: the output samples, plus libjpeg's
+    /// coefficient arrays (2 bytes per sample per component) when the file has several scans.
+    static func decodeBytesPerPixel(_ bytes: [UInt8], name: String) throws -> (peak: Int, channels: Int) {
+        let i = try info(bytes, name: name)
+        let c = Int(i.components)
+        return (c + (i.multiple_scans != 0 ? 2 * c : 0), c)
+    }
+
     static func decode(_ bytes: [UInt8], name: String) throws -> DecodedImage {
         let i = try info(bytes, name: name)
+        try checkDataSize(bytes, i, name: name)
         let w = Int(i.width), h = Int(i.height)
         let mode: PixelMode
         switch i.components {

@@ -9,6 +9,7 @@ enum PILConvert {
 
     /// `im.convert("RGB")`: alpha and transparency are dropped.
     static func toRGB(_ im: DecodedImage) -> [UInt8] {
+        if im.mode == .rgb { return im.pixels }  // shared, not copied (no second buffer for a huge image)
         let n = im.width * im.height
         var out = [UInt8](repeating: 0, count: n * 3)
         let px = im.pixels

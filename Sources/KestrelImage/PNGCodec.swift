@@ -36,7 +36,76 @@ enum PNGCodec {
         return (be32(16), be32(20))
     }
 
+    /// What the chunk headers say, read without inflating anything.
+    struct Layout {
+        var width = 0, height = 0, bitDepth = 0, colorType = 0, interlaced = false
+        /// Bytes of IDAT data present in the file (a chunk cut short by the end of the file counts as far as it goes).
+        var compressedBytes = 0
+        var hasTRNS = false
+
+        /// Samples per pixel, 0 for an unknown colour type (libpng refuses those).
+        var channels: Int { [0: 1, 2: 3, 3: 1, 4: 2, 6: 4][colorType] ?? 0 }
+
+        /// The fewest bytes the inflated image data can have: the packed samples of every row,
+        /// plus one filter byte per row when it is not interlaced (Adam7 passes have at least as many).
+        var minimumRawBytes: Double {
+            let rowBits = Double(width) * Double(channels) * Double(bitDepth)
+            if interlaced { return (rowBits * Double(height) / 8).rounded(.up) }
+            return Double(height) * (1 + (rowBits / 8).rounded(.up))
+        }
+    }
+
+    /// Walks the chunk headers (IHDR first), summing the IDAT lengths; stops at IEND or at the end of the bytes.
+    static func layout(_ bytes: [UInt8]) -> Layout {
+        var l = Layout()
+        func be32(_ o: Int) -> Int { bytes[o..<o + 4].reduce(0) { $0 << 8 | Int($1) } }
+        if bytes.count >= 29 {
+            l.width = be32(16); l.height = be32(20)
+            l.bitDepth = Int(bytes[24]); l.colorType = Int(bytes[25]); l.interlaced = bytes[28] != 0
+        }
+        var pos = 8
+        while pos + 8 <= bytes.count {
+            let length = be32(pos), type = bytes[(pos + 4)..<(pos + 8)]
+            let dataStart = pos + 8
+            if type.elementsEqual("IDAT".utf8) { l.compressedBytes += max(0, min(length, bytes.count - dataStart)) }
+            if type.elementsEqual("tRNS".utf8) { l.hasTRNS = true }
+            if type.elementsEqual("IEND".utf8) { break }
+            pos = dataStart + length + 4
+        }
+        return l
+    }
+
+    /// Deflate's best ratio: a 258-byte match coded in 2 bits (1-bit length and distance codes).
+    static let deflateMaxRatio = 1032.0
+
+    /// Refuses a file whose compressed image data cannot hold the image its header claims: even
+    /// at deflate's best ratio (1032:1), W x H pixels need at least raw/1032 bytes of IDAT data.
+    /// Runs on the chunk headers alone, before any pixel memory is allocated, so that a 68-byte
+    /// file claiming 13000 x 13000 costs nothing.
+    static func checkDataSize(_ bytes: [UInt8], name: String) throws {
+        let l = layout(bytes)
+        guard l.channels > 0, l.bitDepth > 0 else { return }  // libpng names what is wrong
+        let needed = Int((l.minimumRawBytes / deflateMaxRatio).rounded(.down))
+        if l.compressedBytes < needed {
+            throw ImageError.truncated(
+                path: name,
+                detail: "the file holds \(l.compressedBytes) bytes of compressed pixel data; a \(l.width)x\(l.height) image needs at least \(needed), even at deflate's best ratio of 1032:1")
+        }
+    }
+
+    /// Bytes per pixel that `decode` holds at its peak: libpng's rows (16-bit samples take two
+    /// bytes) plus the 8-bit copy made from them (high bytes, unpacked sub-byte gray).
+    static func decodeBytesPerPixel(_ l: Layout) -> Int {
+        let raw = l.channels * (l.bitDepth == 16 ? 2 : 1)
+        if l.bitDepth == 16 { return raw + (l.colorType == 4 ? 2 * l.channels + 4 : l.channels) }
+        return raw + (l.bitDepth < 8 ? 1 : 0)
+    }
+
+    /// Channels of the decoded image (`PixelMode.channels` of the mode `decode` returns).
+    static func decodedChannels(_ l: Layout) -> Int { l.colorType == 4 && l.bitDepth == 16 ? 4 : l.channels }
+
     static func decode(_ bytes: [UInt8], name: String) throws -> DecodedImage {
+        try checkDataSize(bytes, name: name)
         var i = try run(bytes, name: name, out: nil, outSize: 0)
         let w = Int(i.width), h = Int(i.height)
         let depth = Int(i.bit_depth), channels = Int(i.channels)

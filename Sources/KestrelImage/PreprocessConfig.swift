@@ -94,22 +94,72 @@ public struct PreprocessConfig: Sendable, Equatable {
         guard Int(st.st_size) <= configByteLimit else {
             throw ImageError.badConfig(path: url.path, detail: "\(st.st_size) bytes; a config file is at most \(configByteLimit >> 20) MB")
         }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw ImageError.badConfig(path: url.path, detail: "cannot open it (check its permissions)")
+        }
         do {
-            let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
+            let obj = try JSONSerialization.jsonObject(with: data)
             guard let dict = obj as? [String: Any] else { throw ImageError.badConfig(path: url.path, detail: "not a JSON object") }
             return dict
         } catch let e as ImageError { throw e } catch {
-            throw ImageError.badConfig(path: url.path, detail: "\(error.localizedDescription)")
+            throw ImageError.badConfig(path: url.path, detail: invalidJSON(error, data))
         }
     }
 
-    private static func int(_ v: Any?) -> Int? { (v as? NSNumber).flatMap { Int(exactly: $0.doubleValue) } }
+    /// Foundation's NSDebugDescription says what it found, unlike its bare "The data is not in the
+    /// correct format."; where it says "around character N" (a byte offset), the line and column follow.
+    static func invalidJSON(_ error: Error, _ data: Data) -> String {
+        guard let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty else {
+            return "invalid JSON: the file is not valid JSON text"
+        }
+        guard let range = detail.range(of: #"around character \d+"#, options: .regularExpression),
+              let offset = Int(detail[range].split(separator: " ").last ?? ""), offset <= data.count else { return "invalid JSON: \(detail)" }
+        let before = data.prefix(offset)
+        let line = before.filter { $0 == 0x0A }.count + 1
+        let column = offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+        return "invalid JSON at line \(line), column \(column): \(detail)"
+    }
+
+    /// JSON's booleans come as NSNumber, which also casts to numbers: told apart by type `c`.
+    static func isBool(_ v: Any) -> Bool { (v as? NSNumber).map { String(cString: $0.objCType) == "c" } ?? false }
+
+    /// A value as JSON text for messages (`{"width":32}`), not a Swift description (`["width": 32]`).
+    static func jsonText(_ v: Any) -> String {
+        (try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .sortedKeys]))
+            .map { String(decoding: $0, as: UTF8.self) } ?? "\(v)"
+    }
+
+    private static func int(_ v: Any?) -> Int? {
+        guard let v, !isBool(v) else { return nil }
+        return (v as? NSNumber).flatMap { Int(exactly: $0.doubleValue) }
+    }
+
+    /// A flag: absent or null is `fallback`; a boolean (or a number, as Python's truth) its
+    /// value; a string or list is an error naming the field.
+    private static func flag(_ v: Any?, _ path: String, _ field: String, _ fallback: Bool = true) throws -> Bool {
+        guard let v, !(v is NSNull) else { return fallback }
+        guard let n = v as? NSNumber else {
+            throw ImageError.badConfig(path: path, detail: "\(field) must be true or false, got \(jsonText(v))")
+        }
+        return n.boolValue
+    }
+
+    /// A string field: absent is `fallback`; anything else that is not a string (a number, a
+    /// list, null) is an error naming the field and the values it may take.
+    private static func string(_ d: [String: Any], _ key: String, _ fallback: String, _ path: String, _ field: String, choices: String) throws -> String {
+        guard let v = d[key] else { return fallback }
+        guard let s = v as? String else {
+            throw ImageError.badConfig(path: path, detail: "\(field) must be a string (\(choices)), got \(jsonText(v))")
+        }
+        return s
+    }
 
     /// A resize or crop size: an integer in `sizeLimit`, else an error naming `field`.
     private static func size(_ v: Any?, _ path: String, _ field: String) throws -> Int? {
         guard let v else { return nil }
         guard let n = int(v), sizeLimit.contains(n) else {
-            throw ImageError.badConfig(path: path, detail: "\(field) is \(v); sizes are integers in \(sizeLimit.lowerBound)...\(sizeLimit.upperBound)")
+            throw ImageError.badConfig(path: path, detail: "\(field) is \(jsonText(v)); sizes are integers in \(sizeLimit.lowerBound)...\(sizeLimit.upperBound)")
         }
         return n
     }
@@ -118,10 +168,14 @@ public struct PreprocessConfig: Sendable, Equatable {
     /// JSONSerialization may hold numbers as decimals whose `doubleValue` is off by an ulp
     /// (0.00392156862745098 is not 1/255 that way), so numbers are re-parsed from their text.
     private static func double(_ v: Any?) -> Double? {
-        guard let n = v as? NSNumber else { return nil }
+        guard let v, !isBool(v), let n = v as? NSNumber else { return nil }
         return Double(n.description) ?? n.doubleValue
     }
-    /// Mean or std: one number or three, each finite (and positive when `positive`).
+    /// The smallest std accepted: (x - mean) / std stays far from float32's range (at most 1e6
+    /// for pixels in 0...1), where a std of 1e-45 gives infinities in the model's output.
+    public static let minimumStd = 1e-6
+
+    /// Mean or std: one number or three, each finite (and at least `minimumStd` when `positive`).
     private static func floats(_ v: Any?, _ path: String, _ key: String, positive: Bool = false) throws -> [Float]? {
         guard let v else { return nil }
         // Python holds float64 and numpy/torch round it to float32: Float(Double), not Float(text).
@@ -134,7 +188,10 @@ public struct PreprocessConfig: Sendable, Equatable {
             throw ImageError.badConfig(path: path, detail: "\(key) must be a number or 3 numbers")
         }
         guard values.allSatisfy({ $0.isFinite && (!positive || $0 > 0) }) else {
-            throw ImageError.badConfig(path: path, detail: "\(key) is \(v); it must be \(positive ? "positive and " : "")finite")
+            throw ImageError.badConfig(path: path, detail: "\(key) is \(jsonText(v)); it must be \(positive ? "positive and " : "")finite")
+        }
+        if positive, let tiny = values.first(where: { Double($0) < minimumStd }) {
+            throw ImageError.badConfig(path: path, detail: "\(key) holds \(tiny); each value must be at least \(minimumStd) (a smaller std makes normalised pixels overflow float32)")
         }
         return values
     }
@@ -152,9 +209,9 @@ public struct PreprocessConfig: Sendable, Equatable {
         let path = pp.path
         let j = try readJSON(pp)
         var c = huggingFace()
-        func flag(_ k: String) -> Bool { (j[k] as? NSNumber)?.boolValue ?? true }
+        func flag(_ k: String) throws -> Bool { try Self.flag(j[k], path, k) }
         if let s = j["size"] {
-            if s is NSNumber, let n = try size(s, path, "size") {
+            if s is NSNumber, !isBool(s), let n = try size(s, path, "size") {
                 c.resize = .shortestEdge(n)
             } else if let d = s as? [String: Any], let n = try size(d["shortest_edge"], path, "size.shortest_edge") {
                 c.resize = .shortestEdge(n)
@@ -162,22 +219,25 @@ public struct PreprocessConfig: Sendable, Equatable {
                       let w = try size(d["width"], path, "size.width") {
                 c.resize = .exact(height: h, width: w)
             } else {
-                throw ImageError.badConfig(path: path, detail: "unsupported size \(s)")
+                throw ImageError.badConfig(path: path, detail: "size must be a number, or have shortest_edge, or height and width; got \(jsonText(s))")
             }
         }
         if let s = j["crop_size"] {
-            if s is NSNumber, let n = try size(s, path, "crop_size") {
+            if s is NSNumber, !isBool(s), let n = try size(s, path, "crop_size") {
                 c.crop = (n, n)
             } else if let d = s as? [String: Any], let h = try size(d["height"], path, "crop_size.height"),
                       let w = try size(d["width"], path, "crop_size.width") {
                 c.crop = (h, w)
             } else {
-                throw ImageError.badConfig(path: path, detail: "unsupported crop_size \(s)")
+                throw ImageError.badConfig(path: path, detail: "crop_size must be a number, or have height and width; got \(jsonText(s))")
             }
         }
-        if !flag("do_resize") { c.resize = nil }
-        if !flag("do_center_crop") { c.crop = nil }
-        if let r = int(j["resample"]) {
+        if try !flag("do_resize") { c.resize = nil }
+        if try !flag("do_center_crop") { c.crop = nil }
+        if let value = j["resample"], !(value is NSNull) {
+            guard let r = int(value) else {
+                throw ImageError.badConfig(path: path, detail: "resample must be an integer (2 bilinear, 3 bicubic), got \(jsonText(value))")
+            }
             switch r {
             case 2: c.filter = .bilinear
             case 3: c.filter = .bicubic
@@ -190,10 +250,10 @@ public struct PreprocessConfig: Sendable, Equatable {
             }
             c.rescaleFactor = f
         }
-        if !flag("do_rescale") { c.rescaleFactor = nil }
+        if try !flag("do_rescale") { c.rescaleFactor = nil }
         if let m = try floats(j["image_mean"], path, "image_mean") { c.mean = m }
         if let s = try floats(j["image_std"], path, "image_std", positive: true) { c.std = s }
-        if !flag("do_normalize") { c.mean = nil; c.std = nil }
+        if try !flag("do_normalize") { c.mean = nil; c.std = nil }
         // do_convert_rgb: false is not honoured: the model consumes 3 channels either way.
         return c
     }
@@ -219,15 +279,15 @@ public struct PreprocessConfig: Sendable, Equatable {
         var c = openCLIP(size: size)
         if let m = try floats(pp["mean"], path, "preprocess_cfg.mean") { c.mean = m }
         if let s = try floats(pp["std"], path, "preprocess_cfg.std", positive: true) { c.std = s }
-        switch pp["interpolation"] as? String ?? "bicubic" {
+        switch try string(pp, "interpolation", "bicubic", path, "preprocess_cfg.interpolation", choices: "\"bicubic\" or \"bilinear\"") {
         case "bicubic", "random": c.filter = .bicubic
         case "bilinear": c.filter = .bilinear
-        case let other: throw ImageError.badConfig(path: path, detail: "interpolation \(other)")
+        case let other: throw ImageError.badConfig(path: path, detail: "preprocess_cfg.interpolation \"\(other)\" is not supported (\"bicubic\" or \"bilinear\")")
         }
-        switch pp["resize_mode"] as? String ?? "shortest" {
+        switch try string(pp, "resize_mode", "shortest", path, "preprocess_cfg.resize_mode", choices: "\"shortest\" or \"squash\"") {
         case "shortest": break
         case "squash": c.resize = .exact(height: size, width: size)
-        case let other: throw ImageError.badConfig(path: path, detail: "resize_mode \(other) is not supported")
+        case let other: throw ImageError.badConfig(path: path, detail: "preprocess_cfg.resize_mode \"\(other)\" is not supported (\"shortest\" or \"squash\")")
         }
         return c
     }

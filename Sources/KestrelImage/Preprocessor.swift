@@ -22,6 +22,29 @@ public struct Preprocessor: Sendable {
         try self(try decoder.decode(contentsOf: url))
     }
 
+    /// An upper estimate, in bytes, of the memory that decoding `bytes` and preprocessing the
+    /// image hold at once: the decoder's buffers, the decoded pixels, an EXIF rotation's copy,
+    /// mode conversions (compositing onto white makes RGBA and RGB copies), both resize passes
+    /// and the crop. Read from the header alone; nothing is decoded or allocated. Throws what
+    /// decoding would throw for the header (`ImageError`: unsupported format, pixel limit,
+    /// data too short for the size the header claims). Callers that decode many files at once
+    /// use it to bound the memory they hold together.
+    public func memoryEstimate(bytes: [UInt8], name: String) throws -> Int {
+        let cost = try decoder.decodeCost(bytes: bytes, name: name)
+        let (w, h, c) = (Double(cost.width), Double(cost.height), cost.channels)
+        // Per source pixel: the decoder's peak; a rotation holds two copies; conversion holds the
+        // image plus RGB (3), or plus RGBA and RGB (7) when compositing.
+        let perPixel = max(cost.peakBytesPerPixel, 2 * c, c + (cost.transparent ? 7 : 3))
+        // Resizing: the first pass (either order) and the result, at most 4 bytes a pixel; then
+        // the crop and the floats. EXIF rotation may swap the sides, so take the larger order.
+        let (oh1, ow1) = outputSize(height: cost.height, width: cost.width)
+        let (oh2, ow2) = outputSize(height: cost.width, width: cost.height)
+        let resize = max(Double(oh1) * (w + Double(ow1)) + h * Double(ow1), Double(oh2) * (h + Double(ow2)) + w * Double(ow2)) * 4
+        let crop = config.crop.map { Double($0.height) * Double($0.width) * (3 + 12) } ?? 0
+        let total = w * h * Double(perPixel) + resize + crop
+        return total >= Double(Int.max / 2) ? Int.max / 2 : Int(total)
+    }
+
     /// Preprocesses a decoded image.
     public func callAsFunction(_ image: DecodedImage) throws -> PreprocessedImage {
         let rgb = try pixelsRGB(image)

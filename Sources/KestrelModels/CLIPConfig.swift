@@ -102,7 +102,9 @@ extension CLIPConfig {
                 layerNormEps: Float(try f.double(t, "layer_norm_eps", 1e-5, "text_config.", in: L.epsilon))),
             endTokenID: eos,
             embedDim: try f.int(root, "projection_dim", 512, "", in: L.width))
-        if let channels = v["num_channels"] as? Int, channels != 3 {
+        // An integer, never read loosely: 2.5, "12", [1] or true are errors naming the field.
+        let channels = try f.int(v, "num_channels", 3, "vision_config.", in: 1...65_536)
+        if channels != 3 {
             throw ModelError.unsupportedFeature(file: url, field: "vision_config.num_channels",
                                                 reason: "only 3-channel images are supported, got \(channels)")
         }
@@ -144,7 +146,7 @@ extension CLIPConfig {
         if t["embed_cls"] as? Bool == true || t["proj_bias"] as? Bool == true || t["no_causal_mask"] as? Bool == true {
             throw ModelError.unsupportedFeature(file: url, field: "text_cfg.embed_cls/proj_bias/no_causal_mask", reason: "only the standard CLIP text transformer is implemented")
         }
-        let activation = (model["quick_gelu"] as? Bool ?? false) ? "quick_gelu" : "gelu"
+        let activation = try f.bool(model, "quick_gelu", false, "") ? "quick_gelu" : "gelu"
         let L = ConfigLimits.self
         let visionWidth = try f.int(v, "width", 768, "vision_cfg.", in: L.width)
         let headWidth = try f.int(v, "head_width", 64, "vision_cfg.", in: 1...visionWidth)
@@ -181,7 +183,7 @@ func readJSONObject(_ url: URL) throws -> [String: Any] {
     let data = try ModelFiles.readConfig(url)
     let object: Any
     do { object = try JSONSerialization.jsonObject(with: data) } catch {
-        throw ModelError.unreadableConfig(url, reason: "invalid JSON (\(error.localizedDescription))")
+        throw ModelError.unreadableConfig(url, reason: invalidJSONReason(error, data))
     }
     guard let dict = object as? [String: Any] else {
         throw ModelError.unreadableConfig(url, reason: "the top level is not a JSON object")
@@ -206,15 +208,46 @@ enum ConfigLimits {
     static let logitScale = 88.0
 }
 
+/// "invalid JSON: WHAT FOUNDATION FOUND" (its NSDebugDescription), never Foundation's bare "The
+/// data is not in the correct format." Where it says "around character N" (a byte offset), the
+/// line and column of that byte follow.
+func invalidJSONReason(_ error: Error, _ data: Data) -> String {
+    guard let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty else {
+        return "invalid JSON: the file is not valid JSON text"
+    }
+    guard let range = detail.range(of: #"around character \d+"#, options: .regularExpression),
+          let offset = Int(detail[range].split(separator: " ").last ?? ""), offset <= data.count else { return "invalid JSON: \(detail)" }
+    let before = data.prefix(offset)
+    let line = before.filter { $0 == 0x0A }.count + 1
+    let column = offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
+    return "invalid JSON at line \(line), column \(column): \(detail)"
+}
+
+/// JSON's own booleans: Foundation gives them as NSNumber, which also casts to Int and Double
+/// (and a JSON 1 casts to Bool), so they are told apart by their type (`c`, a C char).
+func isJSONBool(_ value: Any) -> Bool {
+    guard let n = value as? NSNumber else { return false }
+    return String(cString: n.objCType) == "c"
+}
+
+/// A config value as JSON text, for messages ("[1]", "\"12\"", "true"), not a Swift description.
+func jsonText(_ value: Any) -> String {
+    if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
+        return String(decoding: data, as: UTF8.self)
+    }
+    return "\(value)"
+}
+
 /// Typed reads of optional config fields, with errors that name the field.
 struct ConfigFields {
     let file: URL
 
     /// An integer field within `range` (the fallback is used when the field is absent).
+    /// A boolean, string, list or fraction is an error, not a number.
     func int(_ d: [String: Any], _ key: String, _ fallback: Int, _ prefix: String, in range: ClosedRange<Int>) throws -> Int {
         guard let value = d[key], !(value is NSNull) else { return fallback }
-        guard let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
-            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be an integer, got \(value)")
+        guard !isJSONBool(value), let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
+            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be an integer, got \(jsonText(value))")
         }
         guard range.contains(i) else {
             throw ModelError.badConfigField(file: file, field: prefix + key, reason: "is \(i), outside \(range.lowerBound)...\(range.upperBound)")
@@ -225,8 +258,8 @@ struct ConfigFields {
     /// A finite number within `range`.
     func double(_ d: [String: Any], _ key: String, _ fallback: Double, _ prefix: String, in range: ClosedRange<Double>) throws -> Double {
         guard let value = d[key], !(value is NSNull) else { return fallback }
-        guard let n = value as? NSNumber else {
-            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a number, got \(value)")
+        guard !isJSONBool(value), let n = value as? NSNumber else {
+            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a number, got \(jsonText(value))")
         }
         let x = n.doubleValue
         guard x.isFinite, range.contains(x) else {
@@ -249,6 +282,13 @@ struct ConfigFields {
     func string(_ d: [String: Any], _ key: String, _ fallback: String, _ prefix: String) throws -> String {
         guard let value = d[key], !(value is NSNull) else { return fallback }
         if let s = value as? String { return s }
-        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a string, got \(value)")
+        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a string, got \(jsonText(value))")
+    }
+
+    /// A JSON `true` or `false`; anything else ("x", 1, a list) is an error naming the field.
+    func bool(_ d: [String: Any], _ key: String, _ fallback: Bool, _ prefix: String) throws -> Bool {
+        guard let value = d[key], !(value is NSNull) else { return fallback }
+        if isJSONBool(value), let b = value as? NSNumber { return b.boolValue }
+        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be true or false, got \(jsonText(value))")
     }
 }

@@ -63,7 +63,8 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
         case .badTensorValue(let file, let name, let reason):
             return "\(file.lastPathComponent): tensor \(name) \(reason)"
         case .nonFiniteOutput(let what, let row):
-            return "the \(what) of input \(row) is not finite (NaN or infinite): the weights overflow float32; nothing was stored"
+            return "the model's \(what) is not finite for input \(row) of the batch (NaN or infinite): its weights or its preprocessing"
+                + " (image_mean/image_std in preprocessor_config.json or preprocess_cfg) make values overflow float32; check the model folder"
         case .vocabularyMismatch(let folder, let tokenizer, let tokens, let modelTokens):
             return "\(folder.path): the tokenizer (\(tokenizer)) has \(tokens) tokens but the model's token embedding has \(modelTokens); put the model's own vocab.json and merges.txt in the folder"
         }
