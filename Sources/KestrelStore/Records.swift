@@ -8,6 +8,9 @@ enum Layout {
     static let magic: [UInt8] = Array("KESTRELS".utf8)
     static let schemaVersion: UInt32 = 1
     static let itemRecordVersion: UInt8 = 1
+    /// No path is longer than LMDB's largest key (511 bytes in the default build; a build with a
+    /// larger limit may store up to this many).
+    static let maxPathBytes: UInt32 = 4096
 
     /// Named sub-databases.
     static let storeDB = "store", itemsDB = "items", vectorsDB = "vectors", pathsDB = "paths",
@@ -119,18 +122,21 @@ struct StoredItem {
         self.paths = paths; self.metadata = metadata
     }
 
-    /// nil when the bytes are not a version-1 item record.
+    /// nil when the bytes are not a version-1 item record: among others, an item without paths
+    /// (the store deletes an item with its last path), an empty path or one longer than a key
+    /// (every path is also a `paths` key), a path listed twice.
     init?(decoding bytes: UnsafeRawBufferPointer) {
         var r = ByteReader(bytes)
         guard r.u8() == Layout.itemRecordVersion, let d = r.take(32), let size = r.u64LE(), size <= UInt64(Int64.max),
-            let w = r.u32LE(), let h = r.u32LE(), let n = r.u32LE(),
-            Int(n) <= (bytes.count - r.offset) / 4  // each path takes at least its 4-byte length
+            let w = r.u32LE(), let h = r.u32LE(), let n = r.u32LE(), n >= 1,
+            Int(n) <= (bytes.count - r.offset) / 5  // each path takes its 4-byte length and at least 1 byte
         else { return nil }
         var paths: [FilePathBytes] = []
         for _ in 0..<n {
-            guard let len = r.u32LE(), let p = r.take(Int(len)) else { return nil }
+            guard let len = r.u32LE(), len >= 1, len <= Layout.maxPathBytes, let p = r.take(Int(len)) else { return nil }
             paths.append(FilePathBytes(bytes: p))
         }
+        guard Set(paths).count == paths.count else { return nil }
         var metadata: String?
         switch r.u8() {
         case 0: metadata = nil

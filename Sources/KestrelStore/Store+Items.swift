@@ -59,9 +59,7 @@ extension Store {
         try checkedPath(path)
         return try reading { txn in
             guard let entry = try storedPath(path, txn) else { return nil }
-            guard let item = try storedItem(entry.id, txn) else {
-                throw StoreError.corrupt(store: storeName, detail: "path \(path) points at missing item \(entry.id)")
-            }
+            let item = try itemListing(path, entry.id, txn)
             return PathRecord(
                 path: path, id: entry.id, contentHash: SHA256.hex(item.digest), fileSize: item.fileSize,
                 mtimeNanoseconds: entry.mtimeNanoseconds)
@@ -148,15 +146,24 @@ extension Store {
     }
 
     /// Like `paths(withPrefix:)`, with the item each path belongs to, read in the same single
-    /// read transaction (not one transaction per path). A path whose item is missing (a damaged
-    /// store) is left out.
+    /// read transaction (not one transaction per path). A path whose item is missing or does
+    /// not list it is damage (`StoreError.corrupt`), never left out.
     public func pathItems(withPrefix prefix: FilePathBytes) throws -> [(path: FilePathBytes, item: ItemRecord)] {
         if prefix.bytes.count > env.maxKeySize { return [] }  // no key is that long
         return try reading { txn in
-            try pathEntries(withPrefix: prefix, txn).compactMap { e in
-                try storedItem(e.id, txn).map { (e.path, $0.record(id: e.id)) }
-            }
+            try pathEntries(withPrefix: prefix, txn).map { e in (e.path, try itemListing(e.path, e.id, txn).record(id: e.id)) }
         }
+    }
+
+    /// The item a `paths` entry points at, which must exist and list the path.
+    private func itemListing(_ path: FilePathBytes, _ id: UInt64, _ txn: Txn) throws -> StoredItem {
+        guard let item = try storedItem(id, txn) else {
+            throw StoreError.corrupt(store: storeName, detail: "path \(path) points at missing item \(id)")
+        }
+        guard item.paths.contains(path) else {
+            throw StoreError.corrupt(store: storeName, detail: "path \(path) points at item \(id), which does not list it")
+        }
+        return item
     }
 
     /// The range scan behind both: keys from `prefix` up to the first key without it.
@@ -165,7 +172,11 @@ extension Store {
         try txn.scan(db.paths, from: prefix.isEmpty ? nil : prefix.bytes) { k, v in
             guard k.count >= prefix.bytes.count, k.prefix(prefix.bytes.count).elementsEqual(prefix.bytes) else { return false }
             let path = FilePathBytes(bytes: k)
-            guard let entry = StoredPath(decoding: Array(v)) else {
+            // Keys come in strictly increasing byte order; anything else is a damaged page.
+            if let previous = out.last?.path, !(previous < path) {
+                throw StoreError.corrupt(store: storeName, detail: "the paths database is out of order at \(path)")
+            }
+            guard !k.isEmpty, let entry = StoredPath(decoding: Array(v)) else {
                 throw StoreError.corrupt(store: storeName, detail: "path entry for \(path) cannot be decoded")
             }
             out.append((path, entry.id))
@@ -314,7 +325,7 @@ extension Store {
 
     private func storedItem(_ id: UInt64, _ txn: Txn) throws -> StoredItem? {
         guard let bytes = try txn.get(db.items, bigEndian(id)) else { return nil }
-        guard let item = StoredItem(decoding: bytes) else {
+        guard let item = StoredItem(decoding: bytes), item.paths.allSatisfy({ $0.bytes.count <= env.maxKeySize }) else {
             throw StoreError.corrupt(store: storeName, detail: "item \(id) cannot be decoded")
         }
         return item

@@ -191,11 +191,11 @@ public final class Store: @unchecked Sendable {
             let env = try Environment(path: location, mapSize: initialMapSize, maxDatabases: 16, readOnly: readOnly)
             do {
                 // A write into a damaged page can overrun LMDB's heap buffers, which no guard
-                // can undo: a writer checks the structure first.
-                if !readOnly {
-                    try env.verifyStructure()
-                    try env.checkFreeList()
-                }
+                // can undo, and a read of a damaged page can hand back wrong records that still
+                // decode (a page of 0xFF read as a leaf of empty keys): every open checks the
+                // structure first, and a writer the free list too.
+                try env.verifyStructure()
+                if !readOnly { try env.checkFreeList() }
                 typealias Header = (Databases, ModelIdentity, VectorStorage, String?)
                 let (db, identity, storage, storedID) = try env.read(commit: true) { txn -> Header in
                     guard let db = try openDatabases(env, txn, create: false) else {
