@@ -183,6 +183,11 @@ public final class Catalog: @unchecked Sendable {
         if loaded.coveredSequence > last {
             return "it covers the store's changes up to \(loaded.coveredSequence), the store has only \(last)"
         }
+        // Same store id and a sequence this store reached, but another history: a copy of the
+        // store that took other changes (its ids name other images here).
+        if loaded.storeLogChain != (try store.logChain(at: loaded.coveredSequence)) {
+            return "it was built from a copy of this store whose changes up to \(loaded.coveredSequence) differ from this store's"
+        }
         return nil
     }
 
@@ -297,6 +302,7 @@ public final class Catalog: @unchecked Sendable {
             try retuneIfStale()
             let index = self.index
             index.storeID = store.storeID
+            index.storeLogChain = try store.logChain(at: index.coveredSequence)
             try index.save(to: Catalog.indexPath(location))
         }
     }

@@ -198,14 +198,40 @@ extension Store {
         try reading { txn in
             var out: [Change] = []
             guard since < UInt64.max, limit > 0 else { return out }
+            let last = try Counters(txn, self).nextSequence - 1
             try txn.scan(db.log, from: bigEndian(since + 1)) { k, v in
-                guard let seq = readU64BE(k), let change = decodeLogEntry(sequence: seq, v) else {
+                guard let seq = readU64BE(k), let entry = decodeLogEntry(sequence: seq, v) else {
                     throw StoreError.corrupt(store: storeName, detail: "bad log entry")
                 }
-                out.append(change)
+                // Sequences are consecutive from 1 up to the counter: a gap is a lost entry.
+                let expected = (out.last?.sequence ?? since) + 1
+                guard seq == expected, seq <= last else {
+                    throw StoreError.corrupt(store: storeName, detail: "the change log has entry \(seq) where \(expected) belongs (last \(last))")
+                }
+                out.append(entry.change)
                 return out.count < limit
             }
+            if out.count < limit, (out.last?.sequence ?? since) < last {
+                throw StoreError.corrupt(store: storeName, detail: "the change log ends before its last entry \(last)")
+            }
             return out
+        }
+    }
+
+    /// The chain digest of the change log at `sequence` (64 hex characters): a digest of every
+    /// change up to it, in order, so that two copies of one store that took different changes
+    /// disagree there (see docs/store-format.md). nil for sequence 0 and for entries written
+    /// before schema version 2, which carry none. Throws `StoreError.corrupt` when the store
+    /// has no entry at a sequence it reached.
+    public func logChain(at sequence: UInt64) throws -> String? {
+        guard sequence > 0 else { return nil }
+        return try reading { txn in
+            let last = try Counters(txn, self).nextSequence - 1
+            guard sequence <= last else { return nil }
+            guard let entry = try txn.withValue(db.log, bigEndian(sequence), { decodeLogEntry(sequence: sequence, $0) }), let entry else {
+                throw StoreError.corrupt(store: storeName, detail: "log entry \(sequence) is missing or cannot be decoded")
+            }
+            return entry.chain.map(SHA256.hex)
         }
     }
 
@@ -215,6 +241,8 @@ extension Store {
     struct Counters {
         var nextID: UInt64
         var nextSequence: UInt64
+        /// The chain of the last log entry (zeros when there is none or it has none).
+        var chain: [UInt8]
 
         init(_ txn: Txn, _ store: Store) throws {
             func read(_ key: String) throws -> UInt64 {
@@ -229,6 +257,14 @@ extension Store {
             }
             nextID = try read(Layout.Key.nextID)
             nextSequence = try read(Layout.Key.nextSequence)
+            chain = noLogChain
+            if nextSequence > 1 {
+                let seq = nextSequence - 1
+                guard let bytes = try txn.get(store.db.log, bigEndian(seq)),
+                    let entry = bytes.withUnsafeBytes({ decodeLogEntry(sequence: seq, $0) })
+                else { throw StoreError.corrupt(store: store.storeName, detail: "log entry \(seq) is missing or cannot be decoded") }
+                chain = entry.chain ?? noLogChain
+            }
         }
 
         func save(_ txn: Txn, _ store: Store) throws {
@@ -236,8 +272,10 @@ extension Store {
             try txn.put(store.db.store, Array(Layout.Key.nextSequence.utf8), littleEndian(nextSequence))
         }
 
-        mutating func log(_ kind: Change.Kind, _ id: UInt64, _ txn: Txn, _ store: Store) throws {
-            try txn.put(store.db.log, bigEndian(nextSequence), encodeLogEntry(kind, id))
+        /// Logs a change of the item `id` whose content hashes to `digest`.
+        mutating func log(_ kind: Change.Kind, _ id: UInt64, content digest: [UInt8], _ txn: Txn, _ store: Store) throws {
+            chain = nextLogChain(previous: chain, kind, id, content: digest)
+            try txn.put(store.db.log, bigEndian(nextSequence), encodeLogEntry(kind, id, chain: chain))
             nextSequence += 1
         }
     }
@@ -289,7 +327,7 @@ extension Store {
             try txn.put(db.items, bigEndian(id), item.encoded())
             try txn.put(db.vectors, bigEndian(id), VectorCoding.encode(embedding, as: vectorStorage))
             try txn.put(db.hashes, digest, bigEndian(id))
-            try counters.log(.added, id, txn, self)
+            try counters.log(.added, id, content: digest, txn, self)
         }
         try txn.put(db.paths, pathKey, StoredPath(id: id, mtimeNanoseconds: new.mtimeNanoseconds).encoded())
 
@@ -311,7 +349,7 @@ extension Store {
         try txn.delete(db.items, bigEndian(id))
         try txn.delete(db.vectors, bigEndian(id))
         try txn.delete(db.hashes, item.digest)
-        try counters.log(.removed, id, txn, self)
+        try counters.log(.removed, id, content: item.digest, txn, self)
         return true
     }
 
