@@ -317,6 +317,51 @@ final class IndexIntegrityTests: XCTestCase {
         XCTAssertEqual(try stats(index)["items"] as? Int, 8)
     }
 
+    /// Kind 12: the disk fills up in the middle of a run. The batches before are stored: the
+    /// message says how many files of this run went in, that the store is intact and to run the
+    /// same command again; the summary is printed, and the report written or said not to be.
+    /// Running the command again after space is freed stores the rest.
+    func testKind12_DiskFullMidRunSaysHowManyFilesWereStored() throws {
+        let mountPoint = Fixtures.temporaryDirectory("kestrel-fulldisk")
+        guard shell(["/bin/mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint.path]) == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here")
+        }
+        defer { _ = shell(["/bin/umount", mountPoint.path]); try? FileManager.default.removeItem(at: mountPoint) }
+        let index = mountPoint.appendingPathComponent("ix")
+        try add(index, ["samples/images/circles"])
+        // Leave room for some batches of the run, not all of them.
+        let free = try XCTUnwrap(try FileManager.default.attributesOfFileSystem(forPath: mountPoint.path)[.systemFreeSize] as? Int)
+        let filler = mountPoint.appendingPathComponent("filler")
+        try Data(count: max(0, free - 150_000)).write(to: filler)
+        let images = try slowFolder()
+        let command = ["index", "add", "--index", index.path, "--model", model, "--quiet", images.path]
+        let r = try Kestrel.run(command)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertFalse(r.signaled)
+        let items = try XCTUnwrap(try stats(index)["items"] as? Int)
+        let stored = items - 4
+        XCTAssertGreaterThan(stored, 0, "some batches fit: \(r.stderr)")
+        XCTAssertLessThan(stored, 600, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: the disk holding \(index.path)/store filled up during this run: \(stored) files of this run were stored"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("the other \(600 - stored) files were not stored, and the store is intact"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("run the same command again"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("nothing of this write was stored"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("added \(stored), duplicates 0"), "the summary of what went in: \(r.stderr)")
+        let reportFile = index.appendingPathComponent("ingest-report.json")
+        if r.stderr.contains("report: \(reportFile.path)") {
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: reportFile)) as? [String: Any]
+            XCTAssertEqual(json?["added"] as? Int, stored)
+        } else {
+            XCTAssertTrue(r.stderr.contains("warning: the report was not written to \(reportFile.path)"), r.stderr)
+        }
+        try FileManager.default.removeItem(at: filler)
+        let again = try Kestrel.run(command)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("added \(600 - stored), duplicates 0, unchanged \(stored)"), again.stderr)
+        XCTAssertEqual(try stats(index)["items"] as? Int, 604)
+        XCTAssertEqual(try stats(index)["indexed"] as? Int, 604)
+    }
+
     func shell(_ command: [String]) -> Int32 {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: command[0])
