@@ -290,6 +290,10 @@ extension Store {
         if let e = new.embedding, !e.allSatisfy(\.isFinite) {  // a NaN vector would match nothing, forever
             throw StoreError.invalidItem(store: storeName, path: new.path.description, reason: "its embedding holds NaN or infinite values")
         }
+        // A component at or past 65520 would be stored as a float16 infinity.
+        if vectorStorage == .float16, let e = new.embedding, !e.allSatisfy({ VectorCoding.float(halfBits: VectorCoding.halfBits($0)).isFinite }) {
+            throw StoreError.invalidItem(store: storeName, path: new.path.description, reason: "its embedding holds values beyond float16's range (65504)")
+        }
         guard new.width >= 0, new.height >= 0, new.width <= UInt32.max, new.height <= UInt32.max else {
             throw StoreError.invalidItem(store: storeName, path: new.path.description, reason: "image size \(new.width)x\(new.height) is invalid")
         }
@@ -377,11 +381,16 @@ extension Store {
         return entry
     }
 
-    /// Appends vector `id`'s components to `out`.
+    /// Appends vector `id`'s components to `out`. The store never writes a NaN or infinite
+    /// component (`add` refuses them), so one read back is damage (a page of 0xFF reads as NaNs).
     private func decodeVector(_ bytes: UnsafeRawBufferPointer, id: UInt64, into out: inout [Float]) throws {
+        let start = out.count
         guard VectorCoding.decode(bytes, as: vectorStorage, dimension: identity.dimension, into: &out) else {
             throw StoreError.corrupt(
                 store: storeName, detail: "vector \(id) has \(bytes.count) bytes, expected \(identity.dimension * vectorStorage.bytesPerComponent)")
+        }
+        guard out[start...].allSatisfy(\.isFinite) else {
+            throw StoreError.corrupt(store: storeName, detail: "vector \(id) holds NaN or infinite values")
         }
     }
 

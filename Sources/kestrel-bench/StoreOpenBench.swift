@@ -1,10 +1,14 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import KestrelEngine
 
-/// `kestrel-bench store-open [--count N] [--dim D] [--dir DIR]`: what the page walk every store
-/// open runs costs. Makes (or reuses, in DIR) a store of N random D-dimensional f32 vectors with
-/// one path each, then times a read-only open (environment, walk, header) and the walk alone,
-/// each the median of 9 runs with the file in the page cache.
+/// `kestrel-bench store-open [--count N] [--dim D] [--dir DIR] [--cold]`: what the page walk every
+/// store open runs costs. Makes (or reuses, in DIR) a store of N random D-dimensional f32 vectors
+/// with one path each, then times a read-only open (environment, walk, header) and the walk
+/// alone, each the median of 11 runs: with data.mdb in the page cache, or with `--cold`, evicted
+/// from it (posix_fadvise DONTNEED) before each run.
 func runStoreOpenBench(args: [String]) throws {
     func value(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
     let count = Int(value("--count") ?? "") ?? 20000
@@ -29,19 +33,25 @@ func runStoreOpenBench(args: [String]) throws {
         store.close()
     }
     let bytes = (try? FileManager.default.attributesOfItem(atPath: dir.appendingPathComponent("data.mdb").path)[.size] as? Int) ?? 0
+    let cold = args.contains("--cold")
+    func evict() {
+        let fd = Glibc.open(dir.appendingPathComponent("data.mdb").path, O_RDONLY)
+        if fd >= 0 { _ = posix_fadvise(fd, 0, 0, Int32(POSIX_FADV_DONTNEED)); Glibc.close(fd) }
+    }
     func median(_ body: () throws -> Void) rethrows -> Double {
         var times: [Double] = []
-        for _ in 0..<9 {
+        for _ in 0..<11 {
+            if cold { evict() }
             let t0 = DispatchTime.now().uptimeNanoseconds
             try body()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
         }
-        return times.sorted()[4]
+        return times.sorted()[5]
     }
     _ = try Store.open(at: dir, readOnly: true)  // warm the page cache
     let open = try median { let s = try Store.open(at: dir, readOnly: true); s.close() }
     let store = try Store.open(at: dir, readOnly: true)
     let walk = try median { try store.verifyStructure() }
-    print(String(format: "store of %d items x %d-d, data.mdb %.1f MB: read-only open %.1f ms, of which page walk %.1f ms",
-                 try store.count, dim, Double(bytes) / 1e6, open, walk))
+    print(String(format: "store of %d items x %d-d, data.mdb %.1f MB, %@ cache: read-only open (walk included) %.1f ms; the page walk alone %.1f ms",
+                 try store.count, dim, Double(bytes) / 1e6, cold ? "cold" : "warm", open, walk))
 }

@@ -63,6 +63,9 @@ final class Kind5LogChainTests: XCTestCase {
         XCTAssertEqual(try upgraded.logChain(at: 3)?.count, 64)
     }
 
+}
+
+extension XCTestCase {
     /// Puts raw values into named databases of a closed store, as another program could.
     func rawRewrite(_ url: URL, _ body: ((String, [UInt8], [UInt8]) throws -> Void) throws -> Void) throws {
         var env: OpaquePointer?, txn: OpaquePointer?
