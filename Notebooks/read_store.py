@@ -13,7 +13,7 @@ import lmdb
 import numpy as np
 
 MAGIC = b"KESTRELS"
-SCHEMA_VERSION = 1
+SCHEMA_VERSIONS = (1, 2)  # 2: log entries carry a 32-byte chain digest after kind and id
 
 
 def u64be(b):
@@ -32,8 +32,8 @@ class KestrelStore:
             if get("magic") != MAGIC:
                 raise ValueError(f"{path} is not a Kestrel store (wrong magic)")
             version = struct.unpack("<I", get("schema_version"))[0]
-            if version != SCHEMA_VERSION:
-                raise ValueError(f"{path} has schema version {version}, this reader knows {SCHEMA_VERSION}")
+            if version not in SCHEMA_VERSIONS:
+                raise ValueError(f"{path} has schema version {version}, this reader knows {SCHEMA_VERSIONS}")
             self.model_name = get("model_name").decode()
             self.model_fingerprint = get("model_fingerprint").decode()
             self.dimension = struct.unpack("<I", get("dimension"))[0]

@@ -223,6 +223,7 @@ enum {
     F_BIGDATA = 0x01, F_SUBDATA = 0x02, F_DUPDATA = 0x04,
     DB_RECORD = 48,     // MDB_db
     META_DBS = 24,      // offset of mm_dbs[2] inside MDB_meta
+    META_LAST_PAGE = 120, // offset of mm_last_pg
     META_TXNID = 128,   // offset of mm_txnid
     MAX_DEPTH = 32,     // LMDB's CURSOR_STACK
 };
@@ -323,12 +324,11 @@ static int walk_db(walk_t *w, const unsigned char *record, int is_main) {
     return walk_page(w, root, 1, is_main);
 }
 
-static int verify(MDB_env *env, char *reason, size_t reason_size) {
-    MDB_envinfo info;
+/// Walks the snapshot of `txn` (a read transaction, which keeps its pages from being reused
+/// by a writer in any process while the walk runs).
+static int verify(MDB_env *env, MDB_txn *txn, char *reason, size_t reason_size) {
     MDB_stat stat;
-    int rc = mdb_env_info(env, &info);
-    if (rc) return rc;
-    rc = mdb_env_stat(env, &stat);
+    int rc = mdb_env_stat(env, &stat);
     if (rc) return rc;
     // A mapping of our own (LMDB does not tell where its map is): the same page cache.
     mdb_filehandle_t fd;
@@ -336,28 +336,60 @@ static int verify(MDB_env *env, char *reason, size_t reason_size) {
     if (rc) return rc;
     struct stat st;
     if (fstat(fd, &st) != 0) return errno;
-    walk_t w = { NULL, stat.ms_psize, info.me_last_pgno, NULL, reason, reason_size };
-    if (w.psize < 512 || (uint64_t)st.st_size / w.psize <= w.last)
-        return bad(&w, "data.mdb is %llu bytes, short of its last page in use (%llu)", U((unsigned long long)st.st_size), U(w.last));
-    size_t length = (size_t)((w.last + 1) * w.psize);
+    walk_t w = { NULL, stat.ms_psize, 0, NULL, reason, reason_size };
+    if (w.psize < 512 || (uint64_t)st.st_size < 2 * w.psize)
+        return bad(&w, "data.mdb is %llu bytes, too short for its two meta pages", U((unsigned long long)st.st_size));
+    uint64_t pages_in_file = (uint64_t)st.st_size / w.psize;
+    size_t length = (size_t)(pages_in_file * w.psize);
     void *map = mmap(NULL, length, PROT_READ, MAP_SHARED, fd, 0);
     if (map == MAP_FAILED) return errno;
     w.map = (const unsigned char *)map;
-    // The current meta page is the one with the larger transaction id (as LMDB picks it).
-    const unsigned char *m0 = w.map + PAGE_HEADER, *m1 = w.map + w.psize + PAGE_HEADER;
-    const unsigned char *meta = u64(m1 + META_TXNID) > u64(m0 + META_TXNID) ? m1 : m0;
+    // The meta page of the transaction's snapshot: the one with its transaction id. A writer
+    // may overwrite that page two commits later; the copy is used only if the id is the same
+    // after it was taken.
+    uint64_t txnid = (uint64_t)mdb_txn_id(txn);
+    unsigned char dbs[2 * DB_RECORD];
+    uint64_t last = 0;
+    int found = 0;
+    for (int i = 0; i < 2 && !found; i++) {
+        const volatile unsigned char *meta = w.map + (uint64_t)i * w.psize + PAGE_HEADER;
+        if (u64((const unsigned char *)meta + META_TXNID) != txnid) continue;
+        memcpy(dbs, (const unsigned char *)meta + META_DBS, sizeof dbs);
+        last = u64((const unsigned char *)meta + META_LAST_PAGE);
+        __sync_synchronize();
+        found = u64((const unsigned char *)meta + META_TXNID) == txnid;
+    }
+    if (!found) { munmap(map, length); return EAGAIN; }
+    w.last = last;
+    if (last >= pages_in_file) {
+        munmap(map, length);
+        return bad(&w, "data.mdb is %llu bytes, short of its last page in use (%llu)", U((unsigned long long)st.st_size), U(last));
+    }
     w.seen = calloc(w.last / 8 + 1, 1);
     if (!w.seen) { munmap(map, length); return ENOMEM; }
-    rc = walk_db(&w, meta + META_DBS, 0);                      // the free list
-    if (!rc) rc = walk_db(&w, meta + META_DBS + DB_RECORD, 1);  // the main database and, through it, the named ones
+    rc = walk_db(&w, dbs, 0);                         // the free list
+    if (!rc) rc = walk_db(&w, dbs + DB_RECORD, 1);    // the main database and, through it, the named ones
     free(w.seen);
     munmap(map, length);
     return rc;
 }
 
 int kmdb_env_verify(MDB_env *env, char *reason, size_t reason_size) {
-    int rc;
     if (reason_size) reason[0] = 0;
-    GUARDED(rc, verify(env, reason, reason_size));
-    return rc;
+    // A writer in another process may commit between the snapshot's start and the read of its
+    // meta page (EAGAIN): take a newer snapshot.
+    for (int attempt = 0; attempt < 8; attempt++) {
+        MDB_txn *txn = NULL;
+        int rc = kmdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+        if (rc == MDB_MAP_RESIZED) {  // another process grew the map: adopt its size
+            rc = kmdb_env_set_mapsize(env, 0);
+            if (rc) return rc;
+            continue;
+        }
+        if (rc) return rc;
+        GUARDED(rc, verify(env, txn, reason, reason_size));
+        kmdb_txn_abort(txn);
+        if (rc != EAGAIN) return rc;
+    }
+    return EAGAIN;
 }

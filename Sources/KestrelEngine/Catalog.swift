@@ -148,6 +148,7 @@ public final class Catalog: @unchecked Sendable {
         self.store = store
         self.lock = lock
         self.warn = warn
+        try Catalog.checkMetaRecords(store)
         current = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
         let url = Catalog.indexPath(dir)
         guard loadIndex else { return }
@@ -204,10 +205,31 @@ public final class Catalog: @unchecked Sendable {
         if loaded.coveredSequence > last {
             return "it covers the store's changes up to \(loaded.coveredSequence), the store has only \(last)"
         }
+        // Same store id and a sequence this store reached, but another history: a copy of the
+        // store that took other changes (its ids name other images here).
+        if loaded.storeLogChain != (try store.logChain(at: loaded.coveredSequence)) {
+            return "it was built from a copy of this store whose changes up to \(loaded.coveredSequence) differ from this store's"
+        }
         return nil
     }
 
-    /// A text value from the store's meta area (nil when absent or unreadable).
+    /// Reads the catalog's records in the store's meta area once, with every error: the
+    /// accessors below (`modelPath`, `orientation`...) then never turn a damaged store into a
+    /// missing record ("the index does not record its model") or a default setting.
+    static func checkMetaRecords(_ store: Store) throws {
+        for key in [MetaKey.modelPath, MetaKey.indexSpec, MetaKey.recallTarget, MetaKey.orientation] {
+            guard let value = try store.meta(key: key) else { continue }
+            guard let text = String(data: value, encoding: .utf8), !text.isEmpty else {
+                throw StoreError.corrupt(store: store.location.description, detail: "the record \(key) is not UTF-8 text")
+            }
+            if key == MetaKey.orientation, OrientationHandling(rawValue: text) == nil {
+                throw StoreError.corrupt(store: store.location.description, detail: "the record \(key) holds an unknown setting")
+            }
+        }
+    }
+
+    /// A text value from the store's meta area (nil when absent; `checkMetaRecords` found it
+    /// readable at open).
     private func metaString(_ key: String) -> String? {
         ((try? store.meta(key: key)) ?? nil).map { String(decoding: $0, as: UTF8.self) }
     }
@@ -302,6 +324,7 @@ public final class Catalog: @unchecked Sendable {
             try retuneIfStale()
             let index = self.index
             index.storeID = store.storeID
+            index.storeLogChain = try store.logChain(at: index.coveredSequence)
             try index.save(to: Catalog.indexPath(location))
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import KestrelFiles
+import KestrelIndex
 import KestrelStore
 
 /// Options for adding folders of images to a catalog.
@@ -36,6 +37,8 @@ public struct IngestReport: Sendable {
     public var skipped: [FileProblem] = []
     public var seconds = 0.0
     public var times = StageTimes()
+    /// Why DIR/ingest-report.json could not be written (a full disk...); nil when it was.
+    public var reportNotWritten: String?
 
     /// Images embedded per second of wall time.
     public var imagesPerSecond: Double { seconds > 0 ? Double(added + changed) / seconds : 0 }
@@ -114,8 +117,43 @@ public struct Ingestor {
         }
 
         if todo.isEmpty { options.progress?(0, 0) }
-        var lastSave = Date()
         var done = 0
+        do {
+            try storeBatches(todo, roots, &report, &done)
+        } catch where Ingestor.isDiskFull(error) {
+            // Every batch before this one is committed: say what went in, write the report if
+            // the disk still takes it, and stop.
+            report.seconds = Date().timeIntervalSince(start)
+            writeReport(&report)
+            throw IngestStopped(index: catalog.location.description, store: store.location.description, report: report,
+                                filesLeft: todo.count - done, cause: "\(error)")
+        }
+        report.seconds = Date().timeIntervalSince(start)
+        writeReport(&report)
+        return report
+    }
+
+    /// Writes DIR/ingest-report.json, noting in the report when it cannot.
+    private func writeReport(_ report: inout IngestReport) {
+        do {
+            try FileSystem.writeFileAtomically(Array(report.json.utf8), to: Catalog.reportPath(catalog.location))
+        } catch {
+            report.reportNotWritten = "\(error)"
+        }
+    }
+
+    /// A full disk (or quota), from the store or from saving the index file.
+    static func isDiskFull(_ error: Error) -> Bool {
+        if case StoreError.diskFull = error { return true }
+        if case IndexError.io(_, _, let code) = error { return code == ENOSPC || code == EDQUOT }
+        return false
+    }
+
+    /// The batches, the pruning and the final index save of `run`. `done` counts the files whose
+    /// batch is committed.
+    private func storeBatches(_ todo: [Candidate], _ roots: [FilePathBytes], _ report: inout IngestReport, _ done: inout Int) throws {
+        let store = catalog.store
+        var lastSave = Date()
         for batchStart in stride(from: 0, to: todo.count, by: options.batchSize) {
             let batch = Array(todo[batchStart..<min(batchStart + options.batchSize, todo.count)])
             try ingestBatch(batch, &report)
@@ -144,9 +182,6 @@ public struct Ingestor {
         try report.times.time("index") {
             if try catalog.needsRebuild() { try catalog.rebuildIndex() } else { try catalog.saveIndex() }
         }
-        report.seconds = Date().timeIntervalSince(start)
-        try? FileSystem.writeFileAtomically(Array(report.json.utf8), to: Catalog.reportPath(catalog.location))
-        return report
     }
 
     /// Reads, hashes, decodes and embeds one batch, then stores it in one transaction and
@@ -229,5 +264,35 @@ public struct Ingestor {
         let text = "\(error)"
         let prefix = path.description + ": "
         return text.hasPrefix(prefix) ? String(text.dropFirst(prefix.count)) : text
+    }
+}
+
+/// An ingest that stopped because the disk holding the index folder filled up. Each batch is
+/// one store transaction: the batches before the one that hit the full disk are stored, that
+/// one is not, and the store is intact. `report` describes what went in.
+public struct IngestStopped: Error, CustomStringConvertible, Sendable {
+    /// The index folder and its store, for display.
+    public var index: String
+    public var store: String
+    /// What this run did before the disk filled up (its `added`, `changed`, `duplicates`... are
+    /// stored).
+    public var report: IngestReport
+    /// Files of this run that were not stored (the batch that hit the full disk and the ones after it).
+    public var filesLeft: Int
+    /// The error that stopped the run.
+    public var cause: String
+
+    public var description: String {
+        let stored = report.added + report.changed + report.duplicates
+        let what = stored == 0
+            ? "nothing of this run was stored"
+            : "\(stored) file\(stored == 1 ? "" : "s") of this run \(stored == 1 ? "was" : "were") stored before it did"
+                + " (\(report.added) new, \(report.changed) changed, \(report.duplicates) duplicate\(report.duplicates == 1 ? "" : "s"))"
+        let rest = filesLeft > 0
+            ? "; the other \(filesLeft) file\(filesLeft == 1 ? " was" : "s were") not stored"
+            : "; every file of this run was stored, but the index file could not be saved (the next command catches it up from the store)"
+        return "the disk holding \(store) filled up during this run: \(what)\(rest), and the store is intact"
+            + " ---> HINT: free some space (`df -h` shows how much is left) and run the same command again:"
+            + " it skips the files already stored and continues with the rest"
     }
 }

@@ -7,7 +7,7 @@ import KestrelStore
 public struct SearchResult: Sendable {
     public var rank: Int
     public var id: UInt64
-    /// One path of the item (under the prefix, when one was given); empty if it has none.
+    /// One path of the item (under the prefix, when one was given).
     public var path: FilePathBytes
     public var score: Float
 }
@@ -85,8 +85,12 @@ extension Catalog {
             let id = UInt64(hit.id)
             if id == excluding { continue }
             if let minScore = options.minScore, hit.score < minScore { continue }
-            guard let item = try store.item(id: id) else { continue }
-            let path = options.pathPrefix.flatMap { p in item.paths.first { $0.hasPrefix(p) } } ?? item.paths.first ?? FilePathBytes([])
+            // The index holds only ids the store logged as added and not removed: a missing item
+            // (or one without paths) is damage, never a result left out or shown without a path.
+            guard let item = try store.item(id: id), let first = item.paths.first else {
+                throw StoreError.corrupt(store: store.location.description, detail: "item \(id) is indexed but missing from the store")
+            }
+            let path = options.pathPrefix.flatMap { p in item.paths.first { $0.hasPrefix(p) } } ?? first
             results.append(SearchResult(rank: results.count + 1, id: id, path: path, score: hit.score))
             if results.count == k { break }
         }

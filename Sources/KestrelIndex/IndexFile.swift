@@ -21,13 +21,16 @@ public struct IndexFileInfo: Sendable, Equatable, Codable {
     /// The identity of the data the index was built from (a Kestrel store's random id), opaque
     /// to this module. nil when the caller set none.
     public var storeID: String?
+    /// A digest of the data's history up to `coveredSequence` (a Kestrel store's log chain),
+    /// opaque to this module; nil when the caller set none. New in format version 3.
+    public var storeLogChain: String?
 }
 
 /// On-disk layout (little-endian), one file:
 ///
 ///     0   8  magic "KSTRLIDX"
-///     8   4  format version (UInt32) = 2 (1 had no storeID; such files are refused as
-///              `unsupportedVersion`, and a catalog rebuilds them from its store)
+///     8   4  format version (UInt32) = 3 (1 had no storeID, 2 no storeLogChain; such files
+///              are refused as `unsupportedVersion`, and a catalog rebuilds them from its store)
 ///     12  4  header length H (UInt32)
 ///     16  H  header: IndexFileInfo as JSON
 ///     ..  8  checksum of the header bytes (UInt64)
@@ -36,7 +39,7 @@ public struct IndexFileInfo: Sendable, Equatable, Codable {
 ///     ..  P  payload: cfaiss blob (FAISS index + slot -> id table)
 enum IndexFile {
     static let magic: [UInt8] = Array("KSTRLIDX".utf8)
-    static let version: UInt32 = 2
+    static let version: UInt32 = 3
 
     static func encode(info: IndexFileInfo, payload: UnsafeRawBufferPointer) throws -> [UInt8] {
         let encoder = JSONEncoder()
@@ -104,7 +107,8 @@ extension VectorIndex {
     public var fileInfo: IndexFileInfo {
         IndexFileInfo(
             factory: factory, dimension: dimension, count: count, coveredSequence: coveredSequence,
-            searchParameters: searchParameters, efConstruction: efConstruction, tuning: tuning, storeID: storeID)
+            searchParameters: searchParameters, efConstruction: efConstruction, tuning: tuning, storeID: storeID,
+            storeLogChain: storeLogChain)
     }
 
     /// Saves atomically: writes `.<name>.tmp` in the same directory, fsyncs it, renames it over
@@ -176,6 +180,7 @@ extension VectorIndex {
             }
             index.restore(sequence: info.coveredSequence, tuning: info.tuning)
             index.storeID = info.storeID
+            index.storeLogChain = info.storeLogChain
             return index
         }
     }

@@ -58,6 +58,12 @@ public final class VectorIndex: @unchecked Sendable {
         get { reading { source } }
         set { locked { source = newValue } }
     }
+    /// A digest of that data's history up to `coveredSequence` (set by callers, persisted;
+    /// opaque here).
+    public var storeLogChain: String? {
+        get { reading { history } }
+        set { locked { history = newValue } }
+    }
     /// The last tuning outcome (persisted), `nil` if never tuned.
     public var tuning: TuningResult? { reading { tuned } }
 
@@ -68,6 +74,7 @@ public final class VectorIndex: @unchecked Sendable {
     private var parameters: SearchParameters
     private var tuned: TuningResult?
     private var source: String?
+    private var history: String?
 
     init(handle: OpaquePointer, factory: String, efConstruction: Int?, parameters: SearchParameters) {
         self.handle = handle

@@ -260,7 +260,7 @@ final class Environment: @unchecked Sendable {
         }
     }
 
-    /// Checks the structure of every page a write could change (see `kmdb_env_verify`).
+    /// Checks the structure of every page reachable from the current snapshot (see `kmdb_env_verify`).
     func verifyStructure() throws {
         try lock.exclusive {
             guard let e = env else { throw Closed() }

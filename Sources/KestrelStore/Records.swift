@@ -6,8 +6,14 @@ import KestrelFiles
 /// number is little-endian.
 enum Layout {
     static let magic: [UInt8] = Array("KESTRELS".utf8)
-    static let schemaVersion: UInt32 = 1
+    /// Version 2 adds the chain digest to log entries; version 1 stores (9-byte log entries)
+    /// are read as they are and become version 2 at their first writable open.
+    static let schemaVersion: UInt32 = 2
+    static let readableSchemaVersions: ClosedRange<UInt32> = 1...2
     static let itemRecordVersion: UInt8 = 1
+    /// No path is longer than LMDB's largest key (511 bytes in the default build; a build with a
+    /// larger limit may store up to this many).
+    static let maxPathBytes: UInt32 = 4096
 
     /// Named sub-databases.
     static let storeDB = "store", itemsDB = "items", vectorsDB = "vectors", pathsDB = "paths",
@@ -119,18 +125,21 @@ struct StoredItem {
         self.paths = paths; self.metadata = metadata
     }
 
-    /// nil when the bytes are not a version-1 item record.
+    /// nil when the bytes are not a version-1 item record: among others, an item without paths
+    /// (the store deletes an item with its last path), an empty path or one longer than a key
+    /// (every path is also a `paths` key), a path listed twice.
     init?(decoding bytes: UnsafeRawBufferPointer) {
         var r = ByteReader(bytes)
         guard r.u8() == Layout.itemRecordVersion, let d = r.take(32), let size = r.u64LE(), size <= UInt64(Int64.max),
-            let w = r.u32LE(), let h = r.u32LE(), let n = r.u32LE(),
-            Int(n) <= (bytes.count - r.offset) / 4  // each path takes at least its 4-byte length
+            let w = r.u32LE(), let h = r.u32LE(), let n = r.u32LE(), n >= 1,
+            Int(n) <= (bytes.count - r.offset) / 5  // each path takes its 4-byte length and at least 1 byte
         else { return nil }
         var paths: [FilePathBytes] = []
         for _ in 0..<n {
-            guard let len = r.u32LE(), let p = r.take(Int(len)) else { return nil }
+            guard let len = r.u32LE(), len >= 1, len <= Layout.maxPathBytes, let p = r.take(Int(len)) else { return nil }
             paths.append(FilePathBytes(bytes: p))
         }
+        guard Set(paths).count == paths.count else { return nil }
         var metadata: String?
         switch r.u8() {
         case 0: metadata = nil
@@ -174,11 +183,33 @@ struct StoredPath {
     }
 }
 
-/// The value of `log[seq]`: `u8 kind (1 added, 2 removed) | u64 BE id` (9 bytes).
-func encodeLogEntry(_ kind: Change.Kind, _ id: UInt64) -> [UInt8] { [kind.rawValue] + bigEndian(id) }
+/// The value of `log[seq]`: `u8 kind (1 added, 2 removed) | u64 BE id | 32-byte chain`
+/// (41 bytes); entries written before schema version 2 are the first 9 bytes alone.
+/// chain = SHA-256(previous entry's chain | kind | id BE | SHA-256 of the item's content), the
+/// previous chain of the first entry (or of one after a 9-byte entry) being 32 zero bytes:
+/// a digest of the whole log up to here, so two copies of a store that took different changes
+/// have different chains at the same sequence.
+func encodeLogEntry(_ kind: Change.Kind, _ id: UInt64, chain: [UInt8]) -> [UInt8] { [kind.rawValue] + bigEndian(id) + chain }
 
-func decodeLogEntry(sequence: UInt64, _ bytes: UnsafeRawBufferPointer) -> Change? {
+func nextLogChain(previous: [UInt8], _ kind: Change.Kind, _ id: UInt64, content digest: [UInt8]) -> [UInt8] {
+    var h = SHA256()
+    h.update(previous)
+    h.update([kind.rawValue] + bigEndian(id))
+    h.update(digest)
+    return h.finalize()
+}
+
+/// The chain of a 41-byte entry; nil for a 9-byte one.
+let logChainBytes = 32
+let noLogChain = [UInt8](repeating: 0, count: logChainBytes)
+
+func decodeLogEntry(sequence: UInt64, _ bytes: UnsafeRawBufferPointer) -> (change: Change, chain: [UInt8]?)? {
     var r = ByteReader(bytes)
-    guard let k = r.u8(), let kind = Change.Kind(rawValue: k), let id = r.u64BE(), validIDs.contains(id), r.atEnd else { return nil }
-    return Change(sequence: sequence, kind: kind, id: id)
+    guard let k = r.u8(), let kind = Change.Kind(rawValue: k), let id = r.u64BE(), validIDs.contains(id) else { return nil }
+    var chain: [UInt8]?
+    if !r.atEnd {
+        guard let c = r.take(logChainBytes), r.atEnd else { return nil }
+        chain = Array(c)
+    }
+    return (Change(sequence: sequence, kind: kind, id: id), chain)
 }

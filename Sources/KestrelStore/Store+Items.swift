@@ -59,9 +59,7 @@ extension Store {
         try checkedPath(path)
         return try reading { txn in
             guard let entry = try storedPath(path, txn) else { return nil }
-            guard let item = try storedItem(entry.id, txn) else {
-                throw StoreError.corrupt(store: storeName, detail: "path \(path) points at missing item \(entry.id)")
-            }
+            let item = try itemListing(path, entry.id, txn)
             return PathRecord(
                 path: path, id: entry.id, contentHash: SHA256.hex(item.digest), fileSize: item.fileSize,
                 mtimeNanoseconds: entry.mtimeNanoseconds)
@@ -148,15 +146,24 @@ extension Store {
     }
 
     /// Like `paths(withPrefix:)`, with the item each path belongs to, read in the same single
-    /// read transaction (not one transaction per path). A path whose item is missing (a damaged
-    /// store) is left out.
+    /// read transaction (not one transaction per path). A path whose item is missing or does
+    /// not list it is damage (`StoreError.corrupt`), never left out.
     public func pathItems(withPrefix prefix: FilePathBytes) throws -> [(path: FilePathBytes, item: ItemRecord)] {
         if prefix.bytes.count > env.maxKeySize { return [] }  // no key is that long
         return try reading { txn in
-            try pathEntries(withPrefix: prefix, txn).compactMap { e in
-                try storedItem(e.id, txn).map { (e.path, $0.record(id: e.id)) }
-            }
+            try pathEntries(withPrefix: prefix, txn).map { e in (e.path, try itemListing(e.path, e.id, txn).record(id: e.id)) }
         }
+    }
+
+    /// The item a `paths` entry points at, which must exist and list the path.
+    private func itemListing(_ path: FilePathBytes, _ id: UInt64, _ txn: Txn) throws -> StoredItem {
+        guard let item = try storedItem(id, txn) else {
+            throw StoreError.corrupt(store: storeName, detail: "path \(path) points at missing item \(id)")
+        }
+        guard item.paths.contains(path) else {
+            throw StoreError.corrupt(store: storeName, detail: "path \(path) points at item \(id), which does not list it")
+        }
+        return item
     }
 
     /// The range scan behind both: keys from `prefix` up to the first key without it.
@@ -165,7 +172,11 @@ extension Store {
         try txn.scan(db.paths, from: prefix.isEmpty ? nil : prefix.bytes) { k, v in
             guard k.count >= prefix.bytes.count, k.prefix(prefix.bytes.count).elementsEqual(prefix.bytes) else { return false }
             let path = FilePathBytes(bytes: k)
-            guard let entry = StoredPath(decoding: Array(v)) else {
+            // Keys come in strictly increasing byte order; anything else is a damaged page.
+            if let previous = out.last?.path, !(previous < path) {
+                throw StoreError.corrupt(store: storeName, detail: "the paths database is out of order at \(path)")
+            }
+            guard !k.isEmpty, let entry = StoredPath(decoding: Array(v)) else {
                 throw StoreError.corrupt(store: storeName, detail: "path entry for \(path) cannot be decoded")
             }
             out.append((path, entry.id))
@@ -187,14 +198,40 @@ extension Store {
         try reading { txn in
             var out: [Change] = []
             guard since < UInt64.max, limit > 0 else { return out }
+            let last = try Counters(txn, self).nextSequence - 1
             try txn.scan(db.log, from: bigEndian(since + 1)) { k, v in
-                guard let seq = readU64BE(k), let change = decodeLogEntry(sequence: seq, v) else {
+                guard let seq = readU64BE(k), let entry = decodeLogEntry(sequence: seq, v) else {
                     throw StoreError.corrupt(store: storeName, detail: "bad log entry")
                 }
-                out.append(change)
+                // Sequences are consecutive from 1 up to the counter: a gap is a lost entry.
+                let expected = (out.last?.sequence ?? since) + 1
+                guard seq == expected, seq <= last else {
+                    throw StoreError.corrupt(store: storeName, detail: "the change log has entry \(seq) where \(expected) belongs (last \(last))")
+                }
+                out.append(entry.change)
                 return out.count < limit
             }
+            if out.count < limit, (out.last?.sequence ?? since) < last {
+                throw StoreError.corrupt(store: storeName, detail: "the change log ends before its last entry \(last)")
+            }
             return out
+        }
+    }
+
+    /// The chain digest of the change log at `sequence` (64 hex characters): a digest of every
+    /// change up to it, in order, so that two copies of one store that took different changes
+    /// disagree there (see docs/store-format.md). nil for sequence 0 and for entries written
+    /// before schema version 2, which carry none. Throws `StoreError.corrupt` when the store
+    /// has no entry at a sequence it reached.
+    public func logChain(at sequence: UInt64) throws -> String? {
+        guard sequence > 0 else { return nil }
+        return try reading { txn in
+            let last = try Counters(txn, self).nextSequence - 1
+            guard sequence <= last else { return nil }
+            guard let entry = try txn.withValue(db.log, bigEndian(sequence), { decodeLogEntry(sequence: sequence, $0) }), let entry else {
+                throw StoreError.corrupt(store: storeName, detail: "log entry \(sequence) is missing or cannot be decoded")
+            }
+            return entry.chain.map(SHA256.hex)
         }
     }
 
@@ -204,6 +241,8 @@ extension Store {
     struct Counters {
         var nextID: UInt64
         var nextSequence: UInt64
+        /// The chain of the last log entry (zeros when there is none or it has none).
+        var chain: [UInt8]
 
         init(_ txn: Txn, _ store: Store) throws {
             func read(_ key: String) throws -> UInt64 {
@@ -218,6 +257,14 @@ extension Store {
             }
             nextID = try read(Layout.Key.nextID)
             nextSequence = try read(Layout.Key.nextSequence)
+            chain = noLogChain
+            if nextSequence > 1 {
+                let seq = nextSequence - 1
+                guard let bytes = try txn.get(store.db.log, bigEndian(seq)),
+                    let entry = bytes.withUnsafeBytes({ decodeLogEntry(sequence: seq, $0) })
+                else { throw StoreError.corrupt(store: store.storeName, detail: "log entry \(seq) is missing or cannot be decoded") }
+                chain = entry.chain ?? noLogChain
+            }
         }
 
         func save(_ txn: Txn, _ store: Store) throws {
@@ -225,8 +272,10 @@ extension Store {
             try txn.put(store.db.store, Array(Layout.Key.nextSequence.utf8), littleEndian(nextSequence))
         }
 
-        mutating func log(_ kind: Change.Kind, _ id: UInt64, _ txn: Txn, _ store: Store) throws {
-            try txn.put(store.db.log, bigEndian(nextSequence), encodeLogEntry(kind, id))
+        /// Logs a change of the item `id` whose content hashes to `digest`.
+        mutating func log(_ kind: Change.Kind, _ id: UInt64, content digest: [UInt8], _ txn: Txn, _ store: Store) throws {
+            chain = nextLogChain(previous: chain, kind, id, content: digest)
+            try txn.put(store.db.log, bigEndian(nextSequence), encodeLogEntry(kind, id, chain: chain))
             nextSequence += 1
         }
     }
@@ -240,6 +289,10 @@ extension Store {
         }
         if let e = new.embedding, !e.allSatisfy(\.isFinite) {  // a NaN vector would match nothing, forever
             throw StoreError.invalidItem(store: storeName, path: new.path.description, reason: "its embedding holds NaN or infinite values")
+        }
+        // A component at or past 65520 would be stored as a float16 infinity.
+        if vectorStorage == .float16, let e = new.embedding, !e.allSatisfy({ VectorCoding.float(halfBits: VectorCoding.halfBits($0)).isFinite }) {
+            throw StoreError.invalidItem(store: storeName, path: new.path.description, reason: "its embedding holds values beyond float16's range (65504)")
         }
         guard new.width >= 0, new.height >= 0, new.width <= UInt32.max, new.height <= UInt32.max else {
             throw StoreError.invalidItem(store: storeName, path: new.path.description, reason: "image size \(new.width)x\(new.height) is invalid")
@@ -278,7 +331,7 @@ extension Store {
             try txn.put(db.items, bigEndian(id), item.encoded())
             try txn.put(db.vectors, bigEndian(id), VectorCoding.encode(embedding, as: vectorStorage))
             try txn.put(db.hashes, digest, bigEndian(id))
-            try counters.log(.added, id, txn, self)
+            try counters.log(.added, id, content: digest, txn, self)
         }
         try txn.put(db.paths, pathKey, StoredPath(id: id, mtimeNanoseconds: new.mtimeNanoseconds).encoded())
 
@@ -300,7 +353,7 @@ extension Store {
         try txn.delete(db.items, bigEndian(id))
         try txn.delete(db.vectors, bigEndian(id))
         try txn.delete(db.hashes, item.digest)
-        try counters.log(.removed, id, txn, self)
+        try counters.log(.removed, id, content: item.digest, txn, self)
         return true
     }
 
@@ -314,7 +367,7 @@ extension Store {
 
     private func storedItem(_ id: UInt64, _ txn: Txn) throws -> StoredItem? {
         guard let bytes = try txn.get(db.items, bigEndian(id)) else { return nil }
-        guard let item = StoredItem(decoding: bytes) else {
+        guard let item = StoredItem(decoding: bytes), item.paths.allSatisfy({ $0.bytes.count <= env.maxKeySize }) else {
             throw StoreError.corrupt(store: storeName, detail: "item \(id) cannot be decoded")
         }
         return item
@@ -328,11 +381,16 @@ extension Store {
         return entry
     }
 
-    /// Appends vector `id`'s components to `out`.
+    /// Appends vector `id`'s components to `out`. The store never writes a NaN or infinite
+    /// component (`add` refuses them), so one read back is damage (a page of 0xFF reads as NaNs).
     private func decodeVector(_ bytes: UnsafeRawBufferPointer, id: UInt64, into out: inout [Float]) throws {
+        let start = out.count
         guard VectorCoding.decode(bytes, as: vectorStorage, dimension: identity.dimension, into: &out) else {
             throw StoreError.corrupt(
                 store: storeName, detail: "vector \(id) has \(bytes.count) bytes, expected \(identity.dimension * vectorStorage.bytesPerComponent)")
+        }
+        guard out[start...].allSatisfy(\.isFinite) else {
+            throw StoreError.corrupt(store: storeName, detail: "vector \(id) holds NaN or infinite values")
         }
     }
 

@@ -191,13 +191,13 @@ public final class Store: @unchecked Sendable {
             let env = try Environment(path: location, mapSize: initialMapSize, maxDatabases: 16, readOnly: readOnly)
             do {
                 // A write into a damaged page can overrun LMDB's heap buffers, which no guard
-                // can undo: a writer checks the structure first.
-                if !readOnly {
-                    try env.verifyStructure()
-                    try env.checkFreeList()
-                }
-                typealias Header = (Databases, ModelIdentity, VectorStorage, String?)
-                let (db, identity, storage, storedID) = try env.read(commit: true) { txn -> Header in
+                // can undo, and a read of a damaged page can hand back wrong records that still
+                // decode (a page of 0xFF read as a leaf of empty keys): every open checks the
+                // structure first, and a writer the free list too.
+                try env.verifyStructure()
+                if !readOnly { try env.checkFreeList() }
+                typealias Header = (Databases, ModelIdentity, VectorStorage, String?, UInt32)
+                let (db, identity, storage, storedID, version) = try env.read(commit: true) { txn -> Header in
                     guard let db = try openDatabases(env, txn, create: false) else {
                         throw StoreError.notAStore(store: name, detail: "the named databases are missing")
                     }
@@ -210,7 +210,7 @@ public final class Store: @unchecked Sendable {
                         throw StoreError.corrupt(store: name, detail: "schema version missing")
                     }
                     let version = v.withUnsafeBytes { b in var r = ByteReader(b); return r.u32LE()! }
-                    guard version == Layout.schemaVersion else {
+                    guard Layout.readableSchemaVersions.contains(version) else {
                         throw StoreError.unsupportedSchema(store: name, found: version, supported: Layout.schemaVersion)
                     }
                     guard let n = try get(K.modelName), let modelName = String(validating: n, as: UTF8.self),
@@ -230,11 +230,12 @@ public final class Store: @unchecked Sendable {
                         }
                         storeID = id
                     }
-                    return (db, ModelIdentity(name: modelName, fingerprint: fingerprint, dimension: dimension), storage, storeID)
+                    return (db, ModelIdentity(name: modelName, fingerprint: fingerprint, dimension: dimension), storage, storeID, version)
                 }
                 var id = storedID
-                if id == nil && env.mode == .readWrite {
-                    // A store made before store ids existed gets one now.
+                if (id == nil || version < Layout.schemaVersion) && env.mode == .readWrite {
+                    // A store made before store ids existed gets one now; a version-1 store
+                    // becomes version 2 (its next log entries carry the chain digest).
                     let fresh = randomHex(16)
                     try env.write { txn in
                         if let raced = try txn.get(db.store, Array(Layout.Key.storeID.utf8)) {
@@ -243,6 +244,7 @@ public final class Store: @unchecked Sendable {
                             try txn.put(db.store, Array(Layout.Key.storeID.utf8), Array(fresh.utf8))
                             id = fresh
                         }
+                        try txn.put(db.store, Array(Layout.Key.schemaVersion.utf8), littleEndian(Layout.schemaVersion))
                     }
                 }
                 let store = Store(location: location, env: env, db: db, identity: identity, vectorStorage: storage, storeID: id)
@@ -265,6 +267,10 @@ public final class Store: @unchecked Sendable {
             store: handles[0], items: handles[1], vectors: handles[2], paths: handles[3], hashes: handles[4],
             log: handles[5], meta: handles[6])
     }
+
+    /// Walks the page structure of data.mdb again, as every open does (see `kmdb_env_verify`).
+    /// Throws `StoreError.corrupt` naming the store when a page is damaged.
+    public func verifyStructure() throws { try Self.mapped(location) { try env.verifyStructure() } }
 
     /// Closes the store; later calls throw `StoreError.closed`. Also happens on deinit.
     public func close() { env.close() }

@@ -81,17 +81,33 @@ struct IndexAdd: ParsableCommand {
                     if done == total { bar.finish(done) }
                 }
             }
-            let report = try Ingestor(catalog: catalog, embedder: embedder, options: options).run(RawArguments.paths(paths))
-            let say = Console.say
-            say(String(format: "added %d, duplicates %d, unchanged %d, changed %d, pruned %d, failed %d, skipped %d",
-                       report.added, report.duplicates, report.unchanged, report.changed, report.pruned, report.failed.count, report.skipped.count))
-            say(String(format: "throughput: %.1f images/s (%d embedded in %.1f s)", report.imagesPerSecond, report.added + report.changed, report.seconds))
-            say("time: \(report.times.summary)")
-            say("index: \(catalog.index.factory), \(catalog.index.count) vectors\(catalog.index.searchParameterSummary.map { ", " + $0 } ?? "")")
-            for f in report.failed { Console.error("\(f.path): \(f.reason)") }
-            for s in report.skipped { Console.warning("skipped \(s.path): \(s.reason)") }
-            say("report: \(Catalog.reportPath(catalog.location))")
+            let report: IngestReport
+            do {
+                report = try Ingestor(catalog: catalog, embedder: embedder, options: options).run(RawArguments.paths(paths))
+            } catch let stopped as IngestStopped {
+                // The disk filled up: the summary of what went in, then the error.
+                summarize(stopped.report, catalog)
+                throw stopped
+            }
+            summarize(report, catalog)
             if !report.failed.isEmpty { throw ExitCode(1) }  // some input failed; the rest is stored
+        }
+    }
+
+    /// The summary lines on stderr, each failed and skipped file, and where the report is.
+    func summarize(_ report: IngestReport, _ catalog: Catalog) {
+        let say = Console.say
+        say(String(format: "added %d, duplicates %d, unchanged %d, changed %d, pruned %d, failed %d, skipped %d",
+                   report.added, report.duplicates, report.unchanged, report.changed, report.pruned, report.failed.count, report.skipped.count))
+        say(String(format: "throughput: %.1f images/s (%d embedded in %.1f s)", report.imagesPerSecond, report.added + report.changed, report.seconds))
+        say("time: \(report.times.summary)")
+        say("index: \(catalog.index.factory), \(catalog.index.count) vectors\(catalog.index.searchParameterSummary.map { ", " + $0 } ?? "")")
+        for f in report.failed { Console.error("\(f.path): \(f.reason)") }
+        for s in report.skipped { Console.warning("skipped \(s.path): \(s.reason)") }
+        if let why = report.reportNotWritten {
+            Console.warning("the report was not written to \(Catalog.reportPath(catalog.location)): \(why)")
+        } else {
+            say("report: \(Catalog.reportPath(catalog.location))")
         }
     }
 }

@@ -92,6 +92,80 @@ final class Kind4DamagedStoreTests: XCTestCase {
         XCTAssertEqual(failures.count, 0, failures.prefix(5).joined(separator: "\n"))
     }
 
+    /// A store of a few hundred items (distinct bytes: the sample images with a counter appended,
+    /// under names of varied length), so its databases span branch pages, many leaf pages and
+    /// large values.
+    func makeLargerIndex() throws -> URL {
+        let root = Fixtures.temporaryDirectory("kestrel-pages")
+        addTeardownBlock { try? FileManager.default.removeItem(at: root) }
+        let images = root.appendingPathComponent("images")
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        let samples = try FileManager.default.subpathsOfDirectory(atPath: "samples/images").filter { $0.hasSuffix(".png") || $0.hasSuffix(".jpg") }.sorted()
+        for i in 0..<240 {
+            let sample = samples[i % samples.count]
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: "samples/images").appendingPathComponent(sample))
+            bytes.append(Data("kestrel-\(i)".utf8))
+            let name = "img\(i)-" + String(repeating: "x", count: i % 40) + "." + (sample as NSString).pathExtension
+            try bytes.write(to: images.appendingPathComponent(name))
+        }
+        let index = root.appendingPathComponent("pristine")
+        let r = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", images.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return index
+    }
+
+    /// Whole pages of data.mdb overwritten with 0xFF or with zeros, one page at a time, for every
+    /// page of the file: each read command either prints an `error:` naming the store, or prints
+    /// exactly what it prints for the undamaged store. A different answer with exit status 0 is
+    /// the failure this test exists for.
+    func testKind4_WholePageDamageNeverGivesASilentlyDifferentAnswer() throws {
+        let pristine = try makeLargerIndex()
+        let reads: [[String]] = [
+            ["index", "list"], ["index", "stats"], ["search", "--like", "7", "-k", "5"], ["search", "--text", "a red shape", "-k", "5"],
+        ]
+        let env = ["SWIFT_BACKTRACE": "enable=no"]
+        var expected: [String] = []
+        for command in reads {
+            let r = try Kestrel.run(command + ["--index", pristine.path], environment: env)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            expected.append(r.stdout)
+        }
+        XCTAssertGreaterThan(expected[0].split(separator: "\n").count, 200)
+        let size = try Data(contentsOf: pristine.appendingPathComponent("store/data.mdb")).count
+        let pages = size / 4096
+        XCTAssertGreaterThan(pages, 40)
+        var failures: [String] = []
+        var errors = 0, same = 0
+        for page in 0..<pages {
+            for (f, fill) in [UInt8(0xFF), 0x00].enumerated() {
+                let dir = try damagedCopy(of: pristine, page) { bytes in
+                    bytes.replaceSubrange(page * 4096..<(page + 1) * 4096, with: [UInt8](repeating: fill, count: 4096))
+                }
+                let store = dir.appendingPathComponent("store").path
+                // Each page meets two of the four commands (one per fill), every command a
+                // quarter of the pages.
+                for c in [(2 * page + f) % reads.count] {
+                    let r = try Kestrel.run(reads[c] + ["--index", dir.path], environment: env)
+                    let what = "page \(page) filled with \(fill) \(reads[c].joined(separator: " "))"
+                    if r.signaled {
+                        failures.append("\(what): signal \(r.status)")
+                    } else if r.status == 0 {
+                        if r.stdout == expected[c] { same += 1 } else {
+                            failures.append("\(what): exit 0 with another answer (\(r.stdout.split(separator: "\n").count) lines): \(r.stdout.prefix(200))")
+                        }
+                    } else if r.stderr.contains("error: ") && r.stderr.contains(store) {
+                        errors += 1
+                    } else {
+                        failures.append("\(what): exit \(r.status) without naming the store: \(r.stderr.prefix(300))")
+                    }
+                }
+                try? FileManager.default.removeItem(at: dir)
+            }
+        }
+        print("whole pages: \(pages) pages x 2 fills: \(errors) errors naming the store, \(same) same answers, \(failures.count) failures")
+        XCTAssertEqual(failures.count, 0, "\(failures.count) failures:\n" + failures.prefix(8).joined(separator: "\n"))
+    }
+
     /// A truncated store opened for writing is refused too, and the file is left as it was.
     func testKind4_TruncatedStoreIsNotWrittenTo() throws {
         let pristine = try makePristineIndex()

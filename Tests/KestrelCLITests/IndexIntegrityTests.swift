@@ -70,6 +70,54 @@ final class IndexIntegrityTests: XCTestCase {
         XCTAssertEqual(try searchPaths(big).count, 12)
     }
 
+    /// Two copies of one store that took different changes have the same store id, sequence,
+    /// count and dimension: the index file of one, put in the other's folder, must still be
+    /// refused (its ids name other images there) and rebuilt, with a warning.
+    func testKind5_IndexFromACopyThatTookOtherChangesIsRebuilt() throws {
+        let base = newIndex()
+        try add(base, ["samples/images/circles", "samples/images/squares"])
+        let s3 = base.deletingLastPathComponent().appendingPathComponent("s3")
+        let s4 = base.deletingLastPathComponent().appendingPathComponent("s4")
+        try FileManager.default.copyItem(at: base, to: s3)
+        try FileManager.default.copyItem(at: base, to: s4)
+        let images = Fixtures.repoRoot.appendingPathComponent("samples/images").path
+        for (dir, gone, new) in [(s3, "circles/blue_circle.png", "triangles/blue_triangle.png"), (s4, "squares/blue_square.jpg", "triangles/red_triangle.png")] {
+            let r = try Kestrel.run(["index", "remove", "--index", dir.path, "\(images)/\(gone)"])
+            XCTAssertEqual(r.status, 0, r.stderr)
+            try add(dir, ["\(images)/\(new)"])
+        }
+        XCTAssertEqual(try stats(s3)["log_sequence"] as? Int, try stats(s4)["log_sequence"] as? Int)
+        let own = try searchPaths(s3)
+        XCTAssertEqual(own.count, 8)
+        func top(_ dir: URL, _ image: String) throws -> CommandResult {
+            try Kestrel.run(["search", "--index", dir.path, "--image", "\(images)/\(image)", "-k", "1", "--json"])
+        }
+        let ownTop = try top(s3, "triangles/red_triangle.png").stdout
+        try FileManager.default.removeItem(at: s3.appendingPathComponent("index.faiss"))
+        try FileManager.default.copyItem(at: s4.appendingPathComponent("index.faiss"), to: s3.appendingPathComponent("index.faiss"))
+
+        let r = try top(s3, "triangles/red_triangle.png")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("warning:") && r.stderr.contains("index.faiss") && r.stderr.contains("copy of this store"), r.stderr)
+        XCTAssertEqual(r.stdout, ownTop, "the answer of s3's own index")
+        XCTAssertEqual(try searchPaths(s3), own)
+        XCTAssertEqual(try stats(s3)["indexed"] as? Int, 8)
+        // A writer replaces the file; afterwards it is s3's own and opens without a warning.
+        try add(s3, ["\(images)/triangles/green_triangle.jpg"])
+        let again = try Kestrel.run(["index", "stats", "--index", s3.path])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertFalse(again.stderr.contains("warning:"), again.stderr)
+        // A file of format version 2 (no log chain) is rebuilt too.
+        let file = s3.appendingPathComponent("index.faiss")
+        var bytes = try Data(contentsOf: file)
+        bytes[8] = 2
+        try bytes.write(to: file)
+        let old = try Kestrel.run(["index", "stats", "--index", s3.path, "--json"])
+        XCTAssertEqual(old.status, 0, old.stderr)
+        XCTAssertTrue(old.stderr.contains("warning:") && old.stderr.contains("version 2"), old.stderr)
+        XCTAssertEqual(try old.jsonLines().first?["indexed"] as? Int, 9)
+    }
+
     /// `index rebuild` never needs the old file, and never tells the user to run itself.
     func testKind5_RebuildWorksWhateverTheIndexFileIs() throws {
         let index = newIndex(), other = newIndex()
@@ -267,6 +315,51 @@ final class IndexIntegrityTests: XCTestCase {
         XCTAssertEqual(try stats(index)["items"] as? Int, 4)
         try add(index, ["samples/images/squares"])
         XCTAssertEqual(try stats(index)["items"] as? Int, 8)
+    }
+
+    /// Kind 12: the disk fills up in the middle of a run. The batches before are stored: the
+    /// message says how many files of this run went in, that the store is intact and to run the
+    /// same command again; the summary is printed, and the report written or said not to be.
+    /// Running the command again after space is freed stores the rest.
+    func testKind12_DiskFullMidRunSaysHowManyFilesWereStored() throws {
+        let mountPoint = Fixtures.temporaryDirectory("kestrel-fulldisk")
+        guard shell(["/bin/mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint.path]) == 0 else {
+            throw XCTSkip("cannot mount a tmpfs here")
+        }
+        defer { _ = shell(["/bin/umount", mountPoint.path]); try? FileManager.default.removeItem(at: mountPoint) }
+        let index = mountPoint.appendingPathComponent("ix")
+        try add(index, ["samples/images/circles"])
+        // Leave room for some batches of the run, not all of them.
+        let free = try XCTUnwrap(try FileManager.default.attributesOfFileSystem(forPath: mountPoint.path)[.systemFreeSize] as? Int)
+        let filler = mountPoint.appendingPathComponent("filler")
+        try Data(count: max(0, free - 150_000)).write(to: filler)
+        let images = try slowFolder()
+        let command = ["index", "add", "--index", index.path, "--model", model, "--quiet", images.path]
+        let r = try Kestrel.run(command)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertFalse(r.signaled)
+        let items = try XCTUnwrap(try stats(index)["items"] as? Int)
+        let stored = items - 4
+        XCTAssertGreaterThan(stored, 0, "some batches fit: \(r.stderr)")
+        XCTAssertLessThan(stored, 600, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: the disk holding \(index.path)/store filled up during this run: \(stored) files of this run were stored"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("the other \(600 - stored) files were not stored, and the store is intact"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("run the same command again"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("nothing of this write was stored"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("added \(stored), duplicates 0"), "the summary of what went in: \(r.stderr)")
+        let reportFile = index.appendingPathComponent("ingest-report.json")
+        if r.stderr.contains("report: \(reportFile.path)") {
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: reportFile)) as? [String: Any]
+            XCTAssertEqual(json?["added"] as? Int, stored)
+        } else {
+            XCTAssertTrue(r.stderr.contains("warning: the report was not written to \(reportFile.path)"), r.stderr)
+        }
+        try FileManager.default.removeItem(at: filler)
+        let again = try Kestrel.run(command)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("added \(600 - stored), duplicates 0, unchanged \(stored)"), again.stderr)
+        XCTAssertEqual(try stats(index)["items"] as? Int, 604)
+        XCTAssertEqual(try stats(index)["indexed"] as? Int, 604)
     }
 
     func shell(_ command: [String]) -> Int32 {

@@ -113,7 +113,7 @@ final class PersistenceTests: XCTestCase {
         var version = good
         version[8] = 99
         let e3 = load(version)
-        XCTAssertEqual(e3, .unsupportedVersion(path: url.path, found: 99, supported: 2))
+        XCTAssertEqual(e3, .unsupportedVersion(path: url.path, found: 99, supported: 3))
         assertRebuildHint(e3)
 
         let e4 = load(Data("this is not an index at all".utf8))

@@ -39,7 +39,8 @@ int kmdb_cursor_get(MDB_cursor *cursor, MDB_val *key, MDB_val *data, MDB_cursor_
 /// file, each page reached once, page types, free-space bounds, node offsets and sizes inside
 /// their page, large values inside their pages. MDB_CORRUPTED with `reason` filled in when
 /// something is wrong, KMDB_FAULT if reading faulted, 0 when the structure is sound.
-/// Reads every branch and leaf page (not the contents of large values). Call with no write
+/// Reads every branch and leaf page (not the contents of large values) of the snapshot of a
+/// read transaction it holds meanwhile, so a writer in another process can go on. Call with no
 /// transaction open in this process.
 int kmdb_env_verify(MDB_env *env, char *reason, size_t reason_size);
 
