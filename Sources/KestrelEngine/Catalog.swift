@@ -37,6 +37,12 @@ public final class Catalog: @unchecked Sendable {
     public let warn: @Sendable (String) -> Void
 
     private var current: VectorIndex
+    /// The index type this run asked for (`openForWriting(indexSpec:)`): it is written to the
+    /// store only once an index of that type has been built, so a type that cannot be built is
+    /// never remembered.
+    private var requestedSpec: String?
+    /// The index type the store records, when it can be used (see `indexSpec`).
+    private var storedSpec: String?
     private let state = NSLock()
     /// Serialises changes to the index (catch-up, adds, removals, rebuild, save).
     private let changes = NSRecursiveLock()
@@ -83,7 +89,7 @@ public final class Catalog: @unchecked Sendable {
                                       orientation: OrientationHandling,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
-        if let indexSpec { try IndexPlanner.validate(factory: indexSpec, dimension: identity.dimension) }
+        if let indexSpec { try VectorIndex.checkFactory(indexSpec, dimension: identity.dimension) }
         try FileSystem.makeDirectories(dir)
         let lock = try WriterLock(dir)
         let url = storePath(dir)
@@ -103,8 +109,10 @@ public final class Catalog: @unchecked Sendable {
             try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
         }
         try store.setMeta(key: MetaKey.modelPath, value: Data(modelPath.utf8))
-        if let indexSpec { try store.setMeta(key: MetaKey.indexSpec, value: Data(indexSpec.utf8)) }
-        return try Catalog(dir, store: store, lock: lock, loadIndex: true, warn: warn)
+        let catalog = try Catalog(dir, store: store, lock: lock, loadIndex: true, warn: warn)
+        // Set after the index is loaded: a rebuild at open (a damaged index file) keeps the type in place.
+        catalog.state.withLock { catalog.requestedSpec = indexSpec?.trimmingCharacters(in: .whitespaces) }
+        return catalog
     }
 
     /// Opens an existing catalog. Without `writable` (search, stats, list) the store is opened
@@ -133,6 +141,7 @@ public final class Catalog: @unchecked Sendable {
         self.lock = lock
         self.warn = warn
         current = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
+        storedSpec = Catalog.usableSpec(store, warn: warn)
         let url = Catalog.indexPath(dir)
         guard loadIndex else { return }
         guard FileSystem.exists(url) else {
@@ -212,8 +221,29 @@ public final class Catalog: @unchecked Sendable {
     /// The model folder the catalog was built with.
     public var modelPath: String? { metaString(MetaKey.modelPath) }
 
-    /// The user's index type (a FAISS factory string or alias); "auto" when never set.
-    public var indexSpec: String { metaString(MetaKey.indexSpec) ?? "auto" }
+    /// The index type in use: the one this run asked for, else the one the store records, else
+    /// "auto". A recorded type that cannot be built here (written by an older build that saved
+    /// the type before building it: one FAISS cannot parse, or Kestrel cannot search) is
+    /// reported through `warn` once, at open, and "auto" is used instead.
+    public var indexSpec: String { state.withLock { requestedSpec ?? storedSpec } ?? "auto" }
+
+    /// The store's recorded index type if it can be used, else nil (with a warning).
+    private static func usableSpec(_ store: Store, warn: (String) -> Void) -> String? {
+        guard let data = (try? store.meta(key: MetaKey.indexSpec)) ?? nil else { return nil }
+        let spec = String(decoding: data, as: UTF8.self)
+        do {
+            try VectorIndex.checkFactory(spec, dimension: store.identity.dimension)
+            return spec
+        } catch let error as IndexError {
+            let reason: String
+            if case .unknownFactory(_, let why) = error { reason = why } else { reason = error.reason }
+            warn("the index type recorded in this index, '\(PathText.escape(Array(spec.utf8)))', cannot be used (\(reason));"
+                 + " using the automatic choice (pass --index-type to choose another)")
+            return nil
+        } catch {
+            return nil
+        }
+    }
 
     /// The recall@10 target tuning aims for (0.95 unless set; a stored value outside (0, 1],
     /// which older versions could write for `--recall nan`, counts as unset).
@@ -277,6 +307,10 @@ public final class Catalog: @unchecked Sendable {
     public func saveIndex() throws {
         guard lock != nil else { throw EngineError.readOnlyCatalog(location.description) }
         try changes.withLock {
+            // The type this run asked for is the one in place (no rebuild needed): remember it.
+            if let requested = state.withLock({ requestedSpec }), index.isTrained, try !needsRebuild() {
+                try remember(spec: requested)
+            }
             try retuneIfStale()
             let index = self.index
             index.storeID = store.storeID
@@ -362,29 +396,66 @@ public final class Catalog: @unchecked Sendable {
         public var tuning: String?
     }
 
-    /// Runs a FAISS build step, naming the folder when FAISS refuses the store's vectors.
-    private func building(_ body: () throws -> Void) throws {
-        do { try body() } catch let e as IndexError {
-            throw EngineError.indexBuildFailed(location.description, e.reason)
+    /// Writes `spec` as the catalog's index type (an index of that type is in place).
+    private func remember(spec: String) throws {
+        try store.setMeta(key: MetaKey.indexSpec, value: Data(spec.utf8))
+        state.withLock {
+            storedSpec = spec
+            requestedSpec = nil
         }
     }
 
+    /// Throws unless an index of `spec` can be built over the store as it is now: the string is
+    /// a supported type FAISS makes at the store's dimension (`IndexError.unknownFactory`) and
+    /// the store holds enough vectors to train it (`EngineError.tooFewVectorsToTrain`).
+    /// Nothing is built or written.
+    public func checkIndexType(_ spec: String) throws {
+        let d = store.identity.dimension
+        try VectorIndex.checkFactory(spec, dimension: d)
+        let n = try store.count
+        let factory = try plannedFactory(spec: spec)
+        let need = IndexPlanner.minimumTrainingCount(factory: factory)
+        if n < need { throw EngineError.tooFewVectorsToTrain(spec: spec, factory: factory, need: need, have: n) }
+    }
+
     /// Rebuilds the index from the store's vectors: chooses the type, trains it when it needs
-    /// training, adds every vector, tunes nprobe / efSearch to the recall target, saves atomically.
-    /// Never reads the old index file. Searches keep using the old index until the new one is
-    /// swapped in.
+    /// training, adds every vector, runs one search, tunes nprobe / efSearch to the recall target,
+    /// saves atomically. Never reads the old index file. Searches keep using the old index until
+    /// the new one is swapped in.
+    ///
+    /// The type is `spec`, else the one this run asked for at open, else the recorded one, else
+    /// the automatic choice. A type asked for (`spec` or at open) that cannot be built (too few
+    /// vectors to train: `EngineError.tooFewVectorsToTrain`; FAISS refusing to train, fill or
+    /// search it: `EngineError.indexTypeFailed`) leaves the index in place and the recorded type
+    /// as they were; it is recorded only after it was built and searched. A recorded type that
+    /// needs more vectors than the store now holds (after removals) gives a warning and the
+    /// automatic choice.
     @discardableResult
     public func rebuildIndex(spec: String? = nil, recallTarget: Double? = nil) throws -> RebuildReport {
         try changes.withLock {
             let t0 = Date()
             // Checked before anything is written, so a refused value leaves the catalog as it was.
             if let recallTarget { try IndexTuner.checkRecallTarget(recallTarget) }
-            if let spec { _ = try plannedFactory(spec: spec) }
-            if let spec { try store.setMeta(key: MetaKey.indexSpec, value: Data(spec.utf8)) }
+            let asked = spec?.trimmingCharacters(in: .whitespaces) ?? state.withLock { requestedSpec }
+            do {
+                if let asked { try checkIndexType(asked) }
+            } catch {
+                state.withLock { requestedSpec = nil }
+                throw error
+            }
             if let recallTarget { try store.setMeta(key: MetaKey.recallTarget, value: Data(String(recallTarget).utf8)) }
             let covered = try store.lastSequence
             let (ids, values) = try store.allVectors()
-            let factory = try plannedFactory()
+            var chosen = asked ?? indexSpec
+            var factory = try plannedFactory(spec: chosen)
+            let need = IndexPlanner.minimumTrainingCount(factory: factory)
+            if asked == nil, chosen != "auto", !ids.isEmpty, ids.count < need {
+                warn("the index type recorded in this index, '\(chosen)', gives \(factory), which needs at least \(need) vectors to train;"
+                     + " the store holds \(ids.count), so the automatic choice is built until it holds \(need)"
+                     + " (pass --index-type to choose another)")
+                chosen = "auto"
+                factory = try plannedFactory(spec: chosen)
+            }
             let fresh = try VectorIndex.create(dimension: store.identity.dimension, factory: factory, expectedCount: ids.count)
             fresh.storeID = store.storeID
             if !fresh.isTrained {
@@ -397,9 +468,23 @@ public final class Catalog: @unchecked Sendable {
                     if lock != nil { try saveIndex() }
                     return RebuildReport(factory: "Flat", items: 0, seconds: Date().timeIntervalSince(t0), tuning: nil)
                 }
-                try building { try fresh.train(sampleFrom: values, count: ids.count) }
             }
-            if !ids.isEmpty { try building { try fresh.add(ids: ids.map { Int64($0) }, vectors: values) } }
+            do {
+                if !fresh.isTrained { try fresh.train(sampleFrom: values, count: ids.count) }
+                if !ids.isEmpty {
+                    try fresh.add(ids: ids.map { Int64($0) }, vectors: values)
+                    // One search before the index replaces the old one: a type that builds but
+                    // cannot be searched is refused here, with nothing changed.
+                    _ = try fresh.search(Array(values[0..<store.identity.dimension]), count: 1, k: 1)
+                }
+            } catch let e as IndexError {
+                if let asked {
+                    state.withLock { requestedSpec = nil }
+                    if lock != nil { try? saveIndex() }  // the index in place, caught up by the caller
+                    throw EngineError.indexTypeFailed(spec: asked, factory: factory, items: ids.count, reason: e.reason)
+                }
+                throw EngineError.indexBuildFailed(location.description, e.reason)
+            }
             var tuning: String?
             if fresh.kind != .flat, ids.count > Catalog.minimumTunedCount {
                 let result = try fresh.tune(recallTarget: self.recallTarget, reference: (ids.map { Int64($0) }, values))
@@ -407,6 +492,7 @@ public final class Catalog: @unchecked Sendable {
             }
             fresh.coveredSequence = covered
             state.withLock { current = fresh }
+            if let asked { try remember(spec: asked) }
             if lock != nil { try saveIndex() }
             return RebuildReport(factory: factory, items: ids.count, seconds: Date().timeIntervalSince(t0), tuning: tuning)
         }

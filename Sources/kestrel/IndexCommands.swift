@@ -5,12 +5,28 @@ import KestrelEngine
 /// Where index folders go when --index is not given: Indexes/default (relative to the current folder).
 let defaultIndexHelp = "Index folder (default: Indexes/default)."
 
-/// Checks `--index-type` (aliases, or the numbers in a FAISS factory string) before any work;
-/// with the vectors' dimension also whether PQ / OPQ sizes divide it.
+/// Checks `--index-type` before any work: an alias or a supported factory string with every
+/// number in range; with the vectors' dimension also whether PQ / OPQ sizes divide it and
+/// whether FAISS makes the index (an empty one, dropped at once). Every refusal is a usage
+/// error (exit 64).
 func validateIndexType(_ spec: String?, dimension: Int? = nil) throws {
     guard let spec else { return }
-    do { try IndexPlanner.validate(factory: spec, dimension: dimension) } catch IndexError.unknownFactory(_, let reason) {
+    do {
+        try IndexPlanner.validate(factory: spec, dimension: dimension)
+        if let dimension { try VectorIndex.checkFactory(spec, dimension: dimension) }
+    } catch IndexError.unknownFactory(_, let reason) {
         throw ValidationError("--index-type \(spec): \(reason)")
+    }
+}
+
+/// `validateIndexType` against an open catalog: also whether its store holds enough vectors
+/// to train the type.
+func validateIndexType(_ spec: String?, for catalog: Catalog) throws {
+    guard let spec else { return }
+    try validateIndexType(spec, dimension: catalog.store.identity.dimension)
+    do { try catalog.checkIndexType(spec) } catch let error as EngineError {
+        guard case .tooFewVectorsToTrain = error else { throw error }
+        throw ValidationError("\(error)")
     }
 }
 
@@ -38,7 +54,7 @@ struct IndexAdd: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @OptionGroup var modelOptions: ModelOptions
-    @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfpq, sq8, or a FAISS factory string (\"HNSW32,Flat\").")
+    @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfsq8, ivfpq, sq8, or a FAISS factory string (\"HNSW32,Flat\"); see the README for the supported forms.")
     var indexType: String?
     @Flag(name: .long, help: "Store vectors as float16 (half the space; only when the store is created).")
     var float16 = false
@@ -117,7 +133,7 @@ struct IndexRebuild: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rebuild", abstract: "Rebuild the vector index from the store (optionally as another type).")
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
-    @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfpq, sq8, or a FAISS factory string.") var indexType: String?
+    @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfsq8, ivfpq, sq8, or a FAISS factory string; see the README for the supported forms.") var indexType: String?
     @Option(name: .long, help: "Recall@10 target for tuning nprobe / efSearch, above 0 and at most 1.") var recall: Double?
 
     func validate() throws {
@@ -132,7 +148,7 @@ struct IndexRebuild: ParsableCommand {
             // or from another store.
             let catalog = try Catalog.open(RawArguments.absolutePath(index), writable: true, loadIndex: false,
                                            warn: { Console.warning($0) })
-            try validateIndexType(indexType, dimension: catalog.store.identity.dimension)
+            try validateIndexType(indexType, for: catalog)
             let r = try catalog.rebuildIndex(spec: indexType, recallTarget: recall)
             print(String(format: "rebuilt %@ over %d items in %.1f s%@", r.factory, r.items, r.seconds, r.tuning.map { "; " + $0 } ?? ""))
         }
