@@ -23,8 +23,9 @@ extension IndexPlanner {
     /// Refine, LSH, fast-scan PQ, IMI...), but their searches refuse the per-call parameters and
     /// id filters every Kestrel search passes, so an index of those types could never be searched.
     public static let supportedForms = "auto, flat, hnsw, ivf, ivfsq8, ivfpq, sq8, or a FAISS factory string of the form"
-        + " Flat, HNSWm[,Flat|SQ8|SQfp16], IVFn[_HNSWm],(Flat|SQ8|SQfp16|PQm[xb]), SQ8, SQfp16 or PQm[xb],"
-        + " optionally after OPQm[_d] or PCAd (e.g. HNSW32,Flat, IVF1024,PQ64 or OPQ64,IVF1024,PQ64)"
+        + " Flat, HNSWm[,Flat|SQ8|SQfp16], IVFn[_HNSWm],(Flat|SQ8|SQfp16|PQm[xb]), SQ8 or SQfp16"
+        + " (SQ4 and SQ6 wherever SQ8 goes), optionally after OPQm[_d] or PCAd"
+        + " (e.g. HNSW32,Flat, IVF1024,PQ64 or OPQ64,IVF1024,PQ64)"
 
     /// Throws `IndexError.unknownFactory` unless `factory` is an alias or one of the supported
     /// forms (`supportedForms`) with every number in range: HNSW M in `hnswMRange`, IVF lists in
@@ -161,8 +162,9 @@ extension IndexPlanner {
             if let storage { throw unsupported(storage, "after \(sq), the component") }
             out.append(sq)
         } else if let p = try pq(core, d) {
-            if let storage { throw unsupported(storage, "after \(p), the component") }
-            out.append(p)
+            // FAISS 1.7.3's IndexPQ refuses id filters; one inverted list scans the same codes.
+            throw fail("'\(p)' alone is not an index type Kestrel can search (FAISS cannot filter its results);"
+                       + " IVF1,\(p) scans the same codes; --index-type takes \(supportedForms)")
         } else {
             throw unsupported(core, "the component")
         }
