@@ -43,6 +43,8 @@ public final class Catalog: @unchecked Sendable {
     private var requestedSpec: String?
     /// The index type the store records, when it can be used (see `indexSpec`).
     private var storedSpec: String?
+    /// Extra tuning queries (row-major, `store.identity.dimension` floats each; see `setTuningQueries`).
+    private var extraTuningQueries: [Float] = []
     private let state = NSLock()
     /// Serialises changes to the index (catch-up, adds, removals, rebuild, save).
     private let changes = NSRecursiveLock()
@@ -61,6 +63,8 @@ public final class Catalog: @unchecked Sendable {
         static let recallTarget = "kestrel.recall_target"
         /// The `--orientation` setting that made the stored image vectors ("exif" or "ignore").
         static let orientation = "kestrel.orientation"
+        /// Caller-supplied tuning queries (see `setTuningQueries`): float32 little-endian rows.
+        static let tuningQueries = "kestrel.tuning_queries"
     }
 
     public static func exists(_ dir: URL) -> Bool { exists(FilePathBytes(dir.path)) }
@@ -142,6 +146,7 @@ public final class Catalog: @unchecked Sendable {
         self.warn = warn
         current = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
         storedSpec = Catalog.usableSpec(store, warn: warn)
+        extraTuningQueries = Catalog.recordedTuningQueries(store)
         let url = Catalog.indexPath(dir)
         guard loadIndex else { return }
         guard FileSystem.exists(url) else {
@@ -318,14 +323,56 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
-    /// Whether the index's tuning no longer describes it (see `saveIndex`).
+    /// Whether the index's tuning no longer describes it (see `saveIndex`): it has grown or
+    /// shrunk past a factor of 2, or it was tuned without the caller's tuning queries.
     public var tuningIsStale: Bool {
         let index = self.index
         guard index.kind != .flat else { return false }
         let n = index.count
         guard n > Catalog.minimumTunedCount else { return false }
         guard let tuned = index.tuning?.itemCount, tuned > 0 else { return true }
+        if !tuningQueries.isEmpty, index.tuning?.callerQueries == nil { return true }
         return n > 2 * tuned || 2 * n < tuned
+    }
+
+    /// The caller's tuning queries in use (row-major; empty: none). See `setTuningQueries`.
+    public var tuningQueries: [Float] { state.withLock { extraTuningQueries } }
+
+    /// Most caller tuning queries kept (a few dozen are enough; each costs one search per setting tried).
+    public static let maxTuningQueries = 256
+
+    /// Sets query vectors that tuning measures besides its own sample queries: a caller that
+    /// knows what real queries look like (the engine: embeddings of generic text prompts, which
+    /// land apart from the image vectors) passes a few dozen, and nprobe / efSearch are then
+    /// chosen so that they too reach the recall target. The catalog only sees vectors.
+    /// Recorded in the store (when open for writing) so later tunings without the caller (an
+    /// `index remove`, a rebuild) use them too. Throws `EngineError.badArgument` unless
+    /// `vectors` holds whole rows of the store's dimension, at most `maxTuningQueries`, all finite.
+    public func setTuningQueries(_ vectors: [Float]) throws {
+        let d = store.identity.dimension
+        guard vectors.count % d == 0, vectors.count / d <= Catalog.maxTuningQueries, vectors.allSatisfy(\.isFinite) else {
+            throw EngineError.badArgument("tuning queries", "must be up to \(Catalog.maxTuningQueries) finite rows of \(d) floats, got \(vectors.count) floats")
+        }
+        guard vectors != tuningQueries else { return }
+        if lock != nil {
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(vectors.count * 4)
+            for v in vectors { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+            try store.setMeta(key: MetaKey.tuningQueries, value: vectors.isEmpty ? nil : Data(bytes))
+        }
+        state.withLock { extraTuningQueries = vectors }
+    }
+
+    /// The recorded tuning queries, or none when absent or not whole finite rows.
+    private static func recordedTuningQueries(_ store: Store) -> [Float] {
+        guard let data = (try? store.meta(key: MetaKey.tuningQueries)) ?? nil else { return [] }
+        let d = store.identity.dimension
+        guard data.count % (4 * d) == 0, data.count / (4 * d) <= maxTuningQueries else { return [] }
+        let bytes = [UInt8](data)
+        let values = stride(from: 0, to: bytes.count, by: 4).map { i in
+            Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+        }
+        return values.allSatisfy(\.isFinite) ? values : []
     }
 
     /// Below this many vectors an approximate index keeps its default search parameters.
@@ -344,7 +391,7 @@ public final class Catalog: @unchecked Sendable {
             refValues += values[(row * d)..<((row + 1) * d)]
         }
         guard refIDs.count > Catalog.minimumTunedCount else { return }
-        try index.tune(recallTarget: recallTarget, reference: (refIDs, refValues))
+        try index.tune(recallTarget: recallTarget, reference: (refIDs, refValues), extraQueries: tuningQueries)
     }
 
     /// Memory the automatic choice may plan for: a quarter of physical memory, or
@@ -487,7 +534,8 @@ public final class Catalog: @unchecked Sendable {
             }
             var tuning: String?
             if fresh.kind != .flat, ids.count > Catalog.minimumTunedCount {
-                let result = try fresh.tune(recallTarget: self.recallTarget, reference: (ids.map { Int64($0) }, values))
+                let result = try fresh.tune(recallTarget: self.recallTarget, reference: (ids.map { Int64($0) }, values),
+                                            extraQueries: tuningQueries)
                 tuning = "\(result)"
             }
             fresh.coveredSequence = covered

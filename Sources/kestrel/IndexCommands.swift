@@ -81,6 +81,10 @@ struct IndexAdd: ParsableCommand {
                                                      orientation: embedder.preprocessor.decoder.orientation,
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
                                                      warn: { Console.warning($0) })
+            // Text embeddings of generic prompts: approximate indexes are tuned for text queries too.
+            do { try catalog.setTuningQueries(try embedder.tuningQueries()) } catch {
+                Console.warning("the model's text tower could not embed the tuning prompts (\(error)); approximate indexes are tuned without text queries")
+            }
             var options = IngestOptions()
             options.batchSize = modelOptions.batchSize
             options.prune = prune
