@@ -43,6 +43,8 @@ public final class Catalog: @unchecked Sendable {
     private var requestedSpec: String?
     /// The index type the store records, when it can be used (see `indexSpec`).
     private var storedSpec: String?
+    /// The store records a type that cannot be used: the next successful build clears the record.
+    private var storedSpecIsUnusable = false
     /// Extra tuning queries (row-major, `store.identity.dimension` floats each; see `setTuningQueries`).
     private var extraTuningQueries: [Float] = []
     private let state = NSLock()
@@ -145,7 +147,9 @@ public final class Catalog: @unchecked Sendable {
         self.lock = lock
         self.warn = warn
         current = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
-        storedSpec = Catalog.usableSpec(store, warn: warn)
+        // Only a writer can act on the warning (and clears the record at its next build).
+        storedSpec = Catalog.usableSpec(store, warn: lock != nil ? warn : { _ in })
+        storedSpecIsUnusable = storedSpec == nil && ((try? store.meta(key: MetaKey.indexSpec)) ?? nil) != nil
         extraTuningQueries = Catalog.recordedTuningQueries(store)
         let url = Catalog.indexPath(dir)
         guard loadIndex else { return }
@@ -446,6 +450,7 @@ public final class Catalog: @unchecked Sendable {
     /// Writes `spec` as the catalog's index type (an index of that type is in place).
     private func remember(spec: String) throws {
         try store.setMeta(key: MetaKey.indexSpec, value: Data(spec.utf8))
+        storedSpecIsUnusable = false
         state.withLock {
             storedSpec = spec
             requestedSpec = nil
@@ -488,6 +493,7 @@ public final class Catalog: @unchecked Sendable {
                 if let asked { try checkIndexType(asked) }
             } catch {
                 state.withLock { requestedSpec = nil }
+                if lock != nil { try? saveIndex() }  // the index in place, caught up by the caller
                 throw error
             }
             if let recallTarget { try store.setMeta(key: MetaKey.recallTarget, value: Data(String(recallTarget).utf8)) }
@@ -540,7 +546,12 @@ public final class Catalog: @unchecked Sendable {
             }
             fresh.coveredSequence = covered
             state.withLock { current = fresh }
-            if let asked { try remember(spec: asked) }
+            if let asked {
+                try remember(spec: asked)
+            } else if storedSpecIsUnusable, lock != nil {
+                try store.setMeta(key: MetaKey.indexSpec, value: nil)  // the warning at open has been given
+                storedSpecIsUnusable = false
+            }
             if lock != nil { try saveIndex() }
             return RebuildReport(factory: factory, items: ids.count, seconds: Date().timeIntervalSince(t0), tuning: tuning)
         }
