@@ -39,7 +39,8 @@ final class ModelFolderIdentityTests: XCTestCase {
         // A recorded folder that no longer holds a model says so.
         try FileManager.default.removeItem(at: renamed.appendingPathComponent("config.json"))
         let broken = try Kestrel.run(["search", "--index", index.path, "--text", "hi"])
-        XCTAssertEqual(broken.status, 64, broken.stderr)
+        XCTAssertEqual(broken.status, 1, broken.stderr)
+        XCTAssertTrue(broken.stderr.hasPrefix("error: "), broken.stderr)
         XCTAssertTrue(broken.stderr.contains("the model folder recorded in this index, \(renamed.path)"), broken.stderr)
         XCTAssertTrue(broken.stderr.contains("--model"), broken.stderr)
 
