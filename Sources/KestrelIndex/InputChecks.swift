@@ -45,8 +45,11 @@ extension IndexPlanner {
         guard spec.count <= maxFactoryLength else { throw fail("longer than \(maxFactoryLength) characters") }
         if aliases.contains(spec.lowercased()) { return spec.lowercased() }
         if let dimension, dimension < 1 { throw fail("the vectors' dimension is \(dimension)") }
+        let originals = spec.split(separator: ",", omittingEmptySubsequences: false)
         func unsupported(_ part: Substring, _ why: String) -> IndexError {
-            fail("\(why) '\(part)' is not an index type Kestrel can search; --index-type takes \(supportedForms)")
+            // Quoted as the user typed it (parsing works on the upper-cased string).
+            let typed = originals.first { $0.uppercased() == part } ?? part
+            return fail("\(why) '\(typed)' is not an index type Kestrel can search; --index-type takes \(supportedForms)")
         }
 
         /// The digits at the start of `s` as a number (nil: no digits), and what follows them.

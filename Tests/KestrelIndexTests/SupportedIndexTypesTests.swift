@@ -21,6 +21,7 @@ final class SupportedIndexTypesTests: XCTestCase {
                 XCTAssertTrue(message.contains("IVF1024,PQ64") && message.contains("HNSW32,Flat"),
                               "\(spec): the message should list what is supported: \(message)")
                 XCTAssertFalse(message.contains("faiss::") || message.contains("Error in"), "\(spec): FAISS text leaked: \(message)")
+                XCTAssertTrue(message.contains("'\(spec)'"), "\(spec): quoted as typed: \(message)")
             }
             XCTAssertThrowsError(try IndexPlanner.validate(factory: spec, dimension: nil), spec)
             XCTAssertThrowsError(try VectorIndex.create(dimension: d, factory: spec, expectedCount: 1_000), spec)
