@@ -11,6 +11,9 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPQ.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/VectorTransform.h>
 #include <faiss/impl/FaissException.h>
 #include <faiss/impl/IDSelector.h>
 #include <faiss/impl/io.h>
@@ -26,6 +29,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <regex>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -54,6 +58,15 @@ cfaiss_status fail(cfaiss_status code, const std::string& message) {
     return code;
 }
 
+/// FAISS's own words without its C++ wrapping: "Error in <signature> at <file>:<line>: Error:
+/// '<condition>' failed: <text>" becomes "<text>". Signatures and source paths mean nothing to
+/// a user of Kestrel.
+std::string plain_message(const std::string& raw) {
+    static const std::regex wrapping("^Error in .* at [^ ]+:[0-9]+: (Error: '.*' failed: )?");
+    std::string text = std::regex_replace(raw, wrapping, "", std::regex_constants::format_first_only);
+    return text.empty() ? raw : text;
+}
+
 /// Runs body, turning every exception into a status + message.
 template <class Body>
 cfaiss_status guarded(Body&& body) {
@@ -61,7 +74,7 @@ cfaiss_status guarded(Body&& body) {
     try {
         return body();
     } catch (const faiss::FaissException& e) {
-        return fail(CFAISS_ERR_FAISS, e.msg.empty() ? e.what() : e.msg);
+        return fail(CFAISS_ERR_FAISS, plain_message(e.msg.empty() ? e.what() : e.msg));
     } catch (const std::bad_alloc&) {
         return fail(CFAISS_ERR_STD, "out of memory");
     } catch (const std::exception& e) {
@@ -71,11 +84,26 @@ cfaiss_status guarded(Body&& body) {
     }
 }
 
+/// The index that stores the vectors: the sub-index of an OPQ / PCA pre-transform, else the
+/// index itself. Its type decides the kind, the search parameters and the tuning knobs.
+faiss::Index* core(faiss::Index* index) {
+    while (auto* pre = dynamic_cast<faiss::IndexPreTransform*>(index)) index = pre->index;
+    return index;
+}
+const faiss::Index* core(const faiss::Index* index) { return core(const_cast<faiss::Index*>(index)); }
+
 int32_t kind_of(faiss::Index* index) {
+    index = core(index);
     if (dynamic_cast<faiss::IndexHNSW*>(index)) return CFAISS_KIND_HNSW;
     if (dynamic_cast<faiss::IndexIVF*>(index)) return CFAISS_KIND_IVF;
     return CFAISS_KIND_FLAT;
 }
+
+/// k-means prints "WARNING clustering N points to K centroids: please provide at least ..." to
+/// stderr itself when it gets fewer than min_points_per_centroid points per centroid. Kestrel
+/// sizes its training samples and refuses too few points itself, so the line only leaks FAISS
+/// text to the user: 1 point per centroid is FAISS's hard minimum anyway.
+void quiet_clustering(faiss::ClusteringParameters& cp) { cp.min_points_per_centroid = 1; }
 
 /// Accepts slots that hold a live id, optionally only ids in `allowed`.
 struct SlotSelector : faiss::IDSelector {
@@ -92,20 +120,51 @@ struct SlotSelector : faiss::IDSelector {
 
 void prepare(cfaiss_index* h) {
     h->kind = kind_of(h->index.get());
-    if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(h->index.get())) {
+    faiss::Index* inner = core(h->index.get());
+    if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(inner)) {
+        quiet_clustering(ivf->cp);
         // A hashtable direct map gives reconstruct-by-slot and O(removed) removal.
         if (ivf->direct_map.type != faiss::DirectMap::Hashtable) {
             ivf->set_direct_map_type(faiss::DirectMap::Hashtable);
         }
     }
-    if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(h->index.get())) {
+    if (auto* ivfpq = dynamic_cast<faiss::IndexIVFPQ*>(inner)) {
         // index_factory turns on polysemous training (a simulated-annealing code reordering for
         // Hamming pre-filtering we never use); it costs minutes even on tiny training sets.
         if (!ivfpq->is_trained) ivfpq->do_polysemous_training = false;
+        quiet_clustering(ivfpq->pq.cp);
     }
-    if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(h->index.get())) {
+    if (auto* pq = dynamic_cast<faiss::IndexPQ*>(inner)) {
+        if (!pq->is_trained) pq->do_polysemous_training = false;
+        quiet_clustering(pq->pq.cp);
+    }
+    if (auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(inner)) {
         if (h->ef_construction > 0) hnsw->hnsw.efConstruction = h->ef_construction;
     }
+}
+
+/// Trains `index`; an OPQ rotation in front trains through a product quantizer of our own whose
+/// k-means stays quiet (FAISS's default one prints warnings on small samples).
+void train_quietly(faiss::Index* index, faiss_idx n, const float* x) {
+    std::vector<std::unique_ptr<faiss::ProductQuantizer>> quantizers;
+    std::vector<faiss::OPQMatrix*> rotations;
+    if (auto* pre = dynamic_cast<faiss::IndexPreTransform*>(index)) {
+        for (auto* transform : pre->chain) {
+            auto* opq = dynamic_cast<faiss::OPQMatrix*>(transform);
+            if (!opq || opq->is_trained || opq->pq) continue;
+            quantizers.push_back(std::make_unique<faiss::ProductQuantizer>(opq->d_out, opq->M, 8));
+            quiet_clustering(quantizers.back()->cp);
+            opq->pq = quantizers.back().get();
+            rotations.push_back(opq);
+        }
+    }
+    try {
+        index->train(n, x);
+    } catch (...) {
+        for (auto* opq : rotations) opq->pq = nullptr;
+        throw;
+    }
+    for (auto* opq : rotations) opq->pq = nullptr;
 }
 
 std::unique_ptr<faiss::Index> make_index(int32_t d, const std::string& factory) {
@@ -127,12 +186,13 @@ void rebuild_hnsw(cfaiss_index* h) {
         ids.push_back(h->slot_ids[s]);
     }
     auto fresh = make_index(d, h->factory);
-    auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(fresh.get());
+    auto* hnsw = dynamic_cast<faiss::IndexHNSW*>(core(fresh.get()));
     if (hnsw && h->ef_construction > 0) hnsw->hnsw.efConstruction = h->ef_construction;
-    if (auto* old = dynamic_cast<faiss::IndexHNSW*>(h->index.get()); old && hnsw) {
+    if (auto* old = dynamic_cast<faiss::IndexHNSW*>(core(h->index.get())); old && hnsw) {
         hnsw->hnsw.efSearch = old->hnsw.efSearch;
     }
-    if (!fresh->is_trained && !ids.empty()) fresh->train(faiss_idx(ids.size()), x.data());
+    if (auto* pq = dynamic_cast<faiss::IndexPQ*>(core(fresh.get()))) quiet_clustering(pq->pq.cp);
+    if (!fresh->is_trained && !ids.empty()) train_quietly(fresh.get(), faiss_idx(ids.size()), x.data());
     if (!ids.empty()) fresh->add(faiss_idx(ids.size()), x.data());
     h->index = std::move(fresh);
     h->slot_ids = ids;
@@ -194,18 +254,18 @@ int32_t cfaiss_kind(const cfaiss_index* h) { return h ? h->kind : -1; }
 int64_t cfaiss_ntotal(const cfaiss_index* h) { return h ? live_count(h) : 0; }
 int32_t cfaiss_is_trained(const cfaiss_index* h) { return h && h->index->is_trained ? 1 : 0; }
 int32_t cfaiss_hnsw_ef_search(const cfaiss_index* h) {
-    auto* hnsw = h ? dynamic_cast<const faiss::IndexHNSW*>(h->index.get()) : nullptr;
+    auto* hnsw = h ? dynamic_cast<const faiss::IndexHNSW*>(core(h->index.get())) : nullptr;
     return hnsw ? int32_t(hnsw->hnsw.efSearch) : 0;
 }
 int64_t cfaiss_nlist(const cfaiss_index* h) {
-    auto* ivf = h ? dynamic_cast<const faiss::IndexIVF*>(h->index.get()) : nullptr;
+    auto* ivf = h ? dynamic_cast<const faiss::IndexIVF*>(core(h->index.get())) : nullptr;
     return ivf ? int64_t(ivf->nlist) : 0;
 }
 
 cfaiss_status cfaiss_train(cfaiss_index* h, int64_t n, const float* x) {
     return guarded([&]() -> cfaiss_status {
         if (!h || (!x && n > 0) || n < 0) return fail(CFAISS_ERR_ARGUMENT, "bad train arguments");
-        h->index->train(faiss_idx(n), x);
+        train_quietly(h->index.get(), faiss_idx(n), x);
         return CFAISS_OK;
     });
 }
@@ -277,11 +337,15 @@ cfaiss_status cfaiss_search(
 
         bool has_tombstones = h->slot_of.size() != size_t(h->index->ntotal);
         SlotSelector selector(&h->slot_ids, allowed ? &allowed_set : nullptr);
+        // Each FAISS type checks that its parameters have its own type (an IndexPreTransform
+        // hands them on to the index it wraps), so the parameters follow the core index.
         faiss::SearchParameters plain;
         faiss::SearchParametersHNSW hnsw_params;
         faiss::SearchParametersIVF ivf_params;
+        faiss::SearchParametersPQ pq_params;
         faiss::SearchParameters* params = &plain;
-        if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(h->index.get())) {
+        const faiss::Index* inner = core(h->index.get());
+        if (auto* hnsw = dynamic_cast<const faiss::IndexHNSW*>(inner)) {
             hnsw_params.efSearch = ef_search > 0 ? ef_search : hnsw->hnsw.efSearch;
             params = &hnsw_params;
             // FAISS 1.7.3 ignores SearchParametersHNSW::efSearch and reads the member, so set it
@@ -291,10 +355,14 @@ cfaiss_status cfaiss_search(
             if (hnsw->hnsw.efSearch != hnsw_params.efSearch) {
                 const_cast<faiss::IndexHNSW*>(hnsw)->hnsw.efSearch = hnsw_params.efSearch;
             }
-        } else if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(h->index.get())) {
+        } else if (auto* ivf = dynamic_cast<const faiss::IndexIVF*>(inner)) {
             ivf_params.nprobe = size_t(nprobe > 0 ? nprobe : int32_t(ivf->nprobe));
             if (ivf_params.nprobe > ivf->nlist) ivf_params.nprobe = ivf->nlist;
             params = &ivf_params;
+        } else if (auto* pq = dynamic_cast<const faiss::IndexPQ*>(inner)) {
+            pq_params.search_type = pq->search_type;
+            pq_params.polysemous_ht = pq->polysemous_ht;
+            params = &pq_params;
         }
         if (allowed || has_tombstones) params->sel = &selector;
 

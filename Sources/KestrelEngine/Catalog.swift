@@ -37,6 +37,16 @@ public final class Catalog: @unchecked Sendable {
     public let warn: @Sendable (String) -> Void
 
     private var current: VectorIndex
+    /// The index type this run asked for (`openForWriting(indexSpec:)`): it is written to the
+    /// store only once an index of that type has been built, so a type that cannot be built is
+    /// never remembered.
+    private var requestedSpec: String?
+    /// The index type the store records, when it can be used (see `indexSpec`).
+    private var storedSpec: String?
+    /// The store records a type that cannot be used: the next successful build clears the record.
+    private var storedSpecIsUnusable = false
+    /// Extra tuning queries (row-major, `store.identity.dimension` floats each; see `setTuningQueries`).
+    private var extraTuningQueries: [Float] = []
     private let state = NSLock()
     /// Serialises changes to the index (catch-up, adds, removals, rebuild, save).
     private let changes = NSRecursiveLock()
@@ -55,6 +65,8 @@ public final class Catalog: @unchecked Sendable {
         static let recallTarget = "kestrel.recall_target"
         /// The `--orientation` setting that made the stored image vectors ("exif" or "ignore").
         static let orientation = "kestrel.orientation"
+        /// Caller-supplied tuning queries (see `setTuningQueries`): float32 little-endian rows.
+        static let tuningQueries = "kestrel.tuning_queries"
     }
 
     public static func exists(_ dir: URL) -> Bool { exists(FilePathBytes(dir.path)) }
@@ -97,7 +109,7 @@ public final class Catalog: @unchecked Sendable {
                                       orientation: OrientationHandling,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
-        if let indexSpec { try IndexPlanner.validate(factory: indexSpec, dimension: identity.dimension) }
+        if let indexSpec { try VectorIndex.checkFactory(indexSpec, dimension: identity.dimension) }
         try FileSystem.makeDirectories(dir)
         try checkStoreFolder(dir)
         let lock = try WriterLock(dir)
@@ -118,8 +130,10 @@ public final class Catalog: @unchecked Sendable {
             try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
         }
         try store.setMeta(key: MetaKey.modelPath, value: Data(modelPath.utf8))
-        if let indexSpec { try store.setMeta(key: MetaKey.indexSpec, value: Data(indexSpec.utf8)) }
-        return try Catalog(dir, store: store, lock: lock, loadIndex: true, warn: warn)
+        let catalog = try Catalog(dir, store: store, lock: lock, loadIndex: true, warn: warn)
+        // Set after the index is loaded: a rebuild at open (a damaged index file) keeps the type in place.
+        catalog.state.withLock { catalog.requestedSpec = indexSpec?.trimmingCharacters(in: .whitespaces) }
+        return catalog
     }
 
     /// Opens an existing catalog. Without `writable` (search, stats, list) the store is opened
@@ -150,6 +164,10 @@ public final class Catalog: @unchecked Sendable {
         self.warn = warn
         try Catalog.checkMetaRecords(store)
         current = try VectorIndex.create(dimension: store.identity.dimension, factory: "Flat")
+        // Only a writer can act on the warning (and clears the record at its next build).
+        storedSpec = Catalog.usableSpec(store, warn: lock != nil ? warn : { _ in })
+        storedSpecIsUnusable = storedSpec == nil && ((try? store.meta(key: MetaKey.indexSpec)) ?? nil) != nil
+        extraTuningQueries = Catalog.recordedTuningQueries(store)
         let url = Catalog.indexPath(dir)
         guard loadIndex else { return }
         guard FileSystem.exists(url) else {
@@ -256,8 +274,29 @@ public final class Catalog: @unchecked Sendable {
     /// The model folder the catalog was built with.
     public var modelPath: String? { metaString(MetaKey.modelPath) }
 
-    /// The user's index type (a FAISS factory string or alias); "auto" when never set.
-    public var indexSpec: String { metaString(MetaKey.indexSpec) ?? "auto" }
+    /// The index type in use: the one this run asked for, else the one the store records, else
+    /// "auto". A recorded type that cannot be built here (written by an older build that saved
+    /// the type before building it: one FAISS cannot parse, or Kestrel cannot search) is
+    /// reported through `warn` once, at open, and "auto" is used instead.
+    public var indexSpec: String { state.withLock { requestedSpec ?? storedSpec } ?? "auto" }
+
+    /// The store's recorded index type if it can be used, else nil (with a warning).
+    private static func usableSpec(_ store: Store, warn: (String) -> Void) -> String? {
+        guard let data = (try? store.meta(key: MetaKey.indexSpec)) ?? nil else { return nil }
+        let spec = String(decoding: data, as: UTF8.self)
+        do {
+            try VectorIndex.checkFactory(spec, dimension: store.identity.dimension)
+            return spec
+        } catch let error as IndexError {
+            let reason: String
+            if case .unknownFactory(_, let why) = error { reason = why } else { reason = error.reason }
+            warn("the index type recorded in this index, '\(PathText.escape(Array(spec.utf8)))', cannot be used (\(reason));"
+                 + " using the automatic choice (pass --index-type to choose another)")
+            return nil
+        } catch {
+            return nil
+        }
+    }
 
     /// The recall@10 target tuning aims for (0.95 unless set; a stored value outside (0, 1],
     /// which older versions could write for `--recall nan`, counts as unset).
@@ -321,6 +360,10 @@ public final class Catalog: @unchecked Sendable {
     public func saveIndex() throws {
         guard lock != nil else { throw EngineError.readOnlyCatalog(location.description) }
         try changes.withLock {
+            // The type this run asked for is the one in place (no rebuild needed): remember it.
+            if let requested = state.withLock({ requestedSpec }), index.isTrained, try !needsRebuild() {
+                try remember(spec: requested)
+            }
             try retuneIfStale()
             let index = self.index
             index.storeID = store.storeID
@@ -329,14 +372,56 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
-    /// Whether the index's tuning no longer describes it (see `saveIndex`).
+    /// Whether the index's tuning no longer describes it (see `saveIndex`): it has grown or
+    /// shrunk past a factor of 2, or it was tuned without the caller's tuning queries.
     public var tuningIsStale: Bool {
         let index = self.index
         guard index.kind != .flat else { return false }
         let n = index.count
         guard n > Catalog.minimumTunedCount else { return false }
         guard let tuned = index.tuning?.itemCount, tuned > 0 else { return true }
+        if !tuningQueries.isEmpty, index.tuning?.callerQueries == nil { return true }
         return n > 2 * tuned || 2 * n < tuned
+    }
+
+    /// The caller's tuning queries in use (row-major; empty: none). See `setTuningQueries`.
+    public var tuningQueries: [Float] { state.withLock { extraTuningQueries } }
+
+    /// Most caller tuning queries kept (a few dozen are enough; each costs one search per setting tried).
+    public static let maxTuningQueries = 256
+
+    /// Sets query vectors that tuning measures besides its own sample queries: a caller that
+    /// knows what real queries look like (the engine: embeddings of generic text prompts, which
+    /// land apart from the image vectors) passes a few dozen, and nprobe / efSearch are then
+    /// chosen so that they too reach the recall target. The catalog only sees vectors.
+    /// Recorded in the store (when open for writing) so later tunings without the caller (an
+    /// `index remove`, a rebuild) use them too. Throws `EngineError.badArgument` unless
+    /// `vectors` holds whole rows of the store's dimension, at most `maxTuningQueries`, all finite.
+    public func setTuningQueries(_ vectors: [Float]) throws {
+        let d = store.identity.dimension
+        guard vectors.count % d == 0, vectors.count / d <= Catalog.maxTuningQueries, vectors.allSatisfy(\.isFinite) else {
+            throw EngineError.badArgument("tuning queries", "must be up to \(Catalog.maxTuningQueries) finite rows of \(d) floats, got \(vectors.count) floats")
+        }
+        guard vectors != tuningQueries else { return }
+        if lock != nil {
+            var bytes = [UInt8]()
+            bytes.reserveCapacity(vectors.count * 4)
+            for v in vectors { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+            try store.setMeta(key: MetaKey.tuningQueries, value: vectors.isEmpty ? nil : Data(bytes))
+        }
+        state.withLock { extraTuningQueries = vectors }
+    }
+
+    /// The recorded tuning queries, or none when absent or not whole finite rows.
+    private static func recordedTuningQueries(_ store: Store) -> [Float] {
+        guard let data = (try? store.meta(key: MetaKey.tuningQueries)) ?? nil else { return [] }
+        let d = store.identity.dimension
+        guard data.count % (4 * d) == 0, data.count / (4 * d) <= maxTuningQueries else { return [] }
+        let bytes = [UInt8](data)
+        let values = stride(from: 0, to: bytes.count, by: 4).map { i in
+            Float(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24)
+        }
+        return values.allSatisfy(\.isFinite) ? values : []
     }
 
     /// Below this many vectors an approximate index keeps its default search parameters.
@@ -355,7 +440,7 @@ public final class Catalog: @unchecked Sendable {
             refValues += values[(row * d)..<((row + 1) * d)]
         }
         guard refIDs.count > Catalog.minimumTunedCount else { return }
-        try index.tune(recallTarget: recallTarget, reference: (refIDs, refValues))
+        try index.tune(recallTarget: recallTarget, reference: (refIDs, refValues), extraQueries: tuningQueries)
     }
 
     /// Memory the automatic choice may plan for: a quarter of physical memory, or
@@ -407,29 +492,68 @@ public final class Catalog: @unchecked Sendable {
         public var tuning: String?
     }
 
-    /// Runs a FAISS build step, naming the folder when FAISS refuses the store's vectors.
-    private func building(_ body: () throws -> Void) throws {
-        do { try body() } catch let e as IndexError {
-            throw EngineError.indexBuildFailed(location.description, e.reason)
+    /// Writes `spec` as the catalog's index type (an index of that type is in place).
+    private func remember(spec: String) throws {
+        try store.setMeta(key: MetaKey.indexSpec, value: Data(spec.utf8))
+        storedSpecIsUnusable = false
+        state.withLock {
+            storedSpec = spec
+            requestedSpec = nil
         }
     }
 
+    /// Throws unless an index of `spec` can be built over the store as it is now: the string is
+    /// a supported type FAISS makes at the store's dimension (`IndexError.unknownFactory`) and
+    /// the store holds enough vectors to train it (`EngineError.tooFewVectorsToTrain`).
+    /// Nothing is built or written.
+    public func checkIndexType(_ spec: String) throws {
+        let d = store.identity.dimension
+        try VectorIndex.checkFactory(spec, dimension: d)
+        let n = try store.count
+        let factory = try plannedFactory(spec: spec)
+        let need = IndexPlanner.minimumTrainingCount(factory: factory)
+        if n < need { throw EngineError.tooFewVectorsToTrain(spec: spec, factory: factory, need: need, have: n) }
+    }
+
     /// Rebuilds the index from the store's vectors: chooses the type, trains it when it needs
-    /// training, adds every vector, tunes nprobe / efSearch to the recall target, saves atomically.
-    /// Never reads the old index file. Searches keep using the old index until the new one is
-    /// swapped in.
+    /// training, adds every vector, runs one search, tunes nprobe / efSearch to the recall target,
+    /// saves atomically. Never reads the old index file. Searches keep using the old index until
+    /// the new one is swapped in.
+    ///
+    /// The type is `spec`, else the one this run asked for at open, else the recorded one, else
+    /// the automatic choice. A type asked for (`spec` or at open) that cannot be built (too few
+    /// vectors to train: `EngineError.tooFewVectorsToTrain`; FAISS refusing to train, fill or
+    /// search it: `EngineError.indexTypeFailed`) leaves the index in place and the recorded type
+    /// as they were; it is recorded only after it was built and searched. A recorded type that
+    /// needs more vectors than the store now holds (after removals) gives a warning and the
+    /// automatic choice.
     @discardableResult
     public func rebuildIndex(spec: String? = nil, recallTarget: Double? = nil) throws -> RebuildReport {
         try changes.withLock {
             let t0 = Date()
             // Checked before anything is written, so a refused value leaves the catalog as it was.
             if let recallTarget { try IndexTuner.checkRecallTarget(recallTarget) }
-            if let spec { _ = try plannedFactory(spec: spec) }
-            if let spec { try store.setMeta(key: MetaKey.indexSpec, value: Data(spec.utf8)) }
+            let asked = spec?.trimmingCharacters(in: .whitespaces) ?? state.withLock { requestedSpec }
+            do {
+                if let asked { try checkIndexType(asked) }
+            } catch {
+                state.withLock { requestedSpec = nil }
+                if lock != nil { try? saveIndex() }  // the index in place, caught up by the caller
+                throw error
+            }
             if let recallTarget { try store.setMeta(key: MetaKey.recallTarget, value: Data(String(recallTarget).utf8)) }
             let covered = try store.lastSequence
             let (ids, values) = try store.allVectors()
-            let factory = try plannedFactory()
+            var chosen = asked ?? indexSpec
+            var factory = try plannedFactory(spec: chosen)
+            let need = IndexPlanner.minimumTrainingCount(factory: factory)
+            if asked == nil, chosen != "auto", !ids.isEmpty, ids.count < need {
+                warn("the index type recorded in this index, '\(chosen)', gives \(factory), which needs at least \(need) vectors to train;"
+                     + " the store holds \(ids.count), so the automatic choice is built until it holds \(need)"
+                     + " (pass --index-type to choose another)")
+                chosen = "auto"
+                factory = try plannedFactory(spec: chosen)
+            }
             let fresh = try VectorIndex.create(dimension: store.identity.dimension, factory: factory, expectedCount: ids.count)
             fresh.storeID = store.storeID
             if !fresh.isTrained {
@@ -442,16 +566,37 @@ public final class Catalog: @unchecked Sendable {
                     if lock != nil { try saveIndex() }
                     return RebuildReport(factory: "Flat", items: 0, seconds: Date().timeIntervalSince(t0), tuning: nil)
                 }
-                try building { try fresh.train(sampleFrom: values, count: ids.count) }
             }
-            if !ids.isEmpty { try building { try fresh.add(ids: ids.map { Int64($0) }, vectors: values) } }
+            do {
+                if !fresh.isTrained { try fresh.train(sampleFrom: values, count: ids.count) }
+                if !ids.isEmpty {
+                    try fresh.add(ids: ids.map { Int64($0) }, vectors: values)
+                    // One search before the index replaces the old one: a type that builds but
+                    // cannot be searched is refused here, with nothing changed.
+                    _ = try fresh.search(Array(values[0..<store.identity.dimension]), count: 1, k: 1)
+                }
+            } catch let e as IndexError {
+                if let asked {
+                    state.withLock { requestedSpec = nil }
+                    if lock != nil { try? saveIndex() }  // the index in place, caught up by the caller
+                    throw EngineError.indexTypeFailed(spec: asked, factory: factory, items: ids.count, reason: e.reason)
+                }
+                throw EngineError.indexBuildFailed(location.description, e.reason)
+            }
             var tuning: String?
             if fresh.kind != .flat, ids.count > Catalog.minimumTunedCount {
-                let result = try fresh.tune(recallTarget: self.recallTarget, reference: (ids.map { Int64($0) }, values))
+                let result = try fresh.tune(recallTarget: self.recallTarget, reference: (ids.map { Int64($0) }, values),
+                                            extraQueries: tuningQueries)
                 tuning = "\(result)"
             }
             fresh.coveredSequence = covered
             state.withLock { current = fresh }
+            if let asked {
+                try remember(spec: asked)
+            } else if storedSpecIsUnusable, lock != nil {
+                try store.setMeta(key: MetaKey.indexSpec, value: nil)  // the warning at open has been given
+                storedSpecIsUnusable = false
+            }
             if lock != nil { try saveIndex() }
             return RebuildReport(factory: factory, items: ids.count, seconds: Date().timeIntervalSince(t0), tuning: tuning)
         }

@@ -13,6 +13,10 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case lockFailed(String, String)
     case readOnlyCatalog(String)
     case indexBuildFailed(String, String)
+    /// An index type asked for needs more vectors to train than the store holds.
+    case tooFewVectorsToTrain(spec: String, factory: String, need: Int, have: Int)
+    /// An index type asked for could not be trained, filled or searched by FAISS; nothing changed.
+    case indexTypeFailed(spec: String, factory: String, items: Int, reason: String)
     case noSuchItem(UInt64, index: String)
     case dimensionMismatch(query: Int, index: Int)
     /// The index's image vectors were made with one `--orientation` setting, this run's with the other.
@@ -36,6 +40,14 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
         case .indexBuildFailed(let dir, let reason):
             return "\(dir): cannot build the index from the vectors in its store: \(reason)"
                 + " (the store may hold damaged vectors: `kestrel index stats --index \(dir)` and `kestrel index list` show what it holds)"
+        case .tooFewVectorsToTrain(let spec, let factory, let need, let have):
+            let what = spec == factory ? factory : "\(spec) (\(factory) at this size)"
+            return "--index-type \(what): \(factory) needs at least \(need) vectors to train, the store holds \(have);"
+                + " the index in place and its type are unchanged"
+                + " ---> HINT: use --index-type flat or hnsw until the store holds \(need) items\(fewerLists(factory, have))"
+        case .indexTypeFailed(let spec, let factory, let items, let reason):
+            return "--index-type \(spec): FAISS could not build a \(factory) index over the \(items) stored vectors (\(reason));"
+                + " the index in place and its type are unchanged ---> HINT: --index-type flat and hnsw build at any size"
         case .readOnlyCatalog(let dir):
             return "\(dir): the index was opened for reading; open it for writing to save it"
         case .lockFailed(let dir, let reason):
@@ -54,4 +66,10 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "the bundled CLIP vocabulary bpe_simple_vocab_16e6.txt.gz was not found (looked in: \(searched.joined(separator: ", "))); set KESTREL_VOCAB to its path or pass --vocab"
         }
     }
+}
+
+/// ", or an IVF with at most N lists" when fewer lists would train on `have` vectors.
+private func fewerLists(_ factory: String, _ have: Int) -> String {
+    guard factory.hasPrefix("IVF"), !factory.contains("PQ"), have >= 1 else { return "" }
+    return ", or use fewer lists (IVF\(max(1, have / 39)) gets 39 training vectors per list)"
 }

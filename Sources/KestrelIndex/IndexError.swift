@@ -28,8 +28,9 @@ public enum IndexError: Error, Equatable, CustomStringConvertible, Sendable {
     public var hint: String? {
         switch self {
         case .notAnIndexFile, .unsupportedVersion, .corrupt: return Self.rebuildHint
+        case .unknownFactory(_, let reason) where reason.contains(IndexPlanner.supportedForms): return nil
         case .unknownFactory:
-            return "--index-type takes auto, flat, hnsw, ivf, ivfpq, sq8 or a FAISS factory string such as HNSW32,Flat or IVF1024,PQ64"
+            return "--index-type takes \(IndexPlanner.supportedForms)"
         case .notTrained: return "`kestrel index rebuild` trains and fills the index from the store"
         default: return nil
         }

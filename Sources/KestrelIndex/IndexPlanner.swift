@@ -92,13 +92,8 @@ public enum IndexPlanner {
         case "ivfsq8": resolved = "IVF\(ivfListCount(for: try needCount())),SQ8"
         case "ivfpq": resolved = "IVF\(ivfListCount(for: try needCount())),PQ\(pqSubquantizers(dimension: d))"
         default:
-            // "HNSW" / "HNSW48" without storage means HNSW over full vectors.
-            if spec.hasPrefix("HNSW"), !spec.contains(","), spec.dropFirst(4).allSatisfy({ $0.isASCII && $0.isNumber }) {
-                try validate(factory: spec, dimension: d)
-                resolved = spec == "HNSW" ? "HNSW\(hnswM),Flat" : "\(spec),Flat"
-            } else {
-                resolved = spec
-            }
+            // FAISS's spelling of a supported form ("hnsw48" is "HNSW48,Flat"), checked.
+            resolved = try canonicalFactory(spec, dimension: d)
         }
         try validate(factory: resolved, dimension: d)
         var plan = resolvedPlan(factory: resolved, count: count ?? 0, dimension: d)
@@ -121,7 +116,7 @@ public enum IndexPlanner {
     }
 
     /// FAISS guidance: k-means wants 30-256 points per centroid and warns below 39. IVF trains on
-    /// 50 per list; PQ codebooks (256 centroids each) need 256 x 39; SQ only needs ranges.
+    /// 50 per list; PQ codebooks (2^bits centroids each, 256 by default) need 39 x 2^bits; SQ only needs ranges.
     /// Capped at `count` and at 1M. 0 when the type needs no training.
     public static func trainingSampleSize(factory: String, count: Int) -> Int {
         let parts = factory.uppercased().split(separator: ",").map(String.init)
@@ -130,7 +125,9 @@ public enum IndexPlanner {
             if part.hasPrefix("IVF"), let nlist = Int(part.dropFirst(3).prefix { $0.isNumber }) {
                 want = max(want, 50 * nlist)
             } else if part.hasPrefix("PQ") || part.hasPrefix("OPQ") {
-                want = max(want, 256 * 39)
+                // 39 points per centroid of each sub-quantizer's 2^bits (8 bits unless PQmxb).
+                let bits = part.hasPrefix("PQ") ? part.firstIndex(of: "X").flatMap { Int(part[part.index(after: $0)...].prefix { $0.isNumber }) } ?? 8 : 8
+                want = max(want, 39 << min(bits, 24))
             } else if part.hasPrefix("SQ") || part.hasPrefix("PCA") {
                 want = max(want, 65_536)
             }

@@ -14,12 +14,16 @@ public struct TuningResult: Sendable, Equatable, Codable, CustomStringConvertibl
     /// Vectors in the index when it was tuned (nil in files written before it was recorded). A
     /// tuning is stale once the index has grown or shrunk past a factor of 2 from it.
     public var itemCount: Int?
+    /// Caller-supplied queries measured besides the sample queries (e.g. embeddings of real text
+    /// prompts), nil when there were none. `recall` is then the lower of the two sets' recalls.
+    public var callerQueries: Int?
     public var reachedTarget: Bool { recall >= recallTarget }
 
     public var description: String {
         let setting = parameter == "none" ? "nothing to tune" : "\(parameter)=\(value)"
         let missed = reachedTarget ? "" : " (target not reached at the largest setting tried)"
-        return "\(setting): recall@\(k) \(String(format: "%.4f", recall)) on \(sampleQueries) sample queries, "
+        let caller = callerQueries.map { " and \($0) caller queries" } ?? ""
+        return "\(setting): recall@\(k) \(String(format: "%.4f", recall)) on \(sampleQueries) sample queries\(caller), "
             + "target \(recallTarget)\(missed)"
     }
 }
@@ -58,17 +62,25 @@ extension VectorIndex {
     /// spread of multithreaded HNSW builds (a fresh-query recall of 0.9475 at margin 0.01 was seen).
     /// The search doubles the parameter until it passes, then bisects down to within about 5%.
     /// Flat-type indexes are measured but have nothing to tune.
+    ///
+    /// `extraQueries` (row-major, a multiple of `dimension` floats) are measured as a second set
+    /// beside the sample queries, and a setting passes only when both sets reach the target: a
+    /// caller that knows what real queries look like (text embeddings of a multimodal model land
+    /// apart from the image vectors they are compared with) passes a few dozen of them.
     @discardableResult
     public func tune(
         recallTarget: Double = 0.95, sampleQueries: Int = 500, k: Int = 10,
         reference: (ids: [Int64], vectors: [Float])? = nil, queries source: TuningQueries = .automatic,
-        margin: Double = 0.02
+        extraQueries: [Float] = [], margin: Double = 0.02
     ) throws -> TuningResult {
         try IndexTuner.checkRecallTarget(recallTarget)
         guard sampleQueries >= 1, k >= 1 else {
             throw IndexError.invalidArgument("sampleQueries and k must be at least 1, got \(sampleQueries) and \(k)")
         }
         guard margin.isFinite, margin >= 0 else { throw IndexError.invalidArgument("margin must be finite and >= 0, got \(margin)") }
+        guard extraQueries.count % dimension == 0 else {
+            throw IndexError.shapeMismatch(expectedFloats: (extraQueries.count / dimension + 1) * dimension, gotFloats: extraQueries.count)
+        }
         let (refIDs, refVectors) = try reference ?? reconstructAll()
         try checkShape(refVectors, count: refIDs.count)
         let n = refIDs.count
@@ -133,27 +145,39 @@ extension VectorIndex {
             }
         }
         let q = queries.count / dimension
-        let excludeSelf = !queryIDs.isEmpty
-        let fetch = excludeSelf ? kk + 1 : kk
 
-        // Exact top `fetch` over the reference rows, minus the query itself.
-        var scores = [Float](repeating: 0, count: q * fetch)
-        var rows = [Int64](repeating: -1, count: q * fetch)
-        try check(cfaiss_knn_exact(Int32(dimension), Int64(q), queries, Int64(n), refVectors, Int64(fetch), &scores, &rows))
-        let truth: [Set<Int64>] = (0..<q).map { i in
-            let ids = rows[(i * fetch)..<((i + 1) * fetch)].filter { $0 >= 0 }.map { refIDs[Int($0)] }
-            return Set(ids.filter { !excludeSelf || $0 != queryIDs[i] }.prefix(kk))
-        }
-
-        func recall(_ parameters: SearchParameters) throws -> Double {
-            let hits = try search(queries, count: q, k: fetch, parameters: parameters)
-            var found = 0, total = 0
-            for i in 0..<q {
-                let got = hits[i].map(\.id).filter { !excludeSelf || $0 != queryIDs[i] }.prefix(kk)
-                found += got.filter { truth[i].contains($0) }.count
-                total += truth[i].count
+        /// Recall@kk of one query set against exact search over the reference rows (a query's
+        /// own id, when given, left out of both lists).
+        func recallMeter(_ queries: [Float], selfIDs: [Int64]) throws -> (SearchParameters) throws -> Double {
+            let q = queries.count / dimension
+            let excludeSelf = !selfIDs.isEmpty
+            let fetch = excludeSelf ? kk + 1 : kk
+            var scores = [Float](repeating: 0, count: q * fetch)
+            var rows = [Int64](repeating: -1, count: q * fetch)
+            try check(cfaiss_knn_exact(Int32(dimension), Int64(q), queries, Int64(n), refVectors, Int64(fetch), &scores, &rows))
+            let truth: [Set<Int64>] = (0..<q).map { i in
+                let ids = rows[(i * fetch)..<((i + 1) * fetch)].filter { $0 >= 0 }.map { refIDs[Int($0)] }
+                return Set(ids.filter { !excludeSelf || $0 != selfIDs[i] }.prefix(kk))
             }
-            return total == 0 ? 1 : Double(found) / Double(total)
+            return { parameters in
+                let hits = try self.search(queries, count: q, k: fetch, parameters: parameters)
+                var found = 0, total = 0
+                for i in 0..<q {
+                    let got = hits[i].map(\.id).filter { !excludeSelf || $0 != selfIDs[i] }.prefix(kk)
+                    found += got.filter { truth[i].contains($0) }.count
+                    total += truth[i].count
+                }
+                return total == 0 ? 1 : Double(found) / Double(total)
+            }
+        }
+        let sampleRecall = try recallMeter(queries, selfIDs: queryIDs)
+        let callerCount = extraQueries.count / dimension
+        let callerRecall = callerCount > 0 ? try recallMeter(extraQueries, selfIDs: []) : nil
+        /// The lower of the two sets' recalls.
+        func recall(_ parameters: SearchParameters) throws -> Double {
+            let sample = try sampleRecall(parameters)
+            guard let callerRecall else { return sample }
+            return min(sample, try callerRecall(parameters))
         }
 
         let name: String
@@ -166,6 +190,7 @@ extension VectorIndex {
             var result = TuningResult(
                 parameter: "none", value: 0, recall: try recall(current), recallTarget: recallTarget, k: kk, sampleQueries: q)
             result.itemCount = count
+            result.callerQueries = callerCount > 0 ? callerCount : nil
             setTuning(result, parameters: current)
             return result
         case .ivf:
@@ -204,6 +229,7 @@ extension VectorIndex {
         var result = TuningResult(
             parameter: name, value: high, recall: measured[high]!, recallTarget: recallTarget, k: kk, sampleQueries: q)
         result.itemCount = count
+        result.callerQueries = callerCount > 0 ? callerCount : nil
         setTuning(result, parameters: make(high))
         return result
     }

@@ -19,19 +19,38 @@ extension IndexPlanner {
     /// The aliases `resolve` accepts besides FAISS factory strings (and "auto", the planner's choice).
     public static let aliases: Set<String> = ["auto", "flat", "hnsw", "sq8", "ivf", "ivfsq8", "ivfpq"]
 
-    /// Throws `IndexError.unknownFactory` naming the first number in `factory` that is out of
-    /// range: HNSW M in `hnswMRange`, IVF lists in `ivfListRange`, PQ sub-quantizers at least 1
-    /// and (when `dimension` is known) dividing the dimension they apply to, PQ bits in
-    /// `pqBitsRange`, OPQ / PCA / RR output sizes at least 1 (PCA at most its input dimension).
-    /// Aliases always pass. Components this check does not know are left to FAISS, which
-    /// rejects what it cannot parse.
+    /// The factory forms Kestrel builds and searches, for messages. FAISS parses more (NSG,
+    /// Refine, LSH, fast-scan PQ, IMI...), but their searches refuse the per-call parameters and
+    /// id filters every Kestrel search passes, so an index of those types could never be searched.
+    public static let supportedForms = "auto, flat, hnsw, ivf, ivfsq8, ivfpq, sq8, or a FAISS factory string of the form"
+        + " Flat, HNSWm[,Flat|SQ8|SQfp16], IVFn[_HNSWm],(Flat|SQ8|SQfp16|PQm[xb]), SQ8 or SQfp16"
+        + " (SQ4 and SQ6 wherever SQ8 goes), optionally after OPQm[_d] or PCAd"
+        + " (e.g. HNSW32,Flat, IVF1024,PQ64 or OPQ64,IVF1024,PQ64)"
+
+    /// Throws `IndexError.unknownFactory` unless `factory` is an alias or one of the supported
+    /// forms (`supportedForms`) with every number in range: HNSW M in `hnswMRange`, IVF lists in
+    /// `ivfListRange`, PQ sub-quantizers at least 1 and (when `dimension` is known) dividing the
+    /// dimension they apply to, PQ bits in `pqBitsRange`, OPQ / PCA output sizes at least 1 (PCA
+    /// at most its input dimension). The error names the string and what is wrong with it.
     public static func validate(factory: String, dimension: Int?) throws {
+        _ = try canonicalFactory(factory, dimension: dimension)
+    }
+
+    /// `factory` (not an alias) in FAISS's spelling, after the checks of `validate`: "hnsw64"
+    /// is "HNSW64,Flat", "ivf4,sqfp16" is "IVF4,SQfp16". An alias is returned as given.
+    public static func canonicalFactory(_ factory: String, dimension: Int?) throws -> String {
         let spec = factory.trimmingCharacters(in: .whitespaces)
         func fail(_ reason: String) -> IndexError { .unknownFactory(factory, reason: reason) }
         guard !spec.isEmpty else { throw fail("empty factory string") }
         guard spec.count <= maxFactoryLength else { throw fail("longer than \(maxFactoryLength) characters") }
-        if aliases.contains(spec.lowercased()) { return }
+        if aliases.contains(spec.lowercased()) { return spec.lowercased() }
         if let dimension, dimension < 1 { throw fail("the vectors' dimension is \(dimension)") }
+        let originals = spec.split(separator: ",", omittingEmptySubsequences: false)
+        func unsupported(_ part: Substring, _ why: String) -> IndexError {
+            // Quoted as the user typed it (parsing works on the upper-cased string).
+            let typed = originals.first { $0.uppercased() == part } ?? part
+            return fail("\(why) '\(typed)' is not an index type Kestrel can search; --index-type takes \(supportedForms)")
+        }
 
         /// The digits at the start of `s` as a number (nil: no digits), and what follows them.
         func number(_ s: Substring, _ what: String) throws -> (Int?, Substring) {
@@ -40,55 +59,140 @@ extension IndexPlanner {
             guard let n = Int(digits) else { throw fail("\(what) \(digits) is too large") }
             return (n, s.dropFirst(digits.count))
         }
-        func checkHNSW(_ rest: Substring) throws {
-            let (m, _) = try number(rest, "HNSW M")
+        func hnsw(_ rest: Substring, _ part: Substring) throws -> String {
+            let (m, tail) = try number(rest, "HNSW M")
+            guard tail.isEmpty else { throw unsupported(part, "the component") }
             if let m, !hnswMRange.contains(m) {
                 throw fail("HNSW M (links per node) is \(m); it must be between \(hnswMRange.lowerBound) and \(hnswMRange.upperBound)")
             }
+            return "HNSW\(m ?? hnswM)"
         }
-
-        var d = dimension  // the dimension the next component sees (PCA / OPQ / RR change it)
-        for component in spec.uppercased().split(separator: ",", omittingEmptySubsequences: false) {
-            guard !component.isEmpty else { throw fail("empty component between commas") }
-            if component.hasPrefix("HNSW") {
-                try checkHNSW(component.dropFirst(4))
-            } else if component.hasPrefix("IVF") {
-                let (nlist, rest) = try number(component.dropFirst(3), "IVF list count")
-                guard let nlist else { throw fail("IVF needs a list count, e.g. IVF1024") }
-                guard ivfListRange.contains(nlist) else {
-                    throw fail("IVF list count is \(nlist); it must be between \(ivfListRange.lowerBound) and \(ivfListRange.upperBound)")
-                }
-                if rest.hasPrefix("_HNSW") { try checkHNSW(rest.dropFirst(5)) }
-            } else if component.hasPrefix("OPQ") {
-                let (m, rest) = try number(component.dropFirst(3), "OPQ sub-quantizer count")
-                guard let m, m >= 1 else { throw fail("OPQ needs at least 1 sub-quantizer, e.g. OPQ16") }
-                if rest.hasPrefix("_") {
-                    let (out, _) = try number(rest.dropFirst(), "OPQ output dimension")
-                    guard let out, out >= 1 else { throw fail("OPQ output dimension must be at least 1") }
-                    d = out
-                }
-                if let d, d % m != 0 { throw fail("OPQ\(m): \(m) sub-quantizers must divide the dimension \(d)") }
-            } else if component.hasPrefix("PQ") {
-                let (m, rest) = try number(component.dropFirst(2), "PQ sub-quantizer count")
-                guard let m, m >= 1 else { throw fail("PQ needs at least 1 sub-quantizer, e.g. PQ16") }
-                if let d, d % m != 0 { throw fail("PQ\(m): \(m) sub-quantizers must divide the dimension \(d)") }
-                if rest.hasPrefix("X") {
-                    let (bits, _) = try number(rest.dropFirst(), "PQ bits")
-                    guard let bits, pqBitsRange.contains(bits) else {
-                        throw fail("PQ bits per code must be between \(pqBitsRange.lowerBound) and \(pqBitsRange.upperBound)")
-                    }
-                }
-            } else if component.hasPrefix("PCA") {
-                let (out, _) = try number(component.dropFirst(3).drop { $0 == "W" || $0 == "R" }, "PCA output dimension")
-                guard let out, out >= 1 else { throw fail("PCA output dimension must be at least 1") }
-                if let d, out > d { throw fail("PCA\(out) cannot raise the dimension \(d)") }
-                d = out
-            } else if component.hasPrefix("RR") {
-                let (out, _) = try number(component.dropFirst(2), "RR output dimension")
-                guard let out, out >= 1 else { throw fail("RR output dimension must be at least 1") }
-                d = out
+        /// SQ4 / SQ6 / SQ8 / SQfp16, or nil.
+        func scalar(_ part: Substring) -> String? {
+            switch part {
+            case "SQ4", "SQ6", "SQ8": return String(part)
+            case "SQFP16": return "SQfp16"
+            default: return nil
             }
         }
+        func pq(_ part: Substring, _ d: Int?) throws -> String? {
+            guard part.hasPrefix("PQ") else { return nil }
+            let (m, rest) = try number(part.dropFirst(2), "PQ sub-quantizer count")
+            guard let m, m >= 1 else { throw fail("PQ needs at least 1 sub-quantizer, e.g. PQ16") }
+            if let d, d % m != 0 { throw fail("PQ\(m): \(m) sub-quantizers must divide the dimension \(d)") }
+            guard !rest.isEmpty else { return "PQ\(m)" }
+            guard rest.hasPrefix("X") else { throw unsupported(part, "the component") }
+            let (bits, tail) = try number(rest.dropFirst(), "PQ bits")
+            guard let bits, pqBitsRange.contains(bits) else {
+                throw fail("PQ bits per code must be between \(pqBitsRange.lowerBound) and \(pqBitsRange.upperBound)")
+            }
+            guard tail.isEmpty else { throw unsupported(part, "the component") }
+            return "PQ\(m)x\(bits)"
+        }
+
+        var parts = spec.uppercased().split(separator: ",", omittingEmptySubsequences: false)[...]
+        guard !parts.contains(where: \.isEmpty) else { throw fail("empty component between commas") }
+        var out: [String] = []
+        var d = dimension  // the dimension the next component sees (OPQ_d / PCA change it)
+
+        // An optional transform in front.
+        if let first = parts.first, first.hasPrefix("OPQ") {
+            let (m, rest) = try number(first.dropFirst(3), "OPQ sub-quantizer count")
+            guard let m, m >= 1 else { throw fail("OPQ needs at least 1 sub-quantizer, e.g. OPQ16") }
+            var text = "OPQ\(m)"
+            if rest.hasPrefix("_") {
+                let (dOut, tail) = try number(rest.dropFirst(), "OPQ output dimension")
+                guard let dOut, dOut >= 1 else { throw fail("OPQ output dimension must be at least 1") }
+                guard tail.isEmpty else { throw unsupported(first, "the component") }
+                if let d, dOut > d { throw fail("OPQ\(m)_\(dOut) cannot raise the dimension \(d)") }
+                d = dOut
+                text += "_\(dOut)"
+            } else if !rest.isEmpty {
+                throw unsupported(first, "the component")
+            }
+            if let d, d % m != 0 { throw fail("OPQ\(m): \(m) sub-quantizers must divide the dimension \(d)") }
+            out.append(text)
+            parts = parts.dropFirst()
+        } else if let first = parts.first, first.hasPrefix("PCA") {
+            let flags = first.dropFirst(3).prefix { $0 == "W" || $0 == "R" }
+            let (dOut, tail) = try number(first.dropFirst(3 + flags.count), "PCA output dimension")
+            guard let dOut, dOut >= 1 else { throw fail("PCA output dimension must be at least 1") }
+            guard tail.isEmpty else { throw unsupported(first, "the component") }
+            if let d, dOut > d { throw fail("PCA\(dOut) cannot raise the dimension \(d)") }
+            d = dOut
+            out.append("PCA\(flags)\(dOut)")
+            parts = parts.dropFirst()
+        }
+
+        // The index itself.
+        guard let core = parts.popFirst() else { throw fail("a transform needs an index after it, e.g. \(out[0]),IVF1024,PQ64") }
+        let storage = parts.popFirst()
+        if let extra = parts.first { throw unsupported(extra, "the trailing component") }
+        if core == "FLAT" {
+            if let storage { throw unsupported(storage, "after Flat, the component") }
+            out.append("Flat")
+        } else if core.hasPrefix("HNSW") {
+            out.append(try hnsw(core.dropFirst(4), core))
+            switch storage {
+            case nil, "FLAT"?: out.append("Flat")
+            case let s? where scalar(s) != nil: out.append(scalar(s)!)
+            case let s?: throw unsupported(s, "as HNSW storage, the component")
+            }
+        } else if core.hasPrefix("IVF") {
+            let (nlist, rest) = try number(core.dropFirst(3), "IVF list count")
+            guard let nlist else { throw fail("IVF needs a list count, e.g. IVF1024") }
+            guard ivfListRange.contains(nlist) else {
+                throw fail("IVF list count is \(nlist); it must be between \(ivfListRange.lowerBound) and \(ivfListRange.upperBound)")
+            }
+            var text = "IVF\(nlist)"
+            if rest.hasPrefix("_HNSW") {
+                text += "_" + (try hnsw(rest.dropFirst(5), core))
+            } else if !rest.isEmpty {
+                throw unsupported(core, "the component")
+            }
+            out.append(text)
+            guard let storage else { throw fail("IVF needs a storage after it, e.g. IVF\(nlist),Flat or IVF\(nlist),PQ16") }
+            if storage == "FLAT" {
+                out.append("Flat")
+            } else if let sq = scalar(storage) {
+                out.append(sq)
+            } else if let p = try pq(storage, d) {
+                out.append(p)
+            } else {
+                throw unsupported(storage, "as IVF storage, the component")
+            }
+        } else if let sq = scalar(core) {
+            if let storage { throw unsupported(storage, "after \(sq), the component") }
+            out.append(sq)
+        } else if let p = try pq(core, d) {
+            // FAISS 1.7.3's IndexPQ refuses id filters; one inverted list scans the same codes.
+            throw fail("'\(p)' alone is not an index type Kestrel can search (FAISS cannot filter its results);"
+                       + " IVF1,\(p) scans the same codes; --index-type takes \(supportedForms)")
+        } else {
+            throw unsupported(core, "the component")
+        }
+        return out.joined(separator: ",")
+    }
+
+    /// The fewest vectors `factory` (canonical, aliases resolved) can be trained on: k-means
+    /// needs at least as many points as centroids, so IVFn needs n, PQm[xb] 2^b (8 bits by
+    /// default), OPQ 256 (it trains an 8-bit PQ); SQ needs 1 to find value ranges; 0 for types
+    /// without training (Flat, HNSW over full vectors).
+    public static func minimumTrainingCount(factory: String) -> Int {
+        var need = 0
+        for part in factory.uppercased().split(separator: ",") {
+            if part.hasPrefix("IVF"), let n = Int(part.dropFirst(3).prefix { $0.isNumber }) {
+                need = max(need, n)
+            } else if part.hasPrefix("OPQ") {
+                need = max(need, 256)
+            } else if part.hasPrefix("PQ") {
+                let bits = part.firstIndex(of: "X").flatMap { Int(part[part.index(after: $0)...].prefix { $0.isNumber }) } ?? 8
+                need = max(need, 1 << min(bits, 30))
+            } else if part.hasPrefix("SQ") || part.hasPrefix("PCA") {
+                need = max(need, 1)
+            }
+        }
+        return need
     }
 }
 

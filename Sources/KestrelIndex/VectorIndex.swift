@@ -108,10 +108,20 @@ public final class VectorIndex: @unchecked Sendable {
         var raw: OpaquePointer?
         let status = cfaiss_create(Int32(dimension), plan.factory, Int32(plan.efConstruction ?? 0), &raw)
         guard status == CFAISS_OK, let raw else {
-            throw IndexError.unknownFactory(plan.factory, reason: String(cString: cfaiss_last_error()))
+            throw IndexError.unknownFactory(
+                plan.factory, reason: "FAISS cannot make it at dimension \(dimension): \(String(cString: cfaiss_last_error()))")
         }
         return VectorIndex(
             handle: raw, factory: plan.factory, efConstruction: plan.efConstruction, parameters: plan.defaultParameters)
+    }
+
+    /// Checks that `factory` (an alias or a supported factory string, see
+    /// `IndexPlanner.supportedForms`) makes an index at `dimension`, by having FAISS make an
+    /// empty one and dropping it: no training, no vectors, so it is cheap. Throws
+    /// `IndexError.unknownFactory` in Kestrel's words (FAISS's C++ wrapping removed).
+    public static func checkFactory(_ factory: String, dimension: Int) throws {
+        // Aliases sized by the collection are checked at a nominal size; their strings always parse.
+        _ = try create(dimension: dimension, factory: factory, expectedCount: 1_000)
     }
 
     /// Sets how many OpenMP threads FAISS uses (<= 0 keeps the current value); returns the count in effect.

@@ -280,9 +280,11 @@ public final class Store: @unchecked Sendable {
 
     // MARK: - Identity
 
-    /// Throws unless `identity` is the model this store's vectors came from.
+    /// Throws unless `identity` is the model this store's vectors came from: the same
+    /// fingerprint (the weights and configs) and dimension. The name is only the folder's name
+    /// when the store was made: a renamed or copied model folder is the same model.
     public func requireIdentity(_ identity: ModelIdentity) throws {
-        if identity != self.identity {
+        if !identity.isSameModel(as: self.identity) {
             throw StoreError.identityMismatch(store: storeName, stored: self.identity, requested: identity)
         }
     }

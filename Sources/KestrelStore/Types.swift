@@ -16,6 +16,12 @@ public struct ModelIdentity: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "'\(name)' (fingerprint \(fingerprint), dimension \(dimension))" }
+
+    /// Whether vectors of `other` compare with vectors of this model: same fingerprint and
+    /// dimension. The name (a folder name) does not count.
+    public func isSameModel(as other: ModelIdentity) -> Bool {
+        fingerprint == other.fingerprint && dimension == other.dimension
+    }
 }
 
 /// How vectors are kept on disk, chosen once when the store is created.

@@ -5,11 +5,16 @@ import KestrelEngine
 /// Where index folders go when --index is not given: Indexes/default (relative to the current folder).
 let defaultIndexHelp = "Index folder (default: Indexes/default)."
 
-/// Checks `--index-type` (aliases, or the numbers in a FAISS factory string) before any work;
-/// with the vectors' dimension also whether PQ / OPQ sizes divide it.
+/// Checks `--index-type` before any work: an alias or a supported factory string with every
+/// number in range; with the vectors' dimension also whether PQ / OPQ sizes divide it and
+/// whether FAISS makes the index (an empty one, dropped at once). Every refusal is a usage
+/// error (exit 64).
 func validateIndexType(_ spec: String?, dimension: Int? = nil) throws {
     guard let spec else { return }
-    do { try IndexPlanner.validate(factory: spec, dimension: dimension) } catch IndexError.unknownFactory(_, let reason) {
+    do {
+        try IndexPlanner.validate(factory: spec, dimension: dimension)
+        if let dimension { try VectorIndex.checkFactory(spec, dimension: dimension) }
+    } catch IndexError.unknownFactory(_, let reason) {
         throw ValidationError("--index-type \(spec): \(reason)")
     }
 }
@@ -17,6 +22,17 @@ func validateIndexType(_ spec: String?, dimension: Int? = nil) throws {
 /// `--index ''` would be the current folder: refused (an empty value is a mistake, not a name).
 func validateIndexOption(_ index: String) throws {
     if index.isEmpty { throw ValidationError("--index needs a folder name; '' names none") }
+}
+
+/// `validateIndexType` against an open catalog: also whether its store holds enough vectors
+/// to train the type.
+func validateIndexType(_ spec: String?, for catalog: Catalog) throws {
+    guard let spec else { return }
+    try validateIndexType(spec, dimension: catalog.store.identity.dimension)
+    do { try catalog.checkIndexType(spec) } catch let error as EngineError {
+        guard case .tooFewVectorsToTrain = error else { throw error }
+        throw ValidationError("\(error)")
+    }
 }
 
 /// Checks $KESTREL_INDEX_MEMORY, which the automatic index choice reads.
@@ -43,7 +59,7 @@ struct IndexAdd: ParsableCommand {
 
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @OptionGroup var modelOptions: ModelOptions
-    @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfpq, sq8, or a FAISS factory string (\"HNSW32,Flat\").")
+    @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfsq8, ivfpq, sq8, or a FAISS factory string (\"HNSW32,Flat\"); see the README for the supported forms.")
     var indexType: String?
     @Flag(name: .long, help: "Store vectors as float16 (half the space; only when the store is created).")
     var float16 = false
@@ -71,6 +87,10 @@ struct IndexAdd: ParsableCommand {
                                                      orientation: embedder.preprocessor.decoder.orientation,
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
                                                      warn: { Console.warning($0) })
+            // Text embeddings of generic prompts: approximate indexes are tuned for text queries too.
+            do { try catalog.setTuningQueries(try embedder.tuningQueries()) } catch {
+                Console.warning("the model's text tower could not embed the tuning prompts (\(error)); approximate indexes are tuned without text queries")
+            }
             var options = IngestOptions()
             options.batchSize = modelOptions.batchSize
             options.prune = prune
@@ -146,7 +166,7 @@ struct IndexRebuild: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rebuild", abstract: "Rebuild the vector index from the store (optionally as another type).")
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
-    @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfpq, sq8, or a FAISS factory string.") var indexType: String?
+    @Option(name: .long, help: "Index type: auto, flat, hnsw, ivf, ivfsq8, ivfpq, sq8, or a FAISS factory string; see the README for the supported forms.") var indexType: String?
     @Option(name: .long, parsing: .unconditional, help: "Recall@10 target for tuning nprobe / efSearch, above 0 and at most 1.") var recall: Double?
 
     func validate() throws {
@@ -162,7 +182,7 @@ struct IndexRebuild: ParsableCommand {
             // or from another store.
             let catalog = try Catalog.open(RawArguments.absolutePath(index), writable: true, loadIndex: false,
                                            warn: { Console.warning($0) })
-            try validateIndexType(indexType, dimension: catalog.store.identity.dimension)
+            try validateIndexType(indexType, for: catalog)
             let r = try catalog.rebuildIndex(spec: indexType, recallTarget: recall)
             // A write command's summary: on stderr, as `index add` and `index remove` write theirs.
             Console.say(String(format: "rebuilt %@ over %d items in %.1f s%@", r.factory, r.items, r.seconds, r.tuning.map { "; " + $0 } ?? ""))

@@ -39,8 +39,8 @@ struct SearchCommand: ParsableCommand {
             let catalog = try Catalog.open(RawArguments.absolutePath(index), warn: { Console.warning($0) })
             let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(RawArguments.path($0)) } ?? .like(UInt64(like!))
             let vector = try catalog.queryVector(query) {
-                guard let path = model ?? catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
-                let embedder = try Embedder(modelDirectory: try RawArguments.textURL(path, option: "--model"), orientation: imageOptions.orientation.handling)
+                let embedder = try queryEmbedder(catalog)
+                // Same fingerprint and dimension: a renamed or copied model folder is the same model.
                 try catalog.store.requireIdentity(try ModelFingerprint.identity(of: embedder.model))
                 return embedder
             }
@@ -56,4 +56,33 @@ struct SearchCommand: ParsableCommand {
             }
         }
     }
+
+    /// The model for a text or image query: --model, else the folder the index recorded. A
+    /// recorded folder that is gone or no longer holds a model is a usage error naming it.
+    func queryEmbedder(_ catalog: Catalog) throws -> Embedder {
+        let orientation = imageOptions.orientation.handling
+        if let model {
+            return try Embedder(modelDirectory: try RawArguments.textURL(model, option: "--model"), orientation: orientation)
+        }
+        guard let recorded = catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
+        let shown = PathText.escape(Array(recorded.utf8))
+        var isFolder: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: recorded, isDirectory: &isFolder), isFolder.boolValue else {
+            throw ValidationError("the model folder recorded in this index, \(shown), is gone; pass --model DIR"
+                                  + " (the folder the model moved to, or a copy of it)")
+        }
+        do {
+            return try Embedder(modelDirectory: URL(fileURLWithPath: recorded), orientation: orientation)
+        } catch ModelError.notAModelFolder {
+            throw RecordedModelError(message: "the model folder recorded in this index, \(shown), no longer holds a model"
+                + " (no config.json + model.safetensors, nor open_clip_config.json + open_clip_model.safetensors); pass --model DIR")
+        }
+    }
+}
+
+/// The folder an index recorded as its model holds no model any more (an `error:` line, exit 1,
+/// as every library error; a folder that is gone is a usage error instead).
+struct RecordedModelError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }
