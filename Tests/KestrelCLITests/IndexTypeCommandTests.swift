@@ -85,7 +85,7 @@ final class IndexTypeCommandTests: XCTestCase {
         XCTAssertEqual(later.status, 0, later.stderr)
         let rebuild = try Kestrel.run(["index", "rebuild", "--index", index.path])
         XCTAssertEqual(rebuild.status, 0, rebuild.stderr)
-        XCTAssertTrue(rebuild.stdout.hasPrefix("rebuilt Flat"), rebuild.stdout)
+        XCTAssertTrue(rebuild.stderr.contains("rebuilt Flat"), rebuild.stderr)  // write-command summaries go to stderr
         assertNoFaissText(rebuild.stderr)
     }
 }
