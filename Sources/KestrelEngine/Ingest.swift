@@ -39,6 +39,9 @@ public struct IngestReport: Sendable {
     public var times = StageTimes()
     /// Why DIR/ingest-report.json could not be written (a full disk...); nil when it was.
     public var reportNotWritten: String?
+    /// Why the closing index build failed (a requested index type the store cannot train yet,
+    /// say); nil when it succeeded. The files were stored; the index in place was kept.
+    public var indexProblem: String?
 
     /// Images embedded per second of wall time.
     public var imagesPerSecond: Double { seconds > 0 ? Double(added + changed) / seconds : 0 }
@@ -53,12 +56,13 @@ public struct IngestReport: Sendable {
                 return entry
             }
         }
-        let object: [String: Any] = [
+        var object: [String: Any] = [
             "candidates": candidates, "added": added, "duplicates": duplicates, "unchanged": unchanged,
             "changed": changed, "pruned": pruned, "failed": list(failed), "skipped": list(skipped),
             "seconds": seconds, "images_per_second": imagesPerSecond,
             "stage_seconds": times.seconds,
         ]
+        if let indexProblem { object["index_error"] = indexProblem }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
@@ -179,8 +183,14 @@ public struct Ingestor {
             }
         }
 
-        try report.times.time("index") {
-            if try catalog.needsRebuild() { try catalog.rebuildIndex() } else { try catalog.saveIndex() }
+        // Every file is stored by now: a closing build that fails (other than on a full disk)
+        // is reported beside the files, not in place of the run's summary.
+        do {
+            try report.times.time("index") {
+                if try catalog.needsRebuild() { try catalog.rebuildIndex() } else { try catalog.saveIndex() }
+            }
+        } catch where !Ingestor.isDiskFull(error) {
+            report.indexProblem = "\(error)"
         }
     }
 

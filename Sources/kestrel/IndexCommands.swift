@@ -110,7 +110,8 @@ struct IndexAdd: ParsableCommand {
                 throw stopped
             }
             summarize(report, catalog)
-            if !report.failed.isEmpty { throw ExitCode(1) }  // some input failed; the rest is stored
+            if let problem = report.indexProblem { Console.error(problem) }
+            if !report.failed.isEmpty || report.indexProblem != nil { throw ExitCode(1) }  // the rest is stored
         }
     }
 

@@ -79,6 +79,10 @@ final class IndexTypeCommandTests: XCTestCase {
         let add = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", "--index-type", "ivfpq", images])
         XCTAssertEqual(add.status, 1, add.stderr)
         XCTAssertTrue(add.stderr.contains("needs at least 256 vectors"), add.stderr)
+        // The run's summary and report still say what went in (kind 8: the files are stored).
+        XCTAssertTrue(add.stderr.contains("added "), add.stderr)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: index.appendingPathComponent("ingest-report.json"))) as! [String: Any]
+        XCTAssertTrue((report["index_error"] as? String)?.contains("needs at least 256 vectors") == true, "\(report)")
         assertNoFaissText(add.stderr)
         XCTAssertEqual(try stats(index)["index_type"] as? String, "Flat")
         let later = try Kestrel.run(["index", "add", "--index", index.path, "--model", model, "--quiet", images])
