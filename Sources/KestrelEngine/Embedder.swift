@@ -53,12 +53,6 @@ public final class Embedder: Sendable {
     /// is read, as is anything that is not a regular file (a FIFO, a folder, `/dev/zero`).
     public static let imageFileByteLimit = ImageDecoder.fileByteLimit
 
-    /// Reads and decodes one image file; errors name the file (`FileError`, `ImageError`).
-    public func readImage(_ path: FilePathBytes) throws -> DecodedImage {
-        let bytes = try FileSystem.readFile(path, limit: Embedder.imageFileByteLimit)
-        return try preprocessor.decoder.decode(bytes: bytes, name: path.description)
-    }
-
     /// Token ids as the text tower takes them (context length of the model, end token kept last).
     public func tokenize(_ text: String) -> [Int] {
         tokenizer.tokenize(text, contextLength: model.config.contextLength, pad: false)
