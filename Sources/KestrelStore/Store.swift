@@ -342,8 +342,6 @@ public final class Store: @unchecked Sendable {
     public var maxPathBytes: Int { env.maxKeySize }
 
     /// Throws `StoreError.invalidPath` unless `path` can be a key: 1 to `maxPathBytes` bytes.
-    public func checkPath(_ path: FilePathBytes) throws { try checkedPath(path) }
-
     func checkedPath(_ path: FilePathBytes) throws {
         let n = path.bytes.count
         if n == 0 { throw StoreError.invalidPath(store: storeName, path: "", reason: "it is empty") }
