@@ -32,19 +32,6 @@ final class IndexTypeLifecycleTests: XCTestCase {
         }
     }
 
-    func add(_ catalog: Catalog, _ vs: [[Float]], from start: Int) throws {
-        var items: [NewItem] = []
-        for (i, v) in vs.enumerated() {
-            let n = start + i
-            let hash = String(repeating: "0", count: 64 - String(n, radix: 16).count) + String(n, radix: 16)
-            items.append(NewItem(path: "/images/\(n).png", contentHash: hash, fileSize: 10, mtimeNanoseconds: 1,
-                                 width: 1, height: 1, embedding: v))
-        }
-        let results = try catalog.store.add(items)
-        try catalog.indexAdded(ids: results.map(\.id), vectors: vs.flatMap { $0 }, coveredSequence: try catalog.store.lastSequence)
-        try catalog.saveIndex()
-    }
-
     /// IVF801 over 800 vectors cannot be trained: the error says so (and not that the store may be
     /// damaged), the spec is not remembered and the index in place is untouched.
     func testKind8_AFailedIndexTypeIsNeverSaved() throws {
