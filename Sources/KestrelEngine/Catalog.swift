@@ -50,7 +50,7 @@ public final class Catalog: @unchecked Sendable {
     private let state = NSLock()
     /// Serialises changes to the index (catch-up, adds, removals, rebuild, save).
     private let changes = NSRecursiveLock()
-    private var lock: WriterLock?
+    private let lock: WriterLock?
 
     public static func storeURL(_ dir: URL) -> URL { dir.appendingPathComponent("store") }
     public static func indexURL(_ dir: URL) -> URL { dir.appendingPathComponent("index.faiss") }
