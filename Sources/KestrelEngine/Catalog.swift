@@ -52,9 +52,7 @@ public final class Catalog: @unchecked Sendable {
     private let changes = NSRecursiveLock()
     private let lock: WriterLock?
 
-    public static func storeURL(_ dir: URL) -> URL { dir.appendingPathComponent("store") }
     public static func indexURL(_ dir: URL) -> URL { dir.appendingPathComponent("index.faiss") }
-    public static func reportURL(_ dir: URL) -> URL { dir.appendingPathComponent("ingest-report.json") }
     public static func storePath(_ dir: FilePathBytes) -> FilePathBytes { dir.appending(Array("store".utf8)) }
     public static func indexPath(_ dir: FilePathBytes) -> FilePathBytes { dir.appending(Array("index.faiss".utf8)) }
     public static func reportPath(_ dir: FilePathBytes) -> FilePathBytes { dir.appending(Array("ingest-report.json".utf8)) }
