@@ -67,6 +67,7 @@ extension Catalog {
         guard vector.count == store.identity.dimension else {
             throw EngineError.dimensionMismatch(query: vector.count, index: store.identity.dimension)
         }
+        let index = self.index  // one index for the whole search: a rebuild may swap it meanwhile
         var allowed: Set<Int64>?
         if let prefix = options.pathPrefix {
             // One read transaction: a range scan of the sorted path keys.
@@ -86,8 +87,11 @@ extension Catalog {
             if id == excluding { continue }
             if let minScore = options.minScore, hit.score < minScore { continue }
             // The index holds only ids the store logged as added and not removed: a missing item
-            // (or one without paths) is damage, never a result left out or shown without a path.
+            // (or one without paths) is damage, never a result shown without a path, unless a
+            // writer sharing this catalog has removed it from the store and not yet from the
+            // index (the store's log is then past what the index covers): left out.
             guard let item = try store.item(id: id), let first = item.paths.first else {
+                if try store.lastSequence > index.coveredSequence { continue }
                 throw StoreError.corrupt(store: store.location.description, detail: "item \(id) is indexed but missing from the store")
             }
             let path = options.pathPrefix.flatMap { p in item.paths.first { $0.hasPrefix(p) } } ?? first
