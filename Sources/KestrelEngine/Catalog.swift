@@ -325,7 +325,8 @@ public final class Catalog: @unchecked Sendable {
             // An HNSW index cannot be trained as it grows; past the planner's thresholds a
             // rebuild (at the end of an ingest) moves it to the planned type.
             if !added.isEmpty { try index.add(ids: added, vectors: vectors) }
-            index.coveredSequence = try store.lastSequence
+            // What was read, not the store's latest: a writer sharing this catalog may have logged more since.
+            index.coveredSequence = log[log.count - 1].sequence
             if lock != nil { try saveIndex() }
             return log.count
         }
