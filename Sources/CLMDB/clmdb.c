@@ -14,6 +14,7 @@
 static __thread sigjmp_buf guard_jump;
 static __thread volatile sig_atomic_t guard_depth;
 static __thread int last_fault;
+static __thread unsigned long fault_count;
 
 static struct sigaction previous_segv, previous_bus;
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
@@ -40,6 +41,7 @@ static void on_fault(int sig, siginfo_t *info, void *context) {
     if (guard_depth > 0) {
         guard_depth = 0;
         last_fault = sig;
+        fault_count++;
         siglongjmp(guard_jump, 1);
     }
     chain(sig, info, context);
@@ -62,11 +64,13 @@ static void on_assert(MDB_env *env, const char *message) {
     if (guard_depth > 0) {
         guard_depth = 0;
         last_fault = 0;
+        fault_count++;
         siglongjmp(guard_jump, 1);
     }
 }
 
 int kmdb_last_fault_signal(void) { return last_fault; }
+unsigned long kmdb_thread_fault_count(void) { return fault_count; }
 
 // GUARDED(expr): evaluates expr with the guard armed; KMDB_FAULT if it faulted. Not reentrant
 // (LMDB never calls back into us except through on_assert). The signal mask is not saved (no

@@ -43,6 +43,10 @@ public final class Store: @unchecked Sendable {
 
     let env: Environment
     let db: Databases
+    /// Set when an LMDB call faulted (SIGBUS/SIGSEGV or an LMDB assertion caught by the shim):
+    /// LMDB's state in this process (its reader slots, the writer mutex, a half-done transaction)
+    /// can no longer be trusted, so every later call refuses. Reopening the store starts afresh.
+    private let faulted = FaultLatch()
     var storeName: String { location.description }
 
     struct Databases {
@@ -317,10 +321,22 @@ public final class Store: @unchecked Sendable {
     // MARK: - Plumbing
 
     /// Runs a read transaction, turning LMDB failures into `StoreError`s that name the store.
-    func reading<T>(_ body: (Txn) throws -> T) throws -> T { try Self.mapped(location) { try env.read(body) } }
+    func reading<T>(_ body: (Txn) throws -> T) throws -> T { try latched { try Self.mapped(location) { try env.read(body) } } }
     func writing<T>(_ body: (Txn) throws -> T) throws -> T {
         if isReadOnly { throw StoreError.readOnly(store: storeName, reason: "it was opened read-only") }
-        return try Self.mapped(location) { try env.write(body) }
+        return try latched { try Self.mapped(location) { try env.write(body) } }
+    }
+
+    /// Runs `body` unless an earlier call faulted; a fault in `body` sets the latch.
+    private func latched<T>(_ body: () throws -> T) throws -> T {
+        if faulted.isSet {
+            throw StoreError.corrupt(store: storeName, detail: "an earlier read of it faulted in this process, so LMDB's state here cannot be trusted; open the store again")
+        }
+        let faultsBefore = kmdb_thread_fault_count()
+        do { return try body() } catch {
+            if kmdb_thread_fault_count() != faultsBefore { faulted.set() }
+            throw error
+        }
     }
 
     static func mapped<T>(_ location: FilePathBytes, _ body: () throws -> T) throws -> T {
@@ -382,4 +398,12 @@ public final class Store: @unchecked Sendable {
                 store: storeName, path: key, reason: "it is \(n) bytes of UTF-8, LMDB keys hold at most \(maxKey)")
         }
     }
+}
+
+/// A flag set once, read from any thread.
+final class FaultLatch: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }

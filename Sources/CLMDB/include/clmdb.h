@@ -49,3 +49,5 @@ long long kmdb_env_file_size(MDB_env *env);
 
 /// Whether the last KMDB_FAULT on this thread was SIGBUS (7), SIGSEGV (11) or an assert (0).
 int kmdb_last_fault_signal(void);
+/// How many guarded calls on this thread have faulted so far.
+unsigned long kmdb_thread_fault_count(void);
