@@ -353,6 +353,23 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
+    /// Removes `paths` from the store, then the items left with no path from the index, as one
+    /// step for other users of this catalog (`index remove`, `--prune`). Returns the removed ids.
+    @discardableResult
+    public func remove(paths: [FilePathBytes]) throws -> [UInt64] {
+        try changes.withLock {
+            let removed = try store.removePaths(paths)
+            try indexRemoved(ids: removed, coveredSequence: try store.lastSequence)
+            return removed
+        }
+    }
+
+    /// The stored paths that are `root` or lie under the folder `root`, compared bytewise
+    /// (`café` in NFC is not `café` in NFD). One read transaction.
+    public func storedPaths(under root: FilePathBytes) throws -> [FilePathBytes] {
+        try store.paths(withPrefix: root).map(\.path).filter { $0.isUnder(root) }
+    }
+
     /// Writes the index atomically (temporary file, fsync, rename), stamped with the store's
     /// id. An approximate index that has grown or shrunk past a factor of 2 since it was tuned
     /// is tuned again first, so its search parameters and reported recall stay current.

@@ -174,11 +174,10 @@ public struct Ingestor {
             // file is gone. Only "no such file" counts as gone; a file we may not stat is kept.
             var gone = Set<FilePathBytes>()
             for root in roots.map({ $0.standardized() }) {
-                for (p, _) in try store.paths(withPrefix: root) where p.isUnder(root) && !FileSystem.exists(p) { gone.insert(p) }
+                for p in try catalog.storedPaths(under: root) where !FileSystem.exists(p) { gone.insert(p) }
             }
             if !gone.isEmpty {
-                let removed = try report.times.time("store") { try store.removePaths(gone.sorted()) }
-                try report.times.time("index") { try catalog.indexRemoved(ids: removed, coveredSequence: try store.lastSequence) }
+                try report.times.time("store") { try catalog.remove(paths: gone.sorted()) }
                 report.pruned = gone.count
             }
         }

@@ -148,12 +148,11 @@ struct IndexRemove: ParsableCommand {
             var matches = Set<FilePathBytes>()
             var missing: [FilePathBytes] = []
             for root in RawArguments.paths(paths).map({ $0.standardized() }) {
-                let found = try catalog.store.paths(withPrefix: root).map(\.0).filter { $0.isUnder(root) }
+                let found = try catalog.storedPaths(under: root)
                 if found.isEmpty { missing.append(root) }
                 matches.formUnion(found)
             }
-            let removed = try catalog.store.removePaths(matches.sorted())
-            try catalog.indexRemoved(ids: removed, coveredSequence: try catalog.store.lastSequence)
+            let removed = try catalog.remove(paths: matches.sorted())
             try catalog.saveIndex()
             // Each path that matched nothing is a failed input: exit 1, the others are removed.
             for p in missing { Console.error("not in the index: \(p)") }
