@@ -82,7 +82,7 @@ final class IndexPlannerTests: XCTestCase {
         XCTAssertThrowsError(try IndexPlanner.validate(factory: "HNSW0", dimension: nil))
         // Good strings, aliases and the planner's own choices still pass and build.
         for good in ["Flat", "HNSW2", "HNSW32,Flat", "HNSW16,SQ8", "IVF4,Flat", "IVF4,PQ4", "IVF4,PQ8x4", "IVF1,PQ4", "SQ8",
-                     "SQfp16", "OPQ4,IVF4,PQ4", "PCA8,Flat", "IVF4_HNSW8,Flat", "auto", "flat", "hnsw", "ivf", "ivfpq", "sq8"] {
+                     "SQfp16", "OPQ4,IVF4,PQ4", "IVF4_HNSW8,Flat", "auto", "flat", "hnsw", "ivf", "ivfpq", "sq8"] {
             XCTAssertNoThrow(try IndexPlanner.validate(factory: good, dimension: 16), good)
             if good != "auto" {
                 XCTAssertNoThrow(try VectorIndex.create(dimension: 16, factory: good, expectedCount: 1_000), good)

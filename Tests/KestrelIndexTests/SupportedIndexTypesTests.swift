@@ -48,7 +48,7 @@ final class SupportedIndexTypesTests: XCTestCase {
         let ids = sparseIDs(n)
         let supported = ["Flat", "HNSW8", "HNSW8,Flat", "HNSW8,SQ8", "HNSW8,SQ4", "HNSW8,SQfp16", "IVF4,Flat", "IVF4,SQ8", "IVF4,SQ6", "IVF4,SQfp16",
                          "IVF4,PQ4", "IVF4,PQ4x4", "IVF1,PQ4", "IVF4_HNSW8,Flat", "SQ8", "SQ4", "SQfp16",
-                         "OPQ4,IVF4,PQ4", "OPQ4_8,IVF4,PQ4", "OPQ4,IVF1,PQ4", "OPQ4,Flat", "PCA8,Flat", "PCA8,HNSW8,Flat", "PCA8,IVF4,Flat", "ivfpq", "hnsw"]
+                         "OPQ4,IVF4,PQ4", "OPQ4_16,IVF4,PQ4", "OPQ4,IVF1,PQ4", "OPQ4,Flat", "ivfpq", "hnsw"]
         for spec in supported {
             XCTAssertNoThrow(try IndexPlanner.validate(factory: spec, dimension: d), spec)
             let index = try VectorIndex.create(dimension: d, factory: spec, expectedCount: n)
@@ -92,4 +92,26 @@ final class SupportedIndexTypesTests: XCTestCase {
             XCTAssertGreaterThanOrEqual(IndexPlanner.trainingSampleSize(factory: f, count: 2_000_000), need, f)
         }
     }
+
+    /// Kind 9 (a search must keep its promise): transforms that change the vectors make scores
+    /// that are not cosines (PCA8,Flat scored an image against itself 0.26; whitening reordered
+    /// neighbours), so they are refused before anything is built, naming the option.
+    func testKind9_TransformsThatChangeScoresAreRefused() throws {
+        for spec in ["PCA8,Flat", "PCAW8,HNSW16,Flat", "PCAR8,IVF4,SQ8", "PCAWR16,Flat", "OPQ4_8,IVF4,PQ4"] {
+            XCTAssertThrowsError(try IndexPlanner.validate(factory: spec, dimension: d), spec) { error in
+                let message = "\(error)"
+                XCTAssertTrue(message.contains("--index-type"), message)
+                XCTAssertTrue(message.contains("cosine"), message)
+            }
+        }
+        // A rotation keeps inner products: OPQ at the full dimension scores an item against itself 1.
+        let n = 300
+        let base = unitVectors(n, d, seed: 5)
+        let index = try VectorIndex.create(dimension: d, factory: "OPQ4,Flat", expectedCount: n)
+        try index.train(sampleFrom: base, count: n)
+        try index.add(ids: sparseIDs(n), vectors: base)
+        let hit = try index.search(Array(base[0..<d]), count: 1, k: 1)[0][0]
+        XCTAssertEqual(hit.score, 1, accuracy: 1e-4)
+    }
+
 }
