@@ -5,6 +5,7 @@
 ///     LF TAB CR          ->  \n \t \r
 ///     other C0 controls and DEL (0x00-0x1F, 0x7F)   ->  \xNN   (ESC is \x1b)
 ///     C1 controls (U+0080-U+009F)                     ->  \u0085 ...
+///     bidirectional controls (U+200E, U+200F, U+202A-U+202E, U+2066-U+2069)  ->  \u202e ...
 ///     each byte that is not part of valid UTF-8       ->  \xNN   (Latin-1 é is \xe9)
 ///
 /// with NN two lower-case hex digits. The escaped text holds no control characters, so a name
@@ -37,8 +38,8 @@ public enum PathText {
             if n > 1, i + n <= bytes.count, let s = String(validating: bytes[i..<(i + n)], as: UTF8.self),
                let scalar = s.unicodeScalars.first
             {
-                if (0x80...0x9F).contains(scalar.value) {
-                    out += "\\u00" + String(scalar.value, radix: 16)
+                if isControl(scalar) {
+                    out += unicodeEscape(scalar)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -66,14 +67,27 @@ public enum PathText {
             case 0x0A: out += "\\n"
             case 0x09: out += "\\t"
             case 0x0D: out += "\\r"
-            case 0x80...0x9F: out += "\\u00" + String(u.value, radix: 16)
+            case 0x80...: out += unicodeEscape(u)
             default: out += hex(UInt8(u.value))
             }
         }
         return out
     }
 
-    static func isControl(_ u: Unicode.Scalar) -> Bool { u.value < 0x20 || (0x7F...0x9F).contains(u.value) }
+    /// C0, DEL, C1, and the bidirectional controls that reorder what a terminal shows (a name
+    /// holding U+202E can make `gpj.exe` look like `exe.jpg`).
+    static func isControl(_ u: Unicode.Scalar) -> Bool {
+        switch u.value {
+        case 0..<0x20, 0x7F...0x9F, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
+        default: return false
+        }
+    }
+
+    /// `\u0085`, `\u202e`: four lower-case hex digits.
+    static func unicodeEscape(_ u: Unicode.Scalar) -> String {
+        let h = String(u.value, radix: 16)
+        return "\\u" + String(repeating: "0", count: max(0, 4 - h.count)) + h
+    }
 
     /// The bytes of an escaped name (the inverse of `escape`); nil for text `escape` never makes.
     public static func unescape(_ text: String) -> [UInt8]? {
@@ -95,8 +109,11 @@ public enum PathText {
                 guard i + 3 < s.count, let h = hexValue(s[i + 2]), let l = hexValue(s[i + 3]) else { return nil }
                 out.append(h << 4 | l); i += 4
             case UInt8(ascii: "u"):
-                guard i + 5 < s.count, let a = hexValue(s[i + 4]), let b = hexValue(s[i + 5]) else { return nil }
-                out += Array(String(Unicode.Scalar(a << 4 | b)).utf8); i += 6
+                guard i + 5 < s.count, let a = hexValue(s[i + 2]), let b = hexValue(s[i + 3]),
+                      let c = hexValue(s[i + 4]), let d = hexValue(s[i + 5]),
+                      let scalar = Unicode.Scalar(UInt32(a) << 12 | UInt32(b) << 8 | UInt32(c) << 4 | UInt32(d))
+                else { return nil }
+                out += Array(String(scalar).utf8); i += 6
             default: return nil
             }
         }

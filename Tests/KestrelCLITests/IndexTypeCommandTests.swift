@@ -44,10 +44,12 @@ final class IndexTypeCommandTests: XCTestCase {
         let hnsw = try Kestrel.run(["index", "rebuild", "--index", index.path, "--index-type", "hnsw64"])
         XCTAssertEqual(hnsw.status, 0, hnsw.stderr)
         XCTAssertEqual(try stats(index)["index_type"] as? String, "HNSW64,Flat")
-        // A transform in front (PCA; OPQ needs 256 vectors to train) builds and is searched.
+        // A transform that changes scores (PCA) is refused as a usage error; the index stays HNSW64.
         let pca = try Kestrel.run(["index", "rebuild", "--index", index.path, "--index-type", "PCA8,HNSW8,Flat"])
-        XCTAssertEqual(pca.status, 0, pca.stderr)
+        XCTAssertEqual(pca.status, 64, pca.stderr)
+        XCTAssertTrue(pca.stderr.contains("cosine"), pca.stderr)
         assertNoFaissText(pca.stderr)
+        XCTAssertEqual(try stats(index)["index_type"] as? String, "HNSW64,Flat")
         let s = try Kestrel.run(["search", "--index", index.path, "--text", "hi", "-k", "3", "--json"])
         XCTAssertEqual(s.status, 0, s.stderr)
         XCTAssertEqual(try s.jsonLines().count, 3)

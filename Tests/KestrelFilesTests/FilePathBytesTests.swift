@@ -32,11 +32,15 @@ final class FilePathBytesTests: XCTestCase {
             ([0xE2, 0x82], "\\xe2\\x82"),               // a truncated 3-byte sequence
             ([0xED, 0xA0, 0x80], "\\xed\\xa0\\x80"),    // an encoded surrogate is not UTF-8
             (Array("del\u{7F}".utf8), "del\\x7f"),
+            (Array("evil\u{202E}gnp.exe".utf8), "evil\\u202egnp.exe"),   // right-to-left override
+            (Array("\u{2066}iso\u{2069}\u{200F}".utf8), "\\u2066iso\\u2069\\u200f"),
         ]
         for (bytes, want) in cases {
             XCTAssertEqual(FilePathBytes(bytes).escaped, want)
             XCTAssertEqual(PathText.unescape(want), bytes, want)
         }
+        // The same controls in whole messages (error lines, class names).
+        XCTAssertEqual(PathText.escapeControls("a\u{202E}b\u{85}c\n"), "a\\u202eb\\u0085c\\n")
     }
 
     func testStandardizedMatchesFoundationForUTF8Paths() {
