@@ -36,7 +36,8 @@ let package = Package(
                 .linkedLibrary("lapack"), .linkedLibrary("m"), .linkedLibrary("stdc++"),
             ]),
 
-        // Layers. KestrelFiles: file paths as bytes and the file operations on them (Glibc only).
+        // Layers. KestrelFiles: file paths as bytes, the file operations on them, and the readers-writer
+        // lock the store and the index share (Glibc only).
         .target(name: "KestrelFiles", dependencies: []),
         .target(name: "KestrelKernels", dependencies: ["CBLAS"]),
         .target(name: "KestrelTokenizer", dependencies: ["CZlib"]),

@@ -1,5 +1,6 @@
 import CFaiss
 import Foundation
+import KestrelFiles
 
 /// Per-query knobs of the approximate index types. `nil` means "the index's chosen value".
 public struct SearchParameters: Sendable, Equatable, Codable {
@@ -69,7 +70,9 @@ public final class VectorIndex: @unchecked Sendable {
 
     let handle: OpaquePointer
     let efConstruction: Int?
-    private let rw = ReadWriteLock()
+    /// Prefers writers: a steady stream of searches cannot starve a change. Not recursive: a
+    /// holder must not take it again.
+    private let rw = ReadWriteLock(preferWriters: true)
     private var storedSequence: UInt64 = 0
     private var parameters: SearchParameters
     private var tuned: TuningResult?
@@ -345,32 +348,3 @@ func check(_ status: Int32) throws {
     throw IndexError.faiss(code: status, message: message)
 }
 
-/// A pthread readers-writer lock that prefers writers: a steady stream of searches cannot
-/// starve a change. Not recursive: a holder must not take it again.
-final class ReadWriteLock: @unchecked Sendable {
-    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
-    init() {
-        lock.initialize(to: pthread_rwlock_t())
-        var attributes = pthread_rwlockattr_t()
-        pthread_rwlockattr_init(&attributes)
-        #if canImport(Glibc)
-        pthread_rwlockattr_setkind_np(&attributes, Int32(PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP))
-        #endif
-        pthread_rwlock_init(lock, &attributes)
-        pthread_rwlockattr_destroy(&attributes)
-    }
-    deinit {
-        pthread_rwlock_destroy(lock)
-        lock.deallocate()
-    }
-    func shared<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_rwlock_rdlock(lock)
-        defer { pthread_rwlock_unlock(lock) }
-        return try body()
-    }
-    func exclusive<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_rwlock_wrlock(lock)
-        defer { pthread_rwlock_unlock(lock) }
-        return try body()
-    }
-}

@@ -6,37 +6,14 @@ import Glibc
 import Darwin
 #endif
 
-/// A readers-writer lock. Reads and LMDB write transactions share it; only changing the map
-/// size (which LMDB allows only when this process has no transaction open) and closing take it
-/// exclusively.
-final class RWLock: @unchecked Sendable {
-    private let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
-    init() {
-        lock.initialize(to: pthread_rwlock_t())
-        pthread_rwlock_init(lock, nil)
-    }
-    deinit {
-        pthread_rwlock_destroy(lock)
-        lock.deallocate()
-    }
-    func shared<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_rwlock_rdlock(lock)
-        defer { pthread_rwlock_unlock(lock) }
-        return try body()
-    }
-    func exclusive<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_rwlock_wrlock(lock)
-        defer { pthread_rwlock_unlock(lock) }
-        return try body()
-    }
-}
-
 /// A thin wrapper over one LMDB environment (a folder holding `data.mdb` and `lock.mdb`).
 /// Opened with MDB_NOTLS: read transactions are not tied to threads. Every call that reads
 /// pages goes through CLMDB's fault guard (a damaged file gives `KMDB_FAULT`, not a signal).
 final class Environment: @unchecked Sendable {
     private var env: OpaquePointer?
-    private let lock = RWLock()
+    /// Reads and LMDB write transactions share it; only changing the map size (which LMDB allows
+    /// only when this process has no transaction open) and closing take it exclusively.
+    private let lock = ReadWriteLock()
 
     /// How the environment was opened.
     enum Mode: Sendable, Equatable {
