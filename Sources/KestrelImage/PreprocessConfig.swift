@@ -103,35 +103,12 @@ public struct PreprocessConfig: Sendable, Equatable {
             guard let dict = obj as? [String: Any] else { throw ImageError.badConfig(path: url.path, detail: "not a JSON object") }
             return dict
         } catch let e as ImageError { throw e } catch {
-            throw ImageError.badConfig(path: url.path, detail: invalidJSON(error, data))
+            throw ImageError.badConfig(path: url.path, detail: JSONDiagnostics.invalidJSON(error, data))
         }
-    }
-
-    /// Foundation's NSDebugDescription says what it found, unlike its bare "The data is not in the
-    /// correct format."; where it says "around character N" (a byte offset), the line and column follow.
-    static func invalidJSON(_ error: Error, _ data: Data) -> String {
-        guard let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty else {
-            return "invalid JSON: the file is not valid JSON text"
-        }
-        guard let range = detail.range(of: #"around character \d+"#, options: .regularExpression),
-              let offset = Int(detail[range].split(separator: " ").last ?? ""), offset <= data.count else { return "invalid JSON: \(detail)" }
-        let before = data.prefix(offset)
-        let line = before.filter { $0 == 0x0A }.count + 1
-        let column = offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
-        return "invalid JSON at line \(line), column \(column): \(detail)"
-    }
-
-    /// JSON's booleans come as NSNumber, which also casts to numbers: told apart by type `c`.
-    static func isBool(_ v: Any) -> Bool { (v as? NSNumber).map { String(cString: $0.objCType) == "c" } ?? false }
-
-    /// A value as JSON text for messages (`{"width":32}`), not a Swift description (`["width": 32]`).
-    static func jsonText(_ v: Any) -> String {
-        (try? JSONSerialization.data(withJSONObject: v, options: [.fragmentsAllowed, .sortedKeys]))
-            .map { String(decoding: $0, as: UTF8.self) } ?? "\(v)"
     }
 
     private static func int(_ v: Any?) -> Int? {
-        guard let v, !isBool(v) else { return nil }
+        guard let v, !JSONDiagnostics.isBool(v) else { return nil }
         return (v as? NSNumber).flatMap { Int(exactly: $0.doubleValue) }
     }
 
@@ -140,7 +117,7 @@ public struct PreprocessConfig: Sendable, Equatable {
     private static func flag(_ v: Any?, _ path: String, _ field: String, _ fallback: Bool = true) throws -> Bool {
         guard let v, !(v is NSNull) else { return fallback }
         guard let n = v as? NSNumber else {
-            throw ImageError.badConfig(path: path, detail: "\(field) must be true or false, got \(jsonText(v))")
+            throw ImageError.badConfig(path: path, detail: "\(field) must be true or false, got \(JSONDiagnostics.jsonText(v))")
         }
         return n.boolValue
     }
@@ -150,7 +127,7 @@ public struct PreprocessConfig: Sendable, Equatable {
     private static func string(_ d: [String: Any], _ key: String, _ fallback: String, _ path: String, _ field: String, choices: String) throws -> String {
         guard let v = d[key] else { return fallback }
         guard let s = v as? String else {
-            throw ImageError.badConfig(path: path, detail: "\(field) must be a string (\(choices)), got \(jsonText(v))")
+            throw ImageError.badConfig(path: path, detail: "\(field) must be a string (\(choices)), got \(JSONDiagnostics.jsonText(v))")
         }
         return s
     }
@@ -159,7 +136,7 @@ public struct PreprocessConfig: Sendable, Equatable {
     private static func size(_ v: Any?, _ path: String, _ field: String) throws -> Int? {
         guard let v else { return nil }
         guard let n = int(v), sizeLimit.contains(n) else {
-            throw ImageError.badConfig(path: path, detail: "\(field) is \(jsonText(v)); sizes are integers in \(sizeLimit.lowerBound)...\(sizeLimit.upperBound)")
+            throw ImageError.badConfig(path: path, detail: "\(field) is \(JSONDiagnostics.jsonText(v)); sizes are integers in \(sizeLimit.lowerBound)...\(sizeLimit.upperBound)")
         }
         return n
     }
@@ -168,7 +145,7 @@ public struct PreprocessConfig: Sendable, Equatable {
     /// JSONSerialization may hold numbers as decimals whose `doubleValue` is off by an ulp
     /// (0.00392156862745098 is not 1/255 that way), so numbers are re-parsed from their text.
     private static func double(_ v: Any?) -> Double? {
-        guard let v, !isBool(v), let n = v as? NSNumber else { return nil }
+        guard let v, !JSONDiagnostics.isBool(v), let n = v as? NSNumber else { return nil }
         return Double(n.description) ?? n.doubleValue
     }
     /// The smallest std accepted: (x - mean) / std stays far from float32's range (at most 1e6
@@ -188,7 +165,7 @@ public struct PreprocessConfig: Sendable, Equatable {
             throw ImageError.badConfig(path: path, detail: "\(key) must be a number or 3 numbers")
         }
         guard values.allSatisfy({ $0.isFinite && (!positive || $0 > 0) }) else {
-            throw ImageError.badConfig(path: path, detail: "\(key) is \(jsonText(v)); it must be \(positive ? "positive and " : "")finite")
+            throw ImageError.badConfig(path: path, detail: "\(key) is \(JSONDiagnostics.jsonText(v)); it must be \(positive ? "positive and " : "")finite")
         }
         if positive, let tiny = values.first(where: { Double($0) < minimumStd }) {
             throw ImageError.badConfig(path: path, detail: "\(key) holds \(tiny); each value must be at least \(minimumStd) (a smaller std makes normalised pixels overflow float32)")
@@ -211,7 +188,7 @@ public struct PreprocessConfig: Sendable, Equatable {
         var c = huggingFace()
         func flag(_ k: String) throws -> Bool { try Self.flag(j[k], path, k) }
         if let s = j["size"] {
-            if s is NSNumber, !isBool(s), let n = try size(s, path, "size") {
+            if s is NSNumber, !JSONDiagnostics.isBool(s), let n = try size(s, path, "size") {
                 c.resize = .shortestEdge(n)
             } else if let d = s as? [String: Any], let n = try size(d["shortest_edge"], path, "size.shortest_edge") {
                 c.resize = .shortestEdge(n)
@@ -219,24 +196,24 @@ public struct PreprocessConfig: Sendable, Equatable {
                       let w = try size(d["width"], path, "size.width") {
                 c.resize = .exact(height: h, width: w)
             } else {
-                throw ImageError.badConfig(path: path, detail: "size must be a number, or have shortest_edge, or height and width; got \(jsonText(s))")
+                throw ImageError.badConfig(path: path, detail: "size must be a number, or have shortest_edge, or height and width; got \(JSONDiagnostics.jsonText(s))")
             }
         }
         if let s = j["crop_size"] {
-            if s is NSNumber, !isBool(s), let n = try size(s, path, "crop_size") {
+            if s is NSNumber, !JSONDiagnostics.isBool(s), let n = try size(s, path, "crop_size") {
                 c.crop = (n, n)
             } else if let d = s as? [String: Any], let h = try size(d["height"], path, "crop_size.height"),
                       let w = try size(d["width"], path, "crop_size.width") {
                 c.crop = (h, w)
             } else {
-                throw ImageError.badConfig(path: path, detail: "crop_size must be a number, or have height and width; got \(jsonText(s))")
+                throw ImageError.badConfig(path: path, detail: "crop_size must be a number, or have height and width; got \(JSONDiagnostics.jsonText(s))")
             }
         }
         if try !flag("do_resize") { c.resize = nil }
         if try !flag("do_center_crop") { c.crop = nil }
         if let value = j["resample"], !(value is NSNull) {
             guard let r = int(value) else {
-                throw ImageError.badConfig(path: path, detail: "resample must be an integer (2 bilinear, 3 bicubic), got \(jsonText(value))")
+                throw ImageError.badConfig(path: path, detail: "resample must be an integer (2 bilinear, 3 bicubic), got \(JSONDiagnostics.jsonText(value))")
             }
             switch r {
             case 2: c.filter = .bilinear

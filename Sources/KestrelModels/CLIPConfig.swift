@@ -1,4 +1,5 @@
 import Foundation
+import KestrelImage
 import KestrelKernels
 
 /// One transformer tower's shape: width, depth, heads, MLP size, activation, LayerNorm epsilon.
@@ -183,7 +184,7 @@ func readJSONObject(_ url: URL) throws -> [String: Any] {
     let data = try ModelFiles.readConfig(url)
     let object: Any
     do { object = try JSONSerialization.jsonObject(with: data) } catch {
-        throw ModelError.unreadableConfig(url, reason: invalidJSONReason(error, data))
+        throw ModelError.unreadableConfig(url, reason: JSONDiagnostics.invalidJSON(error, data))
     }
     guard let dict = object as? [String: Any] else {
         throw ModelError.unreadableConfig(url, reason: "the top level is not a JSON object")
@@ -208,36 +209,6 @@ enum ConfigLimits {
     static let logitScale = 88.0
 }
 
-/// "invalid JSON: WHAT FOUNDATION FOUND" (its NSDebugDescription), never Foundation's bare "The
-/// data is not in the correct format." Where it says "around character N" (a byte offset), the
-/// line and column of that byte follow.
-func invalidJSONReason(_ error: Error, _ data: Data) -> String {
-    guard let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String, !detail.isEmpty else {
-        return "invalid JSON: the file is not valid JSON text"
-    }
-    guard let range = detail.range(of: #"around character \d+"#, options: .regularExpression),
-          let offset = Int(detail[range].split(separator: " ").last ?? ""), offset <= data.count else { return "invalid JSON: \(detail)" }
-    let before = data.prefix(offset)
-    let line = before.filter { $0 == 0x0A }.count + 1
-    let column = offset - (before.lastIndex(of: 0x0A).map { $0 + 1 } ?? 0) + 1
-    return "invalid JSON at line \(line), column \(column): \(detail)"
-}
-
-/// JSON's own booleans: Foundation gives them as NSNumber, which also casts to Int and Double
-/// (and a JSON 1 casts to Bool), so they are told apart by their type (`c`, a C char).
-func isJSONBool(_ value: Any) -> Bool {
-    guard let n = value as? NSNumber else { return false }
-    return String(cString: n.objCType) == "c"
-}
-
-/// A config value as JSON text, for messages ("[1]", "\"12\"", "true"), not a Swift description.
-func jsonText(_ value: Any) -> String {
-    if let data = try? JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .sortedKeys]) {
-        return String(decoding: data, as: UTF8.self)
-    }
-    return "\(value)"
-}
-
 /// Typed reads of optional config fields, with errors that name the field.
 struct ConfigFields {
     let file: URL
@@ -246,8 +217,8 @@ struct ConfigFields {
     /// A boolean, string, list or fraction is an error, not a number.
     func int(_ d: [String: Any], _ key: String, _ fallback: Int, _ prefix: String, in range: ClosedRange<Int>) throws -> Int {
         guard let value = d[key], !(value is NSNull) else { return fallback }
-        guard !isJSONBool(value), let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
-            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be an integer, got \(jsonText(value))")
+        guard !JSONDiagnostics.isBool(value), let n = value as? NSNumber, let i = Int(exactly: n.doubleValue) else {
+            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be an integer, got \(JSONDiagnostics.jsonText(value))")
         }
         guard range.contains(i) else {
             throw ModelError.badConfigField(file: file, field: prefix + key, reason: "is \(i), outside \(range.lowerBound)...\(range.upperBound)")
@@ -258,8 +229,8 @@ struct ConfigFields {
     /// A finite number within `range`.
     func double(_ d: [String: Any], _ key: String, _ fallback: Double, _ prefix: String, in range: ClosedRange<Double>) throws -> Double {
         guard let value = d[key], !(value is NSNull) else { return fallback }
-        guard !isJSONBool(value), let n = value as? NSNumber else {
-            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a number, got \(jsonText(value))")
+        guard !JSONDiagnostics.isBool(value), let n = value as? NSNumber else {
+            throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a number, got \(JSONDiagnostics.jsonText(value))")
         }
         let x = n.doubleValue
         guard x.isFinite, range.contains(x) else {
@@ -282,13 +253,13 @@ struct ConfigFields {
     func string(_ d: [String: Any], _ key: String, _ fallback: String, _ prefix: String) throws -> String {
         guard let value = d[key], !(value is NSNull) else { return fallback }
         if let s = value as? String { return s }
-        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a string, got \(jsonText(value))")
+        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be a string, got \(JSONDiagnostics.jsonText(value))")
     }
 
     /// A JSON `true` or `false`; anything else ("x", 1, a list) is an error naming the field.
     func bool(_ d: [String: Any], _ key: String, _ fallback: Bool, _ prefix: String) throws -> Bool {
         guard let value = d[key], !(value is NSNull) else { return fallback }
-        if isJSONBool(value), let b = value as? NSNumber { return b.boolValue }
-        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be true or false, got \(jsonText(value))")
+        if JSONDiagnostics.isBool(value), let b = value as? NSNumber { return b.boolValue }
+        throw ModelError.badConfigField(file: file, field: prefix + key, reason: "must be true or false, got \(JSONDiagnostics.jsonText(value))")
     }
 }
