@@ -288,14 +288,20 @@ final class IndexIntegrityTests: XCTestCase {
                              stderr: String(decoding: e, as: UTF8.self), signaled: p.terminationReason == .uncaughtSignal)
     }
 
-    /// On a full disk `index add` says so, and that the store is intact; after space is freed
-    /// the same command completes. Needs a small tmpfs (root with mount rights).
-    func testFullDiskSaysTheDiskIsFullAndTheStoreIsIntact() throws {
+    /// A 2 MB tmpfs, unmounted when the test ends; skips the test where mounting is not allowed.
+    func smallTmpfs() throws -> URL {
         let mountPoint = Fixtures.temporaryDirectory("kestrel-fulldisk")
         guard shell(["/bin/mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint.path]) == 0 else {
             throw XCTSkip("cannot mount a tmpfs here")
         }
-        defer { _ = shell(["/bin/umount", mountPoint.path]); try? FileManager.default.removeItem(at: mountPoint) }
+        addTeardownBlock { [self] in _ = shell(["/bin/umount", mountPoint.path]); try? FileManager.default.removeItem(at: mountPoint) }
+        return mountPoint
+    }
+
+    /// On a full disk `index add` says so, and that the store is intact; after space is freed
+    /// the same command completes. Needs a small tmpfs (root with mount rights).
+    func testFullDiskSaysTheDiskIsFullAndTheStoreIsIntact() throws {
+        let mountPoint = try smallTmpfs()
         let index = mountPoint.appendingPathComponent("ix")
         try add(index, ["samples/images/circles"])
         // Fill the disk.
@@ -322,11 +328,7 @@ final class IndexIntegrityTests: XCTestCase {
     /// same command again; the summary is printed, and the report written or said not to be.
     /// Running the command again after space is freed stores the rest.
     func testKind12_DiskFullMidRunSaysHowManyFilesWereStored() throws {
-        let mountPoint = Fixtures.temporaryDirectory("kestrel-fulldisk")
-        guard shell(["/bin/mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mountPoint.path]) == 0 else {
-            throw XCTSkip("cannot mount a tmpfs here")
-        }
-        defer { _ = shell(["/bin/umount", mountPoint.path]); try? FileManager.default.removeItem(at: mountPoint) }
+        let mountPoint = try smallTmpfs()
         let index = mountPoint.appendingPathComponent("ix")
         try add(index, ["samples/images/circles"])
         // Leave room for some batches of the run, not all of them.
