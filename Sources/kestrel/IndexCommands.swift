@@ -88,8 +88,11 @@ struct IndexAdd: ParsableCommand {
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
                                                      warn: { Console.warning($0) })
             // Text embeddings of generic prompts: approximate indexes are tuned for text queries too.
-            do { try catalog.setTuningQueries(try embedder.tuningQueries()) } catch {
-                Console.warning("the model's text tower could not embed the tuning prompts (\(error)); approximate indexes are tuned without text queries")
+            // They depend only on the model, which the catalog pins: embedded once, at the first add.
+            if catalog.tuningQueries.isEmpty {
+                do { try catalog.setTuningQueries(try embedder.tuningQueries()) } catch {
+                    Console.warning("the model's text tower could not embed the tuning prompts (\(error)); approximate indexes are tuned without text queries")
+                }
             }
             var options = IngestOptions()
             options.batchSize = modelOptions.batchSize
