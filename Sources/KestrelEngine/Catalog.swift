@@ -85,6 +85,12 @@ public final class Catalog: @unchecked Sendable {
         if !names.contains(Array("data.mdb".utf8)) && names.contains(Array("lock.mdb".utf8)) {
             throw EngineError.badStoreFolder(folder.description, "holds no data.mdb (the file with the store's items and vectors)")
         }
+        // An empty environment is what an interrupted creation leaves, and is replaced; but an
+        // index file is saved only after the store has committed, so beside one it is a store
+        // that lost its data (a data.mdb cut to nothing), never to be replaced silently.
+        if Store.isEmptyEnvironment(at: folder), FileSystem.exists(indexPath(dir)) {
+            throw EngineError.badStoreFolder(folder.description, "holds an empty data.mdb, though \(indexPath(dir).description) was built from a store that held data: the store's data is lost")
+        }
     }
 
     /// Opens the catalog in `dir`, creating it for `identity` when there is none. A catalog made by

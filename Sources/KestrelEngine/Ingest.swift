@@ -156,7 +156,6 @@ public struct Ingestor {
     /// The batches, the pruning and the final index save of `run`. `done` counts the files whose
     /// batch is committed.
     private func storeBatches(_ todo: [Candidate], _ roots: [FilePathBytes], _ report: inout IngestReport, _ done: inout Int) throws {
-        let store = catalog.store
         var lastSave = Date()
         for batchStart in stride(from: 0, to: todo.count, by: options.batchSize) {
             let batch = Array(todo[batchStart..<min(batchStart + options.batchSize, todo.count)])
@@ -177,7 +176,7 @@ public struct Ingestor {
                 for p in try catalog.storedPaths(under: root) where !FileSystem.exists(p) { gone.insert(p) }
             }
             if !gone.isEmpty {
-                try report.times.time("store") { try catalog.remove(paths: gone.sorted()) }
+                _ = try report.times.time("store") { try catalog.remove(paths: gone.sorted()) }
                 report.pruned = gone.count
             }
         }

@@ -209,6 +209,23 @@ final class IndexIntegrityTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: temp.path))
     }
 
+    /// Kind 4: a real store whose data.mdb was cut to 0 bytes looks like an interrupted
+    /// creation, but its index.faiss shows it held data: every command refuses it as damaged and
+    /// `index add` does not quietly start a new, empty store in its place.
+    func testKind4_StoreCutToNothingBesideItsIndexIsDamagedNotReplaced() throws {
+        let index = newIndex()
+        try add(index, ["samples/images/circles"])
+        XCTAssertEqual(truncate(index.appendingPathComponent("store/data.mdb").path, 0), 0)
+        for args in [["index", "stats", "--index", index.path],
+                     ["index", "add", "--index", index.path, "--model", model, "--quiet", "samples/images/squares"]] {
+            let r = try Kestrel.run(args)
+            XCTAssertEqual(r.status, 1, "\(args): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("empty data.mdb") && r.stderr.contains("lost"), r.stderr)
+        }
+        let size = try FileManager.default.attributesOfItem(atPath: index.appendingPathComponent("store/data.mdb").path)[.size] as? Int
+        XCTAssertEqual(size, 0, "nothing may be written over the damaged store")
+    }
+
     /// A kill at any moment of the first run, creation included, leaves a folder the next
     /// `index add` completes.
     func testKind6_KillWhileCreatingNeverWedgesTheIndex() throws {
