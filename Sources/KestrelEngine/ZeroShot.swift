@@ -60,6 +60,14 @@ public struct ZeroShotClassifier: Sendable {
     public init(embedder: Embedder, labels: [String], templates: [String] = PromptTemplates.defaultEnsemble) throws {
         guard !labels.isEmpty else { throw EngineError.noLabels }
         for t in templates { try PromptTemplates.validate(t) }
+        // Classes the tokenizer reads alike ("A" and "a": the text is cleaned and lower-cased)
+        // would get one embedding and split every probability between them.
+        var byTokens: [[Int]: [String]] = [:]
+        for label in labels { byTokens[embedder.tokenizer.encode(label), default: []].append(label) }
+        let alike = labels.compactMap { byTokens[embedder.tokenizer.encode($0)] }.filter { $0.count > 1 }
+        if let first = alike.first {
+            throw EngineError.badArgument("labels", "the class names \(first.joined(separator: ", ")) read the same to the model (its tokenizer cleans and lower-cases text), so they would share one embedding; give each class once")
+        }
         self.labels = labels
         self.templates = templates
         let prompts = labels.flatMap { label in templates.map { PromptTemplates.fill($0, with: label) } }

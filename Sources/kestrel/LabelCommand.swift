@@ -68,8 +68,13 @@ struct LabelCommand: ParsableCommand {
         try reportingErrors {
             let names = try classNames()
             let embedder = try modelOptions.embedder()
-            let classifier = try ZeroShotClassifier(embedder: embedder, labels: names,
+            let classifier: ZeroShotClassifier
+            do {
+                classifier = try ZeroShotClassifier(embedder: embedder, labels: names,
                                                     templates: template.isEmpty ? PromptTemplates.defaultEnsemble : template)
+            } catch EngineError.badArgument("labels", let reason) {
+                throw ValidationError("\(labels != nil ? "--labels" : "--labels-file"): \(reason)")  // a usage error, as exact repeats are
+            }
             let walk = FolderWalker().walk(RawArguments.paths(paths))
             for s in walk.skipped { Console.warning("skipped \(s.path): \(s.reason)") }
             for f in walk.failed { Console.error("\(f.path): \(f.reason)") }

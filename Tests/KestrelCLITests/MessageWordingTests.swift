@@ -96,6 +96,16 @@ final class MessageWordingTests: XCTestCase {
         assertClean(r)
     }
 
+    /// Class names the tokenizer reads alike (case, surrounding spaces inside) would share one
+    /// embedding and split every probability 50/50: refused as repeats are, naming both.
+    func testKind12_ClassNamesThatReadTheSameToTheModelAreRefused() throws {
+        let r = try Kestrel.run(["label", "--model", model, "--labels", "Dog,cat,dog", image])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("Dog, dog read the same to the model"), r.stderr)
+        XCTAssertTrue(r.stdout.isEmpty, r.stdout)
+        XCTAssertEqual(try Kestrel.run(["label", "--model", model, "--labels", "dog,cat", image]).status, 0)
+    }
+
     func testKind12_NegativeNumbersReachValidation() throws {
         for (args, words) in [(["search", "--index", "nowhere", "--text", "hi", "-k", "-1"], "-k must be at least 1, got -1"),
                               (["search", "--index", "nowhere", "--like", "-5"], "--like takes the id of a stored item"),
