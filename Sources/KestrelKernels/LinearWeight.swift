@@ -73,8 +73,24 @@ public final class LinearWeight: Sendable {
     }
 }
 
+/// A backend and the precision it will run, chosen for a requested precision.
+public struct GEMMChoice: Sendable {
+    public let backend: any GEMMBackend
+    /// The precision actually used (fp32 when the requested one cannot run here).
+    public let precision: Precision
+    /// Why the requested precision or the fastest backend is not used, for the user; nil if it is.
+    public let note: String?
+}
+
 /// The backends this build has.
 public enum GEMMBackends {
     /// OpenBLAS sgemm (plus the skinny kernel for few rows): fp32 only, the reference path.
     public static let reference: any GEMMBackend = OpenBLASBackend()
+
+    /// The fastest backend that runs `precision` on this processor; falls back to fp32 with a note.
+    public static func choose(for precision: Precision) -> GEMMChoice {
+        if reference.supports(precision) { return GEMMChoice(backend: reference, precision: precision, note: nil) }
+        return GEMMChoice(backend: reference, precision: .fp32,
+                          note: "precision \(precision.rawValue) is not available in this build; using fp32")
+    }
 }
