@@ -1,5 +1,6 @@
 import KestrelKernels
 import KestrelTestSupport
+import Foundation
 import XCTest
 
 /// The oneDNN backend, every precision it runs here, against the OpenBLAS reference backend on odd
@@ -143,6 +144,35 @@ final class OneDNNBackendTests: XCTestCase {
         }
     }
 
+    /// One weight used from several threads at once (as the service does), each call with its own
+    /// row count and thread count: every result equals the single-threaded one.
+    func testConcurrentCallsOnOneWeight() throws {
+        let b = try backend(.fp32)
+        var rng = SeededRandom(seed: 79)
+        let inDim = 65, outDim = 768
+        let wt = Tensor(shape: [outDim, inDim], data: rng.floats(outDim * inDim)), bt = Tensor(shape: [outDim], data: rng.floats(outDim))
+        let precisions = Precision.allCases.filter { b.supports($0) }
+        let weights = precisions.map { LinearWeight(weight: wt, bias: bt, precision: $0, backend: b) }
+        let inputs = (0..<8).map { i in rng.floats((1 + 11 * i) * inDim) }
+        @Sendable func compute(_ lw: LinearWeight, _ i: Int, threads: Int) -> [Float] {
+            let rows = 1 + 11 * i
+            var y = [Float](repeating: 0, count: rows * outDim)
+            inputs[i].withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { lw.apply(xp.baseAddress!, rows: rows, activation: .gelu, into: $0.baseAddress!, threads: threads) }
+            }
+            return y
+        }
+        for lw in weights {
+            let expected = (0..<8).map { compute(lw, $0, threads: 1) }
+            let results = ConcurrentResults(count: 8)
+            DispatchQueue.concurrentPerform(iterations: 8) { i in results.set(i, compute(lw, i, threads: 1 + i % 2)) }
+            for i in 0..<8 {
+                // int8 quantises per call from the same input, so even it is deterministic here.
+                assertClose(results.get(i), expected[i], absolute: 1e-5, relative: 1e-5, "\(lw.precision) call \(i)")
+            }
+        }
+    }
+
     /// Packed sizes: bf16 halves fp32, int8 quarters it (plus one scale per output channel).
     func testPackedBytesFollowPrecision() throws {
         let b = try backend(.fp32)
@@ -157,4 +187,13 @@ final class OneDNNBackendTests: XCTestCase {
             XCTAssertLessThan(n, expected * 5 / 4, "\(p): padding should stay small")
         }
     }
+}
+
+/// Results written by concurrent tasks, one slot each.
+private final class ConcurrentResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [[Float]]
+    init(count: Int) { slots = Array(repeating: [], count: count) }
+    func set(_ i: Int, _ v: [Float]) { lock.withLock { slots[i] = v } }
+    func get(_ i: Int) -> [Float] { lock.withLock { slots[i] } }
 }
