@@ -22,6 +22,12 @@ let package = Package(
     targets: [
         // C shims: one per system library, each imported by exactly one Swift module.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        // oneDNN (Debian libdnnl-dev 2.6, OpenMP runtime) behind a small C target: packing, cached
+        // matmul primitives, per-call threads, CPU capability queries.
+        .target(
+            name: "CDNNL", path: "Sources/CDNNL",
+            cSettings: [.unsafeFlags(["-O2", "-fno-math-errno"])],
+            linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp"), .linkedLibrary("m")]),
         // LMDB behind a small C target: every call that reads pages runs under a fault guard.
         .target(name: "CLMDB", path: "Sources/CLMDB", linkerSettings: [.linkedLibrary("lmdb")]),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
@@ -39,7 +45,7 @@ let package = Package(
         // Layers. KestrelFiles: file paths as bytes, the file operations on them, and the readers-writer
         // lock the store and the index share (Glibc only).
         .target(name: "KestrelFiles", dependencies: []),
-        .target(name: "KestrelKernels", dependencies: ["CBLAS"]),
+        .target(name: "KestrelKernels", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "KestrelTokenizer", dependencies: ["CZlib"]),
         .target(name: "KestrelImage", dependencies: ["CJPEG", "CPNG", "KestrelFiles"]),
         .target(

@@ -3,7 +3,7 @@
 # Needs only the Swift toolchain beforehand. Uses sudo when not root.
 set -euo pipefail
 
-packages=(libopenblas-dev libfaiss-dev libjpeg-dev liblmdb-dev libpng-dev zlib1g-dev pkg-config)
+packages=(libopenblas-dev libdnnl-dev libfaiss-dev libjpeg-dev liblmdb-dev libpng-dev zlib1g-dev pkg-config)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,3 +1,5 @@
+import Foundation
+
 // The GEMM backend seam. A linear layer's weight is packed once, at load, by the backend that
 // will run it, in the precision asked for; every product then goes through that backend.
 // Backends claim what they do well (`GEMMBackend.supports`), the way ggml's BLAS backend
@@ -87,10 +89,50 @@ public enum GEMMBackends {
     /// OpenBLAS sgemm (plus the skinny kernel for few rows): fp32 only, the reference path.
     public static let reference: any GEMMBackend = OpenBLASBackend()
 
-    /// The fastest backend that runs `precision` on this processor; falls back to fp32 with a note.
+    /// The oneDNN backend, or nil when oneDNN is not available in this process.
+    public static var onednn: OneDNNBackend? { OneDNNBackend.shared }
+
+    /// The fastest backend that runs `precision` on this processor: oneDNN for every precision
+    /// the processor has the instructions for; otherwise fp32 (on oneDNN, or OpenBLAS without
+    /// it) with a note saying what is missing. `KESTREL_GEMM=openblas|onednn` in the environment
+    /// forces a backend (benchmarks, tests); openblas runs fp32 only.
     public static func choose(for precision: Precision) -> GEMMChoice {
-        if reference.supports(precision) { return GEMMChoice(backend: reference, precision: precision, note: nil) }
-        return GEMMChoice(backend: reference, precision: .fp32,
-                          note: "precision \(precision.rawValue) is not available in this build; using fp32")
+        choose(for: precision, capabilities: .detected, environment: ProcessInfo.processInfo.environment)
+    }
+
+    /// `choose(for:)` with the processor's capabilities and the environment given (tests simulate
+    /// a processor without AVX512-BF16 or VNNI this way).
+    public static func choose(
+        for precision: Precision, capabilities: GEMMCapabilities, environment: [String: String]
+    ) -> GEMMChoice {
+        var notes: [String] = []
+        var useOneDNN = capabilities.onednn
+        switch environment["KESTREL_GEMM"]?.lowercased() {
+        case nil, "": break
+        case "openblas": useOneDNN = false
+        case "onednn":
+            if !capabilities.onednn { notes.append("KESTREL_GEMM=onednn, but oneDNN (libdnnl) is not available in this process; using OpenBLAS") }
+        case let other?:
+            notes.append("KESTREL_GEMM=\(other) is not a backend (openblas or onednn); ignored")
+        }
+        let choice: GEMMChoice
+        if useOneDNN {
+            let backend: OneDNNBackend = capabilities == .detected ? (OneDNNBackend.shared ?? OneDNNBackend(capabilities: capabilities))
+                : OneDNNBackend(capabilities: capabilities)
+            if let missing = capabilities.missing(for: precision) {
+                notes.append("\(missing); using fp32")
+                choice = GEMMChoice(backend: backend, precision: .fp32, note: nil)
+            } else {
+                choice = GEMMChoice(backend: backend, precision: precision, note: nil)
+            }
+        } else if reference.supports(precision) {
+            choice = GEMMChoice(backend: reference, precision: precision, note: nil)
+        } else {
+            let why = environment["KESTREL_GEMM"]?.lowercased() == "openblas" ? "KESTREL_GEMM=openblas runs fp32 only"
+                : capabilities.missing(for: precision) ?? "precision \(precision.rawValue) is not available in this build"
+            notes.append("\(why); using fp32")
+            choice = GEMMChoice(backend: reference, precision: .fp32, note: nil)
+        }
+        return GEMMChoice(backend: choice.backend, precision: choice.precision, note: notes.isEmpty ? nil : notes.joined(separator: "; "))
     }
 }

@@ -1,0 +1,605 @@
+// CDNNL: linear layers on oneDNN 2.6's matmul primitive (see include/cdnnl.h).
+//
+// Shapes: oneDNN's matmul computes dst[M,N] = src[M,K] wei[K,N]. Kestrel's weight is W[N,K]
+// row-major, which is wei[K,N] with strides (1, K): format tag "ba". Packing reorders it into the
+// layout the matmul asks for (format "any" at M = PACK_M rows); every later product, whatever M,
+// is created against that same layout.
+//
+// Threads: oneDNN here runs on OpenMP. A call sets omp_set_num_threads for the calling thread only
+// (an OpenMP ICV is per thread) and restores it, so no other caller sees a change. Primitives are
+// cached per thread count, since oneDNN fixes its work split when a primitive is created.
+//
+// Scratchpad: user-managed, one growing buffer per calling thread, so concurrent calls never share.
+#include "cdnnl.h"
+
+#include <oneapi/dnnl/dnnl.h>
+#include <oneapi/dnnl/dnnl_debug.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+extern int omp_get_max_threads(void);
+extern void omp_set_num_threads(int);
+
+// M at which the weight layout is chosen: the big-batch case (ViT-B/32 batch 32 = 1600 rows).
+#define PACK_M 1024
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+static __thread char t_error[512];
+
+const char *cdnnl_last_error(void) { return t_error; }
+
+static int fail(int code, const char *what, dnnl_status_t s) {
+    if (s != dnnl_success)
+        snprintf(t_error, sizeof t_error, "oneDNN: %s failed: %s", what, dnnl_status2str(s));
+    else
+        snprintf(t_error, sizeof t_error, "%s", what);
+    return code;
+}
+
+#define TRY(call)                                                                                  \
+    do {                                                                                           \
+        dnnl_status_t s_ = (call);                                                                 \
+        if (s_ != dnnl_success) { rc = fail(CDNNL_ERR_ONEDNN, #call, s_); goto done; }            \
+    } while (0)
+
+// ---------------------------------------------------------------------------------------------
+// Engine and capabilities
+
+static dnnl_engine_t g_engine;
+static dnnl_status_t g_engine_status = dnnl_runtime_error;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+
+static void init_engine(void) { g_engine_status = dnnl_engine_create(&g_engine, dnnl_cpu, 0); }
+
+static int engine_ready(void) {
+    pthread_once(&g_once, init_engine);
+    if (g_engine_status != dnnl_success) return fail(CDNNL_ERR_ONEDNN, "dnnl_engine_create", g_engine_status);
+    return CDNNL_OK;
+}
+
+int cdnnl_available(void) { return engine_ready() == CDNNL_OK; }
+
+unsigned cdnnl_effective_isa(void) { return (unsigned)dnnl_get_effective_cpu_isa(); }
+
+int cdnnl_cpu_has_avx512_bf16(void) {
+    __builtin_cpu_init();
+    unsigned isa = cdnnl_effective_isa();
+    return __builtin_cpu_supports("avx512bf16") && (isa & dnnl_cpu_isa_avx512_core_bf16) == dnnl_cpu_isa_avx512_core_bf16;
+}
+
+int cdnnl_cpu_has_vnni(void) {
+    __builtin_cpu_init();
+    unsigned isa = cdnnl_effective_isa();
+    int avx512 = __builtin_cpu_supports("avx512vnni") && (isa & dnnl_cpu_isa_avx512_core_vnni) == dnnl_cpu_isa_avx512_core_vnni;
+    int avx2 = __builtin_cpu_supports("avxvnni") && (isa & dnnl_cpu_isa_avx2_vnni) == dnnl_cpu_isa_avx2_vnni;
+    return avx512 || avx2;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Element-wise helpers (compiled for AVX-512, AVX2 and baseline; picked at load by ifunc).
+
+#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+CLONES static void minmax(const float *x, int64_t n, float *lo_out, float *hi_out) {
+    float lo = 0, hi = 0;   // the range always holds 0, so 0 is exactly representable
+    for (int64_t i = 0; i < n; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+CLONES static float absmax(const float *x, int64_t n) {
+    float m = 0;
+    for (int64_t i = 0; i < n; i++) {
+        float a = fabsf(x[i]);
+        m = a > m ? a : m;
+    }
+    return m;
+}
+
+CLONES static void quantize_u8_with(const float *x, int64_t n, float inv, float zp, uint8_t *q) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = __builtin_rintf(x[i] * inv) + zp;
+        v = v < 0 ? 0 : (v > 255 ? 255 : v);
+        q[i] = (uint8_t)(int32_t)v;
+    }
+}
+
+CLONES static void quantize_s8_with(const float *x, int64_t n, float inv, int8_t *q) {
+    for (int64_t i = 0; i < n; i++) {
+        float v = __builtin_rintf(x[i] * inv);
+        v = v < -127 ? -127 : (v > 127 ? 127 : v);
+        q[i] = (int8_t)(int32_t)v;
+    }
+}
+
+// fp32 -> bf16, round to nearest even (NaN stays NaN: its quiet bit is set first).
+CLONES static void to_bf16(const float *x, int64_t n, uint16_t *out) {
+    const uint32_t *u = (const uint32_t *)x;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t v = u[i];
+        uint32_t nan = (v & 0x7fffffffu) > 0x7f800000u;
+        uint32_t r = nan ? (v | 0x00400000u) : v + 0x7fffu + ((v >> 16) & 1u);
+        out[i] = (uint16_t)(r >> 16);
+    }
+}
+
+// Division, not multiplication by a reciprocal: the naive twins divide, and x/s vs x*(1/s) can
+// round to different integers at the .5 boundaries.
+void cdnnl_quantize_rows_s8(const float *w, int64_t rows, int64_t cols, int8_t *q, float *scales) {
+    for (int64_t r = 0; r < rows; r++) {
+        const float *row = w + r * cols;
+        float m = absmax(row, cols);
+        float s = m > 0 ? m / 127.0f : 1.0f;
+        scales[r] = s;
+        for (int64_t j = 0; j < cols; j++) {
+            float v = __builtin_rintf(row[j] / s);
+            v = v < -127 ? -127 : (v > 127 ? 127 : v);
+            q[r * cols + j] = (int8_t)(int32_t)v;
+        }
+    }
+}
+
+static void u8_params(const float *x, int64_t count, float *scale, int32_t *zero_point) {
+    float lo, hi;
+    minmax(x, count, &lo, &hi);
+    float s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+    float zp = __builtin_rintf(-lo / s);
+    zp = zp < 0 ? 0 : (zp > 255 ? 255 : zp);
+    *scale = s;
+    *zero_point = (int32_t)zp;
+}
+
+void cdnnl_quantize_u8(const float *x, int64_t count, uint8_t *q, float *scale, int32_t *zero_point) {
+    u8_params(x, count, scale, zero_point);
+    quantize_u8_with(x, count, 1.0f / *scale, (float)*zero_point, q);
+}
+
+void cdnnl_quantize_s8(const float *x, int64_t count, int8_t *q, float *scale) {
+    float m = absmax(x, count);
+    *scale = m > 0 ? m / 127.0f : 1.0f;
+    quantize_s8_with(x, count, 1.0f / *scale, q);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-thread state: a stream and growing buffers (scratchpad, converted activations, scales).
+
+enum { BUF_SCRATCH, BUF_SRC, BUF_SCALES, BUF_BIAS, BUF_COUNT };
+
+typedef struct {
+    dnnl_stream_t stream;
+    void *buf[BUF_COUNT];
+    size_t cap[BUF_COUNT];
+} thread_state;
+
+static pthread_key_t g_tls_key;
+static pthread_once_t g_tls_once = PTHREAD_ONCE_INIT;
+
+static void free_thread_state(void *p) {
+    thread_state *t = p;
+    if (!t) return;
+    if (t->stream) dnnl_stream_destroy(t->stream);
+    for (int i = 0; i < BUF_COUNT; i++) free(t->buf[i]);
+    free(t);
+}
+
+static void init_tls(void) { pthread_key_create(&g_tls_key, free_thread_state); }
+
+static thread_state *thread_state_get(void) {
+    pthread_once(&g_tls_once, init_tls);
+    thread_state *t = pthread_getspecific(g_tls_key);
+    if (t) return t;
+    t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    if (dnnl_stream_create(&t->stream, g_engine, dnnl_stream_default_flags) != dnnl_success) {
+        free(t);
+        return NULL;
+    }
+    pthread_setspecific(g_tls_key, t);
+    return t;
+}
+
+static void *buffer(thread_state *t, int which, size_t bytes) {
+    if (bytes == 0) bytes = 64;
+    if (t->cap[which] >= bytes) return t->buf[which];
+    size_t cap = (bytes + 4095) & ~(size_t)4095;
+    void *p = aligned_alloc(64, cap);
+    if (!p) return NULL;
+    free(t->buf[which]);
+    t->buf[which] = p;
+    t->cap[which] = cap;
+    return p;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packed weights
+
+struct cdnnl_weight {
+    int precision, int8_mode;
+    int64_t n, k;
+    dnnl_memory_desc_t md;   // the packed layout, wei[K, N]
+    void *data;
+    size_t data_bytes;
+    float *scales;           // int8: per output channel [n]
+    char layout[64];
+};
+
+static dnnl_data_type_t src_type(int precision, int int8_mode) {
+    switch (precision) {
+    case CDNNL_BF16: return dnnl_bf16;
+    case CDNNL_INT8: return int8_mode == CDNNL_INT8_S8 ? dnnl_s8 : dnnl_u8;
+    default: return dnnl_f32;
+    }
+}
+
+static dnnl_data_type_t wei_type(int precision) {
+    switch (precision) {
+    case CDNNL_BF16: return dnnl_bf16;
+    case CDNNL_INT8: return dnnl_s8;
+    default: return dnnl_f32;
+    }
+}
+
+// Attributes for a product: user scratchpad, runtime int8 scales / zero point, post-ops.
+static dnnl_status_t make_attr(dnnl_primitive_attr_t *attr, int precision, int int8_mode, int act, int accumulate) {
+    const float runtime_f32[1] = {DNNL_RUNTIME_F32_VAL};
+    const int32_t runtime_s32[1] = {DNNL_RUNTIME_S32_VAL};
+    dnnl_status_t s = dnnl_primitive_attr_create(attr);
+    if (s != dnnl_success) return s;
+    if ((s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user)) != dnnl_success) return s;
+    if (precision == CDNNL_INT8) {
+        // Per output column (dim 1 of dst[M, N]), given at execution.
+        if ((s = dnnl_primitive_attr_set_output_scales(*attr, 1, 1 << 1, runtime_f32)) != dnnl_success) return s;
+        if (int8_mode == CDNNL_INT8_U8_ZP &&
+            (s = dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_SRC, 1, 0, runtime_s32)) != dnnl_success)
+            return s;
+    }
+    if (act != CDNNL_ACT_NONE || accumulate) {
+        dnnl_post_ops_t po;
+        if ((s = dnnl_post_ops_create(&po)) != dnnl_success) return s;
+        if (accumulate) s = dnnl_post_ops_append_sum(po, 1.0f);
+        if (s == dnnl_success && act == CDNNL_ACT_GELU_ERF) s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0, 0);
+        if (s == dnnl_success && act == CDNNL_ACT_GELU_TANH) s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0, 0);
+        if (s == dnnl_success && act == CDNNL_ACT_QUICK_GELU) s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.702f, 0);
+        if (s == dnnl_success) s = dnnl_primitive_attr_set_post_ops(*attr, po);
+        dnnl_post_ops_destroy(po);
+    }
+    return s;
+}
+
+// A matmul primitive descriptor for m rows against weights `wmd` (NULL: format any).
+static dnnl_status_t make_pd(dnnl_primitive_desc_t *pd, int64_t m, int64_t k, int64_t n, int precision,
+                             int int8_mode, const dnnl_memory_desc_t *wmd, int has_bias, int act, int accumulate) {
+    dnnl_memory_desc_t src, wei, bias, dst;
+    dnnl_dims_t sd = {m, k}, wd = {k, n}, bd = {1, n}, dd = {m, n};
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_tag(&src, 2, sd, src_type(precision, int8_mode), dnnl_ab)) != dnnl_success) return s;
+    if (wmd) wei = *wmd;
+    else if ((s = dnnl_memory_desc_init_by_tag(&wei, 2, wd, wei_type(precision), dnnl_format_tag_any)) != dnnl_success) return s;
+    if ((s = dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab)) != dnnl_success) return s;
+    if ((s = dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab)) != dnnl_success) return s;
+    dnnl_matmul_desc_t desc;
+    if ((s = dnnl_matmul_desc_init(&desc, &src, &wei, has_bias ? &bias : NULL, &dst)) != dnnl_success) return s;
+    dnnl_primitive_attr_t attr = NULL;
+    s = make_attr(&attr, precision, int8_mode, act, accumulate);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(pd, &desc, attr, g_engine, NULL);
+    if (attr) dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+// One reorder from src memory to dst memory (both described), on this thread's stream.
+static int reorder(thread_state *t, const dnnl_memory_desc_t *smd, void *sdata, const dnnl_memory_desc_t *dmd, void *ddata) {
+    int rc = CDNNL_OK;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_t prim = NULL;
+    dnnl_memory_t sm = NULL, dm = NULL;
+    TRY(dnnl_reorder_primitive_desc_create(&pd, smd, g_engine, dmd, g_engine, NULL));
+    TRY(dnnl_primitive_create(&prim, pd));
+    TRY(dnnl_memory_create(&sm, smd, g_engine, sdata));
+    TRY(dnnl_memory_create(&dm, dmd, g_engine, ddata));
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, sm}, {DNNL_ARG_TO, dm}};
+    TRY(dnnl_primitive_execute(prim, t->stream, 2, args));
+    TRY(dnnl_stream_wait(t->stream));
+done:
+    if (sm) dnnl_memory_destroy(sm);
+    if (dm) dnnl_memory_destroy(dm);
+    if (prim) dnnl_primitive_destroy(prim);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    return rc;
+}
+
+static void describe_layout(const dnnl_memory_desc_t *md, char *out, size_t size) {
+    if (md->format_kind != dnnl_blocked) { snprintf(out, size, "%s", dnnl_fmt_kind2str(md->format_kind)); return; }
+    const dnnl_blocking_desc_t *b = &md->format_desc.blocking;
+    int pos = 0;
+    pos += snprintf(out + pos, size - pos, "strides %lld,%lld", (long long)b->strides[0], (long long)b->strides[1]);
+    for (int i = 0; i < b->inner_nblks && pos < (int)size; i++)
+        pos += snprintf(out + pos, size - pos, " %lld%c", (long long)b->inner_blks[i], (char)('a' + b->inner_idxs[i]));
+    if (md->extra.flags && pos < (int)size) snprintf(out + pos, size - pos, " extra %llx", (unsigned long long)md->extra.flags);
+}
+
+int cdnnl_pack(const float *w, int64_t n, int64_t k, int precision, int int8_mode, cdnnl_weight **out) {
+    *out = NULL;
+    if (n <= 0 || k <= 0 || precision < CDNNL_F32 || precision > CDNNL_INT8)
+        return fail(CDNNL_ERR_ARGUMENT, "cdnnl_pack: sizes must be positive and the precision known", dnnl_success);
+    int rc = engine_ready();
+    if (rc) return rc;
+    thread_state *t = thread_state_get();
+    if (!t) return fail(CDNNL_ERR_MEMORY, "cdnnl_pack: no stream for this thread", dnnl_success);
+    dnnl_primitive_desc_t pd = NULL;
+    int8_t *q = NULL;
+    cdnnl_weight *pw = calloc(1, sizeof *pw);
+    if (!pw) return fail(CDNNL_ERR_MEMORY, "cdnnl_pack: out of memory", dnnl_success);
+    pw->precision = precision;
+    pw->int8_mode = int8_mode;
+    pw->n = n;
+    pw->k = k;
+    TRY(make_pd(&pd, PACK_M, k, n, precision, int8_mode, NULL, 1, CDNNL_ACT_NONE, 0));
+    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    if (!wmd) { rc = fail(CDNNL_ERR_ONEDNN, "cdnnl_pack: no weights layout", dnnl_success); goto done; }
+    pw->md = *wmd;
+    describe_layout(wmd, pw->layout, sizeof pw->layout);
+    pw->data_bytes = dnnl_memory_desc_get_size(wmd);
+    pw->data = aligned_alloc(64, (pw->data_bytes + 63) & ~(size_t)63);
+    if (!pw->data) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_pack: out of memory", dnnl_success); goto done; }
+    dnnl_memory_desc_t plain;
+    dnnl_dims_t wd = {k, n};
+    if (precision == CDNNL_INT8) {
+        pw->scales = malloc(sizeof(float) * n);
+        q = malloc((size_t)(n * k));
+        if (!pw->scales || !q) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_pack: out of memory", dnnl_success); goto done; }
+        cdnnl_quantize_rows_s8(w, n, k, q, pw->scales);
+        TRY(dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_s8, dnnl_ba));
+        rc = reorder(t, &plain, q, &pw->md, pw->data);
+    } else {
+        // f32 -> f32 or bf16 (the reorder rounds to nearest even).
+        TRY(dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_f32, dnnl_ba));
+        rc = reorder(t, &plain, (void *)w, &pw->md, pw->data);
+    }
+done:
+    free(q);
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (rc) { cdnnl_weight_free(pw); return rc; }
+    *out = pw;
+    return CDNNL_OK;
+}
+
+void cdnnl_weight_free(cdnnl_weight *w) {
+    if (!w) return;
+    free(w->data);
+    free(w->scales);
+    free(w);
+}
+
+int64_t cdnnl_weight_bytes(const cdnnl_weight *w) {
+    return (int64_t)w->data_bytes + (w->scales ? (int64_t)sizeof(float) * w->n : 0);
+}
+
+const char *cdnnl_weight_layout(const cdnnl_weight *w) { return w->layout; }
+
+int cdnnl_unpack(const cdnnl_weight *w, float *out) {
+    int rc = engine_ready();
+    if (rc) return rc;
+    thread_state *t = thread_state_get();
+    if (!t) return fail(CDNNL_ERR_MEMORY, "cdnnl_unpack: no stream for this thread", dnnl_success);
+    dnnl_memory_desc_t plain;
+    dnnl_dims_t wd = {w->k, w->n};
+    if (w->precision != CDNNL_INT8) {
+        TRY(dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_f32, dnnl_ba));
+        return reorder(t, &w->md, w->data, &plain, out);
+    }
+    int8_t *q = malloc((size_t)(w->n * w->k));
+    if (!q) return fail(CDNNL_ERR_MEMORY, "cdnnl_unpack: out of memory", dnnl_success);
+    TRY(dnnl_memory_desc_init_by_tag(&plain, 2, wd, dnnl_s8, dnnl_ba));
+    rc = reorder(t, &w->md, w->data, &plain, q);
+    if (rc == CDNNL_OK)
+        for (int64_t r = 0; r < w->n; r++)
+            for (int64_t j = 0; j < w->k; j++) out[r * w->k + j] = (float)q[r * w->k + j] * w->scales[r];
+    free(q);
+done:
+    return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Primitive cache: (m, k, n, precision, int8 mode, bias, act, accumulate, threads) -> primitive.
+// Entries are never removed while the process runs (a primitive may be executing on another
+// thread); past CACHE_LIMIT entries a primitive is made for the call and destroyed after it.
+
+#define CACHE_BUCKETS 1024
+#define CACHE_LIMIT 8192
+
+typedef struct entry {
+    int64_t m, k, n;
+    int precision, int8_mode, has_bias, act, accumulate, threads;
+    dnnl_primitive_t prim;
+    size_t scratch_bytes;
+    struct entry *next;
+} entry;
+
+static entry *g_buckets[CACHE_BUCKETS];
+static int64_t g_entries, g_create_ns;
+static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static unsigned hash_key(const entry *e) {
+    uint64_t h = 1469598103934665603ull;
+    int64_t v[9] = {e->m, e->k, e->n, e->precision, e->int8_mode, e->has_bias, e->act, e->accumulate, e->threads};
+    for (int i = 0; i < 9; i++) h = (h ^ (uint64_t)v[i]) * 1099511628211ull;
+    return (unsigned)(h % CACHE_BUCKETS);
+}
+
+static int same_key(const entry *a, const entry *b) {
+    return a->m == b->m && a->k == b->k && a->n == b->n && a->precision == b->precision && a->int8_mode == b->int8_mode &&
+           a->has_bias == b->has_bias && a->act == b->act && a->accumulate == b->accumulate && a->threads == b->threads;
+}
+
+static int64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t cdnnl_cache_entries(void) {
+    pthread_mutex_lock(&g_cache_lock);
+    int64_t n = g_entries;
+    pthread_mutex_unlock(&g_cache_lock);
+    return n;
+}
+
+int64_t cdnnl_cache_create_ns(void) {
+    pthread_mutex_lock(&g_cache_lock);
+    int64_t n = g_create_ns;
+    pthread_mutex_unlock(&g_cache_lock);
+    return n;
+}
+
+// Finds or creates the primitive for `key` (on the calling thread, whose OpenMP thread count is
+// already key->threads). *owned is set when the caller must destroy the returned entry.
+static int lookup(const entry *key, const cdnnl_weight *w, entry **found, int *owned) {
+    unsigned b = hash_key(key);
+    *owned = 0;
+    pthread_mutex_lock(&g_cache_lock);
+    for (entry *e = g_buckets[b]; e; e = e->next)
+        if (same_key(e, key)) { *found = e; pthread_mutex_unlock(&g_cache_lock); return CDNNL_OK; }
+    pthread_mutex_unlock(&g_cache_lock);
+
+    int rc = CDNNL_OK;
+    int64_t start = now_ns();
+    dnnl_primitive_desc_t pd = NULL;
+    entry *e = calloc(1, sizeof *e);
+    if (!e) return fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success);
+    *e = *key;
+    e->next = NULL;
+    TRY(make_pd(&pd, key->m, key->k, key->n, key->precision, key->int8_mode, &w->md, key->has_bias, key->act, key->accumulate));
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    e->scratch_bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
+    TRY(dnnl_primitive_create(&e->prim, pd));
+done:
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (rc) { free(e); return rc; }
+    int64_t spent = now_ns() - start;
+
+    pthread_mutex_lock(&g_cache_lock);
+    g_create_ns += spent;
+    for (entry *o = g_buckets[b]; o; o = o->next)
+        if (same_key(o, key)) {   // another thread made it meanwhile
+            pthread_mutex_unlock(&g_cache_lock);
+            dnnl_primitive_destroy(e->prim);
+            free(e);
+            *found = o;
+            return CDNNL_OK;
+        }
+    if (g_entries < CACHE_LIMIT) {
+        e->next = g_buckets[b];
+        g_buckets[b] = e;
+        g_entries++;
+    } else {
+        *owned = 1;
+    }
+    pthread_mutex_unlock(&g_cache_lock);
+    *found = e;
+    return CDNNL_OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products
+
+int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *bias, int act, int accumulate, float *y,
+                 int threads) {
+    if (m <= 0) return CDNNL_OK;
+    if (threads < 1 || act < CDNNL_ACT_NONE || act > CDNNL_ACT_QUICK_GELU || (act != CDNNL_ACT_NONE && accumulate))
+        return fail(CDNNL_ERR_ARGUMENT, "cdnnl_linear: bad threads, activation or accumulate", dnnl_success);
+    int rc = engine_ready();
+    if (rc) return rc;
+    thread_state *t = thread_state_get();
+    if (!t) return fail(CDNNL_ERR_MEMORY, "cdnnl_linear: no stream for this thread", dnnl_success);
+
+    const int64_t n = w->n, k = w->k;
+    const int saved_threads = omp_get_max_threads();
+    if (saved_threads != threads) omp_set_num_threads(threads);
+
+    entry key = {.m = m, .k = k, .n = n, .precision = w->precision, .int8_mode = w->precision == CDNNL_INT8 ? w->int8_mode : 0,
+                 .has_bias = bias != NULL, .act = act, .accumulate = accumulate != 0, .threads = threads};
+    entry *e = NULL;
+    int owned = 0;
+    dnnl_memory_t mem[7] = {0};
+    int nargs = 0;
+    dnnl_exec_arg_t args[7];
+    rc = lookup(&key, w, &e, &owned);
+    if (rc) goto done;
+
+    // The source in the precision of the product.
+    const void *src = x;
+    float x_scale = 1;
+    int32_t x_zp = 0;
+    if (w->precision == CDNNL_BF16) {
+        uint16_t *b = buffer(t, BUF_SRC, (size_t)(m * k) * 2);
+        if (!b) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success); goto done; }
+        to_bf16(x, m * k, b);
+        src = b;
+    } else if (w->precision == CDNNL_INT8) {
+        void *q = buffer(t, BUF_SRC, (size_t)(m * k));
+        float *scales = buffer(t, BUF_SCALES, sizeof(float) * n);
+        if (!q || !scales) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success); goto done; }
+        if (w->int8_mode == CDNNL_INT8_S8) cdnnl_quantize_s8(x, m * k, q, &x_scale);
+        else cdnnl_quantize_u8(x, m * k, q, &x_scale, &x_zp);
+        for (int64_t j = 0; j < n; j++) scales[j] = x_scale * w->scales[j];
+        src = q;
+        if (bias) {
+            // oneDNN 2.6 adds the bias before the output scales: dst = scale (acc + bias). The
+            // bias is divided by this call's scales so that dst = scale acc + bias.
+            float *b = buffer(t, BUF_BIAS, sizeof(float) * n);
+            if (!b) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success); goto done; }
+            for (int64_t j = 0; j < n; j++) b[j] = bias[j] / scales[j];
+            bias = b;
+        }
+    }
+    void *scratch = buffer(t, BUF_SCRATCH, e->scratch_bytes);
+    if (!scratch) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success); goto done; }
+
+    dnnl_memory_desc_t smd, dmd, bmd, scmd, zpmd, spmd;
+    dnnl_dims_t sd = {m, k}, dd = {m, n}, bd = {1, n}, scd = {n}, one = {1}, spd = {(int64_t)e->scratch_bytes};
+    TRY(dnnl_memory_desc_init_by_tag(&smd, 2, sd, src_type(w->precision, w->int8_mode), dnnl_ab));
+    TRY(dnnl_memory_desc_init_by_tag(&dmd, 2, dd, dnnl_f32, dnnl_ab));
+    TRY(dnnl_memory_create(&mem[nargs], &smd, g_engine, (void *)src));
+    args[nargs].arg = DNNL_ARG_SRC; args[nargs].memory = mem[nargs]; nargs++;
+    TRY(dnnl_memory_create(&mem[nargs], &w->md, g_engine, w->data));
+    args[nargs].arg = DNNL_ARG_WEIGHTS; args[nargs].memory = mem[nargs]; nargs++;
+    TRY(dnnl_memory_create(&mem[nargs], &dmd, g_engine, y));
+    args[nargs].arg = DNNL_ARG_DST; args[nargs].memory = mem[nargs]; nargs++;
+    if (bias) {
+        TRY(dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab));
+        TRY(dnnl_memory_create(&mem[nargs], &bmd, g_engine, (void *)bias));
+        args[nargs].arg = DNNL_ARG_BIAS; args[nargs].memory = mem[nargs]; nargs++;
+    }
+    if (e->scratch_bytes) {
+        TRY(dnnl_memory_desc_init_by_tag(&spmd, 1, spd, dnnl_u8, dnnl_a));
+        TRY(dnnl_memory_create(&mem[nargs], &spmd, g_engine, scratch));
+        args[nargs].arg = DNNL_ARG_SCRATCHPAD; args[nargs].memory = mem[nargs]; nargs++;
+    }
+    if (w->precision == CDNNL_INT8) {
+        TRY(dnnl_memory_desc_init_by_tag(&scmd, 1, scd, dnnl_f32, dnnl_a));
+        TRY(dnnl_memory_create(&mem[nargs], &scmd, g_engine, t->buf[BUF_SCALES]));
+        args[nargs].arg = DNNL_ARG_ATTR_OUTPUT_SCALES; args[nargs].memory = mem[nargs]; nargs++;
+        if (w->int8_mode == CDNNL_INT8_U8_ZP) {
+            TRY(dnnl_memory_desc_init_by_tag(&zpmd, 1, one, dnnl_s32, dnnl_a));
+            TRY(dnnl_memory_create(&mem[nargs], &zpmd, g_engine, &x_zp));
+            args[nargs].arg = DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC; args[nargs].memory = mem[nargs]; nargs++;
+        }
+    }
+    TRY(dnnl_primitive_execute(e->prim, t->stream, nargs, args));
+    TRY(dnnl_stream_wait(t->stream));
+done:
+    for (int i = 0; i < 7; i++)
+        if (mem[i]) dnnl_memory_destroy(mem[i]);
+    if (owned && e) { dnnl_primitive_destroy(e->prim); free(e); }
+    if (saved_threads != threads) omp_set_num_threads(saved_threads);
+    return rc;
+}

@@ -1,0 +1,77 @@
+// CDNNL: Kestrel's only door to oneDNN (Debian: libdnnl-dev 2.6, OpenMP runtime).
+//
+// Linear layers y[M,N] = act(x[M,K] W^T + bias) (+ y) on oneDNN's matmul primitive, with the
+// weight W[N,K] (row-major fp32, PyTorch layout) reordered once ("packed") into the layout oneDNN
+// prefers, in fp32, bf16 or int8 (s8, symmetric per output channel). Every function returns 0 on
+// success and a negative CDNNL_* code on failure, with a message in cdnnl_last_error() (per
+// thread); nothing here aborts. Primitives are created once per (M, K, N, precision, epilogue,
+// threads) and kept in a process-wide cache; any number of threads may call cdnnl_linear at once.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define CDNNL_OK 0
+#define CDNNL_ERR_ONEDNN (-1)      // oneDNN refused (unsupported shape, layout, ISA...)
+#define CDNNL_ERR_MEMORY (-2)      // allocation failed
+#define CDNNL_ERR_ARGUMENT (-3)    // bad argument (negative size, unknown precision...)
+
+// Precisions (Kestrel's Precision).
+#define CDNNL_F32 0
+#define CDNNL_BF16 1
+#define CDNNL_INT8 2
+
+// How int8 products quantise their activations per call (chosen when packing).
+#define CDNNL_INT8_U8_ZP 0   // u8 with a zero point: scale = (max - min) / 255 (asymmetric)
+#define CDNNL_INT8_S8 1      // s8 symmetric: scale = max|x| / 127
+
+// Epilogues applied after bias.
+#define CDNNL_ACT_NONE 0
+#define CDNNL_ACT_GELU_ERF 1
+#define CDNNL_ACT_GELU_TANH 2
+#define CDNNL_ACT_QUICK_GELU 3   // x sigmoid(1.702 x): oneDNN's swish with alpha 1.702
+
+/// Message of the last failure on this thread ("" if none).
+const char *cdnnl_last_error(void);
+
+/// 1 if a CPU engine can be created (oneDNN loaded and working), else 0.
+int cdnnl_available(void);
+/// oneDNN's effective ISA (dnnl_cpu_isa_t value; 0 if unknown).
+unsigned cdnnl_effective_isa(void);
+/// The processor has AVX512-BF16 (and oneDNN will use it): 1 or 0.
+int cdnnl_cpu_has_avx512_bf16(void);
+/// The processor has AVX512-VNNI or AVX-VNNI (and oneDNN will use it): 1 or 0.
+int cdnnl_cpu_has_vnni(void);
+
+typedef struct cdnnl_weight cdnnl_weight;
+
+/// Packs w[n, k] (row-major fp32) for `precision` (CDNNL_F32/BF16/INT8); `int8_mode` is
+/// CDNNL_INT8_U8_ZP or CDNNL_INT8_S8 (ignored otherwise). On success *out owns the packed data.
+int cdnnl_pack(const float *w, int64_t n, int64_t k, int precision, int int8_mode, cdnnl_weight **out);
+void cdnnl_weight_free(cdnnl_weight *w);
+/// Bytes held by the packed weight (data plus scales).
+int64_t cdnnl_weight_bytes(const cdnnl_weight *w);
+/// The layout oneDNN chose, for messages and benchmarks (e.g. "BA16a64b4a").
+const char *cdnnl_weight_layout(const cdnnl_weight *w);
+
+/// y[m, n] = act(x[m, k] W^T + bias) (+ y[m, n] when `accumulate`, then act must be NONE), on
+/// at most `threads` OpenMP threads (set for the calling thread only, restored afterwards).
+/// `bias` is [n] or NULL. x and y are row-major, leading dimensions k and n, not overlapping.
+int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *bias, int act,
+                 int accumulate, float *y, int threads);
+
+/// The packed weight back as fp32 w[n, k] (int8: dequantised with its scales). For fallbacks.
+int cdnnl_unpack(const cdnnl_weight *w, float *out);
+
+/// Per-row symmetric int8 quantisation (the weights' per-output-channel scheme):
+/// scales[r] = max_j |w[r, j]| / 127 (1 for an all-zero row), q = round_half_even(w / scale)
+/// clamped to [-127, 127].
+void cdnnl_quantize_rows_s8(const float *w, int64_t rows, int64_t cols, int8_t *q, float *scales);
+/// Per-tensor asymmetric u8 quantisation of x[count] (the activations' scheme):
+/// lo = min(0, min x), hi = max(0, max x), scale = (hi - lo) / 255 (1 when hi == lo),
+/// zero_point = round(-lo / scale) in [0, 255], q = clamp(round_half_even(x / scale) + zp, 0, 255).
+void cdnnl_quantize_u8(const float *x, int64_t count, uint8_t *q, float *scale, int32_t *zero_point);
+/// Per-tensor symmetric s8 quantisation: scale = max|x| / 127 (1 if all zero), q in [-127, 127].
+void cdnnl_quantize_s8(const float *x, int64_t count, int8_t *q, float *scale);
+/// Number of primitives in the cache, and nanoseconds spent creating them so far.
+int64_t cdnnl_cache_entries(void);
+int64_t cdnnl_cache_create_ns(void);
