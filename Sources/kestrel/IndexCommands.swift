@@ -85,6 +85,7 @@ struct IndexAdd: ParsableCommand {
             let catalog = try Catalog.openForWriting(RawArguments.absolutePath(index), identity: identity,
                                                      modelPath: embedder.model.directory.standardizedFileURL.path,
                                                      orientation: embedder.preprocessor.decoder.orientation,
+                                                     precision: embedder.model.precision,
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
                                                      warn: { Console.warning($0) })
             // Text embeddings of generic prompts: approximate indexes are tuned for text queries too.
