@@ -94,14 +94,17 @@ public enum ModelBenchmark {
     static let words = ["a", "photo", "of", "a", "dog", "and", "a", "cat", "on", "the", "grass", "in", "the", "park",
                         "at", "noon", "with", "a", "red", "ball"]
 
-    /// An English text of `n` tokens (start and end tokens included) as the model's tokenizer counts them.
+    /// An English text of `n` tokens (start and end tokens included) as the model's tokenizer
+    /// counts them; with a vocabulary that splits these words, "a a a ..." (as near to `n` as it gets).
     static func text(tokens n: Int, _ embedder: Embedder) -> String {
         var words: [String] = []
         var i = 0
         while embedder.tokenize(words.joined(separator: " ")).count < n && words.count < 200 {
             words.append(Self.words[i % Self.words.count]); i += 1
         }
-        return words.joined(separator: " ")
+        let text = words.joined(separator: " ")
+        if embedder.tokenize(text).count == n || n >= embedder.model.config.contextLength { return text }
+        return [String](repeating: "a", count: max(1, n - 2)).joined(separator: " ")
     }
 
     /// A text that fills the model's context (longer texts are truncated to it).
