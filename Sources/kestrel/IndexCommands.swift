@@ -210,7 +210,7 @@ struct IndexStats: ParsableCommand {
                 ("model", .string(s.identity.name)), ("model_fingerprint", .string(s.identity.fingerprint)),
                 ("model_path", catalog.modelPath.map(JSONValue.string) ?? .null), ("dimension", .int(s.identity.dimension)),
                 ("paths", .int(try s.pathCount)), ("vector_storage", .string(s.vectorStorage.rawValue)),
-                ("orientation", .string(catalog.orientation.rawValue)),
+                ("orientation", .string(catalog.orientation.rawValue)), ("precision", .string(catalog.precision.rawValue)),
                 ("log_sequence", .int(Int(try s.lastSequence))), ("index_sequence", .int(Int(ix.coveredSequence))),
                 ("search_parameters", ix.searchParameterSummary.map(JSONValue.string) ?? .null),
             ]

@@ -56,6 +56,8 @@ final class PrecisionOptionTests: XCTestCase {
         let index = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix").path
         let add = try Kestrel.run(["index", "add", "--index", index, "--model", model, "--precision", "int8", "--quiet", image])
         XCTAssertEqual(add.status, 0, add.stderr)
+        let stats = try Kestrel.run(["index", "stats", "--index", index, "--json"])
+        XCTAssertEqual(try stats.jsonLines().first?["precision"] as? String, int8Runs ? "int8" : "fp32", "the precision used is recorded")
         let again = try Kestrel.run(["index", "add", "--index", index, "--model", model, "--precision", "fp32", "--quiet", image])
         if int8Runs {
             XCTAssertEqual(again.status, 1, again.stderr)
