@@ -1,5 +1,6 @@
 import Foundation
 import KestrelImage
+import KestrelKernels
 import KestrelIndex
 import KestrelStore
 #if canImport(Glibc)
@@ -63,6 +64,9 @@ public final class Catalog: @unchecked Sendable {
         static let recallTarget = "kestrel.recall_target"
         /// The `--orientation` setting that made the stored image vectors ("exif" or "ignore").
         static let orientation = "kestrel.orientation"
+        /// The precision the stored image vectors were made at ("fp32", "bf16", "int8": the one
+        /// the model actually ran, `CLIPModel.precision`). Absent: made before it was recorded, fp32.
+        static let precision = "kestrel.precision"
         /// Caller-supplied tuning queries (see `setTuningQueries`): float32 little-endian rows.
         static let tuningQueries = "kestrel.tuning_queries"
     }
@@ -99,18 +103,20 @@ public final class Catalog: @unchecked Sendable {
     /// replaced.
     /// `orientation` is how the caller's embedder treats EXIF orientation: it is recorded in a new
     /// catalog, and an existing catalog whose vectors were made with the other setting is refused
-    /// (`EngineError.orientationMismatch`), so one index never mixes the two.
+    /// (`EngineError.orientationMismatch`), so one index never mixes the two. `precision` (the
+    /// precision the embedder's model actually runs, `CLIPModel.precision`) is recorded and
+    /// checked the same way (`EngineError.precisionMismatch`).
     public static func openForWriting(_ dir: URL, identity: ModelIdentity, modelPath: String,
-                                      orientation: OrientationHandling,
+                                      orientation: OrientationHandling, precision: Precision = .fp32,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         try openForWriting(FilePathBytes(dir.path), identity: identity, modelPath: modelPath, orientation: orientation,
-                           vectorStorage: vectorStorage, indexSpec: indexSpec, warn: warn)
+                           precision: precision, vectorStorage: vectorStorage, indexSpec: indexSpec, warn: warn)
     }
 
     /// `openForWriting` for a folder named by bytes (the name need not be UTF-8).
     public static func openForWriting(_ dir: FilePathBytes, identity: ModelIdentity, modelPath: String,
-                                      orientation: OrientationHandling,
+                                      orientation: OrientationHandling, precision: Precision = .fp32,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         if let indexSpec { try VectorIndex.checkFactory(indexSpec, dimension: identity.dimension) }
@@ -129,9 +135,14 @@ public final class Catalog: @unchecked Sendable {
                 try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
             }
             try requireOrientation(orientation, recorded: recordedOrientation(store), dir: dir)
+            if try store.meta(key: MetaKey.precision) == nil, try store.count == 0 {
+                try store.setMeta(key: MetaKey.precision, value: Data(precision.rawValue.utf8))
+            }
+            try requirePrecision(precision, recorded: recordedPrecision(store), dir: dir)
         } else {
             store = try Store.create(at: url, identity: identity, vectorStorage: vectorStorage)
             try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
+            try store.setMeta(key: MetaKey.precision, value: Data(precision.rawValue.utf8))
         }
         try store.setMeta(key: MetaKey.modelPath, value: Data(modelPath.utf8))
         let catalog = try Catalog(dir, store: store, lock: lock, loadIndex: true, warn: warn)
@@ -239,13 +250,16 @@ public final class Catalog: @unchecked Sendable {
     /// accessors below (`modelPath`, `orientation`...) then never turn a damaged store into a
     /// missing record ("the index does not record its model") or a default setting.
     static func checkMetaRecords(_ store: Store) throws {
-        for key in [MetaKey.modelPath, MetaKey.indexSpec, MetaKey.recallTarget, MetaKey.orientation] {
+        for key in [MetaKey.modelPath, MetaKey.indexSpec, MetaKey.recallTarget, MetaKey.orientation, MetaKey.precision] {
             guard let value = try store.meta(key: key) else { continue }
             guard let text = String(data: value, encoding: .utf8), !text.isEmpty else {
                 throw StoreError.corrupt(store: store.location.description, detail: "the record \(key) is not UTF-8 text")
             }
             if key == MetaKey.orientation, OrientationHandling(rawValue: text) == nil {
                 throw StoreError.corrupt(store: store.location.description, detail: "the record \(key) holds an unknown setting")
+            }
+            if key == MetaKey.precision, Precision(rawValue: text) == nil {
+                throw StoreError.corrupt(store: store.location.description, detail: "the record \(key) holds an unknown precision")
             }
         }
     }
@@ -273,6 +287,26 @@ public final class Catalog: @unchecked Sendable {
 
     static func requireOrientation(_ wanted: OrientationHandling, recorded: OrientationHandling, dir: FilePathBytes) throws {
         guard wanted == recorded else { throw EngineError.orientationMismatch(index: dir.description, recorded: recorded, requested: wanted) }
+    }
+
+    /// The precision the stored image vectors were made at. A catalog made before the precision
+    /// was recorded holds fp32 vectors. Queries (`search`) may be embedded at any precision: a
+    /// reduced-precision query vector is within about 0.001 in cosine of its fp32 twin.
+    public var precision: Precision { Catalog.recordedPrecision(store) }
+
+    /// Throws `EngineError.precisionMismatch` unless image vectors made at `precision` may join
+    /// the stored ones (an `index add`).
+    public func requirePrecision(_ precision: Precision) throws {
+        try Catalog.requirePrecision(precision, recorded: self.precision, dir: location)
+    }
+
+    static func recordedPrecision(_ store: Store) -> Precision {
+        guard let data = (try? store.meta(key: MetaKey.precision)) ?? nil else { return .fp32 }
+        return Precision(rawValue: String(decoding: data, as: UTF8.self)) ?? .fp32
+    }
+
+    static func requirePrecision(_ wanted: Precision, recorded: Precision, dir: FilePathBytes) throws {
+        guard wanted == recorded else { throw EngineError.precisionMismatch(index: dir.description, recorded: recorded, requested: wanted) }
     }
 
     /// The model folder the catalog was built with.

@@ -16,14 +16,17 @@ public final class Embedder: Sendable {
     /// preprocessing; `.ignore` uses the stored pixels, as the reference pipelines do.
     /// `decodeMemory`: bytes that concurrent image decodes may hold together (default
     /// `MemoryBudget.defaultDecodeCapacity`); an image that needs more is decoded alone.
+    /// `precision`: the number format of the towers' products (`CLIPModel(directory:precision:)`;
+    /// `model.precision` says what is used, `model.precisionNote` why it differs).
     public init(modelDirectory: URL, vocabulary: URL? = nil, alpha: PreprocessConfig.AlphaHandling? = nil,
                 pixelLimit: Int? = nil, orientation: OrientationHandling = .exif,
-                textNormalization: TextNormalization? = nil, batchSize: Int = 16, decodeMemory: Int? = nil) throws {
+                textNormalization: TextNormalization? = nil, batchSize: Int = 16, decodeMemory: Int? = nil,
+                precision: Precision = .fp32) throws {
         guard batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(batchSize)") }
         if let decodeMemory, decodeMemory < 1 { throw EngineError.badArgument("decodeMemory", "must be at least 1 byte, got \(decodeMemory)") }
         decodeBudget = MemoryBudget(capacity: decodeMemory ?? MemoryBudget.defaultDecodeCapacity)
         if let pixelLimit, pixelLimit < 1 { throw EngineError.badArgument("pixelLimit", "must be at least 1, got \(pixelLimit)") }
-        model = try CLIPModel(directory: modelDirectory)
+        model = try CLIPModel(directory: modelDirectory, precision: precision)
         // vocab.json and merges.txt go together: one without the other is a missing file (the
         // tokenizer names it), not a reason to fall back to the bundled vocabulary.
         let hasVocab = FileManager.default.fileExists(atPath: modelDirectory.appendingPathComponent("vocab.json").path)

@@ -1,5 +1,6 @@
 import Foundation
 import KestrelImage
+import KestrelKernels
 
 /// Errors from engine operations, each with what to do next.
 public enum EngineError: Error, CustomStringConvertible, Sendable {
@@ -21,6 +22,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case dimensionMismatch(query: Int, index: Int)
     /// The index's image vectors were made with one `--orientation` setting, this run's with the other.
     case orientationMismatch(index: String, recorded: OrientationHandling, requested: OrientationHandling)
+    /// The index's image vectors were made at one `--precision`, this run's at another.
+    case precisionMismatch(index: String, recorded: Precision, requested: Precision)
     /// A number handed to the library is outside its range: the parameter's name and why.
     case badArgument(String, String)
 
@@ -60,6 +63,10 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "\(index): the index's image vectors were made with --orientation \(recorded.rawValue), this run uses --orientation \(requested.rawValue);"
                 + " the two give different vectors for rotated photos, so they are not mixed in one index"
                 + " ---> HINT: pass --orientation \(recorded.rawValue), or build a new index with `kestrel index add --index NEWDIR --orientation \(requested.rawValue) --model MODEL PATH...`"
+        case .precisionMismatch(let index, let recorded, let requested):
+            return "\(index): the index's image vectors were made at --precision \(recorded.rawValue), this run's would be made at \(requested.rawValue);"
+                + " vectors of two precisions differ slightly, so they are not mixed in one index"
+                + " ---> HINT: pass --precision \(recorded.rawValue), or build a new index with `kestrel index add --index NEWDIR --precision \(requested.rawValue) --model MODEL PATH...`"
         case .badArgument(let name, let reason):
             return "\(name) \(reason)"
         case .vocabularyNotFound(let searched):

@@ -91,6 +91,8 @@ public struct Ingestor {
         guard options.batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(options.batchSize)") }
         // Vectors made with the other EXIF setting would not compare with the stored ones.
         try catalog.requireOrientation(embedder.preprocessor.decoder.orientation)
+        // Nor would vectors made at another precision (bf16, int8 against fp32).
+        try catalog.requirePrecision(embedder.model.precision)
         var report = IngestReport()
         for stage in ["walk", "read", "decode", "preprocess", "encode", "store", "index"] { report.times.add(stage, 0) }
         let start = Date()

@@ -20,6 +20,16 @@ public final class CLIPModel: Sendable {
     /// The config and weight files this model was read from.
     public let configURL: URL
     public let weightsURL: URL
+    /// The precision asked for at load.
+    public let requestedPrecision: Precision
+    /// The precision the linear layers actually run in (fp32 when the requested one cannot run
+    /// on this processor or in this build; see `precisionNote`).
+    public let precision: Precision
+    /// Why `precision` differs from the one asked for (or why the fastest backend is not used),
+    /// for the user as a warning; nil when the request is honoured as asked.
+    public let precisionNote: String?
+    /// The GEMM backend every linear layer was packed for ("openblas", "onednn").
+    public let gemmBackend: String
 
     /// The layout of a model folder, from the files it holds.
     public static func detectLayout(_ directory: URL) throws -> (CheckpointLayout, config: URL, weights: URL) {
@@ -45,7 +55,17 @@ public final class CLIPModel: Sendable {
         throw ModelError.notAModelFolder(directory)
     }
 
-    public init(directory: URL) throws {
+    /// Loads the model folder `directory`, packing every linear layer (the fused q|k|v, attention
+    /// out, MLP, patch embedding, projections) for `precision` through `GEMMBackends.choose`.
+    /// Only what the forward needs stays in memory: no fp32 copy of a packed weight, and the
+    /// checkpoint's mapped pages are given back as each tensor is read.
+    /// Throws `ModelError` naming the file, field or tensor that is wrong.
+    public init(directory: URL, precision: Precision = .fp32) throws {
+        let gemm = GEMMBackends.choose(for: precision)
+        requestedPrecision = precision
+        self.precision = gemm.precision
+        precisionNote = gemm.note
+        gemmBackend = gemm.backend.name
         let (layout, configURL, weightsURL) = try Self.detectLayout(directory)
         self.directory = directory
         self.layout = layout
@@ -57,8 +77,8 @@ public final class CLIPModel: Sendable {
         let reader = WeightReader(file: file, layout: layout)
         // Every size in the config against the shapes the checkpoint holds, before building anything.
         try ConfigCheck(config: config, reader: reader, configURL: configURL).run()
-        vision = try VisionTransformer(reading: reader, config: config)
-        text = try TextTransformer(reading: reader, config: config)
+        vision = try VisionTransformer(reading: reader, config: config, gemm: gemm)
+        text = try TextTransformer(reading: reader, config: config, gemm: gemm)
         logitScale = try reader.tensor("logit_scale", shape: [1]).data[0]
         guard abs(logitScale) <= Float(ConfigLimits.logitScale) else {
             throw ModelError.badTensorValue(file: weightsURL, name: "logit_scale",

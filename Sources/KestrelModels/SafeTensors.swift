@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A memory-mapped safetensors file: an 8-byte little-endian header length, a JSON header
 /// `{name: {"dtype", "shape", "data_offsets": [begin, end]}}`, then the raw tensor bytes.
@@ -15,8 +18,12 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public let entries: [String: Entry]
     /// Free-form `__metadata__` strings.
     public let metadata: [String: String]
-    private let data: Data  // mapped, not read
+    /// The whole file, mapped read-only and private (pages are read on first touch; see
+    /// `releasePages`). Unmapped when the reader goes.
+    private let base: UnsafeRawPointer
+    private let size: Int
     private let dataStart: Int
+    private var data: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: size) }
 
     /// Reads and checks the header as the reference reader (`safetensors`' `Metadata::validate`)
     /// does: every shape's byte size is computed without overflow and equals its range; ranges
@@ -25,18 +32,31 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public init(url: URL) throws {
         self.url = url
         let fileSize = try ModelFiles.requireRegularFile(url)  // never map a FIFO or /dev/zero
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw ModelError.safetensors(url, reason: "cannot read (\(error.localizedDescription))")
+        guard fileSize >= 8 else {
+            throw ModelError.safetensors(url, reason: "file is \(fileSize) bytes, shorter than the 8-byte header length")
         }
-        guard data.count == fileSize, data.count >= 8 else {
-            throw ModelError.safetensors(url, reason: "file is \(data.count) bytes, shorter than the 8-byte header length")
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ModelError.safetensors(url, reason: "cannot read (\(String(cString: strerror(errno))))")
         }
-        let headerLength = data.withUnsafeBytes { raw in UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self)) }
+        defer { close(fd) }
+        // A private read-only mapping: its pages are clean copies of the file's, so dropping them
+        // (`releasePages`) only costs a re-read if they are touched again.
+        guard let mapped = mmap(nil, fileSize, PROT_READ, MAP_PRIVATE, fd, 0), mapped != MAP_FAILED else {
+            throw ModelError.safetensors(url, reason: "cannot map (\(String(cString: strerror(errno))))")
+        }
+        base = UnsafeRawPointer(mapped)
+        size = fileSize
+        // From here on every throw must unmap: deinit does not run for a failed init.
+        var ok = false
+        defer { if !ok { munmap(mapped, fileSize) } }
+        let data = UnsafeRawBufferPointer(start: base, count: size)
+        let headerLength = UInt64(littleEndian: data.loadUnaligned(as: UInt64.self))
         guard headerLength > 1, headerLength <= UInt64(data.count - 8), headerLength < 100_000_000 else {
             throw ModelError.safetensors(url, reason: "header length \(headerLength) does not fit a file of \(data.count) bytes")
         }
         dataStart = 8 + Int(headerLength)
-        let header = data.subdata(in: 8..<dataStart)
+        let header = Data(data[8..<dataStart])
         guard let json = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else {
             throw ModelError.safetensors(url, reason: "header is not a JSON object")
         }
@@ -97,6 +117,21 @@ public final class SafeTensorsFile: @unchecked Sendable {
         }
         self.entries = entries
         self.metadata = metadata
+        ok = true
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), size) }
+
+    /// Gives the pages that hold tensor `name` back to the kernel (`madvise(MADV_DONTNEED)`), so a
+    /// model that has converted or packed a tensor does not also keep the file's copy resident
+    /// while the rest loads. Reading the tensor again still works (the pages are read anew).
+    public func releasePages(of name: String) {
+        guard let e = entries[name], e.end > e.begin else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = (dataStart + e.begin) / page * page
+        let end = min(size, (dataStart + e.end + page - 1) / page * page)
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
     }
 
     static func elementSize(_ dtype: String) -> Int? {
@@ -115,28 +150,25 @@ public final class SafeTensorsFile: @unchecked Sendable {
     public func floats(_ name: String) throws -> [Float] {
         guard let e = entries[name] else { throw ModelError.missingTensor(file: url, name: name) }
         let count = e.shape.reduce(1, *)  // checked against the file when the header was read
-        let base = dataStart + e.begin
-        return try data.withUnsafeBytes { raw -> [Float] in
-            let bytes = UnsafeRawBufferPointer(rebasing: raw[base..<(dataStart + e.end)])
-            switch e.dtype {
-            case "F32":  // little-endian host (x86-64, arm64): a straight copy, alignment-agnostic
-                return [Float](unsafeUninitializedCapacity: count) { out, n in
-                    if count > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: 4 * count) }
-                    n = count
-                }
-            case "F16":  // exact bit manipulation, not the soft-float Float(Float16) (see HalfPrecision)
-                return [Float](unsafeUninitializedCapacity: count) { out, n in
-                    HalfPrecision.widenF16(bytes, into: out, count: count)
-                    n = count
-                }
-            case "BF16":
-                return [Float](unsafeUninitializedCapacity: count) { out, n in
-                    HalfPrecision.widenBF16(bytes, into: out, count: count)
-                    n = count
-                }
-            default:
-                throw ModelError.unsupportedDType(file: url, tensor: name, dtype: e.dtype)
+        let bytes = UnsafeRawBufferPointer(rebasing: data[(dataStart + e.begin)..<(dataStart + e.end)])
+        switch e.dtype {
+        case "F32":  // little-endian host (x86-64, arm64): a straight copy, alignment-agnostic
+            return [Float](unsafeUninitializedCapacity: count) { out, n in
+                if count > 0 { UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: bytes.baseAddress!, byteCount: 4 * count) }
+                n = count
             }
+        case "F16":  // exact bit manipulation, not the soft-float Float(Float16) (see HalfPrecision)
+            return [Float](unsafeUninitializedCapacity: count) { out, n in
+                HalfPrecision.widenF16(bytes, into: out, count: count)
+                n = count
+            }
+        case "BF16":
+            return [Float](unsafeUninitializedCapacity: count) { out, n in
+                HalfPrecision.widenBF16(bytes, into: out, count: count)
+                n = count
+            }
+        default:
+            throw ModelError.unsupportedDType(file: url, tensor: name, dtype: e.dtype)
         }
     }
 

@@ -6,40 +6,51 @@ import KestrelKernels
 ///   embedding = proj(ln_final(x[b, first end token]))       [B, E]
 /// Because attention is causal, tokens after the end token cannot change the pooled row:
 /// each batch runs only up to its longest end-token position, so cost grows with the text.
+/// Every product runs through the GEMM seam on buffers from `pool`. Twin: `NaiveCLIP`.
 public struct TextTransformer: Sendable {
     public let contextLength: Int
     public let vocabSize: Int
     public let endTokenID: Int
-    let tokenEmbedding: Tensor       // [V, W]
-    let positions: Tensor            // [ctx, W]
+    public let width: Int
+    let tokenEmbedding: [Float]      // [V, W]
+    let positions: [Float]           // [ctx, W]
     let blocks: [TransformerBlock]
-    let finalWeight, finalBias: Tensor // [W]
-    let projection: Tensor           // [E, W]
+    let finalWeight, finalBias: [Float] // [W]
+    let projection: LinearWeight     // [E, W], no bias
     let eps: Float
+    let pool = WorkspacePool()
 
-    init(reading r: WeightReader, config c: CLIPConfig) throws {
+    init(reading r: WeightReader, config c: CLIPConfig, gemm: GEMMChoice) throws {
         let w = c.text.width
         contextLength = c.contextLength
         vocabSize = c.vocabSize
         endTokenID = c.endTokenID
-        tokenEmbedding = try r.tensor("text.token", shape: [c.vocabSize, w])
-        positions = try r.tensor("text.position", shape: [c.contextLength, w])
+        width = w
+        tokenEmbedding = try r.tensor("text.token", shape: [c.vocabSize, w]).data
+        positions = try r.tensor("text.position", shape: [c.contextLength, w]).data
         blocks = try (0..<c.text.layers).map {
-            try TransformerBlock(reading: r, tower: "text", index: $0, config: c.text)
+            try TransformerBlock(reading: r, tower: "text", index: $0, config: c.text, gemm: gemm)
         }
-        finalWeight = try r.tensor("text.final.weight", shape: [w])
-        finalBias = try r.tensor("text.final.bias", shape: [w])
-        projection = try r.tensor("text.projection", shape: [c.embedDim, w])
+        finalWeight = try r.tensor("text.final.weight", shape: [w]).data
+        finalBias = try r.tensor("text.final.bias", shape: [w]).data
+        projection = LinearWeight(weight: try r.tensor("text.projection", shape: [c.embedDim, w]), bias: nil,
+                                  precision: gemm.precision, backend: gemm.backend)
         eps = c.text.layerNormEps
     }
+
+    /// The fewest rows (batch x tokens) a text forward computes. Products of fewer rows leave a
+    /// GEMM's blocked path for its skinny one, which measured slower per query than 16 rows
+    /// (DESIGN.md, OpenBLAS: 7 tokens 19 ms, 16 tokens 12 ms); with the weights read once either
+    /// way, 16 rows cost about what 7 do, and a short query is never slower than a 16-token one.
+    static let minimumRows = 16
 
     /// The position the tower pools at: the first end token (or the last token if there is none).
     public func poolPosition(_ ids: [Int]) -> Int {
         ids.firstIndex(of: endTokenID) ?? (ids.count - 1)
     }
 
-    /// ids: B sequences of token ids (padding after the end token is allowed and ignored) -> [B, E].
-    public func forward(_ sequences: [[Int]]) throws -> Tensor {
+    /// Throws `ModelError.badTokenIDs` unless every sequence has 1...contextLength ids in the vocabulary.
+    func check(_ sequences: [[Int]]) throws {
         for (n, ids) in sequences.enumerated() {
             guard !ids.isEmpty, ids.count <= contextLength else {
                 throw ModelError.badTokenIDs(reason: "sequence \(n) has \(ids.count) tokens; 1...\(contextLength) allowed")
@@ -48,26 +59,43 @@ public struct TextTransformer: Sendable {
                 throw ModelError.badTokenIDs(reason: "sequence \(n) holds id \(bad), outside the vocabulary of \(vocabSize)")
             }
         }
-        let b = sequences.count
+    }
+
+    /// ids: B sequences of token ids (padding after the end token is allowed and ignored) -> [B, E].
+    /// Safe to call from several threads at once (each call has its own workspace).
+    public func forward(_ sequences: [[Int]], threads: Int = Kernels.threads) throws -> Tensor {
+        try check(sequences)
+        let b = sequences.count, w = width
+        let e = projection.outFeatures
+        var result = Tensor(shape: [b, e])
+        guard b > 0 else { return result }
         let pools = sequences.map(poolPosition)
-        let t = (pools.max() ?? 0) + 1                   // compute only up to the last end token
-        let w = tokenEmbedding.shape[1]
-        var flat = [Int](repeating: 0, count: b * t)
-        for (i, ids) in sequences.enumerated() {
-            for j in 0..<min(t, ids.count) { flat[i * t + j] = ids[j] }
+        // Compute only up to the last end token, but at least `minimumRows` rows in all (padding
+        // tokens after it are causal no-ops for the pooled rows).
+        let t = min(contextLength, max((pools.max() ?? 0) + 1, (Self.minimumRows + b - 1) / b))
+        pool.withWorkspace { ws in
+            let wideColumns = max(blocks.map(\.wideColumns).max() ?? 0, 1)
+            ws.reserve(x: b * t * w, h: b * t * w, wide: b * t * wideColumns)
+            let (x, h) = (ws.x, ws.h)
+            tokenEmbedding.withUnsafeBufferPointer { table in positions.withUnsafeBufferPointer { pos in
+                for (i, ids) in sequences.enumerated() {                                           // x = tok[ids] + pos
+                    for j in 0..<t {
+                        let dst = x + (i * t + j) * w
+                        let row = table.baseAddress! + (j < ids.count ? ids[j] : 0) * w, pj = j * w
+                        for c in 0..<w { dst[c] = row[c] + pos[pj + c] }
+                    }
+                }
+            } }
+            for block in blocks { block.forward(ws, batch: b, tokens: t, causal: true, threads: threads) }
+            for i in 0..<b { (h + i * w).update(from: x + (i * t + pools[i]) * w, count: w) }      // h = pooled [B, W]
+            finalWeight.withUnsafeBufferPointer { g in finalBias.withUnsafeBufferPointer { be in
+                layerNormRows(h, rows: b, columns: w, weight: g.baseAddress!, bias: be.baseAddress!, eps: eps,
+                              into: h, threads: threads)
+            } }
+            result.data.withUnsafeMutableBufferPointer { out in
+                projection.apply(h, rows: b, into: out.baseAddress!, threads: threads)             // [B, E]
+            }
         }
-        var x = embeddingGather(tokenEmbedding, ids: flat)   // [B*T, W]
-        x.data.withUnsafeMutableBufferPointer { out in
-            for i in 0..<b { for j in 0..<t { for c in 0..<w { out[(i * t + j) * w + c] += positions.data[j * w + c] } } }
-        }
-        x.reshape([b, t, w])                                 // [B, T, W]
-        for block in blocks { x = block.forward(x, causal: true) }
-        var pooled = Tensor(shape: [b, w])                   // [B, W]
-        for i in 0..<b {
-            let s = (i * t + pools[i]) * w
-            pooled.data.replaceSubrange((i * w)..<((i + 1) * w), with: x.data[s..<(s + w)])
-        }
-        pooled = layerNorm(pooled, weight: finalWeight, bias: finalBias, eps: eps)
-        return linear(pooled, weight: projection, bias: nil) // [B, E]
+        return result
     }
 }

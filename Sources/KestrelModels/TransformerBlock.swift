@@ -1,52 +1,73 @@
 import KestrelKernels
 
 /// A pre-LayerNorm transformer block, shared by both towers:
-///   x = x + out(attention(q(ln1(x)), k(ln1(x)), v(ln1(x))))
+///   x = x + out(attention(qkv(ln1(x))))
 ///   x = x + fc2(act(fc1(ln2(x))))
+/// on the GEMM seam: one fused q|k|v product, bias + activation in fc1's epilogue, and each
+/// residual added by the epilogue of the product that ends its branch (`accumulate`).
+/// Twin: `NaiveCLIP` (the unfused Tensor-level block), which tests compare it against.
 struct TransformerBlock: Sendable {
-    let norm1Weight, norm1Bias: Tensor         // [W]
-    let qWeight, kWeight, vWeight: Tensor      // [W, W]
-    let qBias, kBias, vBias: Tensor            // [W]
-    let outWeight, outBias: Tensor             // [W, W], [W]
-    let norm2Weight, norm2Bias: Tensor         // [W]
-    let fc1Weight, fc1Bias: Tensor             // [M, W], [M]
-    let fc2Weight, fc2Bias: Tensor             // [W, M], [W]
-    let heads: Int
+    let norm1Weight, norm1Bias: [Float]   // [W]
+    let qkv: LinearWeight                 // [3W, W] (q | k | v rows), bias [3W]
+    let out: LinearWeight                 // [W, W], bias [W]
+    let norm2Weight, norm2Bias: [Float]   // [W]
+    let fc1: LinearWeight                 // [M, W], bias [M]
+    let fc2: LinearWeight                 // [W, M], bias [W]
+    let width, mlpWidth, heads: Int
     let eps: Float
     let activation: Activation
 
-    init(reading reader: WeightReader, tower: String, index i: Int, config c: TowerConfig) throws {
+    init(reading reader: WeightReader, tower: String, index i: Int, config c: TowerConfig, gemm: GEMMChoice) throws {
         let (w, m) = (c.width, c.mlpWidth)
         func t(_ name: String, _ shape: [Int]) throws -> Tensor {
             try reader.tensor("\(tower).block{i}.\(name)", block: i, shape: shape)
         }
-        norm1Weight = try t("norm1.weight", [w]); norm1Bias = try t("norm1.bias", [w])
-        qWeight = try t("q.weight", [w, w]); qBias = try t("q.bias", [w])
-        kWeight = try t("k.weight", [w, w]); kBias = try t("k.bias", [w])
-        vWeight = try t("v.weight", [w, w]); vBias = try t("v.bias", [w])
-        outWeight = try t("out.weight", [w, w]); outBias = try t("out.bias", [w])
-        norm2Weight = try t("norm2.weight", [w]); norm2Bias = try t("norm2.bias", [w])
-        fc1Weight = try t("fc1.weight", [m, w]); fc1Bias = try t("fc1.bias", [m])
-        fc2Weight = try t("fc2.weight", [w, m]); fc2Bias = try t("fc2.bias", [w])
+        func linear(_ name: String, _ shape: [Int]) throws -> LinearWeight {
+            try LinearWeight(weight: t("\(name).weight", shape), bias: t("\(name).bias", [shape[0]]),
+                             precision: gemm.precision, backend: gemm.backend)
+        }
+        norm1Weight = try t("norm1.weight", [w]).data; norm1Bias = try t("norm1.bias", [w]).data
+        if reader.layout == .openCLIP {
+            qkv = try linear("qkv", [3 * w, w])   // in_proj: already fused
+        } else {
+            // Hugging Face stores q, k, v apart: stacked as rows into one [3W, W] weight.
+            let weight = try ["q", "k", "v"].flatMap { try t("\($0).weight", [w, w]).data }
+            let bias = try ["q", "k", "v"].flatMap { try t("\($0).bias", [w]).data }
+            qkv = LinearWeight(weight: Tensor(shape: [3 * w, w], data: weight), bias: Tensor(shape: [3 * w], data: bias),
+                               precision: gemm.precision, backend: gemm.backend)
+        }
+        out = try linear("out", [w, w])
+        norm2Weight = try t("norm2.weight", [w]).data; norm2Bias = try t("norm2.bias", [w]).data
+        fc1 = try linear("fc1", [m, w])
+        fc2 = try linear("fc2", [w, m])
+        width = w
+        mlpWidth = m
         heads = c.heads
         eps = c.layerNormEps
         activation = try Activation(configName: c.activation)
     }
 
-    /// x: [B, T, W] -> [B, T, W]. `causal` masks keys after each query (the text tower).
-    func forward(_ x: Tensor, causal: Bool) -> Tensor {
-        let h = layerNorm(x, weight: norm1Weight, bias: norm1Bias, eps: eps)      // [B, T, W]
-        let q = linear(h, weight: qWeight, bias: qBias)                            // [B, T, W]
-        let k = linear(h, weight: kWeight, bias: kBias)                            // [B, T, W]
-        let v = linear(h, weight: vWeight, bias: vBias)                            // [B, T, W]
-        let a = attention(query: q, key: k, value: v, heads: heads, causal: causal) // [B, T, W]
-        var x1 = linear(a, weight: outWeight, bias: outBias)                       // [B, T, W]
-        add(&x1, x)                                                                // residual
-        var m = linear(layerNorm(x1, weight: norm2Weight, bias: norm2Bias, eps: eps),
-                       weight: fc1Weight, bias: fc1Bias)                           // [B, T, M]
-        activation.apply(&m)
-        var out = linear(m, weight: fc2Weight, bias: fc2Bias)                      // [B, T, W]
-        add(&out, x1)                                                              // residual
-        return out
+    /// The block on `ws.x` ([B, T, W], updated in place), using `ws.h` and `ws.wide` as scratch.
+    /// `causal` masks keys after each query (the text tower).
+    func forward(_ ws: ForwardWorkspace, batch b: Int, tokens t: Int, causal: Bool, threads: Int) {
+        let rows = b * t
+        let (x, h, wide) = (ws.x, ws.h, ws.wide)
+        norm1Weight.withUnsafeBufferPointer { g in norm1Bias.withUnsafeBufferPointer { be in
+            layerNormRows(x, rows: rows, columns: width, weight: g.baseAddress!, bias: be.baseAddress!,
+                          eps: eps, into: h, threads: threads)                                   // h = ln1(x)      [R, W]
+        } }
+        qkv.apply(h, rows: rows, into: wide, threads: threads)                                 // wide = qkv(h)  [R, 3W]
+        attention(qkv: wide, batch: b, tokens: t, heads: heads, headDim: width / heads, causal: causal,
+                  into: h, threads: threads)                                                     // h = attn       [R, W]
+        out.apply(h, rows: rows, accumulate: true, into: x, threads: threads)                  // x += out(h)
+        norm2Weight.withUnsafeBufferPointer { g in norm2Bias.withUnsafeBufferPointer { be in
+            layerNormRows(x, rows: rows, columns: width, weight: g.baseAddress!, bias: be.baseAddress!,
+                          eps: eps, into: h, threads: threads)                                   // h = ln2(x)      [R, W]
+        } }
+        fc1.apply(h, rows: rows, activation: activation, into: wide, threads: threads)         // wide = act(fc1) [R, M]
+        fc2.apply(wide, rows: rows, accumulate: true, into: x, threads: threads)               // x += fc2(wide)
     }
+
+    /// Floats of `ws.wide` per row this block needs.
+    var wideColumns: Int { max(3 * width, mlpWidth) }
 }

@@ -1,65 +1,104 @@
 import KestrelKernels
 
 /// The CLIP image tower (ViT):
-///   patches = conv(P x P, stride P, no bias)(image)        [B, N, W]
+///   patches = conv(P x P, stride P, no bias)(image)        [B, N, W]   (im2col, then one product)
 ///   x = [class; patches] + positions                        [B, N+1, W]
 ///   x = blocks(ln_pre(x))                                   [B, N+1, W]
 ///   embedding = proj(ln_post(x[:, 0]))                      [B, E]
+/// Every product runs through the GEMM seam on buffers from `pool`. Twin: `NaiveCLIP`.
 public struct VisionTransformer: Sendable {
     public let imageSize: Int
     public let patchSize: Int
-    let patchWeight: Tensor        // [W, 3, P, P]
-    let classEmbedding: Tensor     // [W]
-    let positions: Tensor          // [N+1, W]
-    let preWeight, preBias: Tensor // [W]
+    public let width: Int
+    let patch: LinearWeight          // [W, 3 P P] (the conv weight [W, 3, P, P], flattened)
+    let classEmbedding: [Float]      // [W]
+    let positions: [Float]           // [N+1, W]
+    let preWeight, preBias: [Float]  // [W]
     let blocks: [TransformerBlock]
-    let postWeight, postBias: Tensor // [W]
-    let projection: Tensor         // [E, W]
+    let postWeight, postBias: [Float] // [W]
+    let projection: LinearWeight     // [E, W], no bias
     let eps: Float
+    let pool = WorkspacePool()
 
-    init(reading r: WeightReader, config c: CLIPConfig) throws {
-        let w = c.vision.width
+    init(reading r: WeightReader, config c: CLIPConfig, gemm: GEMMChoice) throws {
+        let w = c.vision.width, p = c.patchSize
         imageSize = c.imageSize
-        patchSize = c.patchSize
-        patchWeight = try r.tensor("vision.patch", shape: [w, 3, c.patchSize, c.patchSize])
-        classEmbedding = try r.tensor("vision.class", shape: [w])
-        positions = try r.tensor("vision.position", shape: [c.visionTokens, w])
-        preWeight = try r.tensor("vision.pre.weight", shape: [w])
-        preBias = try r.tensor("vision.pre.bias", shape: [w])
+        patchSize = p
+        width = w
+        let conv = try r.tensor("vision.patch", shape: [w, 3, p, p])
+        patch = LinearWeight(weight: conv.reshaped([w, 3 * p * p]), bias: nil, precision: gemm.precision, backend: gemm.backend)
+        classEmbedding = try r.tensor("vision.class", shape: [w]).data
+        positions = try r.tensor("vision.position", shape: [c.visionTokens, w]).data
+        preWeight = try r.tensor("vision.pre.weight", shape: [w]).data
+        preBias = try r.tensor("vision.pre.bias", shape: [w]).data
         blocks = try (0..<c.vision.layers).map {
-            try TransformerBlock(reading: r, tower: "vision", index: $0, config: c.vision)
+            try TransformerBlock(reading: r, tower: "vision", index: $0, config: c.vision, gemm: gemm)
         }
-        postWeight = try r.tensor("vision.post.weight", shape: [w])
-        postBias = try r.tensor("vision.post.bias", shape: [w])
-        projection = try r.tensor("vision.projection", shape: [c.embedDim, w])
+        postWeight = try r.tensor("vision.post.weight", shape: [w]).data
+        postBias = try r.tensor("vision.post.bias", shape: [w]).data
+        projection = LinearWeight(weight: try r.tensor("vision.projection", shape: [c.embedDim, w]), bias: nil,
+                                  precision: gemm.precision, backend: gemm.backend)
         eps = c.vision.layerNormEps
     }
 
-    /// pixels: [B, 3, S, S], preprocessed -> [B, E], not normalised.
-    public func forward(_ pixels: Tensor) -> Tensor {
+    /// pixels: [B, 3, S, S], preprocessed -> [B, E], not normalised. Safe to call from several
+    /// threads at once (each call has its own workspace).
+    public func forward(_ pixels: Tensor, threads: Int = Kernels.threads) -> Tensor {
         let b = pixels.shape[0]
-        let patches = patchEmbed(pixels, weight: patchWeight, patchSize: patchSize) // [B, N, W]
-        let (n, w) = (patches.shape[1], patches.shape[2])
-        var x = Tensor(shape: [b, n + 1, w])                                      // [B, N+1, W]
-        x.data.withUnsafeMutableBufferPointer { out in
-            patches.data.withUnsafeBufferPointer { p in
-                for i in 0..<b {
-                    let base = i * (n + 1) * w
-                    for c in 0..<w { out[base + c] = classEmbedding.data[c] + positions.data[c] }
-                    for t in 0..<n {
-                        let o = base + (t + 1) * w, s = (i * n + t) * w, pos = (t + 1) * w
-                        for c in 0..<w { out[o + c] = p[s + c] + positions.data[pos + c] }
+        let p = patchSize, grid = imageSize / p, n = grid * grid, t = n + 1, w = width
+        let k = 3 * p * p
+        let e = projection.outFeatures
+        var result = Tensor(shape: [b, e])
+        guard b > 0 else { return result }
+        pool.withWorkspace { ws in
+            let wideColumns = max(blocks.map(\.wideColumns).max() ?? 0, 1)
+            ws.reserve(x: b * t * w, h: b * t * w, wide: max(b * t * wideColumns, b * n * k))
+            let (x, h, wide) = (ws.x, ws.h, ws.wide)
+            pixels.data.withUnsafeBufferPointer { im2col($0.baseAddress!, batch: b, into: wide) }  // wide = [B*N, 3PP]
+            patch.apply(wide, rows: b * n, into: h, threads: threads)                               // h = patches [B*N, W]
+            classEmbedding.withUnsafeBufferPointer { cls in positions.withUnsafeBufferPointer { pos in
+                for i in 0..<b {                                                                      // x = [class; h] + pos
+                    let xi = x + i * t * w
+                    for c in 0..<w { xi[c] = cls[c] + pos[c] }
+                    for j in 0..<n {
+                        let src = h + (i * n + j) * w, dst = xi + (j + 1) * w, pj = (j + 1) * w
+                        for c in 0..<w { dst[c] = src[c] + pos[pj + c] }
+                    }
+                }
+            } }
+            preWeight.withUnsafeBufferPointer { g in preBias.withUnsafeBufferPointer { be in
+                layerNormRows(x, rows: b * t, columns: w, weight: g.baseAddress!, bias: be.baseAddress!, eps: eps,
+                              into: x, threads: threads)                                              // x = ln_pre(x)
+            } }
+            for block in blocks { block.forward(ws, batch: b, tokens: t, causal: false, threads: threads) }
+            for i in 0..<b { (h + i * w).update(from: x + i * t * w, count: w) }                      // h = x[:, 0]  [B, W]
+            postWeight.withUnsafeBufferPointer { g in postBias.withUnsafeBufferPointer { be in
+                layerNormRows(h, rows: b, columns: w, weight: g.baseAddress!, bias: be.baseAddress!, eps: eps,
+                              into: h, threads: threads)
+            } }
+            result.data.withUnsafeMutableBufferPointer { out in
+                projection.apply(h, rows: b, into: out.baseAddress!, threads: threads)               // [B, E]
+            }
+        }
+        return result
+    }
+
+    /// Pixels [B, 3, S, S] -> patches [B*N, 3*P*P], columns ordered (channel, ky, kx) like the
+    /// conv weight, patches row-major (y then x). Pixels past the last whole patch are ignored.
+    private func im2col(_ src: UnsafePointer<Float>, batch b: Int, into dst: UnsafeMutablePointer<Float>) {
+        let p = patchSize, s = imageSize, grid = s / p, k = 3 * p * p
+        for i in 0..<b {
+            for py in 0..<grid {
+                for px in 0..<grid {
+                    var d = dst + ((i * grid + py) * grid + px) * k
+                    for ch in 0..<3 {
+                        for ky in 0..<p {
+                            d.update(from: src + ((i * 3 + ch) * s + py * p + ky) * s + px * p, count: p)
+                            d += p
+                        }
                     }
                 }
             }
         }
-        x = layerNorm(x, weight: preWeight, bias: preBias, eps: eps)
-        for block in blocks { x = block.forward(x, causal: false) }
-        var cls = Tensor(shape: [b, w])                                           // [B, W]
-        for i in 0..<b {
-            cls.data.replaceSubrange((i * w)..<((i + 1) * w), with: x.data[(i * (n + 1) * w)..<(i * (n + 1) * w + w)])
-        }
-        cls = layerNorm(cls, weight: postWeight, bias: postBias, eps: eps)
-        return linear(cls, weight: projection, bias: nil)                         // [B, E]
     }
 }

@@ -24,10 +24,11 @@ enum WeightTransform: Sendable {
 }
 
 /// One row of the key mapping: our name -> the Hugging Face key, the OpenCLIP key, and the transform
-/// the OpenCLIP tensor needs. `{i}` stands for the block index.
+/// the OpenCLIP tensor needs. `{i}` stands for the block index. A nil Hugging Face key: the layout
+/// does not store the tensor as one (the fused `qkv`, which the model assembles from q, k, v).
 struct WeightRule: Sendable {
     let name: String
-    let huggingFace: String
+    let huggingFace: String?
     let openCLIP: String
     let openCLIPTransform: WeightTransform
 }
@@ -52,7 +53,7 @@ let weightRules: [WeightRule] = {
         .init(name: "logit_scale",       huggingFace: "logit_scale",                                       openCLIP: "logit_scale",                 openCLIPTransform: .asIs),
     ]
     // Transformer blocks: the same table for both towers, under each tower's prefix.
-    let block: [(String, String, String, WeightTransform)] = [
+    let block: [(String, String?, String, WeightTransform)] = [
         ("norm1.weight", "layer_norm1.weight",       "ln_1.weight",            .asIs),
         ("norm1.bias",   "layer_norm1.bias",         "ln_1.bias",              .asIs),
         ("q.weight",     "self_attn.q_proj.weight",  "attn.in_proj_weight",    .rows(part: 0, of: 3)),
@@ -61,6 +62,9 @@ let weightRules: [WeightRule] = {
         ("k.bias",       "self_attn.k_proj.bias",    "attn.in_proj_bias",      .rows(part: 1, of: 3)),
         ("v.weight",     "self_attn.v_proj.weight",  "attn.in_proj_weight",    .rows(part: 2, of: 3)),
         ("v.bias",       "self_attn.v_proj.bias",    "attn.in_proj_bias",      .rows(part: 2, of: 3)),
+        // q | k | v as one [3W, W] product: OpenCLIP stores it fused; Hugging Face as the three above.
+        ("qkv.weight",   nil,                        "attn.in_proj_weight",    .asIs),
+        ("qkv.bias",     nil,                        "attn.in_proj_bias",      .asIs),
         ("out.weight",   "self_attn.out_proj.weight", "attn.out_proj.weight",  .asIs),
         ("out.bias",     "self_attn.out_proj.bias",  "attn.out_proj.bias",     .asIs),
         ("norm2.weight", "layer_norm2.weight",       "ln_2.weight",            .asIs),
@@ -74,7 +78,7 @@ let weightRules: [WeightRule] = {
                   ("text", "text_model.encoder.layers.{i}.", "transformer.resblocks.{i}.")]
     for (tower, hfPrefix, ocPrefix) in towers {
         for (name, hf, oc, transform) in block {
-            rules.append(.init(name: "\(tower).block{i}.\(name)", huggingFace: hfPrefix + hf,
+            rules.append(.init(name: "\(tower).block{i}.\(name)", huggingFace: hf.map { hfPrefix + $0 },
                                openCLIP: ocPrefix + oc, openCLIPTransform: transform))
         }
     }
@@ -101,11 +105,18 @@ final class WeightReader {
         self.rules = Dictionary(uniqueKeysWithValues: weightRules.map { ($0.name, $0) })
     }
 
-    /// Our tensor `name` (with `{i}` = `block`), which must come out with `shape`.
+    /// The checkpoint key of our tensor `name` in this layout (nil: not stored as one tensor).
+    private func key(_ rule: WeightRule, block: Int?) -> String? {
+        guard let raw = layout == .huggingFace ? rule.huggingFace : rule.openCLIP else { return nil }
+        return block.map { raw.replacingOccurrences(of: "{i}", with: String($0)) } ?? raw
+    }
+
+    /// Our tensor `name` (with `{i}` = `block`), which must come out with `shape`. The file's pages
+    /// holding it are released once read (`SafeTensorsFile.releasePages`): the caller keeps the
+    /// only copy, so loading never holds the checkpoint twice.
     func tensor(_ name: String, block: Int? = nil, shape: [Int]) throws -> Tensor {
         guard let rule = rules[name] else { preconditionFailure("no weight rule named \(name)") }
-        let raw = layout == .huggingFace ? rule.huggingFace : rule.openCLIP
-        let key = block.map { raw.replacingOccurrences(of: "{i}", with: String($0)) } ?? raw
+        guard let key = key(rule, block: block) else { preconditionFailure("\(name) is not one tensor in a \(layout) checkpoint") }
         let transform = layout == .huggingFace ? .asIs : rule.openCLIPTransform
         // The shape the checkpoint must hold for `shape` to come out of the transform.
         let stored: [Int]
@@ -121,6 +132,7 @@ final class WeightReader {
             throw ModelError.misshapenTensor(file: file.url, name: key, expected: stored, found: entry.shape)
         }
         let values = try file.floats(key)
+        file.releasePages(of: key)
         // NaN or an infinity in the weights would turn every embedding into NaN, silently.
         if let bad = values.firstIndex(where: { !$0.isFinite }) {
             throw ModelError.nonFiniteTensor(file: file.url, name: key, index: bad, value: values[bad])
@@ -143,17 +155,15 @@ final class WeightReader {
 
     /// The checkpoint key and stored shape of our tensor `name`, or nil when it is absent.
     func storedShape(_ name: String, block: Int? = nil) -> (key: String, shape: [Int])? {
-        guard let rule = rules[name] else { return nil }
-        let raw = layout == .huggingFace ? rule.huggingFace : rule.openCLIP
-        let key = block.map { raw.replacingOccurrences(of: "{i}", with: String($0)) } ?? raw
+        guard let rule = rules[name], let key = key(rule, block: block) else { return nil }
         return file.entries[key].map { (key, $0.shape) }
     }
 
     /// How many transformer blocks of `tower` ("vision" or "text") the checkpoint holds:
     /// blocks 0, 1, ... whose first LayerNorm weight is present.
     func blockCount(_ tower: String) -> Int {
-        guard let rule = rules["\(tower).block{i}.norm1.weight"] else { return 0 }
-        let raw = layout == .huggingFace ? rule.huggingFace : rule.openCLIP
+        guard let rule = rules["\(tower).block{i}.norm1.weight"], let raw = layout == .huggingFace ? rule.huggingFace : rule.openCLIP
+        else { return 0 }
         var n = 0
         while n < file.entries.count, file.entries[raw.replacingOccurrences(of: "{i}", with: String(n))] != nil { n += 1 }
         return n

@@ -85,6 +85,7 @@ struct IndexAdd: ParsableCommand {
             let catalog = try Catalog.openForWriting(RawArguments.absolutePath(index), identity: identity,
                                                      modelPath: embedder.model.directory.standardizedFileURL.path,
                                                      orientation: embedder.preprocessor.decoder.orientation,
+                                                     precision: embedder.model.precision,
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
                                                      warn: { Console.warning($0) })
             // Text embeddings of generic prompts: approximate indexes are tuned for text queries too.
@@ -209,7 +210,7 @@ struct IndexStats: ParsableCommand {
                 ("model", .string(s.identity.name)), ("model_fingerprint", .string(s.identity.fingerprint)),
                 ("model_path", catalog.modelPath.map(JSONValue.string) ?? .null), ("dimension", .int(s.identity.dimension)),
                 ("paths", .int(try s.pathCount)), ("vector_storage", .string(s.vectorStorage.rawValue)),
-                ("orientation", .string(catalog.orientation.rawValue)),
+                ("orientation", .string(catalog.orientation.rawValue)), ("precision", .string(catalog.precision.rawValue)),
                 ("log_sequence", .int(Int(try s.lastSequence))), ("index_sequence", .int(Int(ix.coveredSequence))),
                 ("search_parameters", ix.searchParameterSummary.map(JSONValue.string) ?? .null),
             ]

@@ -12,8 +12,10 @@ struct InfoCommand: ParsableCommand {
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
 
+    @OptionGroup var precisionOptions: PrecisionOptions
+
     func run() throws {
-        try reportingErrors { try describe(try loadModel(model)) }
+        try reportingErrors { try describe(try loadModel(model, precision: precisionOptions.value)) }
     }
 
     func describe(_ m: CLIPModel) throws {
@@ -34,6 +36,7 @@ struct InfoCommand: ParsableCommand {
                     ("heads", .int(c.text.heads)), ("mlp_width", .int(c.text.mlpWidth)),
                     ("activation", .string(c.text.activation))])),
                 ("unused_tensors", .array(m.unusedTensors.map(JSONValue.string))),
+                ("precision", .string(m.precision.rawValue)), ("gemm_backend", .string(m.gemmBackend)),
             ]))
             return
         }
@@ -43,7 +46,8 @@ struct InfoCommand: ParsableCommand {
             architecture:  ViT image tower: \(c.imageSize) px, patch \(c.patchSize), width \(c.vision.width), \(c.vision.layers) layers, \(c.vision.heads) heads, MLP \(c.vision.mlpWidth), \(c.vision.activation)
                            text tower: width \(c.text.width), \(c.text.layers) layers, \(c.text.heads) heads, MLP \(c.text.mlpWidth), \(c.text.activation), context \(c.contextLength), vocabulary \(c.vocabSize)
             parameters:    \(m.parameterCount) (\(formatCount(m.parameterCount)))
-            dtype:         \(m.storedDTypes.joined(separator: ", ")) on disk, float32 in memory
+            dtype:         \(m.storedDTypes.joined(separator: ", ")) on disk
+            precision:     \(m.precision.rawValue) products on \(m.gemmBackend)
             embedding dim: \(c.embedDim)
             logit scale:   \(m.logitScale) (temperature exp = \(exp(m.logitScale)))
             """)

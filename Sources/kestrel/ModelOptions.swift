@@ -16,12 +16,35 @@ enum OrientationOption: String, ExpressibleByArgument, CaseIterable {
     var handling: OrientationHandling { self == .exif ? .exif : .ignore }
 }
 
+/// `--precision fp32|bf16|int8`, on every command that runs a model.
+struct PrecisionOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Number format of the model's products: fp32 (default, exact), bf16 (AVX512-BF16) or int8 (weights per output channel, AVX512-VNNI). Where this processor or build cannot run it, fp32 is used with a warning.",
+        valueName: "fp32|bf16|int8"))
+    var precision: String = "fp32"
+
+    func validate() throws {
+        guard Precision(rawValue: precision) != nil else {
+            throw ValidationError("--precision must be fp32, bf16 or int8, got '\(precision)'")
+        }
+    }
+
+    var value: Precision { Precision(rawValue: precision) ?? .fp32 }
+}
+
+/// Says on stderr why a model runs at another precision than asked (a `warning:` line).
+func warnAboutPrecision(_ model: CLIPModel) {
+    if let note = model.precisionNote { Console.warning(note) }
+}
+
 /// Options shared by the commands that run a model.
 struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: "Model folder (Hugging Face or OpenCLIP layout).")
     var model: String
 
     @OptionGroup var imageOptions: ImageOptions
+
+    @OptionGroup var precisionOptions: PrecisionOptions
 
     @Option(name: .long, help: "Transparency: 'white' composites onto white (Hugging Face default), 'drop' discards alpha (OpenAI/OpenCLIP default).")
     var alpha: AlphaOption?
@@ -41,8 +64,11 @@ struct ModelOptions: ParsableArguments {
     func embedder() throws -> Embedder {
         let url = try RawArguments.textURL(model, option: "--model")
         guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--model \(model): no such folder") }
-        return try Embedder(modelDirectory: url, alpha: alpha?.handling, pixelLimit: pixelLimit,
-                            orientation: imageOptions.orientation.handling, batchSize: batchSize)
+        let embedder = try Embedder(modelDirectory: url, alpha: alpha?.handling, pixelLimit: pixelLimit,
+                                    orientation: imageOptions.orientation.handling, batchSize: batchSize,
+                                    precision: precisionOptions.value)
+        warnAboutPrecision(embedder.model)
+        return embedder
     }
 }
 

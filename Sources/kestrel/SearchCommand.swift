@@ -22,6 +22,8 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Model folder (default: the one the index was built with).") var model: String?
     @Flag(name: .long, help: "JSON lines output.") var json = false
     @OptionGroup var imageOptions: ImageOptions
+    /// Any precision may embed a query: its vector compares with stored ones of any precision.
+    @OptionGroup var precisionOptions: PrecisionOptions
 
     func validate() throws {
         let given = [text != nil, image != nil, like != nil].filter { $0 }.count
@@ -61,8 +63,12 @@ struct SearchCommand: ParsableCommand {
     /// recorded folder that is gone or no longer holds a model is a usage error naming it.
     func queryEmbedder(_ catalog: Catalog) throws -> Embedder {
         let orientation = imageOptions.orientation.handling
+        let precision = precisionOptions.value
         if let model {
-            return try Embedder(modelDirectory: try RawArguments.textURL(model, option: "--model"), orientation: orientation)
+            let embedder = try Embedder(modelDirectory: try RawArguments.textURL(model, option: "--model"), orientation: orientation,
+                                        precision: precision)
+            warnAboutPrecision(embedder.model)
+            return embedder
         }
         guard let recorded = catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
         let shown = PathText.escape(Array(recorded.utf8))
@@ -72,7 +78,9 @@ struct SearchCommand: ParsableCommand {
                                   + " (the folder the model moved to, or a copy of it)")
         }
         do {
-            return try Embedder(modelDirectory: URL(fileURLWithPath: recorded), orientation: orientation)
+            let embedder = try Embedder(modelDirectory: URL(fileURLWithPath: recorded), orientation: orientation, precision: precision)
+            warnAboutPrecision(embedder.model)
+            return embedder
         } catch ModelError.notAModelFolder {
             throw RecordedModelError(message: "the model folder recorded in this index, \(shown), no longer holds a model"
                 + " (no config.json + model.safetensors, nor open_clip_config.json + open_clip_model.safetensors); pass --model DIR")

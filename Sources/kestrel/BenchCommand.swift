@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import KestrelEngine
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure a model here: images/s at batch 32, ms per image at batch 1, text-query latency, peak memory.",
+        discussion: """
+            Random preprocessed pixels (fixed seed) and fixed English texts; each figure is the best
+            of --repeats runs after a warm-up. Text queries are timed end to end (tokenize, encode,
+            L2-normalise): a 7-token query ("a photo of a dog"), one that fills the 77-token context,
+            and 7, 8, 9 and 16 tokens. Peak memory is the process's getrusage maximum, loading
+            included. --json keys: image_per_s_batch32, image_ms_batch1, text_ms_short, text_ms_77,
+            text_tokens_short, text_tokens_long, text_ms_by_tokens, peak_rss_mb, load_s, precision,
+            requested_precision, gemm_backend, threads, cores, cpu.
+            """)
+
+    @Option(name: .long, help: "Model folder (Hugging Face or OpenCLIP layout).")
+    var model: String
+
+    @OptionGroup var precisionOptions: PrecisionOptions
+
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads for the kernels, at least 1 (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, parsing: .unconditional, help: "Timed runs per figure (the best is kept), at least 1.")
+    var repeats = 3
+
+    @Flag(name: .long, help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        if model.isEmpty { throw ValidationError("--model needs a folder name; '' names none") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            if let threads { Kernels.threads = threads }
+            let url = try RawArguments.textURL(model, option: "--model")
+            guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--model \(model): no such folder") }
+            let t0 = Date()
+            let embedder = try Embedder(modelDirectory: url, batchSize: 32, precision: precisionOptions.value)
+            let load = Date().timeIntervalSince(t0)
+            warnAboutPrecision(embedder.model)
+            let r = try ModelBenchmark.run(embedder, loadSeconds: load, repeats: repeats,
+                                           progress: { json ? () : Console.say("measuring: \($0)") })
+            if json {
+                Console.emit(.object([
+                    ("model", .string(embedder.model.directory.path)),
+                    ("image_per_s_batch32", .double(r.imagePerSecondBatch)),
+                    ("image_ms_batch1", .double(r.imageMillisecondsBatch1)),
+                    ("text_ms_short", .double(r.textMillisecondsShort)), ("text_tokens_short", .int(r.textTokensShort)),
+                    ("text_ms_77", .double(r.textMillisecondsLong)), ("text_tokens_long", .int(r.textTokensLong)),
+                    ("text_ms_by_tokens", .object(r.textMillisecondsByTokens.map { ("\($0.tokens)", .double($0.ms)) })),
+                    ("peak_rss_mb", .double(r.peakResidentMB)), ("load_s", .double(r.loadSeconds)),
+                    ("precision", .string(r.precision.rawValue)), ("requested_precision", .string(r.requestedPrecision.rawValue)),
+                    ("gemm_backend", .string(r.backend)), ("threads", .int(r.threads)), ("cores", .int(r.cores)),
+                    ("cpu", .string(r.cpuModel)),
+                ]))
+                return
+            }
+            let m = embedder.model
+            print("model:     \(Console.field(m.directory.path)) (\(m.layout.rawValue), \(formatCount(m.parameterCount)) parameters)")
+            print("machine:   \(r.cpuModel), \(r.cores) cores, \(r.threads) threads")
+            print("precision: \(r.precision.rawValue) on \(r.backend)\(r.precision != r.requestedPrecision ? " (asked for \(r.requestedPrecision.rawValue))" : "")")
+            let rows: [(String, String)] = [
+                ("images/s, batch \(r.batch)", String(format: "%.1f", r.imagePerSecondBatch)),
+                ("ms per image, batch 1", String(format: "%.1f", r.imageMillisecondsBatch1)),
+                ("text query, \(r.textTokensShort) tokens (ms)", String(format: "%.2f", r.textMillisecondsShort)),
+                ("text query, \(r.textTokensLong) tokens (ms)", String(format: "%.2f", r.textMillisecondsLong)),
+            ] + r.textMillisecondsByTokens.map { ("  \($0.tokens) tokens (ms)", String(format: "%.2f", $0.ms)) } + [
+                ("peak resident memory (MB)", String(format: "%.0f", r.peakResidentMB)),
+                ("model load (s)", String(format: "%.2f", r.loadSeconds)),
+            ]
+            let width = rows.map(\.0.count).max() ?? 0
+            for (what, figure) in rows { print(what.padding(toLength: width + 2, withPad: " ", startingAt: 0) + figure) }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import KestrelEngine
+import KestrelTestSupport
+import XCTest
+
+/// An index records the precision its image vectors were made at (`kestrel.precision`) and
+/// refuses to add vectors made at another one, with a hint; queries may use any precision.
+final class PrecisionRecordTests: XCTestCase {
+    let identity = ModelIdentity(name: "test", fingerprint: "f", dimension: 4)
+
+    func open(_ dir: URL, _ precision: Precision) throws -> Catalog {
+        try Catalog.openForWriting(dir, identity: identity, modelPath: "/m", orientation: .exif, precision: precision)
+    }
+
+    func testCatalogRecordsItsPrecisionAndRefusesAnother() throws {
+        for (made, other) in [(Precision.fp32, Precision.int8), (.bf16, .fp32), (.int8, .bf16)] {
+            let dir = Fixtures.temporaryDirectory("kestrel-engine").appendingPathComponent("ix")
+            do {
+                let catalog = try open(dir, made)
+                XCTAssertEqual(catalog.precision, made)
+                XCTAssertNoThrow(try catalog.requirePrecision(made))
+                try add(catalog, [[1, 0, 0, 0]], from: 0)
+                XCTAssertThrowsError(try catalog.requirePrecision(other)) { error in
+                    let text = "\(error)"
+                    XCTAssertTrue(text.contains("--precision \(made.rawValue)"), text)
+                    XCTAssertTrue(text.contains("HINT: pass --precision \(made.rawValue)"), text)
+                }
+            }
+            XCTAssertThrowsError(try open(dir, other)) { error in
+                guard case EngineError.precisionMismatch(_, let recorded, let requested) = error else { return XCTFail("\(error)") }
+                XCTAssertEqual(recorded, made)
+                XCTAssertEqual(requested, other)
+            }
+            XCTAssertEqual(try Catalog.open(dir).precision, made, "the record survives reopening")
+            // A query vector (of any precision) searches the index: the catalog does not ask.
+            XCTAssertEqual(try Catalog.open(dir).search(vector: [1, 0, 0, 0], options: SearchOptions(k: 1)).count, 1)
+        }
+    }
+
+    /// A store made before the precision was recorded holds fp32 vectors.
+    func testAStoreWithoutTheRecordHoldsFP32Vectors() throws {
+        let dir = Fixtures.temporaryDirectory("kestrel-engine").appendingPathComponent("ix")
+        do {
+            let catalog = try open(dir, .fp32)
+            try add(catalog, [[1, 0, 0, 0]], from: 0)
+            try catalog.store.setMeta(key: "kestrel.precision", value: nil)
+        }
+        XCTAssertEqual(try Catalog.open(dir).precision, .fp32)
+        XCTAssertNoThrow(try open(dir, .fp32))
+        XCTAssertThrowsError(try open(dir, .int8))
+    }
+}
