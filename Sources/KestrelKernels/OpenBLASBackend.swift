@@ -47,10 +47,6 @@ final class OpenBLASBackend: GEMMBackend, @unchecked Sendable {
         } else {
             skinnyGEMM(x: x, rows: rows, k: k, w: w.data, n: n, bias: bias, y: y)
         }
-        if let activation {
-            var t = Tensor(shape: [rows * n], data: Array(UnsafeBufferPointer(start: y, count: rows * n)))
-            activation.apply(&t)
-            t.data.withUnsafeBufferPointer { y.update(from: $0.baseAddress!, count: rows * n) }
-        }
+        if let activation { activate(y, count: rows * n, activation, threads: threads) }
     }
 }
