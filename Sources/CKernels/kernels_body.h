@@ -169,16 +169,22 @@ static TGT void FN(l2_normalize_rows)(float *x, long r0, long r1, long c) {
 }
 
 // Attention, one (batch, head) task at a time. Keys are transposed (and zero-padded to whole
-// vectors) into kt [d, kp], so a query's scores come W at a time from broadcast-FMAs with no
-// horizontal sums; then softmax over the visible keys, then out_i = sum_j p_j v_j over d.
+// vectors) into kt [d, kp], so scores come W at a time from broadcast-FMAs with no horizontal
+// sums. Queries go four at a time (a register block of 4 queries x 2 key vectors, then of
+// 4 queries x 2 vectors of d), which gives eight independent FMA chains and reuses every load.
+// A group's scores rows are softmaxed over each query's visible keys and zeroed up to the
+// group's widest row; missing queries of the last group repeat a real one and write to scratch.
+#define CK_QB 4
 static TGT int FN(attention)(const float *q, const float *k, const float *v, float *out, long ldq, long ldkv,
                              long ldo, long t, long s, long heads, long d, int causal, const long *valid,
                              long task0, long task1) {
     long sp = (s + W - 1) / W * W;
-    float *kt = (float *)aligned_alloc(64, (size_t)((d * sp + sp) * sizeof(float) + 64) / 64 * 64);
+    size_t floats = (size_t)(d * sp + CK_QB * sp + d);
+    float *kt = (float *)aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
     if (!kt) return -1;
-    float *scores = kt + d * sp;
+    float *scores = kt + d * sp, *dummy = scores + CK_QB * sp;
     const float alpha = 1.0f / sqrtf((float)d);
+    const VF va = vset1(alpha);
     for (long task = task0; task < task1; task++) {
         long b = task / heads, h = task % heads;
         long keys = s;
@@ -197,70 +203,87 @@ static TGT int FN(attention)(const float *q, const float *k, const float *v, flo
             for (long l = 0; l < d; l++) kt[l * kp + j] = kr[l];
         }
         for (long l = 0; l < d; l++) for (long j = keys; j < kp; j++) kt[l * kp + j] = 0.0f;
-        const VF va = vset1(alpha);
-        for (long i = 0; i < t; i++) {
-            const float *qr = qb + i * ldq;
-            long vis = causal ? (i + 1 < keys ? i + 1 : keys) : keys;
-            long nb = (vis + W - 1) / W, jb = 0;
-            for (; jb + 4 <= nb; jb += 4) {
+        for (long i0 = 0; i0 < t; i0 += CK_QB) {
+            long nq = t - i0 < CK_QB ? t - i0 : CK_QB;
+            const float *qr[CK_QB];
+            float *orow[CK_QB], *srow[CK_QB];
+            long vis[CK_QB], maxvis = 0;
+            for (long u = 0; u < CK_QB; u++) {
+                long i = u < nq ? i0 + u : i0;
+                qr[u] = qb + i * ldq;
+                orow[u] = u < nq ? ob + i * ldo : dummy;
+                srow[u] = scores + u * sp;
+                vis[u] = causal ? (i + 1 < keys ? i + 1 : keys) : keys;
+                if (vis[u] > maxvis) maxvis = vis[u];
+            }
+            // Scores: 2 key vectors x 4 queries per pass over d (kt is padded to whole vectors, so
+            // j0 + W < maxvis keeps both inside it), then 1 vector x 4 queries for the rest.
+            long j0 = 0;
+            for (; j0 + W < maxvis; j0 += 2 * W) {
+                VF a00 = vzero(), a01 = vzero(), a10 = vzero(), a11 = vzero();
+                VF a20 = vzero(), a21 = vzero(), a30 = vzero(), a31 = vzero();
+                const float *kc = kt + j0;
+                for (long l = 0; l < d; l++) {
+                    VF k0 = vload(kc + l * kp), k1 = vload(kc + l * kp + W);
+                    VF q0 = vset1(qr[0][l]), q1 = vset1(qr[1][l]), q2 = vset1(qr[2][l]), q3 = vset1(qr[3][l]);
+                    a00 = vfma(q0, k0, a00); a01 = vfma(q0, k1, a01);
+                    a10 = vfma(q1, k0, a10); a11 = vfma(q1, k1, a11);
+                    a20 = vfma(q2, k0, a20); a21 = vfma(q2, k1, a21);
+                    a30 = vfma(q3, k0, a30); a31 = vfma(q3, k1, a31);
+                }
+                long o = j0;
+                vstore(srow[0] + o, vmul(a00, va)); vstore(srow[0] + o + W, vmul(a01, va));
+                vstore(srow[1] + o, vmul(a10, va)); vstore(srow[1] + o + W, vmul(a11, va));
+                vstore(srow[2] + o, vmul(a20, va)); vstore(srow[2] + o + W, vmul(a21, va));
+                vstore(srow[3] + o, vmul(a30, va)); vstore(srow[3] + o + W, vmul(a31, va));
+            }
+            if (j0 < maxvis) {
                 VF a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
-                const float *kc = kt + jb * W;
+                const float *kc = kt + j0;
                 for (long l = 0; l < d; l++) {
-                    VF qv = vset1(qr[l]);
-                    const float *kl = kc + l * kp;
-                    a0 = vfma(qv, vload(kl), a0); a1 = vfma(qv, vload(kl + W), a1);
-                    a2 = vfma(qv, vload(kl + 2 * W), a2); a3 = vfma(qv, vload(kl + 3 * W), a3);
+                    VF k0 = vload(kc + l * kp);
+                    a0 = vfma(vset1(qr[0][l]), k0, a0); a1 = vfma(vset1(qr[1][l]), k0, a1);
+                    a2 = vfma(vset1(qr[2][l]), k0, a2); a3 = vfma(vset1(qr[3][l]), k0, a3);
                 }
-                vstore(scores + jb * W, vmul(a0, va)); vstore(scores + (jb + 1) * W, vmul(a1, va));
-                vstore(scores + (jb + 2) * W, vmul(a2, va)); vstore(scores + (jb + 3) * W, vmul(a3, va));
+                vstore(srow[0] + j0, vmul(a0, va)); vstore(srow[1] + j0, vmul(a1, va));
+                vstore(srow[2] + j0, vmul(a2, va)); vstore(srow[3] + j0, vmul(a3, va));
             }
-            for (; jb + 2 <= nb; jb += 2) {
-                VF a0 = vzero(), a1 = vzero();
-                const float *kc = kt + jb * W;
-                for (long l = 0; l < d; l++) {
-                    VF qv = vset1(qr[l]);
-                    a0 = vfma(qv, vload(kc + l * kp), a0); a1 = vfma(qv, vload(kc + l * kp + W), a1);
-                }
-                vstore(scores + jb * W, vmul(a0, va)); vstore(scores + (jb + 1) * W, vmul(a1, va));
+            for (long u = 0; u < CK_QB; u++) {
+                FN(softmax_row)(srow[u], vis[u]);
+                for (long j = vis[u]; j < maxvis; j++) srow[u][j] = 0.0f;
             }
-            for (; jb < nb; jb++) {
-                VF a0 = vzero();
-                const float *kc = kt + jb * W;
-                for (long l = 0; l < d; l++) a0 = vfma(vset1(qr[l]), vload(kc + l * kp), a0);
-                vstore(scores + jb * W, vmul(a0, va));
-            }
-            FN(softmax_row)(scores, vis);
-            float *orow = ob + i * ldo;
+            // Output: 2 vectors of d x 4 queries per pass over the keys.
             long l = 0;
-            for (; l + 4 * W <= d; l += 4 * W) {
-                VF o0 = vzero(), o1 = vzero(), o2 = vzero(), o3 = vzero();
-                for (long j = 0; j < vis; j++) {
-                    VF pj = vset1(scores[j]);
-                    const float *vr = vb + j * ldkv + l;
-                    o0 = vfma(pj, vload(vr), o0); o1 = vfma(pj, vload(vr + W), o1);
-                    o2 = vfma(pj, vload(vr + 2 * W), o2); o3 = vfma(pj, vload(vr + 3 * W), o3);
-                }
-                vstore(orow + l, o0); vstore(orow + l + W, o1);
-                vstore(orow + l + 2 * W, o2); vstore(orow + l + 3 * W, o3);
-            }
             for (; l + 2 * W <= d; l += 2 * W) {
-                VF o0 = vzero(), o1 = vzero();
-                for (long j = 0; j < vis; j++) {
-                    VF pj = vset1(scores[j]);
+                VF o00 = vzero(), o01 = vzero(), o10 = vzero(), o11 = vzero();
+                VF o20 = vzero(), o21 = vzero(), o30 = vzero(), o31 = vzero();
+                for (long j = 0; j < maxvis; j++) {
                     const float *vr = vb + j * ldkv + l;
-                    o0 = vfma(pj, vload(vr), o0); o1 = vfma(pj, vload(vr + W), o1);
+                    VF v0 = vload(vr), v1 = vload(vr + W);
+                    VF p0 = vset1(srow[0][j]), p1 = vset1(srow[1][j]), p2 = vset1(srow[2][j]), p3 = vset1(srow[3][j]);
+                    o00 = vfma(p0, v0, o00); o01 = vfma(p0, v1, o01);
+                    o10 = vfma(p1, v0, o10); o11 = vfma(p1, v1, o11);
+                    o20 = vfma(p2, v0, o20); o21 = vfma(p2, v1, o21);
+                    o30 = vfma(p3, v0, o30); o31 = vfma(p3, v1, o31);
                 }
-                vstore(orow + l, o0); vstore(orow + l + W, o1);
+                vstore(orow[0] + l, o00); vstore(orow[0] + l + W, o01);
+                vstore(orow[1] + l, o10); vstore(orow[1] + l + W, o11);
+                vstore(orow[2] + l, o20); vstore(orow[2] + l + W, o21);
+                vstore(orow[3] + l, o30); vstore(orow[3] + l + W, o31);
             }
             for (; l < d; l += W) {
                 long n = d - l < W ? d - l : W;
-                VF o0 = vzero();
+                VF o0 = vzero(), o1 = vzero(), o2 = vzero(), o3 = vzero();
+                for (long j = 0; j < maxvis; j++) {
+                    VF v0 = n == W ? vload(vb + j * ldkv + l) : vloadn(vb + j * ldkv + l, n, 0.0f);
+                    o0 = vfma(vset1(srow[0][j]), v0, o0); o1 = vfma(vset1(srow[1][j]), v0, o1);
+                    o2 = vfma(vset1(srow[2][j]), v0, o2); o3 = vfma(vset1(srow[3][j]), v0, o3);
+                }
                 if (n == W) {
-                    for (long j = 0; j < vis; j++) o0 = vfma(vset1(scores[j]), vload(vb + j * ldkv + l), o0);
-                    vstore(orow + l, o0);
+                    vstore(orow[0] + l, o0); vstore(orow[1] + l, o1); vstore(orow[2] + l, o2); vstore(orow[3] + l, o3);
                 } else {
-                    for (long j = 0; j < vis; j++) o0 = vfma(vset1(scores[j]), vloadn(vb + j * ldkv + l, n, 0.0f), o0);
-                    vstoren(orow + l, o0, n);
+                    vstoren(orow[0] + l, o0, n); vstoren(orow[1] + l, o1, n);
+                    vstoren(orow[2] + l, o2, n); vstoren(orow[3] + l, o3, n);
                 }
             }
         }
@@ -268,6 +291,7 @@ static TGT int FN(attention)(const float *q, const float *k, const float *v, flo
     free(kt);
     return 0;
 }
+#undef CK_QB
 
 static const ck_table FN(table) = {
     FN(layernorm_rows), FN(gelu), FN(gelu_tanh), FN(quick_gelu), FN(softmax_rows),

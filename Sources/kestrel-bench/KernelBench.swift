@@ -59,7 +59,9 @@ extension Double {
     }
 }
 
-/// Prints fast vs naive timings (ms) for every kernel on ViT-B/32 shapes, with `Kernels.threads` threads.
+/// Prints fast vs naive timings (ms) for every kernel on ViT-B/32 shapes, with `Kernels.threads` threads,
+/// then the row kernels' Swift SIMD baseline against CKernels at each level (RowKernelBench.swift).
+/// `kestrel-bench kernels --rows-only` prints only the latter.
 func runKernelBench() {
     var rng = BenchRandom()
     print("kernel bench: \(Kernels.threads) threads; ms fast, ms naive, speed-up")
@@ -112,4 +114,6 @@ func runKernelBench() {
     let images32 = rng.tensor([32, 3, 224, 224])
     row("patchEmbed 32x3x224x224 P32 C768", milliseconds { _ = patchEmbed(images32, weight: pw, patchSize: 32) }, nil,
         flops: 2.0 * 32 * 49 * 3072 * 768)
+
+    runRowKernelBench()
 }

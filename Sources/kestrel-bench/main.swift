@@ -5,10 +5,10 @@ import Foundation
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "model": try runModelBench(args: Array(args.dropFirst()))
-case "kernels": runKernelBench()
+case "kernels": if args.dropFirst().first == "--rows-only" { runRowKernelBench() } else { runKernelBench() }
 case "index-recall": runIndexRecallBench(args: Array(args.dropFirst()))
 case "make-model": try runMakeModel(args: Array(args.dropFirst()))
 case "store-open": try runStoreOpenBench(args: Array(args.dropFirst()))
 default:
-    print("usage: kestrel-bench (model --model DIR [--text-only] [--repeats N] | kernels | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
+    print("usage: kestrel-bench (model --model DIR [--text-only] [--repeats N] | kernels [--rows-only] | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
 }

@@ -1,0 +1,143 @@
+import Dispatch
+import Foundation
+import KestrelKernels
+
+// Row kernels: the previous Swift SIMD path (SwiftSIMDKernels; attention on two sgemm calls around
+// the Swift softmax) against CKernels at each level the processor has, in the same run, on the
+// ViT-B/32 shapes. Part of `kestrel-bench kernels`; figures in docs/benchmarks.md ("Row kernels").
+
+/// Median ms of `body` over `repeats` runs after one warm-up; `reset` runs before each, untimed.
+private func timed(repeats: Int = 9, reset: () -> Void = {}, _ body: () -> Void) -> Double {
+    reset(); body()
+    var times: [Double] = []
+    for _ in 0..<repeats {
+        reset()
+        let start = DispatchTime.now().uptimeNanoseconds
+        body()
+        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    return times.sorted()[times.count / 2]
+}
+
+private func cell(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
+private func ms(_ v: Double) -> String { String(format: "%.3f", v) }
+
+/// Levels this processor has, lowest first.
+private let levels = SIMDLevel.allCases.filter { $0.rawValue <= ElementwiseKernels.best.rawValue }
+
+/// One line: the baseline, then each level; the ratio is baseline / best level's time.
+private func line(_ name: String, baseline: Double, _ perLevel: [Double], extra: String = "") {
+    var s = cell(name, 40) + cell(ms(baseline), 11)
+    for v in perLevel { s += cell(ms(v), 11) }
+    s += "x" + String(format: "%.2f", baseline / perLevel.last!)
+    print(s + extra)
+}
+
+/// Times `body` at each level (forced), then returns to the best.
+private func atEachLevel(_ body: () -> Double) -> [Double] {
+    defer { ElementwiseKernels.force(nil) }
+    return levels.map { level in
+        precondition(ElementwiseKernels.force(level))
+        return body()
+    }
+}
+
+func runRowKernelBench() {
+    var rng = BenchRandom(seed: 77)
+    let threads = Kernels.threads
+    print("")
+    print("row kernels: Swift SIMD (baseline) vs CKernels per level, \(threads) threads, median ms; ratio = Swift / \(levels.last!)")
+    print(cell("op", 40) + cell("swift", 11) + levels.map { cell($0.description, 11) }.joined() + "ratio")
+
+    // LayerNorm 1600x768 (out of place, so no reset needed).
+    do {
+        let x = rng.tensor([1600, 768]).data, w = rng.tensor([768]).data, b = rng.tensor([768]).data
+        var y = [Float](repeating: 0, count: x.count)
+        y.withUnsafeMutableBufferPointer { yb in
+            let yp = yb.baseAddress!
+            let base = timed { SwiftSIMDKernels.layerNormRows(x, rows: 1600, columns: 768, weight: w, bias: b, eps: 1e-5, into: yp, threads: threads) }
+            let c = atEachLevel { timed { layerNormRows(x, rows: 1600, columns: 768, weight: w, bias: b, eps: 1e-5, into: yp, threads: threads) } }
+            line("layerNorm 1600x768", baseline: base, c)
+        }
+    }
+
+    // Activations 1600x3072, in place; the input is restored (untimed) before each run.
+    do {
+        let h = rng.tensor([1600, 3072], scale: 4).data
+        var buf = h
+        buf.withUnsafeMutableBufferPointer { bb in
+            let p = bb.baseAddress!
+            let reset = { p.update(from: h, count: h.count) }
+            for activation in Activation.allCases {
+                let base = timed(reset: reset) { SwiftSIMDKernels.activate(p, count: h.count, activation, threads: threads) }
+                let c = atEachLevel { timed(reset: reset) { activate(p, count: h.count, activation, threads: threads) } }
+                line("\(activation.rawValue) 1600x3072", baseline: base, c)
+            }
+        }
+    }
+
+    // Softmax of attention-score rows: vision 32 x 12 heads x 50 rows of 50; text 8 heads x 77 of 77.
+    for (rows, c) in [(32 * 12 * 50, 50), (8 * 77, 77)] {
+        let s = rng.tensor([rows, c], scale: 8).data
+        var buf = s
+        buf.withUnsafeMutableBufferPointer { bb in
+            let p = bb.baseAddress!
+            let reset = { p.update(from: s, count: s.count) }
+            let base = timed(reset: reset) { SwiftSIMDKernels.softmaxRows(p, rows: rows, columns: c, threads: threads) }
+            let cs = atEachLevel { timed(reset: reset) { softmaxRows(p, rows: rows, columns: c, threads: threads) } }
+            line("softmax \(rows)x\(c)", baseline: base, cs)
+        }
+    }
+
+    // L2 normalisation 1600x768 (idempotent, no reset needed).
+    do {
+        var x = rng.tensor([1600, 768]).data
+        x.withUnsafeMutableBufferPointer { xb in
+            let p = xb.baseAddress!
+            let base = timed { SwiftSIMDKernels.l2NormalizeRows(p, rows: 1600, columns: 768, threads: threads) }
+            let c = atEachLevel { timed { l2NormalizeRows(p, rows: 1600, columns: 768, threads: threads) } }
+            line("l2Normalize 1600x768", baseline: base, c)
+        }
+    }
+
+    // Attention over a fused qkv: the old path (sgemm + Swift softmax), sgemm + C softmax at the
+    // best level, and the direct kernel at each level. `automatic` takes the direct kernel up to
+    // `directAttentionMaxKeys` keys.
+    print("")
+    print("attention over fused qkv [B,T,3C], d = 64: swift = old sgemm path; sgemm = sgemm + C softmax (\(levels.last!)); then direct per level")
+    print(cell("shape", 40) + cell("swift", 11) + cell("sgemm", 11) + levels.map { cell("direct " + $0.description, 11) }.joined() + "ratio")
+    let shapes: [(String, Int, Int, Int, Bool, [Int]?)] = [
+        ("vision B32 T50 H12", 32, 50, 12, false, nil),
+        ("vision B1 T50 H12", 1, 50, 12, false, nil),
+        ("text B1 T7 H8 causal", 1, 7, 8, true, nil),
+        ("text B1 T77 H8 causal", 1, 77, 8, true, nil),
+        ("text B1 T77 H8 causal valid 7", 1, 77, 8, true, [7]),
+        ("text B32 T77 H8 causal", 32, 77, 8, true, nil),
+        ("vision B1 T197 H12", 1, 197, 12, false, nil),
+        ("vision B8 T197 H12", 8, 197, 12, false, nil),
+        ("vision B1 T257 H16", 1, 257, 16, false, nil),
+        ("vision B8 T257 H16", 8, 257, 16, false, nil),
+        ("vision B1 T577 H16", 1, 577, 16, false, nil),
+    ]
+    for (name, batch, t, heads, causal, valid) in shapes {
+        let d = 64, c = heads * d
+        let qkv = rng.tensor([batch, t, 3 * c]).data
+        var out = [Float](repeating: 0, count: batch * t * c)
+        out.withUnsafeMutableBufferPointer { ob in
+            let o = ob.baseAddress!
+            func run(_ path: AttentionPath) -> Double {
+                timed {
+                    attention(qkv: qkv, batch: batch, tokens: t, heads: heads, headDim: d, causal: causal,
+                              validLengths: valid, into: o, path: path, threads: threads)
+                }
+            }
+            let old = run(.swiftSGEMM), viaSGEMM = run(.sgemm)
+            let direct = atEachLevel { run(.direct) }
+            let auto = run(.automatic)
+            var s = cell(name, 40) + cell(ms(old), 11) + cell(ms(viaSGEMM), 11)
+            for v in direct { s += cell(ms(v), 11) }
+            s += "x" + String(format: "%.2f", old / auto) + " (automatic " + ms(auto) + " ms)"
+            print(s)
+        }
+    }
+}
