@@ -29,6 +29,7 @@ typedef struct {
 #define FN(name) ck_portable_##name
 #define VF float
 #define W 1
+#define CK_QB 4
 static inline float pf_pow2(float t) {
     int32_t bits;
     memcpy(&bits, &t, 4);
@@ -62,6 +63,7 @@ static inline float pf_abs(float x) { return fabsf(x); }
 #undef FN
 #undef VF
 #undef W
+#undef CK_QB
 #undef vset1
 #undef vzero
 #undef vload
@@ -88,6 +90,7 @@ static inline float pf_abs(float x) { return fabsf(x); }
 #define FN(name) ck_avx2_##name
 #define VF __m256
 #define W 8
+#define CK_QB 4
 static inline TGT __m256i a2_mask(long n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
@@ -135,6 +138,7 @@ static inline TGT __m256 a2_pow2(__m256 t) {
 #undef FN
 #undef VF
 #undef W
+#undef CK_QB
 #undef vset1
 #undef vzero
 #undef vload
@@ -160,6 +164,7 @@ static inline TGT __m256 a2_pow2(__m256 t) {
 #define FN(name) ck_avx512_##name
 #define VF __m512
 #define W 16
+#define CK_QB 8
 static inline TGT __m512 a5_pow2(__m512 t) {
     __m512i bits = _mm512_sub_epi32(_mm512_castps_si512(t), _mm512_set1_epi32(0x4B400000 - 127));
     return _mm512_castsi512_ps(_mm512_slli_epi32(bits, 23));

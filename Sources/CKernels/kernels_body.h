@@ -174,7 +174,6 @@ static TGT void FN(l2_normalize_rows)(float *x, long r0, long r1, long c) {
 // 4 queries x 2 vectors of d), which gives eight independent FMA chains and reuses every load.
 // A group's scores rows are softmaxed over each query's visible keys and zeroed up to the
 // group's widest row; missing queries of the last group repeat a real one and write to scratch.
-#define CK_QB 4
 static TGT int FN(attention)(const float *q, const float *k, const float *v, float *out, long ldq, long ldkv,
                              long ldo, long t, long s, long heads, long d, int causal, const long *valid,
                              long task0, long task1) {
@@ -216,74 +215,66 @@ static TGT int FN(attention)(const float *q, const float *k, const float *v, flo
                 vis[u] = causal ? (i + 1 < keys ? i + 1 : keys) : keys;
                 if (vis[u] > maxvis) maxvis = vis[u];
             }
-            // Scores: 2 key vectors x 4 queries per pass over d (kt is padded to whole vectors, so
-            // j0 + W < maxvis keeps both inside it), then 1 vector x 4 queries for the rest.
+            // Scores: 2 key vectors x CK_QB queries per pass over d (kt is padded to whole vectors,
+            // so j0 + W < maxvis keeps both inside it), then 1 vector x CK_QB queries for the rest.
             long j0 = 0;
             for (; j0 + W < maxvis; j0 += 2 * W) {
-                VF a00 = vzero(), a01 = vzero(), a10 = vzero(), a11 = vzero();
-                VF a20 = vzero(), a21 = vzero(), a30 = vzero(), a31 = vzero();
+                VF a[CK_QB][2];
+                for (int u = 0; u < CK_QB; u++) { a[u][0] = vzero(); a[u][1] = vzero(); }
                 const float *kc = kt + j0;
                 for (long l = 0; l < d; l++) {
                     VF k0 = vload(kc + l * kp), k1 = vload(kc + l * kp + W);
-                    VF q0 = vset1(qr[0][l]), q1 = vset1(qr[1][l]), q2 = vset1(qr[2][l]), q3 = vset1(qr[3][l]);
-                    a00 = vfma(q0, k0, a00); a01 = vfma(q0, k1, a01);
-                    a10 = vfma(q1, k0, a10); a11 = vfma(q1, k1, a11);
-                    a20 = vfma(q2, k0, a20); a21 = vfma(q2, k1, a21);
-                    a30 = vfma(q3, k0, a30); a31 = vfma(q3, k1, a31);
+                    for (int u = 0; u < CK_QB; u++) {
+                        VF qv = vset1(qr[u][l]);
+                        a[u][0] = vfma(qv, k0, a[u][0]);
+                        a[u][1] = vfma(qv, k1, a[u][1]);
+                    }
                 }
-                long o = j0;
-                vstore(srow[0] + o, vmul(a00, va)); vstore(srow[0] + o + W, vmul(a01, va));
-                vstore(srow[1] + o, vmul(a10, va)); vstore(srow[1] + o + W, vmul(a11, va));
-                vstore(srow[2] + o, vmul(a20, va)); vstore(srow[2] + o + W, vmul(a21, va));
-                vstore(srow[3] + o, vmul(a30, va)); vstore(srow[3] + o + W, vmul(a31, va));
+                for (int u = 0; u < CK_QB; u++) {
+                    vstore(srow[u] + j0, vmul(a[u][0], va));
+                    vstore(srow[u] + j0 + W, vmul(a[u][1], va));
+                }
             }
             if (j0 < maxvis) {
-                VF a0 = vzero(), a1 = vzero(), a2 = vzero(), a3 = vzero();
+                VF a[CK_QB];
+                for (int u = 0; u < CK_QB; u++) a[u] = vzero();
                 const float *kc = kt + j0;
                 for (long l = 0; l < d; l++) {
                     VF k0 = vload(kc + l * kp);
-                    a0 = vfma(vset1(qr[0][l]), k0, a0); a1 = vfma(vset1(qr[1][l]), k0, a1);
-                    a2 = vfma(vset1(qr[2][l]), k0, a2); a3 = vfma(vset1(qr[3][l]), k0, a3);
+                    for (int u = 0; u < CK_QB; u++) a[u] = vfma(vset1(qr[u][l]), k0, a[u]);
                 }
-                vstore(srow[0] + j0, vmul(a0, va)); vstore(srow[1] + j0, vmul(a1, va));
-                vstore(srow[2] + j0, vmul(a2, va)); vstore(srow[3] + j0, vmul(a3, va));
+                for (int u = 0; u < CK_QB; u++) vstore(srow[u] + j0, vmul(a[u], va));
             }
             for (long u = 0; u < CK_QB; u++) {
                 FN(softmax_row)(srow[u], vis[u]);
                 for (long j = vis[u]; j < maxvis; j++) srow[u][j] = 0.0f;
             }
-            // Output: 2 vectors of d x 4 queries per pass over the keys.
+            // Output: 2 vectors of d x CK_QB queries per pass over the keys.
             long l = 0;
             for (; l + 2 * W <= d; l += 2 * W) {
-                VF o00 = vzero(), o01 = vzero(), o10 = vzero(), o11 = vzero();
-                VF o20 = vzero(), o21 = vzero(), o30 = vzero(), o31 = vzero();
+                VF o[CK_QB][2];
+                for (int u = 0; u < CK_QB; u++) { o[u][0] = vzero(); o[u][1] = vzero(); }
                 for (long j = 0; j < maxvis; j++) {
                     const float *vr = vb + j * ldkv + l;
                     VF v0 = vload(vr), v1 = vload(vr + W);
-                    VF p0 = vset1(srow[0][j]), p1 = vset1(srow[1][j]), p2 = vset1(srow[2][j]), p3 = vset1(srow[3][j]);
-                    o00 = vfma(p0, v0, o00); o01 = vfma(p0, v1, o01);
-                    o10 = vfma(p1, v0, o10); o11 = vfma(p1, v1, o11);
-                    o20 = vfma(p2, v0, o20); o21 = vfma(p2, v1, o21);
-                    o30 = vfma(p3, v0, o30); o31 = vfma(p3, v1, o31);
+                    for (int u = 0; u < CK_QB; u++) {
+                        VF p = vset1(srow[u][j]);
+                        o[u][0] = vfma(p, v0, o[u][0]);
+                        o[u][1] = vfma(p, v1, o[u][1]);
+                    }
                 }
-                vstore(orow[0] + l, o00); vstore(orow[0] + l + W, o01);
-                vstore(orow[1] + l, o10); vstore(orow[1] + l + W, o11);
-                vstore(orow[2] + l, o20); vstore(orow[2] + l + W, o21);
-                vstore(orow[3] + l, o30); vstore(orow[3] + l + W, o31);
+                for (int u = 0; u < CK_QB; u++) { vstore(orow[u] + l, o[u][0]); vstore(orow[u] + l + W, o[u][1]); }
             }
             for (; l < d; l += W) {
                 long n = d - l < W ? d - l : W;
-                VF o0 = vzero(), o1 = vzero(), o2 = vzero(), o3 = vzero();
+                VF o[CK_QB];
+                for (int u = 0; u < CK_QB; u++) o[u] = vzero();
                 for (long j = 0; j < maxvis; j++) {
                     VF v0 = n == W ? vload(vb + j * ldkv + l) : vloadn(vb + j * ldkv + l, n, 0.0f);
-                    o0 = vfma(vset1(srow[0][j]), v0, o0); o1 = vfma(vset1(srow[1][j]), v0, o1);
-                    o2 = vfma(vset1(srow[2][j]), v0, o2); o3 = vfma(vset1(srow[3][j]), v0, o3);
+                    for (int u = 0; u < CK_QB; u++) o[u] = vfma(vset1(srow[u][j]), v0, o[u]);
                 }
-                if (n == W) {
-                    vstore(orow[0] + l, o0); vstore(orow[1] + l, o1); vstore(orow[2] + l, o2); vstore(orow[3] + l, o3);
-                } else {
-                    vstoren(orow[0] + l, o0, n); vstoren(orow[1] + l, o1, n);
-                    vstoren(orow[2] + l, o2, n); vstoren(orow[3] + l, o3, n);
+                for (int u = 0; u < CK_QB; u++) {
+                    if (n == W) vstore(orow[u] + l, o[u]); else vstoren(orow[u] + l, o[u], n);
                 }
             }
         }
@@ -291,7 +282,6 @@ static TGT int FN(attention)(const float *q, const float *k, const float *v, flo
     free(kt);
     return 0;
 }
-#undef CK_QB
 
 static const ck_table FN(table) = {
     FN(layernorm_rows), FN(gelu), FN(gelu_tanh), FN(quick_gelu), FN(softmax_rows),

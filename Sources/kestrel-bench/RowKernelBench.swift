@@ -42,6 +42,22 @@ private func atEachLevel(_ body: () -> Double) -> [Double] {
     }
 }
 
+/// Median ms of each body, the bodies taking turns run by run (rounds after one warm-up each), so
+/// a change in the machine's load hits them alike. `level` forces a CKernels level for a body.
+private func interleaved(rounds: Int = 15, _ bodies: [(level: SIMDLevel?, body: () -> Void)]) -> [Double] {
+    defer { ElementwiseKernels.force(nil) }
+    var times = [[Double]](repeating: [], count: bodies.count)
+    for round in 0...rounds {
+        for (i, entry) in bodies.enumerated() {
+            precondition(ElementwiseKernels.force(entry.level))
+            let start = DispatchTime.now().uptimeNanoseconds
+            entry.body()
+            if round > 0 { times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
+        }
+    }
+    return times.map { $0.sorted()[$0.count / 2] }
+}
+
 func runRowKernelBench() {
     var rng = BenchRandom(seed: 77)
     let threads = Kernels.threads
@@ -104,7 +120,7 @@ func runRowKernelBench() {
     // best level, and the direct kernel at each level. `automatic` takes the direct kernel up to
     // `directAttentionMaxKeys` keys.
     print("")
-    print("attention over fused qkv [B,T,3C], d = 64: swift = old sgemm path; sgemm = sgemm + C softmax (\(levels.last!)); then direct per level")
+    print("attention over fused qkv [B,T,3C], d = 64, paths taking turns: swift = old sgemm path; sgemm = sgemm + C softmax (\(levels.last!)); then direct per level")
     print(cell("shape", 40) + cell("swift", 11) + cell("sgemm", 11) + levels.map { cell("direct " + $0.description, 11) }.joined() + "ratio")
     let shapes: [(String, Int, Int, Int, Bool, [Int]?)] = [
         ("vision B32 T50 H12", 32, 50, 12, false, nil),
@@ -125,15 +141,17 @@ func runRowKernelBench() {
         var out = [Float](repeating: 0, count: batch * t * c)
         out.withUnsafeMutableBufferPointer { ob in
             let o = ob.baseAddress!
-            func run(_ path: AttentionPath) -> Double {
-                timed {
+            func run(_ path: AttentionPath) -> () -> Void {
+                {
                     attention(qkv: qkv, batch: batch, tokens: t, heads: heads, headDim: d, causal: causal,
                               validLengths: valid, into: o, path: path, threads: threads)
                 }
             }
-            let old = run(.swiftSGEMM), viaSGEMM = run(.sgemm)
-            let direct = atEachLevel { run(.direct) }
-            let auto = run(.automatic)
+            let bodies: [(level: SIMDLevel?, body: () -> Void)] =
+                [(nil, run(.swiftSGEMM)), (nil, run(.sgemm))] + levels.map { ($0, run(.direct)) } + [(nil, run(.automatic))]
+            let times = interleaved(bodies)
+            let old = times[0], viaSGEMM = times[1], auto = times.last!
+            let direct = Array(times[2..<(2 + levels.count)])
             var s = cell(name, 40) + cell(ms(old), 11) + cell(ms(viaSGEMM), 11)
             for v in direct { s += cell(ms(v), 11) }
             s += "x" + String(format: "%.2f", old / auto) + " (automatic " + ms(auto) + " ms)"
