@@ -9,7 +9,9 @@ public enum AttentionPath: String, Sendable, CaseIterable {
     case automatic, direct, sgemm, swiftSGEMM
 }
 
-/// Longest key sequence `automatic` gives to the direct kernel (measured: see KernelBench.swift).
+/// Longest key sequence `automatic` gives to the direct kernel. Measured with `kestrel-bench
+/// kernels` (docs/benchmarks.md, "Row kernels in C"): direct is on a par with sgemm at T = 50-257
+/// and ahead at text T = 77; beyond about 300 keys its transposed keys outgrow the L1/L2 caches.
 public let directAttentionMaxKeys = 320
 
 /// Strided operands of one attention call: row i of batch b's queries is q + (b t + i) ldq,

@@ -23,6 +23,10 @@ import KestrelKernels
 //   patchEmbed 1x3x224x224 P32 C768             8.64     163.17    x18.9   26.8 GFLOP/s
 //   patchEmbed 32x3x224x224 P32 C768          135.15          -        -   54.7 GFLOP/s
 //
+// The activations, softmax, layerNorm, l2Normalize and attention rows above now run on CKernels
+// (AVX-512 here); `runRowKernelBench` (RowKernelBench.swift) compares them with the old Swift SIMD
+// path at each level in the same run: figures in docs/benchmarks.md, "Row kernels in C".
+//
 // Earlier, at load ~4: linear 50x768->3072 48.7 GFLOP/s, batch 32 77.2 GFLOP/s. Before OpenBLAS
 // was held to one thread inside our parallel regions, "attention B32 T77 causal" took 1472 ms.
 

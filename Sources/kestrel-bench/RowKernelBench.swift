@@ -6,19 +6,6 @@ import KestrelKernels
 // the Swift softmax) against CKernels at each level the processor has, in the same run, on the
 // ViT-B/32 shapes. Part of `kestrel-bench kernels`; figures in docs/benchmarks.md ("Row kernels").
 
-/// Median ms of `body` over `repeats` runs after one warm-up; `reset` runs before each, untimed.
-private func timed(repeats: Int = 9, reset: () -> Void = {}, _ body: () -> Void) -> Double {
-    reset(); body()
-    var times: [Double] = []
-    for _ in 0..<repeats {
-        reset()
-        let start = DispatchTime.now().uptimeNanoseconds
-        body()
-        times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-    }
-    return times.sorted()[times.count / 2]
-}
-
 private func cell(_ text: String, _ width: Int) -> String { text.padding(toLength: width, withPad: " ", startingAt: 0) }
 private func ms(_ v: Double) -> String { String(format: "%.3f", v) }
 
@@ -33,23 +20,25 @@ private func line(_ name: String, baseline: Double, _ perLevel: [Double], extra:
     print(s + extra)
 }
 
-/// Times `body` at each level (forced), then returns to the best.
-private func atEachLevel(_ body: () -> Double) -> [Double] {
-    defer { ElementwiseKernels.force(nil) }
-    return levels.map { level in
-        precondition(ElementwiseKernels.force(level))
-        return body()
-    }
+/// The Swift baseline and the C kernel at each level, taking turns (see `interleaved`).
+private func compare(
+    reset: () -> Void = {}, swift: @escaping () -> Void, c: @escaping () -> Void
+) -> (swift: Double, c: [Double]) {
+    let times = interleaved(reset: reset, [(nil, swift)] + levels.map { ($0, c) })
+    return (times[0], Array(times.dropFirst()))
 }
 
 /// Median ms of each body, the bodies taking turns run by run (rounds after one warm-up each), so
 /// a change in the machine's load hits them alike. `level` forces a CKernels level for a body.
-private func interleaved(rounds: Int = 15, _ bodies: [(level: SIMDLevel?, body: () -> Void)]) -> [Double] {
+private func interleaved(
+    rounds: Int = 15, reset: () -> Void = {}, _ bodies: [(level: SIMDLevel?, body: () -> Void)]
+) -> [Double] {
     defer { ElementwiseKernels.force(nil) }
     var times = [[Double]](repeating: [], count: bodies.count)
     for round in 0...rounds {
         for (i, entry) in bodies.enumerated() {
             precondition(ElementwiseKernels.force(entry.level))
+            reset()
             let start = DispatchTime.now().uptimeNanoseconds
             entry.body()
             if round > 0 { times[i].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6) }
@@ -62,7 +51,7 @@ func runRowKernelBench() {
     var rng = BenchRandom(seed: 77)
     let threads = Kernels.threads
     print("")
-    print("row kernels: Swift SIMD (baseline) vs CKernels per level, \(threads) threads, median ms; ratio = Swift / \(levels.last!)")
+    print("row kernels: Swift SIMD (baseline) vs CKernels per level, taking turns, \(threads) threads, median ms of 15; ratio = Swift / \(levels.last!)")
     print(cell("op", 40) + cell("swift", 11) + levels.map { cell($0.description, 11) }.joined() + "ratio")
 
     // LayerNorm 1600x768 (out of place, so no reset needed).
@@ -71,9 +60,10 @@ func runRowKernelBench() {
         var y = [Float](repeating: 0, count: x.count)
         y.withUnsafeMutableBufferPointer { yb in
             let yp = yb.baseAddress!
-            let base = timed { SwiftSIMDKernels.layerNormRows(x, rows: 1600, columns: 768, weight: w, bias: b, eps: 1e-5, into: yp, threads: threads) }
-            let c = atEachLevel { timed { layerNormRows(x, rows: 1600, columns: 768, weight: w, bias: b, eps: 1e-5, into: yp, threads: threads) } }
-            line("layerNorm 1600x768", baseline: base, c)
+            let t = compare(
+                swift: { SwiftSIMDKernels.layerNormRows(x, rows: 1600, columns: 768, weight: w, bias: b, eps: 1e-5, into: yp, threads: threads) },
+                c: { layerNormRows(x, rows: 1600, columns: 768, weight: w, bias: b, eps: 1e-5, into: yp, threads: threads) })
+            line("layerNorm 1600x768", baseline: t.swift, t.c)
         }
     }
 
@@ -85,9 +75,10 @@ func runRowKernelBench() {
             let p = bb.baseAddress!
             let reset = { p.update(from: h, count: h.count) }
             for activation in Activation.allCases {
-                let base = timed(reset: reset) { SwiftSIMDKernels.activate(p, count: h.count, activation, threads: threads) }
-                let c = atEachLevel { timed(reset: reset) { activate(p, count: h.count, activation, threads: threads) } }
-                line("\(activation.rawValue) 1600x3072", baseline: base, c)
+                let t = compare(reset: reset,
+                    swift: { SwiftSIMDKernels.activate(p, count: h.count, activation, threads: threads) },
+                    c: { activate(p, count: h.count, activation, threads: threads) })
+                line("\(activation.rawValue) 1600x3072", baseline: t.swift, t.c)
             }
         }
     }
@@ -99,9 +90,10 @@ func runRowKernelBench() {
         buf.withUnsafeMutableBufferPointer { bb in
             let p = bb.baseAddress!
             let reset = { p.update(from: s, count: s.count) }
-            let base = timed(reset: reset) { SwiftSIMDKernels.softmaxRows(p, rows: rows, columns: c, threads: threads) }
-            let cs = atEachLevel { timed(reset: reset) { softmaxRows(p, rows: rows, columns: c, threads: threads) } }
-            line("softmax \(rows)x\(c)", baseline: base, cs)
+            let t = compare(reset: reset,
+                swift: { SwiftSIMDKernels.softmaxRows(p, rows: rows, columns: c, threads: threads) },
+                c: { softmaxRows(p, rows: rows, columns: c, threads: threads) })
+            line("softmax \(rows)x\(c)", baseline: t.swift, t.c)
         }
     }
 
@@ -110,9 +102,10 @@ func runRowKernelBench() {
         var x = rng.tensor([1600, 768]).data
         x.withUnsafeMutableBufferPointer { xb in
             let p = xb.baseAddress!
-            let base = timed { SwiftSIMDKernels.l2NormalizeRows(p, rows: 1600, columns: 768, threads: threads) }
-            let c = atEachLevel { timed { l2NormalizeRows(p, rows: 1600, columns: 768, threads: threads) } }
-            line("l2Normalize 1600x768", baseline: base, c)
+            let t = compare(
+                swift: { SwiftSIMDKernels.l2NormalizeRows(p, rows: 1600, columns: 768, threads: threads) },
+                c: { l2NormalizeRows(p, rows: 1600, columns: 768, threads: threads) })
+            line("l2Normalize 1600x768", baseline: t.swift, t.c)
         }
     }
 
