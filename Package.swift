@@ -33,6 +33,10 @@ let package = Package(
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        // Element-wise kernels in C: AVX-512, AVX2+FMA and portable builds, chosen at run time
+        // (per-function target attributes; the target itself builds for baseline x86-64). -O2 in
+        // debug too, so tests check the code that ships.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O2"])]),
         .target(
             name: "CFaiss",
             path: "Sources/CFaiss",
@@ -45,7 +49,7 @@ let package = Package(
         // Layers. KestrelFiles: file paths as bytes, the file operations on them, and the readers-writer
         // lock the store and the index share (Glibc only).
         .target(name: "KestrelFiles", dependencies: []),
-        .target(name: "KestrelKernels", dependencies: ["CBLAS", "CDNNL"]),
+        .target(name: "KestrelKernels", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
         .target(name: "KestrelTokenizer", dependencies: ["CZlib"]),
         .target(name: "KestrelImage", dependencies: ["CJPEG", "CPNG", "KestrelFiles"]),
         .target(

@@ -38,24 +38,24 @@ public enum Activation: String, Sendable, CaseIterable {
     }
 }
 
-/// Exact (erf) GELU, in place.
+/// Exact (erf) GELU, in place (CKernels; see `activate`).
 public func gelu(_ x: inout Tensor) {
-    forEachChunk(&x, workPerElement: 8) { p, n in
-        mapInPlace(p, n) { v in 0.5 * v * (1 + verf(v * 0.70710678118654752)) }
+    x.data.withUnsafeMutableBufferPointer { b in
+        if let p = b.baseAddress { activate(p, count: b.count, .gelu) }
     }
 }
 
 /// x * sigmoid(1.702 x), in place (OpenAI CLIP's activation).
 public func quickGelu(_ x: inout Tensor) {
-    forEachChunk(&x, workPerElement: 6) { p, n in
-        mapInPlace(p, n) { v in v / (1 + vexp(-1.702 * v)) }
+    x.data.withUnsafeMutableBufferPointer { b in
+        if let p = b.baseAddress { activate(p, count: b.count, .quickGelu) }
     }
 }
 
 /// Tanh-approximated GELU, in place, computed as x * sigmoid(2y) with
 /// y = sqrt(2/pi) (x + 0.044715 x^3), which equals 0.5 x (1 + tanh y) without cancellation.
 public func geluTanh(_ x: inout Tensor) {
-    forEachChunk(&x, workPerElement: 6) { p, n in
-        mapInPlace(p, n) { v in v / (1 + vexp(-1.5957691216057308 * (v + 0.044715 * v * v * v))) }
+    x.data.withUnsafeMutableBufferPointer { b in
+        if let p = b.baseAddress { activate(p, count: b.count, .geluTanh) }
     }
 }

@@ -1,5 +1,3 @@
-import CBLAS
-
 /// Scaled dot-product attention over already-projected q, k, v.
 ///
 /// query `[B,T,C]`, key and value `[B,S,C]` with C = heads * headDim. For each (batch, head):
@@ -7,8 +5,9 @@ import CBLAS
 /// or when `j >= validLengths[b]`; softmax over keys; times v; heads merged back -> `[B,T,C]`.
 /// A query row with every key masked comes out as zeros (never NaN).
 ///
-/// Heads are read and written in place through GEMM leading dimensions (no transposes), and the
-/// batch x head products are spread over cores. Keys past `validLengths[b]` are never computed.
+/// Heads are read and written in place through leading dimensions, the batch x head tasks are
+/// spread over cores, and keys past `validLengths[b]` are never computed. Runs on CKernels' direct
+/// SIMD kernel up to `directAttentionMaxKeys` keys, on sgemm beyond (see `AttentionPath`).
 public func attention(
     query: Tensor, key: Tensor, value: Tensor, heads: Int, causal: Bool, validLengths: [Int]? = nil
 ) -> Tensor {
@@ -24,39 +23,15 @@ public func attention(
     let d = c / heads
     var out = Tensor(shape: [batch, t, c])
     guard batch > 0, t > 0, s > 0, d > 0 else { return out }
-    let alpha = 1 / Float(d).squareRoot()
-    let lengths = validLengths ?? []
-
     query.data.withUnsafeBufferPointer { qb in
         key.data.withUnsafeBufferPointer { kb in
             value.data.withUnsafeBufferPointer { vb in
                 out.data.withUnsafeMutableBufferPointer { ob in
-                    let q = SharedConstPointer(qb.baseAddress!), k = SharedConstPointer(kb.baseAddress!)
-                    let v = SharedConstPointer(vb.baseAddress!), o = SharedPointer(ob.baseAddress!)
-                    parallelRanges(batch * heads, workPerItem: 4 * t * s * d, callsBLAS: true) { tasks in
-                        let scores = UnsafeMutablePointer<Float>.allocate(capacity: t * s)
-                        defer { scores.deallocate() }
-                        for task in tasks {
-                            let b = task / heads, h = task % heads
-                            let keys = lengths.isEmpty ? s : min(s, max(0, lengths[b]))
-                            guard keys > 0 else { continue }  // every key masked: output stays zero
-                            let qp = q.base + b * t * c + h * d
-                            let kp = k.base + b * s * c + h * d
-                            let vp = v.base + b * s * c + h * d
-                            // scores[T, keys] = q[T, d] k[keys, d]^T / sqrt(d)
-                            sgemm(m: t, n: keys, k: d, alpha: alpha, a: qp, lda: c, b: kp, ldb: c, transB: true,
-                                  c: scores, ldc: keys)
-                            for i in 0..<t {
-                                let row = scores + i * keys
-                                let visible = causal ? min(keys, i + 1) : keys
-                                softmaxRow(row, visible)
-                                if visible < keys { (row + visible).update(repeating: 0, count: keys - visible) }
-                            }
-                            // out[T, d] = probs[T, keys] v[keys, d], written into this head's columns.
-                            sgemm(m: t, n: d, k: keys, a: scores, lda: keys, b: vp, ldb: c, transB: false,
-                                  c: o.base + b * t * c + h * d, ldc: c)
-                        }
-                    }
+                    let operands = AttentionOperands(
+                        q: qb.baseAddress!, k: kb.baseAddress!, v: vb.baseAddress!, out: ob.baseAddress!,
+                        ldq: c, ldkv: c, ldo: c, batch: batch, t: t, s: s, heads: heads, d: d, causal: causal,
+                        lengths: validLengths ?? [])
+                    runAttention(operands, path: .automatic, threads: Kernels.threads)
                 }
             }
         }

@@ -7,10 +7,7 @@ public func add(_ x: inout Tensor, _ y: Tensor) {
     y.data.withUnsafeBufferPointer { yb in
         x.data.withUnsafeMutableBufferPointer { xb in
             guard let xBase = xb.baseAddress, let yBase = yb.baseAddress else { return }
-            let p = SharedPointer(xBase), q = SharedConstPointer(yBase)
-            parallelRanges(n, workPerItem: 1) { r in
-                for i in r { p.base[i] += q.base[i] }
-            }
+            addInPlace(xBase, yBase, count: n)
         }
     }
 }

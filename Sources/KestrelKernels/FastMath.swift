@@ -1,4 +1,5 @@
-// 16-lane float math for the elementwise kernels: glibc's expf/erff/tanhf are scalar calls
+// 16-lane float math for the Swift SIMD kernels (now the benchmark baseline, `SwiftSIMDKernels`;
+// CKernels' kernels_body.h ports the same polynomials): glibc's expf/erff/tanhf are scalar calls
 // (7-17 ns per element here), these run in a handful of vector instructions.
 //
 // Accuracy (checked against Double in the tests): vexp within ~2 ulp on [-87.3, 88];

@@ -150,6 +150,19 @@ public enum NaiveKernels {
         return out
     }
 
+    /// Attention over a fused projection qkv `[B, T, 3C]` (q | k | v column blocks) -> `[B, T, C]`:
+    /// splits the blocks and runs `attention(query:key:value:...)` above.
+    public static func attention(qkv: Tensor, heads: Int, causal: Bool, validLengths: [Int]? = nil) -> Tensor {
+        let batch = qkv.shape[0], t = qkv.shape[1], c = qkv.shape[2] / 3
+        func block(_ index: Int) -> Tensor {
+            var out = Tensor(shape: [batch, t, c])
+            for r in 0..<(batch * t) { for j in 0..<c { out.data[r * c + j] = qkv.data[r * 3 * c + index * c + j] } }
+            return out
+        }
+        return attention(query: block(0), key: block(1), value: block(2), heads: heads, causal: causal,
+                         validLengths: validLengths)
+    }
+
     public static func patchEmbed(_ images: Tensor, weight: Tensor, patchSize p: Int) -> Tensor {
         let batch = images.shape[0], channels = images.shape[1], height = images.shape[2], width = images.shape[3]
         let outDim = weight.shape[0]

@@ -1,10 +1,6 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
-// Row-wise kernels over the last dimension: LayerNorm, softmax, L2 normalisation.
+// Row-wise kernels over the last dimension: LayerNorm, softmax, L2 normalisation. Tensor-level
+// wrappers over the pointer-level kernels in RowKernels.swift (CKernels); `softmaxRow` is the
+// Swift SIMD softmax the benchmark baseline (`SwiftSIMDKernels`) keeps.
 
 /// LayerNorm over the last dimension with biased variance (PyTorch's `nn.LayerNorm`):
 /// y = (x - mean) / sqrt(var + eps) * weight + bias.
@@ -19,17 +15,8 @@ public func layerNorm(_ x: Tensor, weight: Tensor, bias: Tensor, eps: Float) -> 
         weight.data.withUnsafeBufferPointer { wb in
             bias.data.withUnsafeBufferPointer { bb in
                 out.data.withUnsafeMutableBufferPointer { ob in
-                    let src = SharedConstPointer(xb.baseAddress!), dst = SharedPointer(ob.baseAddress!)
-                    let w = SharedConstPointer(wb.baseAddress!), b = SharedConstPointer(bb.baseAddress!)
-                    parallelRanges(rows, workPerItem: 4 * c) { r in
-                        for row in r {
-                            let s = src.base + row * c, d = dst.base + row * c
-                            let mean = simdSum(s, c) / Float(c)
-                            let variance = simdSumSquares(s, c, shift: mean) / Float(c)
-                            let inv = 1 / (variance + eps).squareRoot()
-                            for j in 0..<c { d[j] = (s[j] - mean) * inv * w.base[j] + b.base[j] }
-                        }
-                    }
+                    layerNormRows(xb.baseAddress!, rows: rows, columns: c, weight: wb.baseAddress!,
+                                  bias: bb.baseAddress!, eps: eps, into: ob.baseAddress!)
                 }
             }
         }
@@ -44,14 +31,11 @@ public func softmax(_ x: inout Tensor) {
     let rows = x.rows
     guard c > 0, rows > 0 else { return }
     x.data.withUnsafeMutableBufferPointer { xb in
-        let p = SharedPointer(xb.baseAddress!)
-        parallelRanges(rows, workPerItem: 12 * c) { r in
-            for row in r { softmaxRow(p.base + row * c, c) }
-        }
+        softmaxRows(xb.baseAddress!, rows: rows, columns: c)
     }
 }
 
-/// Softmax of one row of `n` values in place (shared with attention).
+/// Softmax of one row of `n` values in place (Swift SIMD; the benchmark baseline).
 @inline(__always)
 func softmaxRow(_ p: UnsafeMutablePointer<Float>, _ n: Int) {
     let m = simdMax(p, n)
@@ -89,13 +73,6 @@ public func l2Normalize(_ x: inout Tensor) {
     let rows = x.rows
     guard c > 0, rows > 0 else { return }
     x.data.withUnsafeMutableBufferPointer { xb in
-        let p = SharedPointer(xb.baseAddress!)
-        parallelRanges(rows, workPerItem: 3 * c) { r in
-            for row in r {
-                let s = p.base + row * c
-                let inv = 1 / max(simdSumSquares(s, c).squareRoot(), 1e-12)
-                for j in 0..<c { s[j] *= inv }
-            }
-        }
+        l2NormalizeRows(xb.baseAddress!, rows: rows, columns: c)
     }
 }

@@ -80,10 +80,19 @@ let parallelMinimumWork = 1 << 16
 func parallelRanges(
     _ count: Int, workPerItem: Int, callsBLAS: Bool = false, _ body: @Sendable (Range<Int>) -> Void
 ) {
+    parallelRanges(count, workPerItem: workPerItem, threads: Kernels.threads, callsBLAS: callsBLAS, body)
+}
+
+/// `parallelRanges` over at most `threads` threads (the per-call thread count of the pointer-level
+/// kernels; values below 1 count as 1).
+@inline(__always)
+func parallelRanges(
+    _ count: Int, workPerItem: Int, threads: Int, callsBLAS: Bool = false, _ body: @Sendable (Range<Int>) -> Void
+) {
     guard count > 0 else { return }
     let total = count.multipliedReportingOverflow(by: max(1, workPerItem))
     let byWork = total.overflow ? Int.max : total.partialValue / parallelMinimumWork
-    let chunks = min(count, Kernels.threads, byWork)
+    let chunks = min(count, max(1, threads), byWork)
     if chunks <= 1 { body(0..<count); return }
     if callsBLAS { settings.enterSingleThreadedBLAS() }
     defer { if callsBLAS { settings.exitSingleThreadedBLAS() } }

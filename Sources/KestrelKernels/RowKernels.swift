@@ -1,8 +1,12 @@
+import CKernels
+
 // Pointer-level kernels the model forward runs on its reused buffers (no allocation per call).
-// Each has a naive twin in `NaiveKernels` that tests compare it against.
+// The work runs in CKernels (AVX-512, AVX2+FMA or portable C, chosen at run time: see
+// `ElementwiseKernels`), split over at most `threads` threads. Each has a naive twin in
+// `NaiveKernels` that tests compare it against, at every level the processor has.
 
 /// y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * weight + bias for r < rows (biased variance,
-/// PyTorch's `nn.LayerNorm`). `x` and `y` may be the same buffer.
+/// PyTorch's `nn.LayerNorm`). `x` and `y` may be the same buffer. x, y: `[rows, c]`; weight, bias: `[c]`.
 public func layerNormRows(
     _ x: UnsafePointer<Float>, rows: Int, columns c: Int, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
     eps: Float, into y: UnsafeMutablePointer<Float>, threads: Int = Kernels.threads
@@ -10,14 +14,8 @@ public func layerNormRows(
     guard rows > 0, c > 0 else { return }
     let src = SharedConstPointer(x), dst = SharedPointer(y)
     let w = SharedConstPointer(weight), b = SharedConstPointer(bias)
-    parallelRanges(rows, workPerItem: 4 * c) { r in
-        for row in r {
-            let s = src.base + row * c, d = dst.base + row * c
-            let mean = simdSum(s, c) / Float(c)
-            let variance = simdSumSquares(s, c, shift: mean) / Float(c)
-            let inv = 1 / (variance + eps).squareRoot()
-            for j in 0..<c { d[j] = (s[j] - mean) * inv * w.base[j] + b.base[j] }
-        }
+    parallelRanges(rows, workPerItem: 4 * c, threads: threads) { r in
+        ck_layernorm_rows(src.base, dst.base, r.lowerBound, r.upperBound, c, w.base, b.base, eps)
     }
 }
 
@@ -25,13 +23,41 @@ public func layerNormRows(
 public func activate(_ x: UnsafeMutablePointer<Float>, count: Int, _ activation: Activation, threads: Int = Kernels.threads) {
     guard count > 0 else { return }
     let p = SharedPointer(x)
-    parallelRanges(count, workPerItem: 8) { r in
+    parallelRanges(count, workPerItem: 8, threads: threads) { r in
         let q = p.base + r.lowerBound, n = r.count
         switch activation {
-        case .gelu: mapInPlace(q, n) { v in 0.5 * v * (1 + verf(v * 0.70710678118654752)) }
-        case .quickGelu: mapInPlace(q, n) { v in v / (1 + vexp(-1.702 * v)) }
-        case .geluTanh: mapInPlace(q, n) { v in v / (1 + vexp(-1.5957691216057308 * (v + 0.044715 * v * v * v))) }
+        case .gelu: ck_gelu(q, n)
+        case .quickGelu: ck_quick_gelu(q, n)
+        case .geluTanh: ck_gelu_tanh(q, n)
         }
+    }
+}
+
+/// Softmax of each row of x `[rows, c]` in place; `-infinity` entries become 0, an all
+/// `-infinity` row becomes zeros.
+public func softmaxRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns c: Int, threads: Int = Kernels.threads) {
+    guard rows > 0, c > 0 else { return }
+    let p = SharedPointer(x)
+    parallelRanges(rows, workPerItem: 12 * c, threads: threads) { r in
+        ck_softmax_rows(p.base, r.lowerBound, r.upperBound, c)
+    }
+}
+
+/// Divides each row of x `[rows, c]` by its Euclidean norm clamped at 1e-12 (`F.normalize`), in place.
+public func l2NormalizeRows(_ x: UnsafeMutablePointer<Float>, rows: Int, columns c: Int, threads: Int = Kernels.threads) {
+    guard rows > 0, c > 0 else { return }
+    let p = SharedPointer(x)
+    parallelRanges(rows, workPerItem: 3 * c, threads: threads) { r in
+        ck_l2_normalize_rows(p.base, r.lowerBound, r.upperBound, c)
+    }
+}
+
+/// x[i] += y[i] for i < count (a residual connection), in place.
+public func addInPlace(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, count: Int, threads: Int = Kernels.threads) {
+    guard count > 0 else { return }
+    let p = SharedPointer(x), q = SharedConstPointer(y)
+    parallelRanges(count, workPerItem: 1, threads: threads) { r in
+        ck_add(p.base + r.lowerBound, q.base + r.lowerBound, r.count)
     }
 }
 
@@ -44,33 +70,22 @@ public func attention(
     qkv: UnsafePointer<Float>, batch: Int, tokens t: Int, heads: Int, headDim d: Int, causal: Bool,
     validLengths: [Int]? = nil, into out: UnsafeMutablePointer<Float>, threads: Int = Kernels.threads
 ) {
+    attention(qkv: qkv, batch: batch, tokens: t, heads: heads, headDim: d, causal: causal,
+              validLengths: validLengths, into: out, path: .automatic, threads: threads)
+}
+
+/// `attention(qkv:...)` on a chosen implementation (benchmarks, tests).
+public func attention(
+    qkv: UnsafePointer<Float>, batch: Int, tokens t: Int, heads: Int, headDim d: Int, causal: Bool,
+    validLengths: [Int]? = nil, into out: UnsafeMutablePointer<Float>, path: AttentionPath, threads: Int = Kernels.threads
+) {
     guard batch > 0, t > 0, heads > 0, d > 0 else { return }
-    let c = heads * d
-    let alpha = 1 / Float(d).squareRoot()
-    let lengths = validLengths ?? []
-    let q = SharedConstPointer(qkv), o = SharedPointer(out)
-    parallelRanges(batch * heads, workPerItem: 4 * t * t * d, callsBLAS: true) { tasks in
-        let scores = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
-        defer { scores.deallocate() }
-        for task in tasks {
-            let b = task / heads, h = task % heads
-            let keys = lengths.isEmpty ? t : min(t, max(0, lengths[b]))
-            let op = o.base + b * t * c + h * d
-            guard keys > 0 else {
-                for i in 0..<t { (op + i * c).update(repeating: 0, count: d) }
-                continue
-            }
-            let qp = q.base + b * t * 3 * c + h * d
-            let kp = qp + c, vp = qp + 2 * c
-            sgemm(m: t, n: keys, k: d, alpha: alpha, a: qp, lda: 3 * c, b: kp, ldb: 3 * c, transB: true,
-                  c: scores, ldc: keys)
-            for i in 0..<t {
-                let row = scores + i * keys
-                let visible = causal ? min(keys, i + 1) : keys
-                softmaxRow(row, visible)
-                if visible < keys { (row + visible).update(repeating: 0, count: keys - visible) }
-            }
-            sgemm(m: t, n: d, k: keys, a: scores, lda: keys, b: vp, ldb: 3 * c, transB: false, c: op, ldc: c)
-        }
+    if let validLengths {
+        precondition(validLengths.count == batch, "attention: \(validLengths.count) valid lengths for batch \(batch)")
     }
+    let c = heads * d
+    let operands = AttentionOperands(
+        q: qkv, k: qkv + c, v: qkv + 2 * c, out: out, ldq: 3 * c, ldkv: 3 * c, ldo: c,
+        batch: batch, t: t, s: t, heads: heads, d: d, causal: causal, lengths: validLengths ?? [])
+    runAttention(operands, path: path, threads: threads)
 }

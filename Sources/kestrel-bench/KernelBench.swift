@@ -23,6 +23,10 @@ import KestrelKernels
 //   patchEmbed 1x3x224x224 P32 C768             8.64     163.17    x18.9   26.8 GFLOP/s
 //   patchEmbed 32x3x224x224 P32 C768          135.15          -        -   54.7 GFLOP/s
 //
+// The activations, softmax, layerNorm, l2Normalize and attention rows above now run on CKernels
+// (AVX-512 here); `runRowKernelBench` (RowKernelBench.swift) compares them with the old Swift SIMD
+// path at each level in the same run: figures in docs/benchmarks.md, "Row kernels in C".
+//
 // Earlier, at load ~4: linear 50x768->3072 48.7 GFLOP/s, batch 32 77.2 GFLOP/s. Before OpenBLAS
 // was held to one thread inside our parallel regions, "attention B32 T77 causal" took 1472 ms.
 
@@ -59,7 +63,9 @@ extension Double {
     }
 }
 
-/// Prints fast vs naive timings (ms) for every kernel on ViT-B/32 shapes, with `Kernels.threads` threads.
+/// Prints fast vs naive timings (ms) for every kernel on ViT-B/32 shapes, with `Kernels.threads` threads,
+/// then the row kernels' Swift SIMD baseline against CKernels at each level (RowKernelBench.swift).
+/// `kestrel-bench kernels --rows-only` prints only the latter.
 func runKernelBench() {
     var rng = BenchRandom()
     print("kernel bench: \(Kernels.threads) threads; ms fast, ms naive, speed-up")
@@ -112,4 +118,6 @@ func runKernelBench() {
     let images32 = rng.tensor([32, 3, 224, 224])
     row("patchEmbed 32x3x224x224 P32 C768", milliseconds { _ = patchEmbed(images32, weight: pw, patchSize: 32) }, nil,
         flops: 2.0 * 32 * 49 * 3072 * 768)
+
+    runRowKernelBench()
 }

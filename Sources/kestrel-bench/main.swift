@@ -5,11 +5,11 @@ import Foundation
 let args = Array(CommandLine.arguments.dropFirst())
 switch args.first {
 case "model": try runModelBench(args: Array(args.dropFirst()))
-case "kernels": runKernelBench()
+case "kernels": if args.dropFirst().first == "--rows-only" { runRowKernelBench() } else { runKernelBench() }
 case "gemm": runGEMMBench(args: Array(args.dropFirst()))
 case "index-recall": runIndexRecallBench(args: Array(args.dropFirst()))
 case "make-model": try runMakeModel(args: Array(args.dropFirst()))
 case "store-open": try runStoreOpenBench(args: Array(args.dropFirst()))
 default:
-    print("usage: kestrel-bench (model --model DIR [--precision P] [--text-only] [--repeats N] | kernels | gemm [--threads N] [--seconds S] | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
+    print("usage: kestrel-bench (model --model DIR [--precision P] [--text-only] [--repeats N] | kernels [--rows-only] | gemm [--threads N] [--seconds S] | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
 }
