@@ -63,6 +63,9 @@ public final class Catalog: @unchecked Sendable {
         static let recallTarget = "kestrel.recall_target"
         /// The `--orientation` setting that made the stored image vectors ("exif" or "ignore").
         static let orientation = "kestrel.orientation"
+        /// The `--jpeg-decode` setting that made the stored image vectors ("exact" or "fast");
+        /// absent in catalogs made before the setting existed.
+        static let jpegDecoding = "kestrel.jpeg_decode"
         /// Caller-supplied tuning queries (see `setTuningQueries`): float32 little-endian rows.
         static let tuningQueries = "kestrel.tuning_queries"
     }
@@ -100,17 +103,19 @@ public final class Catalog: @unchecked Sendable {
     /// `orientation` is how the caller's embedder treats EXIF orientation: it is recorded in a new
     /// catalog, and an existing catalog whose vectors were made with the other setting is refused
     /// (`EngineError.orientationMismatch`), so one index never mixes the two.
+    /// `jpegDecoding` (how the caller's embedder decodes JPEGs) is recorded in a new catalog, or
+    /// in an empty one that has no record; `Ingestor.run` refuses to mix the two settings.
     public static func openForWriting(_ dir: URL, identity: ModelIdentity, modelPath: String,
-                                      orientation: OrientationHandling,
+                                      orientation: OrientationHandling, jpegDecoding: JPEGDecoding? = nil,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         try openForWriting(FilePathBytes(dir.path), identity: identity, modelPath: modelPath, orientation: orientation,
-                           vectorStorage: vectorStorage, indexSpec: indexSpec, warn: warn)
+                           jpegDecoding: jpegDecoding, vectorStorage: vectorStorage, indexSpec: indexSpec, warn: warn)
     }
 
     /// `openForWriting` for a folder named by bytes (the name need not be UTF-8).
     public static func openForWriting(_ dir: FilePathBytes, identity: ModelIdentity, modelPath: String,
-                                      orientation: OrientationHandling,
+                                      orientation: OrientationHandling, jpegDecoding: JPEGDecoding? = nil,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         if let indexSpec { try VectorIndex.checkFactory(indexSpec, dimension: identity.dimension) }
@@ -129,9 +134,13 @@ public final class Catalog: @unchecked Sendable {
                 try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
             }
             try requireOrientation(orientation, recorded: recordedOrientation(store), dir: dir)
+            if let jpegDecoding, try store.meta(key: MetaKey.jpegDecoding) == nil, try store.count == 0 {
+                try store.setMeta(key: MetaKey.jpegDecoding, value: Data(jpegDecoding.rawValue.utf8))
+            }
         } else {
             store = try Store.create(at: url, identity: identity, vectorStorage: vectorStorage)
             try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
+            if let jpegDecoding { try store.setMeta(key: MetaKey.jpegDecoding, value: Data(jpegDecoding.rawValue.utf8)) }
         }
         try store.setMeta(key: MetaKey.modelPath, value: Data(modelPath.utf8))
         let catalog = try Catalog(dir, store: store, lock: lock, loadIndex: true, warn: warn)
@@ -239,12 +248,13 @@ public final class Catalog: @unchecked Sendable {
     /// accessors below (`modelPath`, `orientation`...) then never turn a damaged store into a
     /// missing record ("the index does not record its model") or a default setting.
     static func checkMetaRecords(_ store: Store) throws {
-        for key in [MetaKey.modelPath, MetaKey.indexSpec, MetaKey.recallTarget, MetaKey.orientation] {
+        for key in [MetaKey.modelPath, MetaKey.indexSpec, MetaKey.recallTarget, MetaKey.orientation, MetaKey.jpegDecoding] {
             guard let value = try store.meta(key: key) else { continue }
             guard let text = String(data: value, encoding: .utf8), !text.isEmpty else {
                 throw StoreError.corrupt(store: store.location.description, detail: "the record \(key) is not UTF-8 text")
             }
-            if key == MetaKey.orientation, OrientationHandling(rawValue: text) == nil {
+            if key == MetaKey.orientation && OrientationHandling(rawValue: text) == nil
+                || key == MetaKey.jpegDecoding && JPEGDecoding(rawValue: text) == nil {
                 throw StoreError.corrupt(store: store.location.description, detail: "the record \(key) holds an unknown setting")
             }
         }
@@ -273,6 +283,17 @@ public final class Catalog: @unchecked Sendable {
 
     static func requireOrientation(_ wanted: OrientationHandling, recorded: OrientationHandling, dir: FilePathBytes) throws {
         guard wanted == recorded else { throw EngineError.orientationMismatch(index: dir.description, recorded: recorded, requested: wanted) }
+    }
+
+    /// The `--jpeg-decode` setting the stored image vectors were made with; nil for a catalog
+    /// made before the setting was recorded (its vectors may come from either).
+    public var jpegDecoding: JPEGDecoding? { metaString(MetaKey.jpegDecoding).flatMap(JPEGDecoding.init(rawValue:)) }
+
+    /// Throws `EngineError.jpegDecodingMismatch` when the catalog records the other setting.
+    public func requireJPEGDecoding(_ wanted: JPEGDecoding) throws {
+        if let recorded = jpegDecoding, recorded != wanted {
+            throw EngineError.jpegDecodingMismatch(index: location.description, recorded: recorded, requested: wanted)
+        }
     }
 
     /// The model folder the catalog was built with.

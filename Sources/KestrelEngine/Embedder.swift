@@ -53,6 +53,22 @@ public final class Embedder: Sendable {
     /// How JPEGs are decoded unless the caller says otherwise (see docs/benchmarks.md, "Ingest").
     public static let defaultJPEGDecoding: JPEGDecoding = .fast
 
+    private init(copying e: Embedder, preprocessor: Preprocessor) {
+        model = e.model
+        tokenizer = e.tokenizer
+        self.preprocessor = preprocessor
+        batchSize = e.batchSize
+        decodeBudget = e.decodeBudget
+    }
+
+    /// This embedder with another JPEG decoding; the model, tokenizer and decode budget are
+    /// shared, not reloaded.
+    public func with(jpegDecoding: JPEGDecoding) -> Embedder {
+        var p = preprocessor
+        p.decoder.jpegDecoding = jpegDecoding
+        return Embedder(copying: self, preprocessor: p)
+    }
+
     public var dimension: Int { model.config.embedDim }
 
     /// The largest image file read, in bytes (512 MiB). A bigger file is refused before any byte

@@ -21,6 +21,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case dimensionMismatch(query: Int, index: Int)
     /// The index's image vectors were made with one `--orientation` setting, this run's with the other.
     case orientationMismatch(index: String, recorded: OrientationHandling, requested: OrientationHandling)
+    /// The index's image vectors were made with one `--jpeg-decode` setting, this run's with the other.
+    case jpegDecodingMismatch(index: String, recorded: JPEGDecoding, requested: JPEGDecoding)
     /// A number handed to the library is outside its range: the parameter's name and why.
     case badArgument(String, String)
 
@@ -60,6 +62,10 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "\(index): the index's image vectors were made with --orientation \(recorded.rawValue), this run uses --orientation \(requested.rawValue);"
                 + " the two give different vectors for rotated photos, so they are not mixed in one index"
                 + " ---> HINT: pass --orientation \(recorded.rawValue), or build a new index with `kestrel index add --index NEWDIR --orientation \(requested.rawValue) --model MODEL PATH...`"
+        case .jpegDecodingMismatch(let index, let recorded, let requested):
+            return "\(index): the index's image vectors were made with --jpeg-decode \(recorded.rawValue), this run uses --jpeg-decode \(requested.rawValue);"
+                + " one index keeps one setting"
+                + " ---> HINT: pass --jpeg-decode \(recorded.rawValue) (or leave the option out: index add follows the index), or build a new index with `kestrel index add --index NEWDIR --jpeg-decode \(requested.rawValue) --model MODEL PATH...`"
         case .badArgument(let name, let reason):
             return "\(name) \(reason)"
         case .vocabularyNotFound(let searched):

@@ -100,6 +100,7 @@ public struct Ingestor {
         guard options.batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(options.batchSize)") }
         // Vectors made with the other EXIF setting would not compare with the stored ones.
         try catalog.requireOrientation(embedder.preprocessor.decoder.orientation)
+        try catalog.requireJPEGDecoding(embedder.preprocessor.decoder.jpegDecoding)
         var report = IngestReport()
         for stage in ["walk", "read", "decode", "preprocess", "wait", "encode", "store", "index"] { report.times.add(stage, 0) }
         let start = Date()

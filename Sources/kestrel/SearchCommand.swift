@@ -61,8 +61,10 @@ struct SearchCommand: ParsableCommand {
     /// recorded folder that is gone or no longer holds a model is a usage error naming it.
     func queryEmbedder(_ catalog: Catalog) throws -> Embedder {
         let orientation = imageOptions.orientation.handling
+        // An image query is decoded as the index's images were, unless --jpeg-decode says otherwise.
+        let jpeg = imageOptions.jpegDecode?.decoding ?? catalog.jpegDecoding ?? Embedder.defaultJPEGDecoding
         if let model {
-            return try Embedder(modelDirectory: try RawArguments.textURL(model, option: "--model"), orientation: orientation)
+            return try Embedder(modelDirectory: try RawArguments.textURL(model, option: "--model"), orientation: orientation, jpegDecoding: jpeg)
         }
         guard let recorded = catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
         let shown = PathText.escape(Array(recorded.utf8))
@@ -72,7 +74,7 @@ struct SearchCommand: ParsableCommand {
                                   + " (the folder the model moved to, or a copy of it)")
         }
         do {
-            return try Embedder(modelDirectory: URL(fileURLWithPath: recorded), orientation: orientation)
+            return try Embedder(modelDirectory: URL(fileURLWithPath: recorded), orientation: orientation, jpegDecoding: jpeg)
         } catch ModelError.notAModelFolder {
             throw RecordedModelError(message: "the model folder recorded in this index, \(shown), no longer holds a model"
                 + " (no config.json + model.safetensors, nor open_clip_config.json + open_clip_model.safetensors); pass --model DIR")
