@@ -1,3 +1,4 @@
+import CSHA256
 import Foundation
 
 /// SHA-256 (FIPS 180-4), written out so the store needs no crypto package.
@@ -14,8 +15,14 @@ public struct SHA256: Sendable {
     private var buffer = [UInt8](repeating: 0, count: 64)
     private var buffered = 0
     private var totalBytes: UInt64 = 0
+    private var accelerated: Bool
 
-    public init() {}
+    /// Whether this processor runs the SHA-NI path (checked once, at run time).
+    public static let hasSHAExtensions = kestrel_sha256_ni_available() != 0
+
+    /// `accelerated: false` keeps to the portable Swift compression (the twin that tests compare
+    /// the SHA-NI path against); otherwise SHA-NI is used where the processor has it.
+    public init(accelerated: Bool = true) { self.accelerated = accelerated && SHA256.hasSHAExtensions }
 
     /// Feeds more bytes.
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
@@ -29,6 +36,14 @@ public struct SHA256: Sendable {
             if buffered < 64 { return }
             buffer.withUnsafeBytes { compress($0) }
             buffered = 0
+        }
+        let blocks = (bytes.count - offset) / 64
+        if accelerated, blocks > 0 {
+            withUnsafeMutableBytes(of: &state) { s in
+                kestrel_sha256_blocks_ni(s.baseAddress!.assumingMemoryBound(to: UInt32.self),
+                                         bytes.baseAddress!.advanced(by: offset).assumingMemoryBound(to: UInt8.self), blocks)
+            }
+            offset += 64 * blocks
         }
         while bytes.count - offset >= 64 {
             compress(UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + 64]))
