@@ -30,6 +30,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp"), .linkedLibrary("m")]),
         // LMDB behind a small C target: every call that reads pages runs under a fault guard.
         .target(name: "CLMDB", path: "Sources/CLMDB", linkerSettings: [.linkedLibrary("lmdb")]),
+        // SHA-256 blocks with the SHA extensions (runtime-checked); the Swift code is the portable twin.
+        .target(name: "CSHA256", path: "Sources/CSHA256"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -54,7 +56,7 @@ let package = Package(
         .target(name: "KestrelImage", dependencies: ["CJPEG", "CPNG", "KestrelFiles"]),
         .target(
             name: "KestrelModels", dependencies: ["KestrelKernels", "KestrelTokenizer", "KestrelImage"]),
-        .target(name: "KestrelStore", dependencies: ["CLMDB", "KestrelFiles"]),
+        .target(name: "KestrelStore", dependencies: ["CLMDB", "CSHA256", "KestrelFiles"]),
         .target(name: "KestrelIndex", dependencies: ["CFaiss", "KestrelFiles"]),
         .target(
             name: "KestrelEngine",

@@ -67,6 +67,9 @@ public final class Catalog: @unchecked Sendable {
         /// The precision the stored image vectors were made at ("fp32", "bf16", "int8": the one
         /// the model actually ran, `CLIPModel.precision`). Absent: made before it was recorded, fp32.
         static let precision = "kestrel.precision"
+        /// The `--jpeg-decode` setting that made the stored image vectors ("exact" or "fast");
+        /// absent in catalogs made before the setting existed.
+        static let jpegDecoding = "kestrel.jpeg_decode"
         /// Caller-supplied tuning queries (see `setTuningQueries`): float32 little-endian rows.
         static let tuningQueries = "kestrel.tuning_queries"
     }
@@ -106,17 +109,22 @@ public final class Catalog: @unchecked Sendable {
     /// (`EngineError.orientationMismatch`), so one index never mixes the two. `precision` (the
     /// precision the embedder's model actually runs, `CLIPModel.precision`) is recorded and
     /// checked the same way (`EngineError.precisionMismatch`).
+    /// `jpegDecoding` (how the caller's embedder decodes JPEGs) is recorded in a new catalog, or
+    /// in an empty one that has no record; `Ingestor.run` refuses to mix the two settings.
     public static func openForWriting(_ dir: URL, identity: ModelIdentity, modelPath: String,
                                       orientation: OrientationHandling, precision: Precision = .fp32,
+                                      jpegDecoding: JPEGDecoding? = nil,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         try openForWriting(FilePathBytes(dir.path), identity: identity, modelPath: modelPath, orientation: orientation,
-                           precision: precision, vectorStorage: vectorStorage, indexSpec: indexSpec, warn: warn)
+                           precision: precision, jpegDecoding: jpegDecoding, vectorStorage: vectorStorage,
+                           indexSpec: indexSpec, warn: warn)
     }
 
     /// `openForWriting` for a folder named by bytes (the name need not be UTF-8).
     public static func openForWriting(_ dir: FilePathBytes, identity: ModelIdentity, modelPath: String,
                                       orientation: OrientationHandling, precision: Precision = .fp32,
+                                      jpegDecoding: JPEGDecoding? = nil,
                                       vectorStorage: VectorStorage = .float32, indexSpec: String? = nil,
                                       warn: @escaping @Sendable (String) -> Void = { _ in }) throws -> Catalog {
         if let indexSpec { try VectorIndex.checkFactory(indexSpec, dimension: identity.dimension) }
@@ -139,10 +147,14 @@ public final class Catalog: @unchecked Sendable {
                 try store.setMeta(key: MetaKey.precision, value: Data(precision.rawValue.utf8))
             }
             try requirePrecision(precision, recorded: recordedPrecision(store), dir: dir)
+            if let jpegDecoding, try store.meta(key: MetaKey.jpegDecoding) == nil, try store.count == 0 {
+                try store.setMeta(key: MetaKey.jpegDecoding, value: Data(jpegDecoding.rawValue.utf8))
+            }
         } else {
             store = try Store.create(at: url, identity: identity, vectorStorage: vectorStorage)
             try store.setMeta(key: MetaKey.orientation, value: Data(orientation.rawValue.utf8))
             try store.setMeta(key: MetaKey.precision, value: Data(precision.rawValue.utf8))
+            if let jpegDecoding { try store.setMeta(key: MetaKey.jpegDecoding, value: Data(jpegDecoding.rawValue.utf8)) }
         }
         try store.setMeta(key: MetaKey.modelPath, value: Data(modelPath.utf8))
         let catalog = try Catalog(dir, store: store, lock: lock, loadIndex: true, warn: warn)
@@ -250,12 +262,14 @@ public final class Catalog: @unchecked Sendable {
     /// accessors below (`modelPath`, `orientation`...) then never turn a damaged store into a
     /// missing record ("the index does not record its model") or a default setting.
     static func checkMetaRecords(_ store: Store) throws {
-        for key in [MetaKey.modelPath, MetaKey.indexSpec, MetaKey.recallTarget, MetaKey.orientation, MetaKey.precision] {
+        for key in [MetaKey.modelPath, MetaKey.indexSpec, MetaKey.recallTarget, MetaKey.orientation, MetaKey.precision,
+                    MetaKey.jpegDecoding] {
             guard let value = try store.meta(key: key) else { continue }
             guard let text = String(data: value, encoding: .utf8), !text.isEmpty else {
                 throw StoreError.corrupt(store: store.location.description, detail: "the record \(key) is not UTF-8 text")
             }
-            if key == MetaKey.orientation, OrientationHandling(rawValue: text) == nil {
+            if key == MetaKey.orientation && OrientationHandling(rawValue: text) == nil
+                || key == MetaKey.jpegDecoding && JPEGDecoding(rawValue: text) == nil {
                 throw StoreError.corrupt(store: store.location.description, detail: "the record \(key) holds an unknown setting")
             }
             if key == MetaKey.precision, Precision(rawValue: text) == nil {
@@ -307,6 +321,17 @@ public final class Catalog: @unchecked Sendable {
 
     static func requirePrecision(_ wanted: Precision, recorded: Precision, dir: FilePathBytes) throws {
         guard wanted == recorded else { throw EngineError.precisionMismatch(index: dir.description, recorded: recorded, requested: wanted) }
+    }
+
+    /// The `--jpeg-decode` setting the stored image vectors were made with; nil for a catalog
+    /// made before the setting was recorded (its vectors may come from either).
+    public var jpegDecoding: JPEGDecoding? { metaString(MetaKey.jpegDecoding).flatMap(JPEGDecoding.init(rawValue:)) }
+
+    /// Throws `EngineError.jpegDecodingMismatch` when the catalog records the other setting.
+    public func requireJPEGDecoding(_ wanted: JPEGDecoding) throws {
+        if let recorded = jpegDecoding, recorded != wanted {
+            throw EngineError.jpegDecodingMismatch(index: location.description, recorded: recorded, requested: wanted)
+        }
     }
 
     /// The model folder the catalog was built with.

@@ -18,10 +18,12 @@ public final class Embedder: Sendable {
     /// `MemoryBudget.defaultDecodeCapacity`); an image that needs more is decoded alone.
     /// `precision`: the number format of the towers' products (`CLIPModel(directory:precision:)`;
     /// `model.precision` says what is used, `model.precisionNote` why it differs).
+    /// `jpegDecoding`: `.fast` decodes large JPEGs at a reduced DCT scale before the exact
+    /// resize; `.exact` decodes every pixel as the reference pipelines do (bit-identical input).
     public init(modelDirectory: URL, vocabulary: URL? = nil, alpha: PreprocessConfig.AlphaHandling? = nil,
                 pixelLimit: Int? = nil, orientation: OrientationHandling = .exif,
                 textNormalization: TextNormalization? = nil, batchSize: Int = 16, decodeMemory: Int? = nil,
-                precision: Precision = .fp32) throws {
+                precision: Precision = .fp32, jpegDecoding: JPEGDecoding = Embedder.defaultJPEGDecoding) throws {
         guard batchSize >= 1 else { throw EngineError.badArgument("batchSize", "must be at least 1, got \(batchSize)") }
         if let decodeMemory, decodeMemory < 1 { throw EngineError.badArgument("decodeMemory", "must be at least 1 byte, got \(decodeMemory)") }
         decodeBudget = MemoryBudget(capacity: decodeMemory ?? MemoryBudget.defaultDecodeCapacity)
@@ -46,8 +48,27 @@ public final class Embedder: Sendable {
             throw EngineError.preprocessMismatch(crop: "\(crop.height)x\(crop.width)", model: model.config.imageSize, folder: modelDirectory.path)
         }
         preprocessor = Preprocessor(config: config, decoder: ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit,
-                                                                          orientation: orientation))
+                                                                          orientation: orientation, jpegDecoding: jpegDecoding))
         self.batchSize = batchSize
+    }
+
+    /// How JPEGs are decoded unless the caller says otherwise (see docs/benchmarks.md, "Ingest").
+    public static let defaultJPEGDecoding: JPEGDecoding = .fast
+
+    private init(copying e: Embedder, preprocessor: Preprocessor) {
+        model = e.model
+        tokenizer = e.tokenizer
+        self.preprocessor = preprocessor
+        batchSize = e.batchSize
+        decodeBudget = e.decodeBudget
+    }
+
+    /// This embedder with another JPEG decoding; the model, tokenizer and decode budget are
+    /// shared, not reloaded.
+    public func with(jpegDecoding: JPEGDecoding) -> Embedder {
+        var p = preprocessor
+        p.decoder.jpegDecoding = jpegDecoding
+        return Embedder(copying: self, preprocessor: p)
     }
 
     public var dimension: Int { model.config.embedDim }
@@ -111,11 +132,12 @@ public final class Embedder: Sendable {
         let estimate = try preprocessor.memoryEstimate(bytes: bytes, name: name)
         return try decodeBudget.withReservation(estimate) {
             let t0 = DispatchTime.now().uptimeNanoseconds
-            let image = try preprocessor.decoder.decode(bytes: bytes, name: name)
+            let image = try preprocessor.decode(bytes: bytes, name: name)
             let t1 = DispatchTime.now().uptimeNanoseconds
             let p = try pixels(image, name: name)
             let t2 = DispatchTime.now().uptimeNanoseconds
-            return PreparedImage(width: image.width, height: image.height, pixels: p,
+            let size = image.reduction.map { ($0.fullWidth, $0.fullHeight) } ?? (image.width, image.height)
+            return PreparedImage(width: size.0, height: size.1, pixels: p,
                                  decodeSeconds: Double(t1 - t0) / 1e9, preprocessSeconds: Double(t2 - t1) / 1e9)
         }
     }

@@ -24,6 +24,8 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
     case orientationMismatch(index: String, recorded: OrientationHandling, requested: OrientationHandling)
     /// The index's image vectors were made at one `--precision`, this run's at another.
     case precisionMismatch(index: String, recorded: Precision, requested: Precision)
+    /// The index's image vectors were made with one `--jpeg-decode` setting, this run's with the other.
+    case jpegDecodingMismatch(index: String, recorded: JPEGDecoding, requested: JPEGDecoding)
     /// A number handed to the library is outside its range: the parameter's name and why.
     case badArgument(String, String)
 
@@ -67,6 +69,10 @@ public enum EngineError: Error, CustomStringConvertible, Sendable {
             return "\(index): the index's image vectors were made at --precision \(recorded.rawValue), this run's would be made at \(requested.rawValue);"
                 + " vectors of two precisions differ slightly, so they are not mixed in one index"
                 + " ---> HINT: pass --precision \(recorded.rawValue), or build a new index with `kestrel index add --index NEWDIR --precision \(requested.rawValue) --model MODEL PATH...`"
+        case .jpegDecodingMismatch(let index, let recorded, let requested):
+            return "\(index): the index's image vectors were made with --jpeg-decode \(recorded.rawValue), this run uses --jpeg-decode \(requested.rawValue);"
+                + " one index keeps one setting"
+                + " ---> HINT: pass --jpeg-decode \(recorded.rawValue) (or leave the option out: index add follows the index), or build a new index with `kestrel index add --index NEWDIR --jpeg-decode \(requested.rawValue) --model MODEL PATH...`"
         case .badArgument(let name, let reason):
             return "\(name) \(reason)"
         case .vocabularyNotFound(let searched):

@@ -12,10 +12,19 @@ public struct IngestOptions: Sendable {
     /// Save the index after this many seconds of new work (it is caught up from the store at
     /// the next open anyway; saving often only shortens that catch-up).
     public var saveInterval: TimeInterval = 30
+    /// Threads that read, decode and preprocess files ahead of the encoder (at least 0; nil:
+    /// `IngestOptions.defaultDecodeThreads`). 0 does that work between batches, on the calling
+    /// thread, with nothing overlapping (the order of work before the pipeline).
+    public var decodeThreads: Int?
     /// Called with (files done, files to do) after each batch; nil for no progress. The library
     /// never writes to stderr itself: the caller decides where progress goes.
     public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
     public init() {}
+
+    /// One decode thread per core beyond the first, at least one: the encoder uses every core
+    /// while a batch runs, and one thread keeps the queue filled when decoding reduced JPEGs
+    /// costs well under the encoder's time per image (docs/benchmarks.md, "Ingest").
+    public static var defaultDecodeThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
 }
 
 /// What an ingest did. Written as JSON to DIR/ingest-report.json.
@@ -83,7 +92,7 @@ public struct Ingestor {
     }
 
     /// A file to look at: where it is and what stat says of it.
-    struct Candidate { let path: FilePathBytes; let size: UInt64; let mtime: Int64 }
+    struct Candidate: Sendable { let path: FilePathBytes; let size: UInt64; let mtime: Int64 }
 
     /// Adds the images in `roots` (files or folders, walked recursively). A file that cannot be
     /// read, decoded or stored is one entry of `failed`, never the end of the run.
@@ -93,8 +102,9 @@ public struct Ingestor {
         try catalog.requireOrientation(embedder.preprocessor.decoder.orientation)
         // Nor would vectors made at another precision (bf16, int8 against fp32).
         try catalog.requirePrecision(embedder.model.precision)
+        try catalog.requireJPEGDecoding(embedder.preprocessor.decoder.jpegDecoding)
         var report = IngestReport()
-        for stage in ["walk", "read", "decode", "preprocess", "encode", "store", "index"] { report.times.add(stage, 0) }
+        for stage in ["walk", "read", "decode", "preprocess", "wait", "encode", "store", "index"] { report.times.add(stage, 0) }
         let start = Date()
         let walk = report.times.time("walk") { FolderWalker().walk(roots) }
         report.skipped = walk.skipped
@@ -159,10 +169,18 @@ public struct Ingestor {
     /// batch is committed.
     private func storeBatches(_ todo: [Candidate], _ roots: [FilePathBytes], _ report: inout IngestReport, _ done: inout Int) throws {
         var lastSave = Date()
+        // Workers read, hash, look up and decode files ahead, in order, while this thread encodes
+        // and stores batch after batch: each batch is still one transaction, in file order.
+        let prefetch = OrderedPrefetch(todo, workers: options.decodeThreads ?? IngestOptions.defaultDecodeThreads,
+                                       lookahead: 2 * options.batchSize) { [catalog, embedder] c in
+            Ingestor.prepareFile(c, store: catalog.store, embedder: embedder)
+        }
+        defer { prefetch.stop() }
         for batchStart in stride(from: 0, to: todo.count, by: options.batchSize) {
-            let batch = Array(todo[batchStart..<min(batchStart + options.batchSize, todo.count)])
-            try ingestBatch(batch, &report)
-            done += batch.count
+            let (files, waited) = prefetch.take(batchStart..<min(batchStart + options.batchSize, todo.count))
+            report.times.add("wait", waited)
+            try ingestBatch(files, &report)
+            done += files.count
             options.progress?(done, todo.count)
             if Date().timeIntervalSince(lastSave) > options.saveInterval {
                 try report.times.time("index") { try catalog.saveIndex() }
@@ -194,49 +212,72 @@ public struct Ingestor {
         }
     }
 
-    /// Reads, hashes, decodes and embeds one batch, then stores it in one transaction and
-    /// adds the new vectors to the index.
-    private func ingestBatch(_ batch: [Candidate], _ report: inout IngestReport) throws {
-        let store = catalog.store
-        // Read and hash (content already stored needs no decode or embedding).
-        var hashed: [(Candidate, [UInt8], String)] = []
-        report.times.time("read") {
-            for c in batch {
-                do {
-                    // By kind and size before reading: a FIFO or device is never opened for a read that cannot end.
-                    let data = try FileSystem.readFile(c.path, limit: Embedder.imageFileByteLimit)
-                    hashed.append((c, data, SHA256.hex(SHA256.hash(data))))
-                } catch {
-                    report.failed.append(FileProblem(path: c.path, reason: Ingestor.reason(error, c.path)))
-                }
-            }
+    /// A file after the workers' part of an ingest.
+    enum PreparedFile: Sendable {
+        /// Read and hashed; `stored` is the item already holding this content (then nothing was
+        /// decoded), else `prepared` is the decode's outcome. Seconds spent reading and hashing.
+        case ready(Candidate, hash: String, stored: ItemRecord?, prepared: Result<PreparedImage, Error>?, readSeconds: Double)
+        /// It could not be read: one failed entry.
+        case unreadable(FileProblem, readSeconds: Double)
+        /// The store could not be read: the run stops (as before the pipeline).
+        case storeFailed(Error)
+    }
+
+    /// Reads, hashes and looks up one file, then decodes and preprocesses it unless its content is
+    /// already stored. Runs on the pipeline's workers (the store is read from many threads).
+    static func prepareFile(_ c: Candidate, store: Store, embedder: Embedder) -> PreparedFile {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let data: [UInt8], hash: String, stored: ItemRecord?
+        do {
+            // By kind and size before reading: a FIFO or device is never opened for a read that cannot end.
+            data = try FileSystem.readFile(c.path, limit: Embedder.imageFileByteLimit)
+            hash = SHA256.hex(SHA256.hash(data))
+        } catch {
+            return .unreadable(FileProblem(path: c.path, reason: Ingestor.reason(error, c.path)),
+                               readSeconds: Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
+        do { stored = try store.lookup(contentHash: hash) } catch { return .storeFailed(error) }
+        let read = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        // Content already stored needs no decoding: its item supplies width and height.
+        guard stored == nil else { return .ready(c, hash: hash, stored: stored, prepared: nil, readSeconds: read) }
+        // Inside the embedder's decode memory budget; only the model input is kept.
+        let prepared = Result { try embedder.prepare(bytes: data, name: c.path.description) }
+        return .ready(c, hash: hash, stored: nil, prepared: prepared, readSeconds: read)
+    }
+
+    /// Embeds one batch of prepared files, then stores it in one transaction and adds the new
+    /// vectors to the index.
+    private func ingestBatch(_ files: [PreparedFile], _ report: inout IngestReport) throws {
+        let store = catalog.store
         var items: [NewItem] = []
         var needEmbedding: [(index: Int, pixels: [Float])] = []
-        // Content already stored needs no decoding: its item supplies width and height.
-        let stored = try hashed.map { try store.lookup(contentHash: $0.2) }
-        // Decode and preprocess the new content in parallel, each file inside the embedder's
-        // decode memory budget; only the model input is kept, never a batch of decoded images.
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        let prepared: [Result<PreparedImage, Error>?] = parallelMap(Array(hashed.indices)) { i in
-            guard stored[i] == nil else { return nil }
-            return Result { try embedder.prepare(bytes: hashed[i].1, name: hashed[i].0.path.description) }
-        }
-        // The wall time of that pass, split between the stages as the workers spent it.
-        let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        let spent = prepared.compactMap { try? $0?.get() }.reduce((0.0, 0.0)) { ($0.0 + $1.decodeSeconds, $0.1 + $1.preprocessSeconds) }
-        let share = spent.0 + spent.1 > 0 ? spent.0 / (spent.0 + spent.1) : 1
-        report.times.add("decode", wall * share)
-        report.times.add("preprocess", wall * (1 - share))
-        for (i, h) in hashed.enumerated() {
-            var size = (stored[i]?.width ?? 0, stored[i]?.height ?? 0)
-            switch prepared[i] {
-            case nil: break
-            case .success(let p)?: size = (p.width, p.height); needEmbedding.append((items.count, p.pixels))
-            case .failure(let error)?: report.failed.append(FileProblem(path: h.0.path, reason: Ingestor.reason(error, h.0.path))); continue
+        for file in files {
+            switch file {
+            case .storeFailed(let error): throw error
+            case .unreadable(let problem, let read):
+                report.times.add("read", read)
+                report.failed.append(problem)
+            case .ready(let c, let hash, var stored, var prepared, let read):
+                report.times.add("read", read)
+                // The worker looked before the previous batches were committed: content one of
+                // them stored since needs no embedding (as when the files were read in turn).
+                if stored == nil, let now = try store.lookup(contentHash: hash) { stored = now; prepared = nil }
+                var size = (stored?.width ?? 0, stored?.height ?? 0)
+                switch prepared {
+                case nil: break
+                case .success(let p)?:
+                    // Busy seconds of the workers: they overlap the encoder's.
+                    report.times.add("decode", p.decodeSeconds)
+                    report.times.add("preprocess", p.preprocessSeconds)
+                    size = (p.width, p.height)
+                    needEmbedding.append((items.count, p.pixels))
+                case .failure(let error)?:
+                    report.failed.append(FileProblem(path: c.path, reason: Ingestor.reason(error, c.path)))
+                    continue
+                }
+                items.append(NewItem(path: c.path, contentHash: hash, fileSize: c.size, mtimeNanoseconds: c.mtime,
+                                     width: size.0, height: size.1, embedding: nil))
             }
-            items.append(NewItem(path: h.0.path, contentHash: h.2, fileSize: h.0.size, mtimeNanoseconds: h.0.mtime,
-                                 width: size.0, height: size.1, embedding: nil))
         }
         if !needEmbedding.isEmpty {
             let vectors = try report.times.time("encode") { try embedder.embedPixels(needEmbedding.map(\.pixels)) }

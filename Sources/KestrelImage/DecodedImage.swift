@@ -45,6 +45,9 @@ public struct DecodedImage: Sendable, Equatable {
     /// `P` only: RGB triples, as many entries as the file's palette has.
     public var palette: [UInt8]
     public var transparency: Transparency?
+    /// Set when a JPEG was decoded at a reduced scale in the DCT domain (`JPEGDecoding.fast`):
+    /// where the full picture lies in these pixels and how large it is. nil: full size.
+    public var reduction: DCTReduction?
 
     public init(
         width: Int, height: Int, mode: PixelMode, pixels: [UInt8] = [],
@@ -62,5 +65,47 @@ public struct DecodedImage: Sendable, Equatable {
     /// `info["transparency"]`.
     public var hasTransparency: Bool {
         mode == .grayAlpha || mode == .rgba || transparency != nil
+    }
+}
+
+/// A JPEG decoded at scale `numerator`/8 by libjpeg-turbo's scaled inverse DCT. The decoded
+/// size is ceil(full * numerator / 8) per side, so the last column or row may reach past the
+/// picture: the picture is the box `x0..<x1, y0..<y1` (in decoded pixels, fractional), which
+/// Pillow's `thumbnail` passes to `resize` after `draft` the same way.
+public struct DCTReduction: Sendable, Equatable {
+    /// The scale, numerator over 8 (1...7; 8 is no reduction).
+    public var numerator: Int
+    /// The full picture's size in pixels (upright, after any EXIF rotation).
+    public var fullWidth: Int
+    public var fullHeight: Int
+    /// The picture's box in decoded pixels.
+    public var x0: Double, y0: Double, x1: Double, y1: Double
+
+    public init(numerator: Int, fullWidth: Int, fullHeight: Int) {
+        self.numerator = numerator
+        self.fullWidth = fullWidth
+        self.fullHeight = fullHeight
+        (x0, y0) = (0, 0)
+        x1 = Double(fullWidth) * Double(numerator) / 8
+        y1 = Double(fullHeight) * Double(numerator) / 8
+    }
+
+    /// The same box after EXIF orientation 1...8 of a `width` x `height` decoded image (see
+    /// `DecodedImage.oriented`): flips mirror the box, transpositions swap the axes.
+    func oriented(_ o: Int, width w: Int, height h: Int) -> DCTReduction {
+        var r = self
+        let W = Double(w), H = Double(h)
+        switch o {
+        case 2: (r.x0, r.x1) = (W - x1, W - x0)
+        case 3: (r.x0, r.x1, r.y0, r.y1) = (W - x1, W - x0, H - y1, H - y0)
+        case 4: (r.y0, r.y1) = (H - y1, H - y0)
+        case 5: (r.x0, r.x1, r.y0, r.y1) = (y0, y1, x0, x1)
+        case 6: (r.x0, r.x1, r.y0, r.y1) = (H - y1, H - y0, x0, x1)
+        case 7: (r.x0, r.x1, r.y0, r.y1) = (H - y1, H - y0, W - x1, W - x0)
+        case 8: (r.x0, r.x1, r.y0, r.y1) = (y0, y1, W - x1, W - x0)
+        default: break
+        }
+        if o >= 5 { (r.fullWidth, r.fullHeight) = (fullHeight, fullWidth) }
+        return r
     }
 }

@@ -47,10 +47,18 @@ public struct ImageDecoder: Sendable {
     public static let fileByteLimit = 512 << 20
     public var pixelLimit: Int
     public var orientation: OrientationHandling
+    /// How `decode(bytes:name:minimumSize:)` decodes JPEGs; the plain `decode` is always exact.
+    public var jpegDecoding: JPEGDecoding
+    /// `.fast`: the reduced JPEG keeps at least this many times the pixels per side that the
+    /// caller needs (Pillow's `thumbnail` drafts with `reducing_gap` 2.0 the same way), so the
+    /// exact resize that follows still filters the picture, not the DCT scaling alone.
+    public var reductionMargin: Double = 2
 
-    public init(pixelLimit: Int = ImageDecoder.defaultPixelLimit, orientation: OrientationHandling = .exif) {
+    public init(pixelLimit: Int = ImageDecoder.defaultPixelLimit, orientation: OrientationHandling = .exif,
+                jpegDecoding: JPEGDecoding = .exact) {
         self.pixelLimit = pixelLimit
         self.orientation = orientation
+        self.jpegDecoding = jpegDecoding
     }
 
     /// Reads and decodes the file at `url`. `ImageError.unreadable` when it cannot be read: its
@@ -78,6 +86,29 @@ public struct ImageDecoder: Sendable {
         default: throw ImageError.unsupportedFormat(path: name, format: header.format.rawValue)
         }
         guard orientation == .exif, let tag = EXIFOrientation.read(bytes, format: header.format) else { return image }
+        return image.oriented(tag)
+    }
+
+    /// Decodes an in-memory file for a caller that needs only `minimumSize(width, height)`
+    /// pixels of the upright picture (`width` x `height`, after EXIF orientation). With
+    /// `jpegDecoding == .fast` a JPEG is decoded at the smallest DCT scale n/8 (1...8) whose
+    /// picture still covers `reductionMargin` times that size on each side; the result carries the
+    /// full size in `reduction`. PNGs, `.exact`, and JPEGs too small to reduce decode as `decode`
+    /// does. The pixel limit is checked on the header's full size first, as always.
+    public func decode(bytes: [UInt8], name: String, minimumSize: (_ width: Int, _ height: Int) -> (width: Int, height: Int)) throws -> DecodedImage {
+        guard jpegDecoding == .fast else { return try decode(bytes: bytes, name: name) }
+        let header = try readHeader(bytes: bytes, name: name)
+        try checkLimit(header, name: name)
+        guard header.format == .jpeg else { return try decode(bytes: bytes, name: name) }
+        let tag = orientation == .exif ? EXIFOrientation.read(bytes, format: .jpeg) : nil
+        let swaps = (tag ?? 1) >= 5
+        let need = swaps ? minimumSize(header.height, header.width) : minimumSize(header.width, header.height)
+        let (needW, needH) = swaps ? (need.height, need.width) : (need.width, need.height)  // in the stored frame
+        let n = JPEGCodec.reductionNumerator(
+            width: header.width, height: header.height,
+            minWidth: Int((Double(needW) * reductionMargin).rounded(.up)), minHeight: Int((Double(needH) * reductionMargin).rounded(.up)))
+        let image = try JPEGCodec.decode(bytes, name: name, numerator: n)
+        guard let tag else { return image }
         return image.oriented(tag)
     }
 
@@ -140,4 +171,16 @@ public struct ImageDecoder: Sendable {
             throw ImageError.tooManyPixels(path: name, width: h.width, height: h.height, limit: pixelLimit)
         }
     }
+}
+
+/// How JPEGs are decoded for preprocessing (`--jpeg-decode`).
+public enum JPEGDecoding: String, Sendable, CaseIterable {
+    /// Full size, bit-identical to Pillow's `Image.open(...).convert(...)`, then the resize:
+    /// exactly what the reference pipelines compute.
+    case exact
+    /// libjpeg-turbo's DCT-domain scaling to the smallest n/8 that still holds
+    /// `ImageDecoder.reductionMargin` times the resize target, then the same exact resize (with
+    /// the picture's box, as Pillow's `draft` + `thumbnail`). Several times faster on photos
+    /// much larger than the model input; the model input differs slightly (docs/benchmarks.md).
+    case fast
 }

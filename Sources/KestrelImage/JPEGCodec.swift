@@ -52,9 +52,13 @@ enum JPEGCodec {
         return (c + (i.multiple_scans != 0 ? 2 * c : 0), c)
     }
 
-    static func decode(_ bytes: [UInt8], name: String) throws -> DecodedImage {
+    /// Decodes at scale `numerator`/8 (1...8; 8, the default, is the exact full-size decode).
+    /// A reduced decode records the full size and the picture's box in `reduction`.
+    static func decode(_ bytes: [UInt8], name: String, numerator: Int = 8) throws -> DecodedImage {
+        precondition((1...8).contains(numerator), "DCT scale numerator \(numerator) outside 1...8")
         let i = try info(bytes, name: name)
         try checkDataSize(bytes, i, name: name)
+        if numerator != 8 { return try decodeReduced(bytes, i, name: name, numerator: numerator) }
         let w = Int(i.width), h = Int(i.height)
         let mode: PixelMode
         switch i.components {
@@ -78,5 +82,48 @@ enum JPEGCodec {
             for k in 0..<n { out[k] = ~out[k] }
         }
         return DecodedImage(width: w, height: h, mode: mode, pixels: out)
+    }
+
+    /// Pixel mode of a JPEG with `components` components.
+    private static func mode(_ i: kestrel_jpeg_info, name: String) throws -> PixelMode {
+        switch i.components {
+        case 1: return .gray
+        case 3: return .rgb
+        case 4: return .cmyk
+        default: throw ImageError.unsupportedLayout(path: name, detail: "JPEG with \(i.components) components")
+        }
+    }
+
+    private static func decodeReduced(_ bytes: [UInt8], _ i: kestrel_jpeg_info, name: String, numerator: Int) throws -> DecodedImage {
+        let mode = try mode(i, name: name)
+        var msg = [CChar](repeating: 0, count: messageCapacity)
+        var w: Int32 = 0, h: Int32 = 0
+        var rc = bytes.withUnsafeBufferPointer { b in
+            kestrel_jpeg_scaled_size(b.baseAddress, UInt(b.count), Int32(numerator), &w, &h, &msg, messageCapacity)
+        }
+        if rc != 0 { throw fail(rc, msg, name: name) }
+        let n = Int(w) * Int(h) * mode.channels
+        var out = [UInt8](repeating: 0, count: n)
+        rc = bytes.withUnsafeBufferPointer { b in
+            out.withUnsafeMutableBufferPointer { o in
+                kestrel_jpeg_decode_scaled(
+                    b.baseAddress, UInt(b.count), o.baseAddress, n, Int32(mode.channels), Int32(numerator), &msg, messageCapacity)
+            }
+        }
+        if rc != 0 { throw fail(rc, msg, name: name) }
+        if mode == .cmyk {
+            for k in 0..<n { out[k] = ~out[k] }
+        }
+        var image = DecodedImage(width: Int(w), height: Int(h), mode: mode, pixels: out)
+        image.reduction = DCTReduction(numerator: numerator, fullWidth: Int(i.width), fullHeight: Int(i.height))
+        return image
+    }
+
+    /// The smallest scale numerator (1...8, over 8) at which a `width` x `height` JPEG still
+    /// covers `minWidth` x `minHeight` pixels of picture (width * n / 8 >= minWidth and the same
+    /// for heights); 8 when even the full size does not.
+    static func reductionNumerator(width: Int, height: Int, minWidth: Int, minHeight: Int) -> Int {
+        for n in 1...7 where width * n >= 8 * minWidth && height * n >= 8 * minHeight { return n }
+        return 8
     }
 }

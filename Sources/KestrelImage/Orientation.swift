@@ -134,6 +134,7 @@ extension DecodedImage {
         image.width = ow
         image.height = oh
         image.pixels = out
+        image.reduction = reduction?.oriented(orientation, width: w, height: h)
         return image
     }
 }

@@ -37,7 +37,12 @@ enum PILResample {
 
     /// Pillow's `precompute_coeffs` for the full box (0, inSize).
     static func coefficients(inSize: Int, outSize: Int, filter: ResampleFilter) -> Coefficients {
-        let scale = Double(inSize) / Double(outSize)
+        coefficients(inSize: inSize, in0: 0, in1: Double(inSize), outSize: outSize, filter: filter)
+    }
+
+    /// Pillow's `precompute_coeffs` for the box `in0 ..< in1` (fractional) of `inSize` samples.
+    static func coefficients(inSize: Int, in0: Double, in1: Double, outSize: Int, filter: ResampleFilter) -> Coefficients {
+        let scale = (in1 - in0) / Double(outSize)
         let filterscale = max(scale, 1.0)
         let support = filter.support * filterscale
         let ksize = Int(support.rounded(.up)) * 2 + 1
@@ -45,7 +50,7 @@ enum PILResample {
         var kk = [Double](repeating: 0, count: outSize * ksize)
         let ss = 1.0 / filterscale
         for xx in 0..<outSize {
-            let center = (Double(xx) + 0.5) * scale
+            let center = in0 + (Double(xx) + 0.5) * scale
             var xmin = Int(center - support + 0.5)  // C (int) truncation, as in Pillow
             if xmin < 0 { xmin = 0 }
             var xmax = Int(center + support + 0.5)
@@ -86,14 +91,23 @@ enum PILResample {
 
     /// Resizes interleaved 8-bit samples (`channels` per pixel), each channel independently,
     /// in Pillow's pass order.
+    /// `box` (x0, y0, x1, y1), in source pixels, fractional: resize only that part of the source,
+    /// as Pillow's `resize(size, box=...)` does (both passes always run then).
     static func resample8(
         _ src: [UInt8], width: Int, height: Int, channels c: Int, outWidth: Int, outHeight: Int,
-        filter: ResampleFilter
+        filter: ResampleFilter, box: (x0: Double, y0: Double, x1: Double, y1: Double)? = nil
     ) -> [UInt8] {
-        if width == outWidth && height == outHeight { return src }
-        let needH = outWidth != width, needV = outHeight != height
-        let horiz = coefficients(inSize: width, outSize: outWidth, filter: filter)
-        var vert = coefficients(inSize: height, outSize: outHeight, filter: filter)
+        if box == nil && width == outWidth && height == outHeight { return src }
+        let needH = box != nil || outWidth != width, needV = box != nil || outHeight != height
+        let horiz: Coefficients, vertical: Coefficients
+        if let box {
+            horiz = coefficients(inSize: width, in0: box.x0, in1: box.x1, outSize: outWidth, filter: filter)
+            vertical = coefficients(inSize: height, in0: box.y0, in1: box.y1, outSize: outHeight, filter: filter)
+        } else {
+            horiz = coefficients(inSize: width, outSize: outWidth, filter: filter)
+            vertical = coefficients(inSize: height, outSize: outHeight, filter: filter)
+        }
+        var vert = vertical
         if verticalFirst(width: width, height: height, outWidth: outWidth, outHeight: outHeight) {
             // [H, W] -> [outH, W] -> [outH, outW]
             var cur = src

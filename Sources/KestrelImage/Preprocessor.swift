@@ -1,4 +1,5 @@
 import Foundation
+import KestrelFiles
 
 /// A preprocessed image: `[3, height, width]` floats, channel-major (CHW), normalised.
 public struct PreprocessedImage: Sendable, Equatable {
@@ -19,7 +20,8 @@ public struct Preprocessor: Sendable {
 
     /// Decodes and preprocesses the file at `url`.
     public func callAsFunction(contentsOf url: URL) throws -> PreprocessedImage {
-        try self(try decoder.decode(contentsOf: url))
+        let path = FilePathBytes(url.path)
+        return try self(try decode(bytes: ImageDecoder.read(path), name: path.description))
     }
 
     /// An upper estimate, in bytes, of the memory that decoding `bytes` and preprocessing the
@@ -45,6 +47,20 @@ public struct Preprocessor: Sendable {
         return total >= Double(Int.max / 2) ? Int.max / 2 : Int(total)
     }
 
+    /// The upright size, in pixels, that preprocessing resizes a `width` x `height` picture to
+    /// (before the crop): what a reduced decode must still cover (`ImageDecoder.decode(bytes:name:minimumSize:)`).
+    /// Without a resize, the full size.
+    public func minimumDecodeSize(width: Int, height: Int) -> (width: Int, height: Int) {
+        let (oh, ow) = outputSize(height: height, width: width)
+        return (ow, oh)
+    }
+
+    /// Decodes an in-memory file as this preprocessing needs it: with the decoder's
+    /// `jpegDecoding == .fast`, a large JPEG at a reduced DCT scale (see `minimumDecodeSize`).
+    public func decode(bytes: [UInt8], name: String) throws -> DecodedImage {
+        try decoder.decode(bytes: bytes, name: name) { w, h in minimumDecodeSize(width: w, height: h) }
+    }
+
     /// Preprocesses a decoded image.
     public func callAsFunction(_ image: DecodedImage) throws -> PreprocessedImage {
         let rgb = try pixelsRGB(image)
@@ -56,7 +72,7 @@ public struct Preprocessor: Sendable {
     public func pixelsRGB(_ image: DecodedImage) throws -> (pixels: [UInt8], height: Int, width: Int) {
         // The resized size follows the image's aspect ratio: a 1 x 4000 strip at 224 would be
         // 224 x 896,000. Refuse it under the decoder's pixel limit before allocating it.
-        let (oh, ow) = outputSize(height: image.height, width: image.width)
+        let (oh, ow) = outputSize(of: image)
         let (pixels, overflow) = oh.multipliedReportingOverflow(by: ow)
         if overflow || pixels > decoder.pixelLimit {
             throw ImageError.resizedTooLarge(width: ow, height: oh, limit: decoder.pixelLimit)
@@ -68,6 +84,17 @@ public struct Preprocessor: Sendable {
     }
 
     // MARK: - Sizes and crops
+
+    /// The resized size of a decoded image: from its full size when the decode was reduced.
+    func outputSize(of image: DecodedImage) -> (Int, Int) {
+        if let r = image.reduction { return outputSize(height: r.fullHeight, width: r.fullWidth) }
+        return outputSize(height: image.height, width: image.width)
+    }
+
+    /// The picture's box in a reduced decode, for the resize; nil at full size.
+    static func box(_ image: DecodedImage) -> (x0: Double, y0: Double, x1: Double, y1: Double)? {
+        image.reduction.map { ($0.x0, $0.y0, $0.x1, $0.y1) }
+    }
 
     func outputSize(height h: Int, width w: Int) -> (Int, Int) {
         switch config.resize {
@@ -109,8 +136,9 @@ public struct Preprocessor: Sendable {
             rgb = PILConvert.toRGB(image)
         }
         var (h, w) = (image.height, image.width)
-        let (oh, ow) = outputSize(height: h, width: w)
-        rgb = PILResample.resample8(rgb, width: w, height: h, channels: 3, outWidth: ow, outHeight: oh, filter: config.filter)
+        let (oh, ow) = outputSize(of: image)
+        rgb = PILResample.resample8(rgb, width: w, height: h, channels: 3, outWidth: ow, outHeight: oh, filter: config.filter,
+                                    box: Self.box(image))
         (h, w) = (oh, ow)
         if let (ch, cw) = config.crop {
             // transformers' center_crop: top = (H - S) // 2; when the image is smaller it pads by
@@ -131,7 +159,7 @@ public struct Preprocessor: Sendable {
             let rgb = PILConvert.compositeOnWhite(PILConvert.toRGBA(input), count: input.width * input.height)
             im = DecodedImage(width: input.width, height: input.height, mode: .rgb, pixels: rgb)
         }
-        let (oh, ow) = outputSize(height: im.height, width: im.width)
+        let (oh, ow) = outputSize(of: im)
         let c = im.mode.channels
         switch im.mode {
         case .palette, .bilevel:  // Pillow resizes "P" and "1" with NEAREST whatever the filter
@@ -145,10 +173,12 @@ public struct Preprocessor: Sendable {
                 im.pixels = p
             }
         case .gray, .rgb, .cmyk:
-            im.pixels = PILResample.resample8(im.pixels, width: im.width, height: im.height, channels: c, outWidth: ow, outHeight: oh, filter: config.filter)
+            im.pixels = PILResample.resample8(im.pixels, width: im.width, height: im.height, channels: c, outWidth: ow, outHeight: oh,
+                                              filter: config.filter, box: Self.box(im))
         }
         im.width = ow
         im.height = oh
+        im.reduction = nil
         if let (ch, cw) = config.crop {
             // torchvision CenterCrop: int(round((H - S) / 2.0)), Python rounds half to even.
             let top = Int((Double(oh - ch) / 2.0).rounded(.toNearestOrEven))

@@ -79,15 +79,20 @@ struct IndexAdd: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let embedder = try modelOptions.embedder()
+            var embedder = try modelOptions.embedder()
             let identity = try ModelFingerprint.identity(of: embedder.model)
             try validateIndexType(indexType, dimension: identity.dimension)
             let catalog = try Catalog.openForWriting(RawArguments.absolutePath(index), identity: identity,
                                                      modelPath: embedder.model.directory.standardizedFileURL.path,
                                                      orientation: embedder.preprocessor.decoder.orientation,
                                                      precision: embedder.model.precision,
+                                                     jpegDecoding: embedder.preprocessor.decoder.jpegDecoding,
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
                                                      warn: { Console.warning($0) })
+            // Without --jpeg-decode, an existing index's setting is followed.
+            if modelOptions.imageOptions.jpegDecode == nil, let recorded = catalog.jpegDecoding {
+                embedder = embedder.with(jpegDecoding: recorded)
+            }
             // Text embeddings of generic prompts: approximate indexes are tuned for text queries too.
             // They depend only on the model, which the catalog pins: embedded once, at the first add.
             if catalog.tuningQueries.isEmpty {
@@ -211,6 +216,7 @@ struct IndexStats: ParsableCommand {
                 ("model_path", catalog.modelPath.map(JSONValue.string) ?? .null), ("dimension", .int(s.identity.dimension)),
                 ("paths", .int(try s.pathCount)), ("vector_storage", .string(s.vectorStorage.rawValue)),
                 ("orientation", .string(catalog.orientation.rawValue)), ("precision", .string(catalog.precision.rawValue)),
+                ("jpeg_decode", catalog.jpegDecoding.map { .string($0.rawValue) } ?? .null),
                 ("log_sequence", .int(Int(try s.lastSequence))), ("index_sequence", .int(Int(ix.coveredSequence))),
                 ("search_parameters", ix.searchParameterSummary.map(JSONValue.string) ?? .null),
             ]

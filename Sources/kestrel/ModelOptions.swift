@@ -8,6 +8,17 @@ struct ImageOptions: ParsableArguments {
         "EXIF orientation of photos: 'exif' turns them upright as viewers show them (default); 'ignore' uses the pixels as stored, as the reference pipelines (PIL.Image.open) do. An index keeps the setting it was built with.",
         valueName: "exif|ignore"))
     var orientation: OrientationOption = .exif
+
+    @Option(name: .long, help: ArgumentHelp(
+        "JPEG decoding: 'fast' decodes large JPEGs at a reduced scale in the DCT domain (libjpeg-turbo, still at least twice the model's resize size) before the exact resize, several times faster on photos; 'exact' decodes every pixel, bit-identical to the reference pipelines. Default: what the index records, else fast. An index keeps the setting it was built with.",
+        valueName: "fast|exact"))
+    var jpegDecode: JPEGDecodeOption?
+}
+
+/// `--jpeg-decode fast|exact`.
+enum JPEGDecodeOption: String, ExpressibleByArgument, CaseIterable {
+    case fast, exact
+    var decoding: JPEGDecoding { self == .fast ? .fast : .exact }
 }
 
 /// `--orientation exif|ignore`.
@@ -66,7 +77,8 @@ struct ModelOptions: ParsableArguments {
         guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--model \(model): no such folder") }
         let embedder = try Embedder(modelDirectory: url, alpha: alpha?.handling, pixelLimit: pixelLimit,
                                     orientation: imageOptions.orientation.handling, batchSize: batchSize,
-                                    precision: precisionOptions.value)
+                                    precision: precisionOptions.value,
+                                    jpegDecoding: imageOptions.jpegDecode?.decoding ?? Embedder.defaultJPEGDecoding)
         warnAboutPrecision(embedder.model)
         return embedder
     }

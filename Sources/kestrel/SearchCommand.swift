@@ -63,10 +63,12 @@ struct SearchCommand: ParsableCommand {
     /// recorded folder that is gone or no longer holds a model is a usage error naming it.
     func queryEmbedder(_ catalog: Catalog) throws -> Embedder {
         let orientation = imageOptions.orientation.handling
+        // An image query is decoded as the index's images were, unless --jpeg-decode says otherwise.
+        let jpeg = imageOptions.jpegDecode?.decoding ?? catalog.jpegDecoding ?? Embedder.defaultJPEGDecoding
         let precision = precisionOptions.value
         if let model {
             let embedder = try Embedder(modelDirectory: try RawArguments.textURL(model, option: "--model"), orientation: orientation,
-                                        precision: precision)
+                                        precision: precision, jpegDecoding: jpeg)
             warnAboutPrecision(embedder.model)
             return embedder
         }
@@ -78,7 +80,8 @@ struct SearchCommand: ParsableCommand {
                                   + " (the folder the model moved to, or a copy of it)")
         }
         do {
-            let embedder = try Embedder(modelDirectory: URL(fileURLWithPath: recorded), orientation: orientation, precision: precision)
+            let embedder = try Embedder(modelDirectory: URL(fileURLWithPath: recorded), orientation: orientation, precision: precision,
+                                        jpegDecoding: jpeg)
             warnAboutPrecision(embedder.model)
             return embedder
         } catch ModelError.notAModelFolder {

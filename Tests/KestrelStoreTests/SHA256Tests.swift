@@ -53,3 +53,26 @@ final class SHA256Tests: XCTestCase {
             try SHA256.hexDigest(ofFileAt: file), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 }
+
+/// Issue 7: the SHA-NI block path against the portable Swift twin, on odd lengths and chunkings.
+final class SHA256AccelerationTests: XCTestCase {
+    func testSHAExtensionsAgreeWithThePortablePath() throws {
+        try XCTSkipUnless(SHA256.hasSHAExtensions, "this processor has no SHA extensions: only the portable path runs")
+        var rng = SeededRandom(seed: 11)
+        for n in [0, 1, 63, 64, 65, 127, 128, 129, 1000, 4097, 65_537, 1_000_003] {
+            let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            var fast = SHA256(), slow = SHA256(accelerated: false)
+            var i = 0
+            while i < n {
+                let step = min(n - i, Int.random(in: 1...300, using: &rng))
+                bytes[i..<(i + step)].withUnsafeBytes { fast.update($0) }
+                bytes[i..<(i + step)].withUnsafeBytes { slow.update($0) }
+                i += step
+            }
+            XCTAssertEqual(fast.finalize(), slow.finalize(), "\(n) bytes, chunked")
+            var whole = SHA256(accelerated: false)
+            whole.update(bytes)
+            XCTAssertEqual(SHA256.hash(bytes), whole.finalize(), "\(n) bytes")
+        }
+    }
+}
