@@ -7,6 +7,7 @@
 //   IVF kind:  vectors are added with their slot as FAISS id; removal takes them out of the lists.
 //   HNSW kind: removal sets slot -> -1 (tombstone); a selector hides tombstones at search time.
 #include "cfaiss.h"
+#include "fast_flat.h"
 
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
@@ -119,6 +120,8 @@ struct SlotSelector : faiss::IDSelector {
 };
 
 void prepare(cfaiss_index* h) {
+    // Plain flat storage (also what read_index gives back) runs on the shim's SIMD distances.
+    cfaiss_fast::use_fast_storage(h->index);
     h->kind = kind_of(h->index.get());
     faiss::Index* inner = core(h->index.get());
     if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(inner)) {
@@ -168,7 +171,9 @@ void train_quietly(faiss::Index* index, faiss_idx n, const float* x) {
 }
 
 std::unique_ptr<faiss::Index> make_index(int32_t d, const std::string& factory) {
-    return std::unique_ptr<faiss::Index>(faiss::index_factory(d, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+    std::unique_ptr<faiss::Index> index(faiss::index_factory(d, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+    cfaiss_fast::use_fast_storage(index);
+    return index;
 }
 
 int64_t live_count(const cfaiss_index* h) { return int64_t(h->slot_of.size()); }
@@ -577,6 +582,17 @@ cfaiss_status cfaiss_knn_exact(
         return CFAISS_OK;
     });
 }
+
+int32_t cfaiss_simd_best(void) { return cfaiss_fast::best_level(); }
+int32_t cfaiss_simd_level(void) { return cfaiss_fast::current_level(); }
+int32_t cfaiss_set_simd_level(int32_t level) { return cfaiss_fast::set_level(level); }
+
+float cfaiss_inner_product(int32_t level, const float* x, const float* y, int64_t d) {
+    if (!x || !y || d <= 0) return 0;
+    return cfaiss_fast::kernel(level)(x, y, size_t(d));
+}
+
+int32_t cfaiss_uses_fast_storage(const cfaiss_index* h) { return h && cfaiss_fast::is_fast(h->index.get()) ? 1 : 0; }
 
 uint64_t cfaiss_checksum(const void* data, size_t size) {
     // FNV-1a over 8-byte words, then the tail; good enough to catch torn or flipped bytes.
