@@ -198,7 +198,9 @@ void rebuild_hnsw(cfaiss_index* h) {
     }
     if (auto* pq = dynamic_cast<faiss::IndexPQ*>(core(fresh.get()))) quiet_clustering(pq->pq.cp);
     if (!fresh->is_trained && !ids.empty()) train_quietly(fresh.get(), faiss_idx(ids.size()), x.data());
-    if (!ids.empty()) fresh->add(faiss_idx(ids.size()), x.data());
+    if (!ids.empty() && !cfaiss_fast::fast_hnsw_add(fresh.get(), faiss_idx(ids.size()), x.data())) {
+        fresh->add(faiss_idx(ids.size()), x.data());
+    }
     h->index = std::move(fresh);
     h->slot_ids = ids;
     h->slot_of.clear();
@@ -295,7 +297,7 @@ cfaiss_status cfaiss_add_with_ids(cfaiss_index* h, int64_t n, const float* x, co
             h->index->add_with_ids(faiss_idx(n), x, slots.data());
         } else {
             if (h->index->ntotal != faiss_idx(first)) return fail(CFAISS_ERR_FORMAT, "slot table out of sync");
-            h->index->add(faiss_idx(n), x);
+            if (!cfaiss_fast::fast_hnsw_add(h->index.get(), faiss_idx(n), x)) h->index->add(faiss_idx(n), x);
         }
         h->slot_ids.insert(h->slot_ids.end(), ids, ids + n);
         for (int64_t i = 0; i < n; i++) h->slot_of[ids[i]] = first + i;
@@ -372,6 +374,18 @@ cfaiss_status cfaiss_search(
         if (allowed || has_tombstones) params->sel = &selector;
 
         std::vector<faiss_idx> slots(size_t(nq * k));
+        // FAISS 1.7.3's IndexHNSW::search opens an OpenMP team even for one query (later FAISS
+        // does not: `omp parallel if (n > 1)`); the idle member costs a wake-up and a barrier per
+        // search, a scheduler time slice on a busy machine. One query runs on the calling thread.
+        // (The thread count is a per-thread OpenMP setting, so concurrent searches do not interfere.)
+        int saved_threads = omp_get_max_threads();
+        bool one_thread = nq == 1 && h->kind == CFAISS_KIND_HNSW && saved_threads > 1;
+        if (one_thread) omp_set_num_threads(1);
+        struct Restore {
+            bool on;
+            int n;
+            ~Restore() { if (on) omp_set_num_threads(n); }
+        } restore{one_thread, saved_threads};
         h->index->search(faiss_idx(nq), queries, faiss_idx(k), distances, slots.data(), params);
         for (int64_t i = 0; i < nq * k; i++) {
             int64_t s = slots[i];

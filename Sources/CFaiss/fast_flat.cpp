@@ -101,6 +101,46 @@ __attribute__((target("avx512f"))) float ip_avx512(const float* x, const float* 
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
+/// Four rows at once, each row summed exactly as ip_avx512 sums it.
+__attribute__((target("avx512f"))) void ip4_avx512(
+    const float* x, const float* y0, const float* y1, const float* y2, const float* y3, size_t d, float* out) {
+    const float* y[4] = {y0, y1, y2, y3};
+    __m512 a[4][4];
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < 4; j++) a[r][j] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 64 <= d; i += 64) {
+        __m512 q0 = _mm512_loadu_ps(x + i), q1 = _mm512_loadu_ps(x + i + 16);
+        __m512 q2 = _mm512_loadu_ps(x + i + 32), q3 = _mm512_loadu_ps(x + i + 48);
+        for (int r = 0; r < 4; r++) {
+            a[r][0] = _mm512_fmadd_ps(q0, _mm512_loadu_ps(y[r] + i), a[r][0]);
+            a[r][1] = _mm512_fmadd_ps(q1, _mm512_loadu_ps(y[r] + i + 16), a[r][1]);
+            a[r][2] = _mm512_fmadd_ps(q2, _mm512_loadu_ps(y[r] + i + 32), a[r][2]);
+            a[r][3] = _mm512_fmadd_ps(q3, _mm512_loadu_ps(y[r] + i + 48), a[r][3]);
+        }
+    }
+    for (; i + 16 <= d; i += 16) {
+        __m512 q0 = _mm512_loadu_ps(x + i);
+        for (int r = 0; r < 4; r++) a[r][0] = _mm512_fmadd_ps(q0, _mm512_loadu_ps(y[r] + i), a[r][0]);
+    }
+    if (i < d) {
+        __mmask16 m = __mmask16((1u << (d - i)) - 1u);
+        __m512 q0 = _mm512_maskz_loadu_ps(m, x + i);
+        for (int r = 0; r < 4; r++) a[r][1] = _mm512_fmadd_ps(q0, _mm512_maskz_loadu_ps(m, y[r] + i), a[r][1]);
+    }
+    for (int r = 0; r < 4; r++) {
+        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[r][0], a[r][1]), _mm512_add_ps(a[r][2], a[r][3])));
+    }
+}
+
+template <InnerProduct ip>
+void ip4_each(const float* x, const float* y0, const float* y1, const float* y2, const float* y3, size_t d, float* out) {
+    out[0] = ip(x, y0, d);
+    out[1] = ip(x, y1, d);
+    out[2] = ip(x, y2, d);
+    out[3] = ip(x, y3, d);
+}
+
 float ip_faiss(const float* x, const float* y, size_t d) { return faiss::fvec_inner_product(x, y, d); }
 
 int detect_best() {
@@ -254,6 +294,20 @@ InnerProduct kernel(int level) {
         case kPortable: return ip_portable;
         default: return ip_faiss;
     }
+}
+
+InnerProduct4 kernel4(int level) {
+    switch (std::min(level, best_level())) {
+        case kAVX512: return ip4_avx512;
+        case kAVX2: return ip4_each<ip_avx2>;
+        case kPortable: return ip4_each<ip_portable>;
+        default: return ip4_each<ip_faiss>;
+    }
+}
+
+const float* flat_codes(const faiss::Index* flat) {
+    auto* f = dynamic_cast<const faiss::IndexFlat*>(flat);
+    return f ? f->get_xb() : nullptr;
 }
 
 int use_fast_storage(std::unique_ptr<faiss::Index>& root) {

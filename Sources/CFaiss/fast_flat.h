@@ -27,6 +27,11 @@ enum Level : int { kFaiss = 0, kPortable = 1, kAVX2 = 2, kAVX512 = 3 };
 /// with it to float rounding (|diff| <= about d * 2^-24 * sum |x_i y_i|), not bit for bit.
 using InnerProduct = float (*)(const float* x, const float* y, size_t d);
 
+/// out[r] = <q, y_r> for r < 4; each equal, bit for bit, to the InnerProduct of the same level
+/// (the four rows are read interleaved, so their memory loads overlap).
+using InnerProduct4 = void (*)(const float* q, const float* y0, const float* y1, const float* y2, const float* y3,
+                               size_t d, float* out);
+
 /// Best level this CPU (and OS) supports.
 int best_level();
 /// Level in effect: KESTREL_FAISS_SIMD (faiss|portable|avx2|avx512) caps the best level at
@@ -35,6 +40,16 @@ int current_level();
 int set_level(int level);
 /// Kernel of a level (clamped to best_level(); level 0 is faiss::fvec_inner_product).
 InnerProduct kernel(int level);
+
+InnerProduct4 kernel4(int level);
+
+/// The stored rows of flat storage (d floats per row).
+const float* flat_codes(const faiss::Index* flat);
+
+/// IndexHNSW::add for an index whose storage is the fast subclass (fast_hnsw_add.cpp): the same
+/// graph construction as FAISS 1.7.3 on the SIMD kernels. Returns false (adding nothing) if the
+/// index is not such an index or the level is 0; the caller then uses index->add.
+bool fast_hnsw_add(faiss::Index* index, faiss::Index::idx_t n, const float* x);
 
 /// Swaps plain inner-product IndexFlat / IndexFlatIP storage inside `root` (the index itself,
 /// the core of an IndexPreTransform, an IndexHNSW's storage, an IndexIVF's coarse quantizer)

@@ -7,8 +7,9 @@ switch args.first {
 case "model": try runModelBench(args: Array(args.dropFirst()))
 case "kernels": runKernelBench()
 case "index-recall": runIndexRecallBench(args: Array(args.dropFirst()))
+case "faiss-speed": runFaissSpeedBench(args: Array(args.dropFirst()))
 case "make-model": try runMakeModel(args: Array(args.dropFirst()))
 case "store-open": try runStoreOpenBench(args: Array(args.dropFirst()))
 default:
-    print("usage: kestrel-bench (model --model DIR [--text-only] [--repeats N] | kernels | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
+    print("usage: kestrel-bench (model --model DIR [--text-only] [--repeats N] | kernels | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | faiss-speed [--count N] [--dim D] [--queries Q] [--check-count M] [--threads N] [--write-vectors FILE] [--json] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
 }
