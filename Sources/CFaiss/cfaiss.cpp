@@ -7,6 +7,7 @@
 //   IVF kind:  vectors are added with their slot as FAISS id; removal takes them out of the lists.
 //   HNSW kind: removal sets slot -> -1 (tombstone); a selector hides tombstones at search time.
 #include "cfaiss.h"
+#include "fast_flat.h"
 
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVF.h>
@@ -119,6 +120,8 @@ struct SlotSelector : faiss::IDSelector {
 };
 
 void prepare(cfaiss_index* h) {
+    // Plain flat storage (also what read_index gives back) runs on the shim's SIMD distances.
+    cfaiss_fast::use_fast_storage(h->index);
     h->kind = kind_of(h->index.get());
     faiss::Index* inner = core(h->index.get());
     if (auto* ivf = dynamic_cast<faiss::IndexIVF*>(inner)) {
@@ -168,7 +171,9 @@ void train_quietly(faiss::Index* index, faiss_idx n, const float* x) {
 }
 
 std::unique_ptr<faiss::Index> make_index(int32_t d, const std::string& factory) {
-    return std::unique_ptr<faiss::Index>(faiss::index_factory(d, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+    std::unique_ptr<faiss::Index> index(faiss::index_factory(d, factory.c_str(), faiss::METRIC_INNER_PRODUCT));
+    cfaiss_fast::use_fast_storage(index);
+    return index;
 }
 
 int64_t live_count(const cfaiss_index* h) { return int64_t(h->slot_of.size()); }
@@ -193,7 +198,9 @@ void rebuild_hnsw(cfaiss_index* h) {
     }
     if (auto* pq = dynamic_cast<faiss::IndexPQ*>(core(fresh.get()))) quiet_clustering(pq->pq.cp);
     if (!fresh->is_trained && !ids.empty()) train_quietly(fresh.get(), faiss_idx(ids.size()), x.data());
-    if (!ids.empty()) fresh->add(faiss_idx(ids.size()), x.data());
+    if (!ids.empty() && !cfaiss_fast::fast_hnsw_add(fresh.get(), faiss_idx(ids.size()), x.data())) {
+        fresh->add(faiss_idx(ids.size()), x.data());
+    }
     h->index = std::move(fresh);
     h->slot_ids = ids;
     h->slot_of.clear();
@@ -290,7 +297,7 @@ cfaiss_status cfaiss_add_with_ids(cfaiss_index* h, int64_t n, const float* x, co
             h->index->add_with_ids(faiss_idx(n), x, slots.data());
         } else {
             if (h->index->ntotal != faiss_idx(first)) return fail(CFAISS_ERR_FORMAT, "slot table out of sync");
-            h->index->add(faiss_idx(n), x);
+            if (!cfaiss_fast::fast_hnsw_add(h->index.get(), faiss_idx(n), x)) h->index->add(faiss_idx(n), x);
         }
         h->slot_ids.insert(h->slot_ids.end(), ids, ids + n);
         for (int64_t i = 0; i < n; i++) h->slot_of[ids[i]] = first + i;
@@ -367,6 +374,18 @@ cfaiss_status cfaiss_search(
         if (allowed || has_tombstones) params->sel = &selector;
 
         std::vector<faiss_idx> slots(size_t(nq * k));
+        // FAISS 1.7.3's IndexHNSW::search opens an OpenMP team even for one query (later FAISS
+        // does not: `omp parallel if (n > 1)`); the idle member costs a wake-up and a barrier per
+        // search, a scheduler time slice on a busy machine. One query runs on the calling thread.
+        // (The thread count is a per-thread OpenMP setting, so concurrent searches do not interfere.)
+        int saved_threads = omp_get_max_threads();
+        bool one_thread = nq == 1 && h->kind == CFAISS_KIND_HNSW && saved_threads > 1;
+        if (one_thread) omp_set_num_threads(1);
+        struct Restore {
+            bool on;
+            int n;
+            ~Restore() { if (on) omp_set_num_threads(n); }
+        } restore{one_thread, saved_threads};
         h->index->search(faiss_idx(nq), queries, faiss_idx(k), distances, slots.data(), params);
         for (int64_t i = 0; i < nq * k; i++) {
             int64_t s = slots[i];
@@ -577,6 +596,17 @@ cfaiss_status cfaiss_knn_exact(
         return CFAISS_OK;
     });
 }
+
+int32_t cfaiss_simd_best(void) { return cfaiss_fast::best_level(); }
+int32_t cfaiss_simd_level(void) { return cfaiss_fast::current_level(); }
+int32_t cfaiss_set_simd_level(int32_t level) { return cfaiss_fast::set_level(level); }
+
+float cfaiss_inner_product(int32_t level, const float* x, const float* y, int64_t d) {
+    if (!x || !y || d <= 0) return 0;
+    return cfaiss_fast::kernel(level)(x, y, size_t(d));
+}
+
+int32_t cfaiss_uses_fast_storage(const cfaiss_index* h) { return h && cfaiss_fast::is_fast(h->index.get()) ? 1 : 0; }
 
 uint64_t cfaiss_checksum(const void* data, size_t size) {
     // FNV-1a over 8-byte words, then the tail; good enough to catch torn or flipped bytes.

@@ -98,6 +98,23 @@ cfaiss_status cfaiss_knn_exact(
     int32_t d, int64_t nq, const float* queries, int64_t nb, const float* base, int64_t k,
     float* distances, int64_t* labels);
 
+/// Distance code levels of the flat storage (Flat, the storage of HNSW*,Flat, IVF's coarse
+/// quantizer): 0 = FAISS's own code (scalar in Debian's build; plain FAISS classes), 1 = portable
+/// C++, 2 = AVX2 + FMA, 3 = AVX-512F. The best level the CPU supports is used unless the
+/// environment variable KESTREL_FAISS_SIMD (faiss|portable|avx2|avx512) caps it.
+enum { CFAISS_SIMD_FAISS = 0, CFAISS_SIMD_PORTABLE = 1, CFAISS_SIMD_AVX2 = 2, CFAISS_SIMD_AVX512 = 3 };
+/// Best level this CPU supports.
+int32_t cfaiss_simd_best(void);
+/// Level in effect for indexes created or read from now on, and for every search.
+int32_t cfaiss_simd_level(void);
+/// Test and benchmark hook: sets the level (clamped to 0...best), returns the level in effect.
+/// Process-wide: not for use while other threads create, read or search indexes.
+int32_t cfaiss_set_simd_level(int32_t level);
+/// <x, y> over d floats with the kernel of `level` (clamped to the best level); for tests.
+float cfaiss_inner_product(int32_t level, const float* x, const float* y, int64_t d);
+/// 1 if the handle's flat storage runs on the shim's SIMD code, else 0.
+int32_t cfaiss_uses_fast_storage(const cfaiss_index* index);
+
 /// 64-bit content hash (for corruption checks of persisted payloads).
 uint64_t cfaiss_checksum(const void* data, size_t size);
 
