@@ -11,7 +11,8 @@ case "index-recall": runIndexRecallBench(args: Array(args.dropFirst()))
 case "faiss-speed": runFaissSpeedBench(args: Array(args.dropFirst()))
 case "make-model": try runMakeModel(args: Array(args.dropFirst()))
 case "store-open": try runStoreOpenBench(args: Array(args.dropFirst()))
+case "precision-agreement": try runPrecisionAgreement(args: Array(args.dropFirst()))
 case "ingest-jpeg": try runIngestBench(args: Array(args.dropFirst()))
 default:
-    print("usage: kestrel-bench (model --model DIR [--precision P] [--text-only] [--repeats N] | kernels [--rows-only] | gemm [--threads N] [--seconds S] | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | faiss-speed [--count N] [--dim D] [--queries Q] [--check-count M] [--threads N] [--write-vectors FILE] [--json] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold] | ingest-jpeg --model DIR [--count 200] [--dir DIR] [--modes fast,exact] [--threads 0,1,2])")
+    print("usage: kestrel-bench (model --model DIR [--precision P] [--text-only] [--repeats N] | kernels [--rows-only] | gemm [--threads N] [--seconds S] | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | faiss-speed [--count N] [--dim D] [--queries Q] [--check-count M] [--threads N] [--write-vectors FILE] [--json] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold] | precision-agreement --model DIR [--precisions bf16,int8] [--count N] IMAGE_DIR... | ingest-jpeg --model DIR [--count 200] [--dir DIR] [--modes fast,exact] [--threads 0,1,2])")
 }
