@@ -23,6 +23,11 @@
 // How int8 products quantise their activations per call (chosen when packing).
 #define CDNNL_INT8_U8_ZP 0   // u8 with a zero point: scale = (max - min) / 255 (asymmetric)
 #define CDNNL_INT8_S8 1      // s8 symmetric: scale = max|x| / 127
+// OR'd into int8_mode: the first int8 formulation (runtime per-column output scales, bias divided
+// by them per call), which oneDNN 2.6 runs on its older gemm:jit with plain [K, N] weights. The
+// default applies scales and bias as runtime binary post-ops, which oneDNN runs on brgemm (VNNI)
+// with its blocked weight layout. Kept for benchmarks and tests.
+#define CDNNL_INT8_OUTPUT_SCALES 2
 
 // Epilogues applied after bias.
 #define CDNNL_ACT_NONE 0
@@ -75,3 +80,12 @@ void cdnnl_quantize_s8(const float *x, int64_t count, int8_t *q, float *scale);
 /// Number of primitives in the cache, and nanoseconds spent creating them so far.
 int64_t cdnnl_cache_entries(void);
 int64_t cdnnl_cache_create_ns(void);
+/// Primitives evicted from the cache so far (least recently used first).
+int64_t cdnnl_cache_evictions(void);
+/// Bounds the cache to `limit` primitives (>= 1; default 256); evicts down to it at once.
+/// A primitive evicted while another thread runs it is destroyed when that call ends.
+void cdnnl_cache_set_limit(int64_t limit);
+/// The oneDNN implementation a product of m rows on `w` runs on (e.g. "brg:avx512_core_vnni",
+/// "gemm:jit"), as DNNL_VERBOSE names it; "" on failure. Bias, activation and accumulate as in
+/// cdnnl_linear. The pointer stays valid until the next call on this thread.
+const char *cdnnl_implementation(const cdnnl_weight *w, int64_t m, int has_bias, int act, int accumulate, int threads);
