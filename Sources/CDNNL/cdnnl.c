@@ -23,6 +23,8 @@
 
 extern int omp_get_max_threads(void);
 extern void omp_set_num_threads(int);
+extern int omp_get_thread_num(void);
+extern int omp_get_num_threads(void);
 
 // M at which the weight layout is chosen: the big-batch case (ViT-B/32 batch 32 = 1600 rows).
 #define PACK_M 1024
@@ -721,4 +723,34 @@ done:
     if (e) release(e);
     if (saved_threads != threads) omp_set_num_threads(saved_threads);
     return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row loops on oneDNN's OpenMP pool
+
+// libgomp's own entry point for a parallel region (what GCC emits for `#pragma omp parallel`;
+// clang's -fopenmp would target libomp's ABI instead): fn(data) runs on num_threads threads, the
+// caller being thread 0, and returns when all have finished.
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+
+typedef struct {
+    int64_t count;
+    void (*body)(void *, int64_t, int64_t);
+    void *ctx;
+} row_job;
+
+static void row_job_run(void *p) {
+    const row_job *j = p;
+    int c = omp_get_thread_num(), n = omp_get_num_threads();
+    int64_t begin = j->count * c / n, end = j->count * (c + 1) / n;
+    if (begin < end) j->body(j->ctx, begin, end);
+}
+
+void cdnnl_parallel_for(int64_t count, int threads, void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx) {
+    if (count <= 0) return;
+    int chunks = threads < 1 ? 1 : threads;
+    if (chunks > count) chunks = (int)count;
+    if (chunks == 1) { body(ctx, 0, count); return; }
+    row_job j = {count, body, ctx};
+    GOMP_parallel(row_job_run, &j, (unsigned)chunks, 0);
 }

@@ -7,9 +7,10 @@ switch args.first {
 case "model": try runModelBench(args: Array(args.dropFirst()))
 case "kernels": runKernelBench()
 case "gemm": runGEMMBench(args: Array(args.dropFirst()))
+case "gemm-layers": runGEMMLayersBench(args: Array(args.dropFirst()))
 case "index-recall": runIndexRecallBench(args: Array(args.dropFirst()))
 case "make-model": try runMakeModel(args: Array(args.dropFirst()))
 case "store-open": try runStoreOpenBench(args: Array(args.dropFirst()))
 default:
-    print("usage: kestrel-bench (model --model DIR [--text-only] [--repeats N] | kernels | gemm [--threads N] [--seconds S] | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
+    print("usage: kestrel-bench (model --model DIR [--text-only] [--repeats N] | kernels | gemm [--threads N] [--seconds S] [--vit] | gemm-layers [--rows M] [--layers L] [--precision P] [--threads N] [--seconds S] | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
 }

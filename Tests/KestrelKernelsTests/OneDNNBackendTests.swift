@@ -253,7 +253,7 @@ final class OneDNNBackendTests: XCTestCase {
 }
 
 /// Results written by concurrent tasks, one slot each.
-private final class ConcurrentResults: @unchecked Sendable {
+final class ConcurrentResults: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [[Float]]
     init(count: Int) { slots = Array(repeating: [], count: count) }

@@ -89,3 +89,11 @@ void cdnnl_cache_set_limit(int64_t limit);
 /// "gemm:jit"), as DNNL_VERBOSE names it; "" on failure. Bias, activation and accumulate as in
 /// cdnnl_linear. The pointer stays valid until the next call on this thread.
 const char *cdnnl_implementation(const cdnnl_weight *w, int64_t m, int has_bias, int act, int accumulate, int threads);
+
+/// Runs body(ctx, begin, end) over `threads` contiguous, disjoint ranges covering [0, count)
+/// (fewer when count is smaller), on the same OpenMP thread pool oneDNN's products use, from
+/// the calling thread (which does one range itself). For element-wise row loops between
+/// products: their workers are the ones oneDNN's products leave spinning (libgomp's
+/// OMP_WAIT_POLICY / GOMP_SPINCOUNT), so they do the work instead of competing with Dispatch
+/// threads for the cores. body must be safe to run concurrently on disjoint ranges.
+void cdnnl_parallel_for(int64_t count, int threads, void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx);
