@@ -754,3 +754,17 @@ void cdnnl_parallel_for(int64_t count, int threads, void (*body)(void *ctx, int6
     row_job j = {count, body, ctx};
     GOMP_parallel(row_job_run, &j, (unsigned)chunks, 0);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Wait policy
+
+extern int execv(const char *path, char *const argv[]);
+
+int cdnnl_reexec_with_passive_wait(char *const *argv) {
+    const char *again = getenv("KESTREL_OMP_REEXEC");
+    if ((again && strcmp(again, "0") == 0) || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return 0;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) || setenv("KESTREL_OMP_REEXEC", "0", 1)) return -1;
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY");   // exec failed: libgomp already runs with its default
+    return -1;
+}

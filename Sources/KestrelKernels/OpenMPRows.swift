@@ -29,3 +29,20 @@ public enum OpenMPRows {
         }
     }
 }
+
+/// libgomp's wait policy (how long OpenMP workers spin after a product before sleeping).
+///
+/// Measured on this project's 2-core machine under load (docs/benchmarks.md, "int8 on brgemm and
+/// the OpenMP wait policy"): libgomp's default spinning made a ViT layer at M=50 2.5-5x slower
+/// than OMP_WAIT_POLICY=passive and never faster; at M=1600 the two were within noise. The policy
+/// is read when libgomp loads, so the only in-process control is to restart the process with it set.
+public enum OpenMPWaitPolicy {
+    /// When neither OMP_WAIT_POLICY nor GOMP_SPINCOUNT is set (and KESTREL_OMP_REEXEC is not "0"),
+    /// re-executes this program (/proc/self/exe, same arguments) with OMP_WAIT_POLICY=passive.
+    /// Does not return in that case; returns false if the restart failed, true if nothing was
+    /// needed. Call first thing in `main`, before any thread or file is opened.
+    @discardableResult
+    public static func restartPassiveIfUnset() -> Bool {
+        cdnnl_reexec_with_passive_wait(CommandLine.unsafeArgv) == 0
+    }
+}

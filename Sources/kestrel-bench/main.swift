@@ -1,8 +1,11 @@
 import Foundation
+import KestrelKernels
 
 // kestrel-bench SUITE [options]: benchmarks that print figures and ratios against a baseline
 // measured in the same run. Build with `swift build -c release --product kestrel-bench`.
-let args = Array(CommandLine.arguments.dropFirst())
+// `--omp-passive` first: restart with OMP_WAIT_POLICY=passive unless a wait policy is set.
+if CommandLine.arguments.dropFirst().first == "--omp-passive" { OpenMPWaitPolicy.restartPassiveIfUnset() }
+let args = Array(CommandLine.arguments.dropFirst().drop { $0 == "--omp-passive" })
 switch args.first {
 case "model": try runModelBench(args: Array(args.dropFirst()))
 case "kernels": runKernelBench()
@@ -12,5 +15,5 @@ case "index-recall": runIndexRecallBench(args: Array(args.dropFirst()))
 case "make-model": try runMakeModel(args: Array(args.dropFirst()))
 case "store-open": try runStoreOpenBench(args: Array(args.dropFirst()))
 default:
-    print("usage: kestrel-bench (model --model DIR [--text-only] [--repeats N] | kernels | gemm [--threads N] [--seconds S] [--vit] | gemm-layers [--rows M] [--layers L] [--precision P] [--threads N] [--seconds S] | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
+    print("usage: kestrel-bench [--omp-passive] (model --model DIR [--text-only] [--repeats N] | kernels | gemm [--threads N] [--seconds S] [--vit] | gemm-layers [--rows M] [--layers L] [--precision P] [--threads N] [--seconds S] | index-recall [--count N] [--dim D] [--types flat,hnsw,ivf] | make-model --out DIR | store-open [--count N] [--dim D] [--dir DIR] [--cold])")
 }

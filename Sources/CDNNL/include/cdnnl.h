@@ -97,3 +97,11 @@ const char *cdnnl_implementation(const cdnnl_weight *w, int64_t m, int has_bias,
 /// OMP_WAIT_POLICY / GOMP_SPINCOUNT), so they do the work instead of competing with Dispatch
 /// threads for the cores. body must be safe to run concurrently on disjoint ranges.
 void cdnnl_parallel_for(int64_t count, int threads, void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx);
+
+/// libgomp reads OMP_WAIT_POLICY / GOMP_SPINCOUNT once, when it loads (before main), so a process
+/// cannot change its own wait policy later. When neither is set (and KESTREL_OMP_REEXEC is not
+/// "0"), sets OMP_WAIT_POLICY=passive and KESTREL_OMP_REEXEC=0 and replaces the process with
+/// itself (execv of /proc/self/exe with `argv`); returns 0 without doing anything otherwise, or
+/// -1 if the exec failed (the process then simply goes on with libgomp's default). Call first
+/// thing in main, before any thread starts.
+int cdnnl_reexec_with_passive_wait(char *const *argv);
