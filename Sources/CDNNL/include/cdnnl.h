@@ -5,7 +5,8 @@
 // prefers, in fp32, bf16 or int8 (s8, symmetric per output channel). Every function returns 0 on
 // success and a negative CDNNL_* code on failure, with a message in cdnnl_last_error() (per
 // thread); nothing here aborts. Primitives are created once per (M, K, N, precision, epilogue,
-// threads) and kept in a process-wide cache; any number of threads may call cdnnl_linear at once.
+// threads) and kept in a process-wide cache (least recently used evicted past 256 entries); any
+// number of threads may call cdnnl_linear at once.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
