@@ -623,6 +623,72 @@ const char *cdnnl_implementation(const cdnnl_weight *w, int64_t m, int has_bias,
 // ---------------------------------------------------------------------------------------------
 // Products
 
+// Converting the activations (bf16 rounding, int8 range and quantisation) on the call's threads,
+// through cdnnl_parallel_for: each chunk is independent, and min / max are exact, so the result is
+// the same as the single-threaded helpers' (which the tests compare with the naive twins).
+#define PAR_MIN_ELEMENTS (1 << 16)
+#define PAR_MAX_CHUNKS 64
+
+typedef struct {
+    const float *x;
+    int64_t n;
+    int chunks, kind;   // kind: 0 min/max, 1 absmax, 2 quantise u8, 3 quantise s8, 4 bf16
+    float inv, zp;
+    void *out;
+    float lo[PAR_MAX_CHUNKS], hi[PAR_MAX_CHUNKS];
+} convert_job;
+
+static void convert_chunks(void *ctx, int64_t begin, int64_t end) {
+    convert_job *j = ctx;
+    for (int64_t c = begin; c < end; c++) {
+        int64_t b = j->n * c / j->chunks, e = j->n * (c + 1) / j->chunks;
+        switch (j->kind) {
+        case 0: minmax(j->x + b, e - b, &j->lo[c], &j->hi[c]); break;
+        case 1: j->hi[c] = absmax(j->x + b, e - b); break;
+        case 2: quantize_u8_with(j->x + b, e - b, j->inv, j->zp, (uint8_t *)j->out + b); break;
+        case 3: quantize_s8_with(j->x + b, e - b, j->inv, (int8_t *)j->out + b); break;
+        default: to_bf16(j->x + b, e - b, (uint16_t *)j->out + b); break;
+        }
+    }
+}
+
+static void convert_run(convert_job *j, int kind) {
+    j->kind = kind;
+    cdnnl_parallel_for(j->chunks, j->chunks, convert_chunks, j);
+}
+
+// x[n] as this product's source: bf16, or int8 with its scale (and zero point for u8).
+static void convert_source(const float *x, int64_t n, int precision, int int8_mode, int threads, void *out, float *scale,
+                           int32_t *zero_point) {
+    convert_job j = {.x = x, .n = n, .out = out};
+    j.chunks = n < PAR_MIN_ELEMENTS || threads < 2 ? 1 : (threads < PAR_MAX_CHUNKS ? threads : PAR_MAX_CHUNKS);
+    if (precision == CDNNL_BF16) { convert_run(&j, 4); return; }
+    if (is_s8(int8_mode)) {
+        convert_run(&j, 1);
+        float m = 0;
+        for (int c = 0; c < j.chunks; c++) m = j.hi[c] > m ? j.hi[c] : m;
+        *scale = m > 0 ? m / 127.0f : 1.0f;
+        j.inv = 1.0f / *scale;
+        convert_run(&j, 3);
+        return;
+    }
+    convert_run(&j, 0);
+    float lo = 0, hi = 0;
+    for (int c = 0; c < j.chunks; c++) {
+        lo = j.lo[c] < lo ? j.lo[c] : lo;
+        hi = j.hi[c] > hi ? j.hi[c] : hi;
+    }
+    // As u8_params / cdnnl_quantize_u8.
+    float s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+    float zp = __builtin_rintf(-lo / s);
+    zp = zp < 0 ? 0 : (zp > 255 ? 255 : zp);
+    *scale = s;
+    *zero_point = (int32_t)zp;
+    j.inv = 1.0f / s;
+    j.zp = zp;
+    convert_run(&j, 2);
+}
+
 int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *bias, int act, int accumulate, float *y,
                  int threads) {
     if (m <= 0) return CDNNL_OK;
@@ -653,14 +719,13 @@ int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *
     if (w->precision == CDNNL_BF16) {
         uint16_t *b = buffer(t, BUF_SRC, (size_t)(m * k) * 2);
         if (!b) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success); goto done; }
-        to_bf16(x, m * k, b);
+        convert_source(x, m * k, CDNNL_BF16, 0, threads, b, NULL, NULL);
         src = b;
     } else if (w->precision == CDNNL_INT8) {
         void *q = buffer(t, BUF_SRC, (size_t)(m * k));
         float *scales = buffer(t, BUF_SCALES, sizeof(float) * n);
         if (!q || !scales) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success); goto done; }
-        if (is_s8(w->int8_mode)) cdnnl_quantize_s8(x, m * k, q, &x_scale);
-        else cdnnl_quantize_u8(x, m * k, q, &x_scale, &x_zp);
+        convert_source(x, m * k, CDNNL_INT8, w->int8_mode, threads, q, &x_scale, &x_zp);
         for (int64_t j = 0; j < n; j++) scales[j] = x_scale * w->scales[j];
         src = q;
         if (bias && int8_legacy(w->int8_mode)) {

@@ -73,6 +73,21 @@ final class OneDNNBackendTests: XCTestCase {
         }
     }
 
+    /// int8 accumulates exactly (int32) and quantises big inputs on the call's threads: one thread
+    /// and two give the same bits, for both activation kinds, so the split quantisation equals
+    /// the single-threaded one (which the bounds above check against the naive twins).
+    func testInt8SplitQuantisationMatchesOneThread() throws {
+        var rng = SeededRandom(seed: 82)
+        let w = Tensor(shape: [96, 768], data: rng.floats(96 * 768, scale: 0.03)), bias = Tensor(shape: [96], data: rng.floats(96))
+        let x = rng.floats(400 * 768).map { $0 * 3 + 0.5 }   // 307,200 values: above the split threshold
+        for mode in Int8Activations.allCases {
+            let lw = LinearWeight(weight: w, bias: bias, precision: .int8, backend: try backend(.int8, mode))
+            let one = run(lw, x, 400, .gelu, false, [Float](repeating: 0, count: 400 * 96), 1)
+            let two = run(lw, x, 400, .gelu, false, [Float](repeating: 0, count: 400 * 96), 2)
+            XCTAssertEqual(one, two, "\(mode)")
+        }
+    }
+
     /// The product cache stays within its bound (least recently used evicted), and products stay
     /// right while their primitives are evicted under them from other threads.
     func testPrimitiveCacheIsBounded() throws {
