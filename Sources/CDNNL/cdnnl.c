@@ -23,6 +23,8 @@
 
 extern int omp_get_max_threads(void);
 extern void omp_set_num_threads(int);
+extern int omp_get_thread_num(void);
+extern int omp_get_num_threads(void);
 
 // M at which the weight layout is chosen: the big-batch case (ViT-B/32 batch 32 = 1600 rows).
 #define PACK_M 1024
@@ -232,10 +234,17 @@ struct cdnnl_weight {
     char layout[64];
 };
 
+// int8 formulations (see cdnnl.h): the activation kind is the low bit of int8_mode.
+static int is_s8(int int8_mode) { return (int8_mode & 1) == CDNNL_INT8_S8; }
+static int int8_legacy(int int8_mode) { return (int8_mode & CDNNL_INT8_OUTPUT_SCALES) != 0; }
+// The int8 epilogue runs on post-ops (no output scales, no matmul bias): oneDNN 2.6's brgemm
+// matmul refuses runtime output scales, but takes runtime binary post-op operands.
+static int int8_postops(int precision, int int8_mode) { return precision == CDNNL_INT8 && !int8_legacy(int8_mode); }
+
 static dnnl_data_type_t src_type(int precision, int int8_mode) {
     switch (precision) {
     case CDNNL_BF16: return dnnl_bf16;
-    case CDNNL_INT8: return int8_mode == CDNNL_INT8_S8 ? dnnl_s8 : dnnl_u8;
+    case CDNNL_INT8: return is_s8(int8_mode) ? dnnl_s8 : dnnl_u8;
     default: return dnnl_f32;
     }
 }
@@ -248,8 +257,15 @@ static dnnl_data_type_t wei_type(int precision) {
     }
 }
 
-// Attributes for a product: user scratchpad, runtime int8 scales / zero point, post-ops.
-static dnnl_status_t make_attr(dnnl_primitive_attr_t *attr, int precision, int int8_mode, int act, int accumulate) {
+// Attributes for a product: user scratchpad, int8 scales / zero point, post-ops.
+//
+// int8, default formulation: dst = act(acc_s32 * scales[1, N] + bias[1, N]) (+ dst) as post-ops
+// [binary mul (runtime [1, N]: activation scale x weight scales), binary add (runtime [1, N] bias,
+// when there is one), then eltwise or sum]; u8 activations add a runtime source zero point.
+// int8 with CDNNL_INT8_OUTPUT_SCALES (the first formulation, kept for comparison): runtime
+// per-column output scales and the matmul bias; oneDNN 2.6 runs it on its older gemm:jit.
+static dnnl_status_t make_attr(dnnl_primitive_attr_t *attr, int64_t n, int precision, int int8_mode, int has_bias, int act,
+                               int accumulate) {
     const float runtime_f32[1] = {DNNL_RUNTIME_F32_VAL};
     const int32_t runtime_s32[1] = {DNNL_RUNTIME_S32_VAL};
     dnnl_status_t s = dnnl_primitive_attr_create(attr);
@@ -257,15 +273,24 @@ static dnnl_status_t make_attr(dnnl_primitive_attr_t *attr, int precision, int i
     if ((s = dnnl_primitive_attr_set_scratchpad_mode(*attr, dnnl_scratchpad_mode_user)) != dnnl_success) return s;
     if (precision == CDNNL_INT8) {
         // Per output column (dim 1 of dst[M, N]), given at execution.
-        if ((s = dnnl_primitive_attr_set_output_scales(*attr, 1, 1 << 1, runtime_f32)) != dnnl_success) return s;
-        if (int8_mode == CDNNL_INT8_U8_ZP &&
+        if (int8_legacy(int8_mode) && (s = dnnl_primitive_attr_set_output_scales(*attr, 1, 1 << 1, runtime_f32)) != dnnl_success)
+            return s;
+        if (!is_s8(int8_mode) &&
             (s = dnnl_primitive_attr_set_zero_points(*attr, DNNL_ARG_SRC, 1, 0, runtime_s32)) != dnnl_success)
             return s;
     }
-    if (act != CDNNL_ACT_NONE || accumulate) {
+    int postops = int8_postops(precision, int8_mode);
+    if (act != CDNNL_ACT_NONE || accumulate || postops) {
         dnnl_post_ops_t po;
         if ((s = dnnl_post_ops_create(&po)) != dnnl_success) return s;
-        if (accumulate) s = dnnl_post_ops_append_sum(po, 1.0f);
+        if (postops) {
+            dnnl_memory_desc_t row;
+            dnnl_dims_t rd = {1, n};
+            s = dnnl_memory_desc_init_by_tag(&row, 2, rd, dnnl_f32, dnnl_ab);
+            if (s == dnnl_success) s = dnnl_post_ops_append_binary(po, dnnl_binary_mul, &row);
+            if (s == dnnl_success && has_bias) s = dnnl_post_ops_append_binary(po, dnnl_binary_add, &row);
+        }
+        if (s == dnnl_success && accumulate) s = dnnl_post_ops_append_sum(po, 1.0f);
         if (s == dnnl_success && act == CDNNL_ACT_GELU_ERF) s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_erf, 0, 0);
         if (s == dnnl_success && act == CDNNL_ACT_GELU_TANH) s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_gelu_tanh, 0, 0);
         if (s == dnnl_success && act == CDNNL_ACT_QUICK_GELU) s = dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_swish, 1.702f, 0);
@@ -287,9 +312,10 @@ static dnnl_status_t make_pd(dnnl_primitive_desc_t *pd, int64_t m, int64_t k, in
     if ((s = dnnl_memory_desc_init_by_tag(&bias, 2, bd, dnnl_f32, dnnl_ab)) != dnnl_success) return s;
     if ((s = dnnl_memory_desc_init_by_tag(&dst, 2, dd, dnnl_f32, dnnl_ab)) != dnnl_success) return s;
     dnnl_matmul_desc_t desc;
-    if ((s = dnnl_matmul_desc_init(&desc, &src, &wei, has_bias ? &bias : NULL, &dst)) != dnnl_success) return s;
+    int matmul_bias = has_bias && !int8_postops(precision, int8_mode);
+    if ((s = dnnl_matmul_desc_init(&desc, &src, &wei, matmul_bias ? &bias : NULL, &dst)) != dnnl_success) return s;
     dnnl_primitive_attr_t attr = NULL;
-    s = make_attr(&attr, precision, int8_mode, act, accumulate);
+    s = make_attr(&attr, n, precision, int8_mode, has_bias, act, accumulate);
     if (s == dnnl_success) s = dnnl_primitive_desc_create(pd, &desc, attr, g_engine, NULL);
     if (attr) dnnl_primitive_attr_destroy(attr);
     return s;
@@ -409,23 +435,26 @@ done:
 }
 
 // ---------------------------------------------------------------------------------------------
-// Primitive cache: (m, k, n, precision, int8 mode, bias, act, accumulate, threads) -> primitive.
-// Entries are never removed while the process runs (a primitive may be executing on another
-// thread); past CACHE_LIMIT entries a primitive is made for the call and destroyed after it.
+// Primitive cache: (m, k, n, precision, int8 mode, bias, act, accumulate, threads) -> primitive,
+// bounded (least recently used evicted first). An entry in use by a call is counted (refs); an
+// evicted entry still in use is destroyed by the last call that releases it.
 
 #define CACHE_BUCKETS 1024
-#define CACHE_LIMIT 8192
+#define CACHE_DEFAULT_LIMIT 256
 
 typedef struct entry {
     int64_t m, k, n;
     int precision, int8_mode, has_bias, act, accumulate, threads;
     dnnl_primitive_t prim;
     size_t scratch_bytes;
-    struct entry *next;
+    int refs, dead;
+    struct entry *next;               // bucket chain
+    struct entry *newer, *older;      // recency list
 } entry;
 
 static entry *g_buckets[CACHE_BUCKETS];
-static int64_t g_entries, g_create_ns;
+static entry *g_newest, *g_oldest;
+static int64_t g_entries, g_create_ns, g_evictions, g_limit = CACHE_DEFAULT_LIMIT;
 static pthread_mutex_t g_cache_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static unsigned hash_key(const entry *e) {
@@ -446,28 +475,92 @@ static int64_t now_ns(void) {
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t cdnnl_cache_entries(void) {
+static int64_t locked_read(const int64_t *v) {
     pthread_mutex_lock(&g_cache_lock);
-    int64_t n = g_entries;
+    int64_t n = *v;
     pthread_mutex_unlock(&g_cache_lock);
     return n;
 }
 
-int64_t cdnnl_cache_create_ns(void) {
+int64_t cdnnl_cache_entries(void) { return locked_read(&g_entries); }
+int64_t cdnnl_cache_create_ns(void) { return locked_read(&g_create_ns); }
+int64_t cdnnl_cache_evictions(void) { return locked_read(&g_evictions); }
+
+static void entry_destroy(entry *e) {
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    free(e);
+}
+
+// Recency list (cache lock held).
+static void lru_unlink(entry *e) {
+    if (e->newer) e->newer->older = e->older; else g_newest = e->older;
+    if (e->older) e->older->newer = e->newer; else g_oldest = e->newer;
+    e->newer = e->older = NULL;
+}
+
+static void lru_push_newest(entry *e) {
+    e->older = g_newest;
+    e->newer = NULL;
+    if (g_newest) g_newest->newer = e; else g_oldest = e;
+    g_newest = e;
+}
+
+// Evicts the oldest entries until at most `keep` remain (cache lock held). Entries in use are
+// marked dead and destroyed on release; the others are returned through *graveyard (destroyed
+// outside the lock).
+static void evict_to(int64_t keep, entry **graveyard) {
+    while (g_entries > keep && g_oldest) {
+        entry *e = g_oldest;
+        lru_unlink(e);
+        entry **pp = &g_buckets[hash_key(e)];
+        while (*pp != e) pp = &(*pp)->next;
+        *pp = e->next;
+        g_entries--;
+        g_evictions++;
+        if (e->refs > 0) e->dead = 1;
+        else { e->next = *graveyard; *graveyard = e; }
+    }
+}
+
+static void bury(entry *graveyard) {
+    while (graveyard) {
+        entry *next = graveyard->next;
+        entry_destroy(graveyard);
+        graveyard = next;
+    }
+}
+
+void cdnnl_cache_set_limit(int64_t limit) {
+    entry *graveyard = NULL;
     pthread_mutex_lock(&g_cache_lock);
-    int64_t n = g_create_ns;
+    g_limit = limit < 1 ? 1 : limit;
+    evict_to(g_limit, &graveyard);
     pthread_mutex_unlock(&g_cache_lock);
-    return n;
+    bury(graveyard);
+}
+
+// Ends a call's use of an entry from lookup().
+static void release(entry *e) {
+    pthread_mutex_lock(&g_cache_lock);
+    int destroy = --e->refs == 0 && e->dead;
+    pthread_mutex_unlock(&g_cache_lock);
+    if (destroy) entry_destroy(e);
 }
 
 // Finds or creates the primitive for `key` (on the calling thread, whose OpenMP thread count is
-// already key->threads). *owned is set when the caller must destroy the returned entry.
-static int lookup(const entry *key, const cdnnl_weight *w, entry **found, int *owned) {
+// already key->threads), counted as in use until release().
+static int lookup(const entry *key, const cdnnl_weight *w, entry **found) {
     unsigned b = hash_key(key);
-    *owned = 0;
     pthread_mutex_lock(&g_cache_lock);
     for (entry *e = g_buckets[b]; e; e = e->next)
-        if (same_key(e, key)) { *found = e; pthread_mutex_unlock(&g_cache_lock); return CDNNL_OK; }
+        if (same_key(e, key)) {
+            e->refs++;
+            lru_unlink(e);
+            lru_push_newest(e);
+            *found = e;
+            pthread_mutex_unlock(&g_cache_lock);
+            return CDNNL_OK;
+        }
     pthread_mutex_unlock(&g_cache_lock);
 
     int rc = CDNNL_OK;
@@ -476,40 +569,125 @@ static int lookup(const entry *key, const cdnnl_weight *w, entry **found, int *o
     entry *e = calloc(1, sizeof *e);
     if (!e) return fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success);
     *e = *key;
-    e->next = NULL;
+    e->next = e->newer = e->older = NULL;
+    e->prim = NULL;
     TRY(make_pd(&pd, key->m, key->k, key->n, key->precision, key->int8_mode, &w->md, key->has_bias, key->act, key->accumulate));
     const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     e->scratch_bytes = smd ? dnnl_memory_desc_get_size(smd) : 0;
     TRY(dnnl_primitive_create(&e->prim, pd));
 done:
     if (pd) dnnl_primitive_desc_destroy(pd);
-    if (rc) { free(e); return rc; }
+    if (rc) { entry_destroy(e); return rc; }
     int64_t spent = now_ns() - start;
 
+    entry *graveyard = NULL;
     pthread_mutex_lock(&g_cache_lock);
     g_create_ns += spent;
     for (entry *o = g_buckets[b]; o; o = o->next)
         if (same_key(o, key)) {   // another thread made it meanwhile
+            o->refs++;
             pthread_mutex_unlock(&g_cache_lock);
-            dnnl_primitive_destroy(e->prim);
-            free(e);
+            entry_destroy(e);
             *found = o;
             return CDNNL_OK;
         }
-    if (g_entries < CACHE_LIMIT) {
-        e->next = g_buckets[b];
-        g_buckets[b] = e;
-        g_entries++;
-    } else {
-        *owned = 1;
-    }
+    evict_to(g_limit - 1, &graveyard);
+    e->refs = 1;
+    e->next = g_buckets[b];
+    g_buckets[b] = e;
+    lru_push_newest(e);
+    g_entries++;
     pthread_mutex_unlock(&g_cache_lock);
+    bury(graveyard);
     *found = e;
     return CDNNL_OK;
 }
 
+const char *cdnnl_implementation(const cdnnl_weight *w, int64_t m, int has_bias, int act, int accumulate, int threads) {
+    static __thread char name[128];
+    name[0] = 0;
+    if (m <= 0 || threads < 1 || engine_ready()) return name;
+    const int saved = omp_get_max_threads();
+    if (saved != threads) omp_set_num_threads(threads);
+    dnnl_primitive_desc_t pd = NULL;
+    if (make_pd(&pd, m, w->k, w->n, w->precision, w->int8_mode, &w->md, has_bias, act, accumulate) == dnnl_success) {
+        const char *impl = NULL;
+        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success && impl)
+            snprintf(name, sizeof name, "%s", impl);
+    }
+    if (pd) dnnl_primitive_desc_destroy(pd);
+    if (saved != threads) omp_set_num_threads(saved);
+    return name;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Products
+
+// Converting the activations (bf16 rounding, int8 range and quantisation) on the call's threads,
+// through cdnnl_parallel_for: each chunk is independent, and min / max are exact, so the result is
+// the same as the single-threaded helpers' (which the tests compare with the naive twins).
+#define PAR_MIN_ELEMENTS (1 << 16)
+#define PAR_MAX_CHUNKS 64
+
+typedef struct {
+    const float *x;
+    int64_t n;
+    int chunks, kind;   // kind: 0 min/max, 1 absmax, 2 quantise u8, 3 quantise s8, 4 bf16
+    float inv, zp;
+    void *out;
+    float lo[PAR_MAX_CHUNKS], hi[PAR_MAX_CHUNKS];
+} convert_job;
+
+static void convert_chunks(void *ctx, int64_t begin, int64_t end) {
+    convert_job *j = ctx;
+    for (int64_t c = begin; c < end; c++) {
+        int64_t b = j->n * c / j->chunks, e = j->n * (c + 1) / j->chunks;
+        switch (j->kind) {
+        case 0: minmax(j->x + b, e - b, &j->lo[c], &j->hi[c]); break;
+        case 1: j->hi[c] = absmax(j->x + b, e - b); break;
+        case 2: quantize_u8_with(j->x + b, e - b, j->inv, j->zp, (uint8_t *)j->out + b); break;
+        case 3: quantize_s8_with(j->x + b, e - b, j->inv, (int8_t *)j->out + b); break;
+        default: to_bf16(j->x + b, e - b, (uint16_t *)j->out + b); break;
+        }
+    }
+}
+
+static void convert_run(convert_job *j, int kind) {
+    j->kind = kind;
+    cdnnl_parallel_for(j->chunks, j->chunks, convert_chunks, j);
+}
+
+// x[n] as this product's source: bf16, or int8 with its scale (and zero point for u8).
+static void convert_source(const float *x, int64_t n, int precision, int int8_mode, int threads, void *out, float *scale,
+                           int32_t *zero_point) {
+    convert_job j = {.x = x, .n = n, .out = out};
+    j.chunks = n < PAR_MIN_ELEMENTS || threads < 2 ? 1 : (threads < PAR_MAX_CHUNKS ? threads : PAR_MAX_CHUNKS);
+    if (precision == CDNNL_BF16) { convert_run(&j, 4); return; }
+    if (is_s8(int8_mode)) {
+        convert_run(&j, 1);
+        float m = 0;
+        for (int c = 0; c < j.chunks; c++) m = j.hi[c] > m ? j.hi[c] : m;
+        *scale = m > 0 ? m / 127.0f : 1.0f;
+        j.inv = 1.0f / *scale;
+        convert_run(&j, 3);
+        return;
+    }
+    convert_run(&j, 0);
+    float lo = 0, hi = 0;
+    for (int c = 0; c < j.chunks; c++) {
+        lo = j.lo[c] < lo ? j.lo[c] : lo;
+        hi = j.hi[c] > hi ? j.hi[c] : hi;
+    }
+    // As u8_params / cdnnl_quantize_u8.
+    float s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+    float zp = __builtin_rintf(-lo / s);
+    zp = zp < 0 ? 0 : (zp > 255 ? 255 : zp);
+    *scale = s;
+    *zero_point = (int32_t)zp;
+    j.inv = 1.0f / s;
+    j.zp = zp;
+    convert_run(&j, 2);
+}
 
 int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *bias, int act, int accumulate, float *y,
                  int threads) {
@@ -528,11 +706,10 @@ int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *
     entry key = {.m = m, .k = k, .n = n, .precision = w->precision, .int8_mode = w->precision == CDNNL_INT8 ? w->int8_mode : 0,
                  .has_bias = bias != NULL, .act = act, .accumulate = accumulate != 0, .threads = threads};
     entry *e = NULL;
-    int owned = 0;
     dnnl_memory_t mem[7] = {0};
     int nargs = 0;
     dnnl_exec_arg_t args[7];
-    rc = lookup(&key, w, &e, &owned);
+    rc = lookup(&key, w, &e);
     if (rc) goto done;
 
     // The source in the precision of the product.
@@ -542,17 +719,16 @@ int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *
     if (w->precision == CDNNL_BF16) {
         uint16_t *b = buffer(t, BUF_SRC, (size_t)(m * k) * 2);
         if (!b) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success); goto done; }
-        to_bf16(x, m * k, b);
+        convert_source(x, m * k, CDNNL_BF16, 0, threads, b, NULL, NULL);
         src = b;
     } else if (w->precision == CDNNL_INT8) {
         void *q = buffer(t, BUF_SRC, (size_t)(m * k));
         float *scales = buffer(t, BUF_SCALES, sizeof(float) * n);
         if (!q || !scales) { rc = fail(CDNNL_ERR_MEMORY, "cdnnl_linear: out of memory", dnnl_success); goto done; }
-        if (w->int8_mode == CDNNL_INT8_S8) cdnnl_quantize_s8(x, m * k, q, &x_scale);
-        else cdnnl_quantize_u8(x, m * k, q, &x_scale, &x_zp);
+        convert_source(x, m * k, CDNNL_INT8, w->int8_mode, threads, q, &x_scale, &x_zp);
         for (int64_t j = 0; j < n; j++) scales[j] = x_scale * w->scales[j];
         src = q;
-        if (bias) {
+        if (bias && int8_legacy(w->int8_mode)) {
             // oneDNN 2.6 adds the bias before the output scales: dst = scale (acc + bias). The
             // bias is divided by this call's scales so that dst = scale acc + bias.
             float *b = buffer(t, BUF_BIAS, sizeof(float) * n);
@@ -574,10 +750,13 @@ int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *
     args[nargs].arg = DNNL_ARG_WEIGHTS; args[nargs].memory = mem[nargs]; nargs++;
     TRY(dnnl_memory_create(&mem[nargs], &dmd, g_engine, y));
     args[nargs].arg = DNNL_ARG_DST; args[nargs].memory = mem[nargs]; nargs++;
+    int postops = int8_postops(w->precision, w->int8_mode);
     if (bias) {
+        // The matmul's bias, or (int8 post-ops) the operand of post-op 1.
         TRY(dnnl_memory_desc_init_by_tag(&bmd, 2, bd, dnnl_f32, dnnl_ab));
         TRY(dnnl_memory_create(&mem[nargs], &bmd, g_engine, (void *)bias));
-        args[nargs].arg = DNNL_ARG_BIAS; args[nargs].memory = mem[nargs]; nargs++;
+        args[nargs].arg = postops ? (DNNL_ARG_ATTR_MULTIPLE_POST_OP(1) | DNNL_ARG_SRC_1) : DNNL_ARG_BIAS;
+        args[nargs].memory = mem[nargs]; nargs++;
     }
     if (e->scratch_bytes) {
         TRY(dnnl_memory_desc_init_by_tag(&spmd, 1, spd, dnnl_u8, dnnl_a));
@@ -585,10 +764,17 @@ int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *
         args[nargs].arg = DNNL_ARG_SCRATCHPAD; args[nargs].memory = mem[nargs]; nargs++;
     }
     if (w->precision == CDNNL_INT8) {
-        TRY(dnnl_memory_desc_init_by_tag(&scmd, 1, scd, dnnl_f32, dnnl_a));
-        TRY(dnnl_memory_create(&mem[nargs], &scmd, g_engine, t->buf[BUF_SCALES]));
-        args[nargs].arg = DNNL_ARG_ATTR_OUTPUT_SCALES; args[nargs].memory = mem[nargs]; nargs++;
-        if (w->int8_mode == CDNNL_INT8_U8_ZP) {
+        if (postops) {   // post-op 0: binary mul by scales[1, N]
+            TRY(dnnl_memory_desc_init_by_tag(&scmd, 2, bd, dnnl_f32, dnnl_ab));
+            TRY(dnnl_memory_create(&mem[nargs], &scmd, g_engine, t->buf[BUF_SCALES]));
+            args[nargs].arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1;
+        } else {
+            TRY(dnnl_memory_desc_init_by_tag(&scmd, 1, scd, dnnl_f32, dnnl_a));
+            TRY(dnnl_memory_create(&mem[nargs], &scmd, g_engine, t->buf[BUF_SCALES]));
+            args[nargs].arg = DNNL_ARG_ATTR_OUTPUT_SCALES;
+        }
+        args[nargs].memory = mem[nargs]; nargs++;
+        if (!is_s8(w->int8_mode)) {
             TRY(dnnl_memory_desc_init_by_tag(&zpmd, 1, one, dnnl_s32, dnnl_a));
             TRY(dnnl_memory_create(&mem[nargs], &zpmd, g_engine, &x_zp));
             args[nargs].arg = DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC; args[nargs].memory = mem[nargs]; nargs++;
@@ -599,7 +785,51 @@ int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *
 done:
     for (int i = 0; i < 7; i++)
         if (mem[i]) dnnl_memory_destroy(mem[i]);
-    if (owned && e) { dnnl_primitive_destroy(e->prim); free(e); }
+    if (e) release(e);
     if (saved_threads != threads) omp_set_num_threads(saved_threads);
     return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row loops on oneDNN's OpenMP pool
+
+// libgomp's own entry point for a parallel region (what GCC emits for `#pragma omp parallel`;
+// clang's -fopenmp would target libomp's ABI instead): fn(data) runs on num_threads threads, the
+// caller being thread 0, and returns when all have finished.
+extern void GOMP_parallel(void (*fn)(void *), void *data, unsigned num_threads, unsigned flags);
+
+typedef struct {
+    int64_t count;
+    void (*body)(void *, int64_t, int64_t);
+    void *ctx;
+} row_job;
+
+static void row_job_run(void *p) {
+    const row_job *j = p;
+    int c = omp_get_thread_num(), n = omp_get_num_threads();
+    int64_t begin = j->count * c / n, end = j->count * (c + 1) / n;
+    if (begin < end) j->body(j->ctx, begin, end);
+}
+
+void cdnnl_parallel_for(int64_t count, int threads, void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx) {
+    if (count <= 0) return;
+    int chunks = threads < 1 ? 1 : threads;
+    if (chunks > count) chunks = (int)count;
+    if (chunks == 1) { body(ctx, 0, count); return; }
+    row_job j = {count, body, ctx};
+    GOMP_parallel(row_job_run, &j, (unsigned)chunks, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Wait policy
+
+extern int execv(const char *path, char *const argv[]);
+
+int cdnnl_reexec_with_passive_wait(char *const *argv) {
+    const char *again = getenv("KESTREL_OMP_REEXEC");
+    if ((again && strcmp(again, "0") == 0) || getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return 0;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) || setenv("KESTREL_OMP_REEXEC", "0", 1)) return -1;
+    execv("/proc/self/exe", argv);
+    unsetenv("OMP_WAIT_POLICY");   // exec failed: libgomp already runs with its default
+    return -1;
 }

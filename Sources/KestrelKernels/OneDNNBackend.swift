@@ -10,7 +10,9 @@ import Foundation
 //   Only with AVX512-BF16.
 // - int8: weights s8 per output channel (symmetric), activations quantised per call per tensor
 //   (u8 with a zero point by default), int32 accumulation, fp32 output with bias and epilogue in
-//   fp32. Only with AVX512-VNNI or AVX-VNNI.
+//   fp32. Only with AVX512-VNNI or AVX-VNNI. Scales and bias are runtime binary post-ops
+//   (Int8Epilogue.postOps), which keeps oneDNN 2.6 on brgemm; runtime output scales would send it
+//   to its older gemm:jit.
 //
 // Layout: the weight layout is the one oneDNN asks for at 1024 rows (the big-batch case); every
 // product, whatever its rows, is made against that same layout (checked for 1..1600 rows: oneDNN
@@ -30,6 +32,16 @@ public enum Int8Activations: Sendable, CaseIterable {
     case s8Symmetric
 
     var code: Int32 { self == .u8ZeroPoint ? CDNNL_INT8_U8_ZP : CDNNL_INT8_S8 }
+}
+
+/// How int8 products apply the scales and the bias (oneDNN 2.6 picks its kernel from this).
+public enum Int8Epilogue: Sendable, CaseIterable {
+    /// Scales (activation scale x per-channel weight scales, [1, N] per call) and bias as runtime
+    /// binary post-ops: oneDNN runs brgemm on VNNI with its blocked weight layout (the default).
+    case postOps
+    /// Runtime per-column output scales and the matmul bias divided by them per call (the first
+    /// formulation): oneDNN 2.6 falls back to its older gemm:jit with plain weights. For comparison.
+    case outputScales
 }
 
 final class OneDNNPacked: PackedWeight, @unchecked Sendable {
@@ -78,12 +90,24 @@ public final class OneDNNBackend: GEMMBackend, @unchecked Sendable {
     /// What this backend believes the processor has (tests pass reduced sets).
     public let capabilities: GEMMCapabilities
     public let int8Activations: Int8Activations
+    public let int8Epilogue: Int8Epilogue
     private let reference = OpenBLASBackend()
 
     public init(capabilities: GEMMCapabilities = .detected, int8Activations: Int8Activations = .u8ZeroPoint) {
         self.capabilities = capabilities
         self.int8Activations = int8Activations
+        self.int8Epilogue = .postOps
     }
+
+    /// As init(capabilities:int8Activations:), with the int8 epilogue chosen (benchmarks, tests).
+    public init(capabilities: GEMMCapabilities = .detected, int8Activations: Int8Activations = .u8ZeroPoint,
+                int8Epilogue: Int8Epilogue) {
+        self.capabilities = capabilities
+        self.int8Activations = int8Activations
+        self.int8Epilogue = int8Epilogue
+    }
+
+    private var int8Mode: Int32 { int8Activations.code | (int8Epilogue == .outputScales ? CDNNL_INT8_OUTPUT_SCALES : 0) }
 
     /// The process-wide instance on this processor, or nil when oneDNN is not available.
     public static let shared: OneDNNBackend? = GEMMCapabilities.detected.onednn ? OneDNNBackend() : nil
@@ -99,7 +123,7 @@ public final class OneDNNBackend: GEMMBackend, @unchecked Sendable {
         }
         var handle: OpaquePointer?
         let code: Int32 = precision == .fp32 ? CDNNL_F32 : precision == .bf16 ? CDNNL_BF16 : CDNNL_INT8
-        let rc = cdnnl_pack(weight, Int64(out), Int64(k), code, int8Activations.code, &handle)
+        let rc = cdnnl_pack(weight, Int64(out), Int64(k), code, int8Mode, &handle)
         if rc != CDNNL_OK || handle == nil {
             OneDNNBackend.note("oneDNN could not pack a \(out)x\(k) \(precision.rawValue) weight (\(String(cString: cdnnl_last_error()))); that layer runs fp32 on OpenBLAS")
             return OneDNNPacked(precision: .fp32, out: out, in: k, handle: nil,
@@ -116,13 +140,7 @@ public final class OneDNNBackend: GEMMBackend, @unchecked Sendable {
         guard rows > 0, w.out > 0 else { return }
         precondition(threads >= 1, "onednn linear: threads must be at least 1, got \(threads)")
         if let handle = w.handle {
-            let act: Int32
-            switch activation {
-            case nil: act = CDNNL_ACT_NONE
-            case .gelu: act = CDNNL_ACT_GELU_ERF
-            case .geluTanh: act = CDNNL_ACT_GELU_TANH
-            case .quickGelu: act = CDNNL_ACT_QUICK_GELU
-            }
+            let act = OneDNNBackend.code(activation)
             let rc = cdnnl_linear(handle, x, Int64(rows), bias, act, accumulate ? 1 : 0, y, Int32(threads))
             if rc == CDNNL_OK { return }
             // With accumulate, y may have been half-written: such a failure cannot be recovered
@@ -134,6 +152,30 @@ public final class OneDNNBackend: GEMMBackend, @unchecked Sendable {
         }
         reference.linear(x, rows: rows, weight: f, bias: bias, activation: activation, accumulate: accumulate, into: y, threads: threads)
     }
+
+    static func code(_ activation: Activation?) -> Int32 {
+        switch activation {
+        case nil: CDNNL_ACT_NONE
+        case .gelu: CDNNL_ACT_GELU_ERF
+        case .geluTanh: CDNNL_ACT_GELU_TANH
+        case .quickGelu: CDNNL_ACT_QUICK_GELU
+        }
+    }
+
+    /// The oneDNN implementation a product of `rows` rows on `weight` runs on, as DNNL_VERBOSE
+    /// names it ("brg:avx512_core_vnni", "gemm:jit", ...), or "reference" off oneDNN.
+    public static func implementation(of weight: PackedWeight, rows: Int, bias: Bool = true, activation: Activation? = nil,
+                                      accumulate: Bool = false, threads: Int = 1) -> String {
+        guard let w = weight as? OneDNNPacked, let handle = w.handle else { return "reference" }
+        return String(cString: cdnnl_implementation(handle, Int64(rows), bias ? 1 : 0, code(activation), accumulate ? 1 : 0, Int32(threads)))
+    }
+
+    /// Bounds oneDNN's product cache to `limit` primitives (least recently used evicted first;
+    /// default 256). Primitives in use finish first.
+    public static func setPrimitiveCacheLimit(_ limit: Int) { cdnnl_cache_set_limit(Int64(limit)) }
+
+    /// Primitives evicted from the product cache so far.
+    public static var primitiveCacheEvictions: Int { Int(cdnnl_cache_evictions()) }
 
     /// The oneDNN layout of a packed weight (for benchmarks), or "reference".
     public static func layout(of weight: PackedWeight) -> String { (weight as? OneDNNPacked)?.layout ?? "reference" }

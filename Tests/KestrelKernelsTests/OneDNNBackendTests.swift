@@ -21,9 +21,10 @@ final class OneDNNBackendTests: XCTestCase {
     private let rowsList = [1, 3, 7, 50, 77, 161]
     private let shapes = [(33, 65), (65, 33), (768, 65), (33, 768), (768, 3072), (3072, 33)]
 
-    private func backend(_ precision: Precision, _ mode: Int8Activations = .u8ZeroPoint) throws -> OneDNNBackend {
+    private func backend(_ precision: Precision, _ mode: Int8Activations = .u8ZeroPoint,
+                         _ epilogue: Int8Epilogue = .postOps) throws -> OneDNNBackend {
         guard GEMMCapabilities.detected.onednn else { throw XCTSkip("oneDNN is not available here") }
-        let b = OneDNNBackend(int8Activations: mode)
+        let b = OneDNNBackend(int8Activations: mode, int8Epilogue: epilogue)
         if let missing = GEMMCapabilities.detected.missing(for: precision) { throw XCTSkip(missing) }
         return b
     }
@@ -42,6 +43,83 @@ final class OneDNNBackendTests: XCTestCase {
 
     func testInt8S8SymmetricMatchesReferenceWithinQuantisationBound() throws {
         try checkAllShapes(try backend(.int8, .s8Symmetric), .int8)
+    }
+
+    /// The first int8 formulation (runtime output scales, bias divided by them), kept for benchmarks.
+    func testInt8OutputScalesFormulationMatchesReference() throws {
+        try checkAllShapes(try backend(.int8, .u8ZeroPoint, .outputScales), .int8)
+        try checkAllShapes(try backend(.int8, .s8Symmetric, .outputScales), .int8)
+    }
+
+    /// The default int8 formulation (scales and bias as binary post-ops) runs on oneDNN's brgemm
+    /// for every epilogue, both activation kinds and 1..1600 rows; the first one on gemm:jit.
+    /// (What oneDNN picks is what DNNL_VERBOSE prints; this pins the reason for the formulation.)
+    func testInt8PostOpsFormulationRunsOnBrgemm() throws {
+        var rng = SeededRandom(seed: 79)
+        let w = Tensor(shape: [3072, 768], data: rng.floats(3072 * 768, scale: 0.03))
+        for mode in Int8Activations.allCases {
+            let lw = LinearWeight(weight: w, bias: nil, precision: .int8, backend: try backend(.int8, mode))
+            for rows in [1, 7, 50, 77, 1600] {
+                for (activation, accumulate) in [(nil, false), (Activation.gelu, false), (.quickGelu, false), (nil, true)] {
+                    for bias in [true, false] {
+                        let impl = OneDNNBackend.implementation(of: lw.packed, rows: rows, bias: bias, activation: activation,
+                                                                accumulate: accumulate, threads: 2)
+                        XCTAssertTrue(impl.hasPrefix("brg"), "\(mode) rows \(rows) \(activation?.rawValue ?? "-") acc \(accumulate) bias \(bias): \(impl)")
+                    }
+                }
+            }
+            let old = LinearWeight(weight: w, bias: nil, precision: .int8, backend: try backend(.int8, mode, .outputScales))
+            XCTAssertFalse(OneDNNBackend.implementation(of: old.packed, rows: 1600).isEmpty)
+        }
+    }
+
+    /// int8 accumulates exactly (int32) and quantises big inputs on the call's threads: one thread
+    /// and two give the same bits, for both activation kinds, so the split quantisation equals
+    /// the single-threaded one (which the bounds above check against the naive twins).
+    func testInt8SplitQuantisationMatchesOneThread() throws {
+        var rng = SeededRandom(seed: 82)
+        let w = Tensor(shape: [96, 768], data: rng.floats(96 * 768, scale: 0.03)), bias = Tensor(shape: [96], data: rng.floats(96))
+        let x = rng.floats(400 * 768).map { $0 * 3 + 0.5 }   // 307,200 values: above the split threshold
+        for mode in Int8Activations.allCases {
+            let lw = LinearWeight(weight: w, bias: bias, precision: .int8, backend: try backend(.int8, mode))
+            let one = run(lw, x, 400, .gelu, false, [Float](repeating: 0, count: 400 * 96), 1)
+            let two = run(lw, x, 400, .gelu, false, [Float](repeating: 0, count: 400 * 96), 2)
+            XCTAssertEqual(one, two, "\(mode)")
+        }
+    }
+
+    /// The product cache stays within its bound (least recently used evicted), and products stay
+    /// right while their primitives are evicted under them from other threads.
+    func testPrimitiveCacheIsBounded() throws {
+        let b = try backend(.fp32)
+        var rng = SeededRandom(seed: 80)
+        let w = Tensor(shape: [40, 24], data: rng.floats(40 * 24)), bias = Tensor(shape: [40], data: rng.floats(40))
+        let test = LinearWeight(weight: w, bias: bias, precision: .fp32, backend: b)
+        let ref = LinearWeight(weight: w, bias: bias, precision: .fp32, backend: GEMMBackends.reference)
+        let x = rng.floats(40 * 24)
+        OneDNNBackend.setPrimitiveCacheLimit(4)
+        defer { OneDNNBackend.setPrimitiveCacheLimit(256) }
+        let evicted = OneDNNBackend.primitiveCacheEvictions
+        @Sendable func product(_ lw: LinearWeight, _ rows: Int) -> [Float] {
+            var y = [Float](repeating: 0, count: rows * 40)
+            x.withUnsafeBufferPointer { xp in
+                y.withUnsafeMutableBufferPointer { lw.apply(xp.baseAddress!, rows: rows, into: $0.baseAddress!, threads: 1) }
+            }
+            return y
+        }
+        let results = ConcurrentResults(count: 8)
+        DispatchQueue.concurrentPerform(iterations: 8) { t in
+            var worst: Float = 0
+            for i in 0..<30 {
+                let rows = 1 + (i * 7 + t) % 40
+                let got = product(test, rows), want = product(ref, rows)
+                for e in got.indices { worst = max(worst, abs(got[e] - want[e]) / (1 + abs(want[e]))) }
+            }
+            results.set(t, [worst])
+        }
+        for t in 0..<8 { XCTAssertLessThanOrEqual(results.get(t)[0], 1e-4, "thread \(t)") }
+        XCTAssertLessThanOrEqual(OneDNNBackend.primitiveCache.entries, 4)
+        XCTAssertGreaterThan(OneDNNBackend.primitiveCacheEvictions, evicted)
     }
 
     /// Every epilogue, bias on/off, accumulate, threads 1 and 2 on a spread of (rows, shape); plain
@@ -190,7 +268,7 @@ final class OneDNNBackendTests: XCTestCase {
 }
 
 /// Results written by concurrent tasks, one slot each.
-private final class ConcurrentResults: @unchecked Sendable {
+final class ConcurrentResults: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [[Float]]
     init(count: Int) { slots = Array(repeating: [], count: count) }

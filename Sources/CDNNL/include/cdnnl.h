@@ -5,7 +5,8 @@
 // prefers, in fp32, bf16 or int8 (s8, symmetric per output channel). Every function returns 0 on
 // success and a negative CDNNL_* code on failure, with a message in cdnnl_last_error() (per
 // thread); nothing here aborts. Primitives are created once per (M, K, N, precision, epilogue,
-// threads) and kept in a process-wide cache; any number of threads may call cdnnl_linear at once.
+// threads) and kept in a process-wide cache (least recently used evicted past 256 entries); any
+// number of threads may call cdnnl_linear at once.
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,11 @@
 // How int8 products quantise their activations per call (chosen when packing).
 #define CDNNL_INT8_U8_ZP 0   // u8 with a zero point: scale = (max - min) / 255 (asymmetric)
 #define CDNNL_INT8_S8 1      // s8 symmetric: scale = max|x| / 127
+// OR'd into int8_mode: the first int8 formulation (runtime per-column output scales, bias divided
+// by them per call), which oneDNN 2.6 runs on its older gemm:jit with plain [K, N] weights. The
+// default applies scales and bias as runtime binary post-ops, which oneDNN runs on brgemm (VNNI)
+// with its blocked weight layout. Kept for benchmarks and tests.
+#define CDNNL_INT8_OUTPUT_SCALES 2
 
 // Epilogues applied after bias.
 #define CDNNL_ACT_NONE 0
@@ -75,3 +81,28 @@ void cdnnl_quantize_s8(const float *x, int64_t count, int8_t *q, float *scale);
 /// Number of primitives in the cache, and nanoseconds spent creating them so far.
 int64_t cdnnl_cache_entries(void);
 int64_t cdnnl_cache_create_ns(void);
+/// Primitives evicted from the cache so far (least recently used first).
+int64_t cdnnl_cache_evictions(void);
+/// Bounds the cache to `limit` primitives (>= 1; default 256); evicts down to it at once.
+/// A primitive evicted while another thread runs it is destroyed when that call ends.
+void cdnnl_cache_set_limit(int64_t limit);
+/// The oneDNN implementation a product of m rows on `w` runs on (e.g. "brg:avx512_core_vnni",
+/// "gemm:jit"), as DNNL_VERBOSE names it; "" on failure. Bias, activation and accumulate as in
+/// cdnnl_linear. The pointer stays valid until the next call on this thread.
+const char *cdnnl_implementation(const cdnnl_weight *w, int64_t m, int has_bias, int act, int accumulate, int threads);
+
+/// Runs body(ctx, begin, end) over `threads` contiguous, disjoint ranges covering [0, count)
+/// (fewer when count is smaller), on the same OpenMP thread pool oneDNN's products use, from
+/// the calling thread (which does one range itself). For element-wise row loops between
+/// products: their workers are the ones oneDNN's products leave spinning (libgomp's
+/// OMP_WAIT_POLICY / GOMP_SPINCOUNT), so they do the work instead of competing with Dispatch
+/// threads for the cores. body must be safe to run concurrently on disjoint ranges.
+void cdnnl_parallel_for(int64_t count, int threads, void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx);
+
+/// libgomp reads OMP_WAIT_POLICY / GOMP_SPINCOUNT once, when it loads (before main), so a process
+/// cannot change its own wait policy later. When neither is set (and KESTREL_OMP_REEXEC is not
+/// "0"), sets OMP_WAIT_POLICY=passive and KESTREL_OMP_REEXEC=0 and replaces the process with
+/// itself (execv of /proc/self/exe with `argv`); returns 0 without doing anything otherwise, or
+/// -1 if the exec failed (the process then simply goes on with libgomp's default). Call first
+/// thing in main, before any thread starts.
+int cdnnl_reexec_with_passive_wait(char *const *argv);
