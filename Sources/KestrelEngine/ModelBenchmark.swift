@@ -112,8 +112,17 @@ public enum ModelBenchmark {
         text(tokens: embedder.model.config.contextLength, embedder)
     }
 
-    /// The peak resident set of this process so far, in bytes (`getrusage`: ru_maxrss is in KiB on Linux).
+    /// The peak resident set of this program so far, in bytes: /proc/self/status VmHWM, the
+    /// high-water mark of this address space. (getrusage's ru_maxrss is not used: Linux carries it
+    /// over `execve`, so a program started by a big parent, e.g. a Python benchmark script,
+    /// reports the parent's size.) Falls back to ru_maxrss where /proc is missing.
     public static func peakResidentBytes() -> Int {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+            for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+                let kb = line.dropFirst("VmHWM:".count).split(separator: " ").first.flatMap { Int($0) }
+                if let kb { return kb * 1024 }
+            }
+        }
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return Int(usage.ru_maxrss) * 1024

@@ -15,6 +15,16 @@ import CDNNL
 /// region runs on one thread). Without oneDNN (no OpenMP pool in use) it still works: libgomp
 /// starts its pool on first use.
 public enum OpenMPRows {
+    /// `forEach` split into exactly `chunks` ranges (at most `count`), as `parallelRanges` sizes them.
+    static func forEach(_ count: Int, chunks: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let n = min(count, max(1, chunks))
+        if n <= 1 { body(0..<count); return }
+        forEach(n, threads: n) { r in
+            for c in r { body((count * c / n)..<(count * (c + 1) / n)) }
+        }
+    }
+
     public static func forEach(_ count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
         guard count > 0 else { return }
         if threads <= 1 || count == 1 { body(0..<count); return }

@@ -94,6 +94,9 @@ func parallelRanges(
     let byWork = total.overflow ? Int.max : total.partialValue / parallelMinimumWork
     let chunks = min(count, max(1, threads), byWork)
     if chunks <= 1 { body(0..<count); return }
+    // Row loops run on the OpenMP pool that oneDNN's products use: its workers, still spinning
+    // after a product, take the rows instead of competing with Dispatch threads for the cores.
+    if !callsBLAS { OpenMPRows.forEach(count, chunks: chunks, body); return }
     if callsBLAS { settings.enterSingleThreadedBLAS() }
     defer { if callsBLAS { settings.exitSingleThreadedBLAS() } }
     DispatchQueue.concurrentPerform(iterations: chunks) { c in

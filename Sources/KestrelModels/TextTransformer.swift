@@ -38,12 +38,6 @@ public struct TextTransformer: Sendable {
         eps = c.text.layerNormEps
     }
 
-    /// The fewest rows (batch x tokens) a text forward computes. Products of fewer rows leave a
-    /// GEMM's blocked path for its skinny one, which measured slower per query than 16 rows
-    /// (DESIGN.md, OpenBLAS: 7 tokens 19 ms, 16 tokens 12 ms); with the weights read once either
-    /// way, 16 rows cost about what 7 do, and a short query is never slower than a 16-token one.
-    static let minimumRows = 16
-
     /// The position the tower pools at: the first end token (or the last token if there is none).
     public func poolPosition(_ ids: [Int]) -> Int {
         ids.firstIndex(of: endTokenID) ?? (ids.count - 1)
@@ -70,9 +64,9 @@ public struct TextTransformer: Sendable {
         var result = Tensor(shape: [b, e])
         guard b > 0 else { return result }
         let pools = sequences.map(poolPosition)
-        // Compute only up to the last end token, but at least `minimumRows` rows in all (padding
-        // tokens after it are causal no-ops for the pooled rows).
-        let t = min(contextLength, max((pools.max() ?? 0) + 1, (Self.minimumRows + b - 1) / b))
+        // Compute only up to the last end token: with oneDNN a product of few rows costs about its
+        // share of reading the weights, so a short query is cheaper than a long one (kestrel bench).
+        let t = (pools.max() ?? 0) + 1
         pool.withWorkspace { ws in
             let wideColumns = max(blocks.map(\.wideColumns).max() ?? 0, 1)
             ws.reserve(x: b * t * w, h: b * t * w, wide: b * t * wideColumns)

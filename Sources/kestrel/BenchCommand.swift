@@ -10,8 +10,8 @@ struct BenchCommand: ParsableCommand {
             Random preprocessed pixels (fixed seed) and fixed English texts; each figure is the best
             of --repeats runs after a warm-up. Text queries are timed end to end (tokenize, encode,
             L2-normalise): a 7-token query ("a photo of a dog"), one that fills the 77-token context,
-            and 7, 8, 9 and 16 tokens. Peak memory is the process's getrusage maximum, loading
-            included. --json keys: image_per_s_batch32, image_ms_batch1, text_ms_short, text_ms_77,
+            and 7, 8, 9 and 16 tokens. Peak memory is the process's resident high-water mark
+            (VmHWM), loading included. --json keys: image_per_s_batch32, image_ms_batch1, text_ms_short, text_ms_77,
             text_tokens_short, text_tokens_long, text_ms_by_tokens, peak_rss_mb, load_s, precision,
             requested_precision, gemm_backend, threads, cores, cpu.
             """)
