@@ -89,3 +89,28 @@ public func attention(
         batch: batch, t: t, s: t, heads: heads, d: d, causal: causal, lengths: validLengths ?? [])
     runAttention(operands, path: path, threads: threads)
 }
+
+/// Attention for one query row per batch item, over a fused projection: the rows a tower pools
+/// (the class token of the ViT, the end token of the text tower) when nothing else is needed.
+///
+/// qkv: `[B, T, 3C]` as in `attention(qkv:...)`; positions[b]: the query's token in batch item b;
+/// out: `[B, C]`. Keys are all T tokens, or with `causal` tokens `0...positions[b]` — exactly the
+/// row `positions[b]` of `attention(qkv:...)`'s output.
+public func attentionPooled(
+    qkv: UnsafePointer<Float>, batch: Int, tokens t: Int, heads: Int, headDim d: Int, positions: [Int],
+    causal: Bool, into out: UnsafeMutablePointer<Float>, threads: Int = Kernels.threads
+) {
+    guard batch > 0, t > 0, heads > 0, d > 0 else { return }
+    precondition(positions.count == batch && positions.allSatisfy { (0..<t).contains($0) },
+                 "attentionPooled: need one position in 0..<\(t) per batch item, got \(positions)")
+    let c = heads * d
+    // Queries gathered as [B, C]; keys and values read in place.
+    let queries = UnsafeMutablePointer<Float>.allocate(capacity: batch * c)
+    defer { queries.deallocate() }
+    for b in 0..<batch { (queries + b * c).update(from: qkv + (b * t + positions[b]) * 3 * c, count: c) }
+    let operands = AttentionOperands(
+        q: queries, k: qkv + c, v: qkv + 2 * c, out: out, ldq: c, ldkv: 3 * c, ldo: c,
+        batch: batch, t: 1, s: t, heads: heads, d: d, causal: false,
+        lengths: causal ? positions.map { $0 + 1 } : [])
+    runAttention(operands, path: .automatic, threads: threads)
+}

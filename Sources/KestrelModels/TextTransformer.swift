@@ -80,8 +80,11 @@ public struct TextTransformer: Sendable {
                     }
                 }
             } }
-            for block in blocks { block.forward(ws, batch: b, tokens: t, causal: true, threads: threads) }
-            for i in 0..<b { (h + i * w).update(from: x + (i * t + pools[i]) * w, count: w) }      // h = pooled [B, W]
+            // Every block but the last on all tokens; the last only for the end-token rows it pools.
+            for block in blocks.dropLast() { block.forward(ws, batch: b, tokens: t, causal: true, threads: threads) }
+            blocks.last?.forwardPooled(ws, batch: b, tokens: t, positions: pools, causal: true, threads: threads)
+            if blocks.isEmpty { for i in 0..<b { (x + i * w).update(from: x + (i * t + pools[i]) * w, count: w) } }
+            h.update(from: x, count: b * w)                                                       // h = pooled [B, W]
             finalWeight.withUnsafeBufferPointer { g in finalBias.withUnsafeBufferPointer { be in
                 layerNormRows(h, rows: b, columns: w, weight: g.baseAddress!, bias: be.baseAddress!, eps: eps,
                               into: h, threads: threads)

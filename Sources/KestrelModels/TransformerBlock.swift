@@ -68,6 +68,31 @@ struct TransformerBlock: Sendable {
         fc2.apply(wide, rows: rows, accumulate: true, into: x, threads: threads)               // x += fc2(wide)
     }
 
+    /// The block for the rows a tower pools only (its last block): row `positions[b]` of batch
+    /// item b of `ws.x` ([B, T, W]) comes out in `ws.x` rows `0..<B` ([B, W]); the other rows are
+    /// left undefined. Keys and values still come from all T tokens; the query, the out-projection
+    /// and the MLP run on B rows instead of B*T (at ViT-B/32, 1 row of 50: the last block's cost
+    /// falls by about four fifths). Same values as `forward` on those rows.
+    func forwardPooled(_ ws: ForwardWorkspace, batch b: Int, tokens t: Int, positions: [Int], causal: Bool, threads: Int) {
+        let rows = b * t
+        let (x, h, wide) = (ws.x, ws.h, ws.wide)
+        norm1Weight.withUnsafeBufferPointer { g in norm1Bias.withUnsafeBufferPointer { be in
+            layerNormRows(x, rows: rows, columns: width, weight: g.baseAddress!, bias: be.baseAddress!,
+                          eps: eps, into: h, threads: threads)                                   // h = ln1(x)      [R, W]
+        } }
+        qkv.apply(h, rows: rows, into: wide, threads: threads)                                 // wide = qkv(h)  [R, 3W]
+        attentionPooled(qkv: wide, batch: b, tokens: t, heads: heads, headDim: width / heads, positions: positions,
+                        causal: causal, into: h, threads: threads)                             // h = attn rows  [B, W]
+        for i in 0..<b { (x + i * width).update(from: x + (i * t + positions[i]) * width, count: width) }  // x = pooled [B, W]
+        out.apply(h, rows: b, accumulate: true, into: x, threads: threads)                     // x += out(h)
+        norm2Weight.withUnsafeBufferPointer { g in norm2Bias.withUnsafeBufferPointer { be in
+            layerNormRows(x, rows: b, columns: width, weight: g.baseAddress!, bias: be.baseAddress!,
+                          eps: eps, into: h, threads: threads)                                   // h = ln2(x)      [B, W]
+        } }
+        fc1.apply(h, rows: b, activation: activation, into: wide, threads: threads)            // wide = act(fc1) [B, M]
+        fc2.apply(wide, rows: b, accumulate: true, into: x, threads: threads)                  // x += fc2(wide)
+    }
+
     /// Floats of `ws.wide` per row this block needs.
     var wideColumns: Int { max(3 * width, mlpWidth) }
 }

@@ -70,8 +70,12 @@ public struct VisionTransformer: Sendable {
                 layerNormRows(x, rows: b * t, columns: w, weight: g.baseAddress!, bias: be.baseAddress!, eps: eps,
                               into: x, threads: threads)                                              // x = ln_pre(x)
             } }
-            for block in blocks { block.forward(ws, batch: b, tokens: t, causal: false, threads: threads) }
-            for i in 0..<b { (h + i * w).update(from: x + i * t * w, count: w) }                      // h = x[:, 0]  [B, W]
+            // Every block but the last on all tokens; the last only for the class token it pools.
+            for block in blocks.dropLast() { block.forward(ws, batch: b, tokens: t, causal: false, threads: threads) }
+            blocks.last?.forwardPooled(ws, batch: b, tokens: t, positions: [Int](repeating: 0, count: b), causal: false,
+                                       threads: threads)                                              // x[0..<B] = x[:, 0]
+            if blocks.isEmpty { for i in 0..<b { (x + i * w).update(from: x + i * t * w, count: w) } }
+            h.update(from: x, count: b * w)                                                             // h = pooled  [B, W]
             postWeight.withUnsafeBufferPointer { g in postBias.withUnsafeBufferPointer { be in
                 layerNormRows(h, rows: b, columns: w, weight: g.baseAddress!, bias: be.baseAddress!, eps: eps,
                               into: h, threads: threads)
