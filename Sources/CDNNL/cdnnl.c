@@ -14,6 +14,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 #include <oneapi/dnnl/dnnl_debug.h>
+#include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -88,7 +89,7 @@ int cdnnl_cpu_has_vnni(void) {
 
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
-CLONES static void minmax(const float *x, int64_t n, float *lo_out, float *hi_out) {
+CLONES static void minmax_scalar(const float *x, int64_t n, float *lo_out, float *hi_out) {
     float lo = 0, hi = 0;   // the range always holds 0, so 0 is exactly representable
     for (int64_t i = 0; i < n; i++) {
         lo = x[i] < lo ? x[i] : lo;
@@ -107,12 +108,61 @@ CLONES static float absmax(const float *x, int64_t n) {
     return m;
 }
 
-CLONES static void quantize_u8_with(const float *x, int64_t n, float inv, float zp, uint8_t *q) {
+CLONES static void quantize_u8_with_scalar(const float *x, int64_t n, float inv, float zp, uint8_t *q) {
     for (int64_t i = 0; i < n; i++) {
         float v = __builtin_rintf(x[i] * inv) + zp;
         v = v < 0 ? 0 : (v > 255 ? 255 : v);
         q[i] = (uint8_t)(int32_t)v;
     }
+}
+
+// AVX-512 versions of the two passes of dynamic u8 quantisation (the default int8 mode): the
+// compiler does not vectorise the scalar loops (their NaN-preserving comparisons), and these two
+// passes over every activation cost about a tenth of an int8 forward. Same results as the scalar
+// twins above (tested through cdnnl_quantize_u8 against the naive twin): min/max ignore NaN the
+// same way, rounding is rint's (nearest even), and the clamp happens in float before conversion.
+__attribute__((target("avx512f"))) static void minmax_avx512(const float *x, int64_t n, float *lo_out, float *hi_out) {
+    __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_loadu_ps(x + i);
+        lo = _mm512_min_ps(v, lo);   // NaN in v: keeps lo, as the scalar comparison does
+        hi = _mm512_max_ps(v, hi);
+    }
+    float l = _mm512_reduce_min_ps(lo), h = _mm512_reduce_max_ps(hi);
+    for (; i < n; i++) {
+        l = x[i] < l ? x[i] : l;
+        h = x[i] > h ? x[i] : h;
+    }
+    *lo_out = l;
+    *hi_out = h;
+}
+
+__attribute__((target("avx512f"))) static void quantize_u8_with_avx512(const float *x, int64_t n, float inv, float zp, uint8_t *q) {
+    const __m512 vinv = _mm512_set1_ps(inv), vzp = _mm512_set1_ps(zp);
+    const __m512 zero = _mm512_setzero_ps(), top = _mm512_set1_ps(255.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), vinv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        v = _mm512_add_ps(v, vzp);
+        v = _mm512_min_ps(_mm512_max_ps(v, zero), top);   // NaN -> 0, as (uint8_t)(int32_t)NaN is here
+        _mm_storeu_si128((__m128i *)(q + i), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(v)));
+    }
+    quantize_u8_with_scalar(x + i, n - i, inv, zp, q + i);
+}
+
+static int has_avx512f(void) {
+    static int known = -1;
+    if (known < 0) { __builtin_cpu_init(); known = __builtin_cpu_supports("avx512f") ? 1 : 0; }
+    return known;
+}
+
+static void minmax(const float *x, int64_t n, float *lo_out, float *hi_out) {
+    if (has_avx512f()) minmax_avx512(x, n, lo_out, hi_out); else minmax_scalar(x, n, lo_out, hi_out);
+}
+
+static void quantize_u8_with(const float *x, int64_t n, float inv, float zp, uint8_t *q) {
+    if (has_avx512f()) quantize_u8_with_avx512(x, n, inv, zp, q); else quantize_u8_with_scalar(x, n, inv, zp, q);
 }
 
 CLONES static void quantize_s8_with(const float *x, int64_t n, float inv, int8_t *q) {
