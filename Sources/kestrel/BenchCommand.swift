@@ -21,8 +21,11 @@ struct BenchCommand: ParsableCommand {
 
     @OptionGroup var precisionOptions: PrecisionOptions
 
-    @Option(name: .long, parsing: .unconditional, help: "Worker threads for the kernels, at least 1 (default: all cores).")
+    @Option(name: .long, parsing: .unconditional, help: "Worker threads for the kernels, 1 to \(BenchCommand.maxThreads) (default: all cores).")
     var threads: Int?
+
+    /// The most worker threads `--threads` takes.
+    static let maxThreads = 1024
 
     @Option(name: .long, parsing: .unconditional, help: "Timed runs per figure (the best is kept), at least 1.")
     var repeats = 3
@@ -32,7 +35,10 @@ struct BenchCommand: ParsableCommand {
 
     func validate() throws {
         if model.isEmpty { throw ValidationError("--model needs a folder name; '' names none") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+        // libgomp crashes (a stack overflow in its team start) or stalls with tens of thousands of threads.
+        if let threads, !(1...Self.maxThreads).contains(threads) {
+            throw ValidationError("--threads must be between 1 and \(Self.maxThreads), got \(threads)")
+        }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
     }
 

@@ -96,4 +96,13 @@ final class PrecisionOptionTests: XCTestCase {
         XCTAssertTrue(plain.stdout.contains("images/s, batch 32"), plain.stdout)
         XCTAssertTrue(plain.stdout.contains("peak resident memory (MB)"), plain.stdout)
     }
+
+    /// A huge --threads was a segmentation fault inside libgomp; it is a usage error.
+    func testBenchRefusesAThreadCountOutOfRange() throws {
+        for bad in ["0", "1025", "100000"] {
+            let r = try Kestrel.run(["bench", "--model", model, "--json", "--repeats", "1", "--threads", bad])
+            XCTAssertEqual(r.status, 64, "\(bad): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--threads must be between 1 and 1024, got \(bad)"), r.stderr)
+        }
+    }
 }
