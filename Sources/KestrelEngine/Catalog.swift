@@ -323,9 +323,13 @@ public final class Catalog: @unchecked Sendable {
         guard wanted == recorded else { throw EngineError.precisionMismatch(index: dir.description, recorded: recorded, requested: wanted) }
     }
 
-    /// The `--jpeg-decode` setting the stored image vectors were made with; nil for a catalog
-    /// made before the setting was recorded (its vectors may come from either).
-    public var jpegDecoding: JPEGDecoding? { metaString(MetaKey.jpegDecoding).flatMap(JPEGDecoding.init(rawValue:)) }
+    /// The `--jpeg-decode` setting the stored image vectors were made with. A catalog that holds
+    /// vectors but no record was made before the setting existed, when every JPEG was decoded in
+    /// full: `.exact`. nil only for an empty catalog without a record (either may join it).
+    public var jpegDecoding: JPEGDecoding? {
+        if let recorded = metaString(MetaKey.jpegDecoding).flatMap(JPEGDecoding.init(rawValue:)) { return recorded }
+        return ((try? store.count) ?? 0) > 0 ? .exact : nil
+    }
 
     /// Throws `EngineError.jpegDecodingMismatch` when the catalog records the other setting.
     public func requireJPEGDecoding(_ wanted: JPEGDecoding) throws {

@@ -82,13 +82,24 @@ struct IndexAdd: ParsableCommand {
             var embedder = try modelOptions.embedder()
             let identity = try ModelFingerprint.identity(of: embedder.model)
             try validateIndexType(indexType, dimension: identity.dimension)
-            let catalog = try Catalog.openForWriting(RawArguments.absolutePath(index), identity: identity,
+            let catalog: Catalog
+            do {
+                catalog = try Catalog.openForWriting(RawArguments.absolutePath(index), identity: identity,
                                                      modelPath: embedder.model.directory.standardizedFileURL.path,
                                                      orientation: embedder.preprocessor.decoder.orientation,
                                                      precision: embedder.model.precision,
                                                      jpegDecoding: embedder.preprocessor.decoder.jpegDecoding,
                                                      vectorStorage: float16 ? .float16 : .float32, indexSpec: indexType,
                                                      warn: { Console.warning($0) })
+            } catch EngineError.precisionMismatch(let shown, let recorded, let used)
+                        where recorded == embedder.model.requestedPrecision && used != recorded {
+                // The precision asked for is the index's, but it cannot run here (the warning above
+                // says why): passing it again would not help.
+                throw PrecisionUnavailable(message: "\(shown): the index's image vectors were made at --precision \(recorded.rawValue), which"
+                    + " cannot run here (this run falls back to \(used.rawValue)); vectors of two precisions are not mixed"
+                    + " in one index ---> HINT: add to this index on a machine that runs \(recorded.rawValue), or build a"
+                    + " new one here with `kestrel index add --index NEWDIR --precision \(used.rawValue) --model MODEL PATH...`")
+            }
             // Without --jpeg-decode, an existing index's setting is followed.
             if modelOptions.imageOptions.jpegDecode == nil, let recorded = catalog.jpegDecoding {
                 embedder = embedder.with(jpegDecoding: recorded)
@@ -251,4 +262,11 @@ struct IndexList: ParsableCommand {
             }
         }
     }
+}
+
+/// `index add` to an index whose precision cannot run here (an `error:` line, exit 1, as the
+/// precision mismatch it replaces).
+struct PrecisionUnavailable: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
 }

@@ -73,6 +73,24 @@ final class PrecisionOptionTests: XCTestCase {
         }
     }
 
+    /// An index made at a precision that cannot run in this process (here: forced onto the fp32-only
+    /// OpenBLAS backend) is refused with what to do, not with a hint to pass the option given.
+    func testAddingAtAPrecisionThatCannotRunHereSaysSo() throws {
+        let info = try Kestrel.run(["info", "--model", model, "--json", "--precision", "bf16"])
+        guard (try info.jsonLines().first?["precision"] as? String) == "bf16" else {
+            throw XCTSkip("this processor does not run bf16, so no bf16 index can be made here")
+        }
+        let index = Fixtures.temporaryDirectory("kestrel-index").appendingPathComponent("ix").path
+        let add = try Kestrel.run(["index", "add", "--index", index, "--model", model, "--precision", "bf16", "--quiet", image])
+        XCTAssertEqual(add.status, 0, add.stderr)
+        let again = try Kestrel.run(["index", "add", "--index", index, "--model", model, "--precision", "bf16", "--quiet", image],
+                                    environment: ["KESTREL_GEMM": "openblas"])
+        XCTAssertEqual(again.status, 1, again.stderr)
+        XCTAssertTrue(again.stderr.contains("cannot run here"), again.stderr)
+        XCTAssertTrue(again.stderr.contains("on a machine that runs bf16"), again.stderr)
+        XCTAssertFalse(again.stderr.contains("HINT: pass --precision bf16"), again.stderr)
+    }
+
     func testBenchJSONHasEveryKeyWithPositiveFigures() throws {
         let r = try Kestrel.run(["bench", "--model", model, "--json", "--repeats", "1", "--threads", "1"])
         XCTAssertEqual(r.status, 0, r.stderr)

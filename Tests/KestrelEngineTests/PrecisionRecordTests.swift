@@ -50,3 +50,27 @@ final class PrecisionRecordTests: XCTestCase {
         XCTAssertThrowsError(try open(dir, .int8))
     }
 }
+
+/// A store that holds vectors but no `kestrel.jpeg_decode` record was made before `--jpeg-decode`
+/// existed, when every JPEG was decoded in full: it counts as `exact`, so fast-decoded vectors are
+/// refused rather than mixed in silently (found by trying an index made by an older build).
+final class JPEGDecodingRecordTests: XCTestCase {
+    func testAStoreWithItemsButNoRecordHoldsExactVectors() throws {
+        let identity = ModelIdentity(name: "test", fingerprint: "f", dimension: 4)
+        let dir = Fixtures.temporaryDirectory("kestrel-engine").appendingPathComponent("ix")
+        do {
+            let catalog = try Catalog.openForWriting(dir, identity: identity, modelPath: "/m", orientation: .exif)
+            XCTAssertNil(catalog.jpegDecoding, "empty, no record: either setting may join")
+            try add(catalog, [[1, 0, 0, 0]], from: 0)
+            try catalog.store.setMeta(key: "kestrel.jpeg_decode", value: nil)
+        }
+        let catalog = try Catalog.open(dir)
+        XCTAssertEqual(catalog.jpegDecoding, .exact)
+        XCTAssertNoThrow(try catalog.requireJPEGDecoding(.exact))
+        XCTAssertThrowsError(try catalog.requireJPEGDecoding(.fast)) { error in
+            guard case EngineError.jpegDecodingMismatch(_, let recorded, let requested) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(recorded, .exact)
+            XCTAssertEqual(requested, .fast)
+        }
+    }
+}
