@@ -119,7 +119,7 @@ public enum ModelBenchmark {
     public static func peakResidentBytes() -> Int {
         if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
             for line in status.split(separator: "\n") where line.hasPrefix("VmHWM:") {
-                let kb = line.dropFirst("VmHWM:".count).split(separator: " ").first.flatMap { Int($0) }
+                let kb = line.dropFirst("VmHWM:".count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first.flatMap { Int($0) }
                 if let kb { return kb * 1024 }
             }
         }
