@@ -85,6 +85,9 @@ int cdnnl_cpu_has_vnni(void) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Thread counts above this are taken as this many (a team of 100,000 crashed inside libgomp).
+#define CDNNL_MAX_THREADS 1024
+
 // Element-wise helpers (compiled for AVX-512, AVX2 and baseline; picked at load by ifunc).
 
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -702,6 +705,25 @@ static void convert_chunks(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
+// Whether x[n] holds a NaN or an infinity (one pass; only reached on the int8 path).
+__attribute__((target("avx512f"))) static int has_non_finite_avx512(const float *x, int64_t n) {
+    const __m512i exponent = _mm512_set1_epi32(0x7f800000);
+    __mmask16 bad = 0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i v = _mm512_and_si512(_mm512_loadu_si512(x + i), exponent);
+        bad |= _mm512_cmpeq_epi32_mask(v, exponent);
+    }
+    for (; i < n; i++) if (!isfinite(x[i])) return 1;
+    return bad != 0;
+}
+
+static int has_non_finite(const float *x, int64_t n) {
+    if (has_avx512f()) return has_non_finite_avx512(x, n);
+    for (int64_t i = 0; i < n; i++) if (!isfinite(x[i])) return 1;
+    return 0;
+}
+
 static void convert_run(convert_job *j, int kind) {
     j->kind = kind;
     cdnnl_parallel_for(j->chunks, j->chunks, convert_chunks, j);
@@ -714,6 +736,7 @@ static void convert_source(const float *x, int64_t n, int precision, int int8_mo
     j.chunks = n < PAR_MIN_ELEMENTS || threads < 2 ? 1 : (threads < PAR_MAX_CHUNKS ? threads : PAR_MAX_CHUNKS);
     if (precision == CDNNL_BF16) { convert_run(&j, 4); return; }
     if (is_s8(int8_mode)) {
+        if (has_non_finite(x, n)) { *scale = NAN; return; }   // as in the u8 case below
         convert_run(&j, 1);
         float m = 0;
         for (int c = 0; c < j.chunks; c++) m = j.hi[c] > m ? j.hi[c] : m;
@@ -727,6 +750,14 @@ static void convert_source(const float *x, int64_t n, int precision, int int8_mo
     for (int c = 0; c < j.chunks; c++) {
         lo = j.lo[c] < lo ? j.lo[c] : lo;
         hi = j.hi[c] > hi ? j.hi[c] : hi;
+    }
+    // A NaN or infinite activation (a damaged model) makes the scale NaN, so the product's output
+    // is NaN as in fp32, and the caller's finiteness check refuses it instead of a finite answer
+    // made of the other values.
+    if (has_non_finite(x, n)) {
+        *scale = NAN;
+        *zero_point = 0;
+        return;
     }
     // As u8_params / cdnnl_quantize_u8.
     float s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
@@ -750,6 +781,7 @@ int cdnnl_linear(const cdnnl_weight *w, const float *x, int64_t m, const float *
     if (!t) return fail(CDNNL_ERR_MEMORY, "cdnnl_linear: no stream for this thread", dnnl_success);
 
     const int64_t n = w->n, k = w->k;
+    if (threads > CDNNL_MAX_THREADS) threads = CDNNL_MAX_THREADS;   // libgomp crashes on absurd team sizes
     const int saved_threads = omp_get_max_threads();
     if (saved_threads != threads) omp_set_num_threads(threads);
 
@@ -863,7 +895,7 @@ static void row_job_run(void *p) {
 
 void cdnnl_parallel_for(int64_t count, int threads, void (*body)(void *ctx, int64_t begin, int64_t end), void *ctx) {
     if (count <= 0) return;
-    int chunks = threads < 1 ? 1 : threads;
+    int chunks = threads < 1 ? 1 : (threads > CDNNL_MAX_THREADS ? CDNNL_MAX_THREADS : threads);
     if (chunks > count) chunks = (int)count;
     if (chunks == 1) { body(ctx, 0, count); return; }
     row_job j = {count, body, ctx};

@@ -59,6 +59,14 @@ public struct TextTransformer: Sendable {
     /// Safe to call from several threads at once (each call has its own workspace).
     public func forward(_ sequences: [[Int]], threads: Int = Kernels.threads) throws -> Tensor {
         try check(sequences)
+        // int8 quantises each product's activations with one scale per call: one text per call
+        // (computing only up to its own end token), so a text's embedding never depends on the
+        // texts beside it or on their padding.
+        if projection.precision == .int8 && sequences.count > 1 {
+            var out: [Float] = []
+            for ids in sequences { out += try forward([ids], threads: threads).data }
+            return Tensor(shape: [sequences.count, out.count / sequences.count], data: out)
+        }
         let b = sequences.count, w = width
         let e = projection.outFeatures
         var result = Tensor(shape: [b, e])
