@@ -72,7 +72,8 @@ struct TransformerBlock: Sendable {
     /// item b of `ws.x` ([B, T, W]) comes out in `ws.x` rows `0..<B` ([B, W]); the other rows are
     /// left undefined. Keys and values still come from all T tokens; the query, the out-projection
     /// and the MLP run on B rows instead of B*T (at ViT-B/32, 1 row of 50: the last block's cost
-    /// falls by about four fifths). Same values as `forward` on those rows.
+    /// falls by about four fifths). Same values as `forward` on those rows up to rounding at fp32 and
+    /// bf16; at int8 the out-projection's and the MLP's activation scales come from these rows only.
     func forwardPooled(_ ws: ForwardWorkspace, batch b: Int, tokens t: Int, positions: [Int], causal: Bool, threads: Int) {
         let rows = b * t
         let (x, h, wide) = (ws.x, ws.h, ws.wide)
