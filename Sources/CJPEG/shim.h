@@ -91,45 +91,6 @@ __attribute__((noinline)) static int kestrel_jpeg_read_header(
     return KESTREL_JPEG_OK;
 }
 
-/// Decodes into `out` (width * height * out_components bytes, rows packed). out_components is 1
-/// (JCS_GRAYSCALE), 3 (JCS_RGB) or 4 (JCS_CMYK; libjpeg converts YCCK to CMYK).
-__attribute__((noinline)) static int kestrel_jpeg_decode(
-    const unsigned char *data, unsigned long size, unsigned char *out, size_t out_size,
-    int out_components, char *msg, size_t cap) {
-    struct jpeg_decompress_struct cinfo;
-    kestrel_jpeg_error_mgr err;
-    memset(&err, 0, sizeof err);
-    cinfo.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = kestrel_jpeg_error_exit;
-    err.pub.emit_message = kestrel_jpeg_emit_message;
-    err.pub.output_message = kestrel_jpeg_output_message;
-    if (setjmp(err.jump)) {
-        kestrel_jpeg_copy_message(&err, msg, cap);
-        jpeg_destroy_decompress(&cinfo);
-        return err.truncated ? KESTREL_JPEG_TRUNCATED : KESTREL_JPEG_ERROR;
-    }
-    jpeg_create_decompress(&cinfo);
-    jpeg_mem_src(&cinfo, data, size);
-    jpeg_read_header(&cinfo, TRUE);
-    cinfo.out_color_space = out_components == 1 ? JCS_GRAYSCALE : out_components == 3 ? JCS_RGB : JCS_CMYK;
-    jpeg_start_decompress(&cinfo);
-    size_t stride = (size_t)cinfo.output_width * (size_t)cinfo.output_components;
-    if (cinfo.output_components != out_components ||
-        stride * (size_t)cinfo.output_height > out_size) {
-        strncpy(err.message, "unexpected output geometry", sizeof err.message - 1);
-        kestrel_jpeg_copy_message(&err, msg, cap);
-        jpeg_destroy_decompress(&cinfo);
-        return KESTREL_JPEG_ERROR;
-    }
-    while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = out + stride * cinfo.output_scanline;
-        jpeg_read_scanlines(&cinfo, &row, 1);
-    }
-    jpeg_finish_decompress(&cinfo);
-    jpeg_destroy_decompress(&cinfo);
-    return KESTREL_JPEG_OK;
-}
-
 /// Output size of a decode at scale `scale_num`/8 (1...8), as libjpeg computes it
 /// (jpeg_calc_output_dimensions: ceil(size * scale_num / 8)). Header only. Returns KESTREL_JPEG_*.
 __attribute__((noinline)) static int kestrel_jpeg_scaled_size(
@@ -158,7 +119,7 @@ __attribute__((noinline)) static int kestrel_jpeg_scaled_size(
     return KESTREL_JPEG_OK;
 }
 
-/// `kestrel_jpeg_decode` at scale `scale_num`/8 (1...8; 8 is exactly `kestrel_jpeg_decode`):
+/// Decodes at scale `scale_num`/8 (1...8; 8 is the full decode, `kestrel_jpeg_decode`):
 /// libjpeg-turbo's scaled inverse DCTs. `out` holds the scaled size that
 /// `kestrel_jpeg_scaled_size` reports.
 __attribute__((noinline)) static int kestrel_jpeg_decode_scaled(
@@ -200,6 +161,15 @@ __attribute__((noinline)) static int kestrel_jpeg_decode_scaled(
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
     return KESTREL_JPEG_OK;
+}
+
+/// Decodes into `out` (width * height * out_components bytes, rows packed). out_components is 1
+/// (JCS_GRAYSCALE), 3 (JCS_RGB) or 4 (JCS_CMYK; libjpeg converts YCCK to CMYK). Every pixel, as
+/// the reference pipelines decode: `kestrel_jpeg_decode_scaled` at full scale (8/8).
+__attribute__((noinline)) static int kestrel_jpeg_decode(
+    const unsigned char *data, unsigned long size, unsigned char *out, size_t out_size,
+    int out_components, char *msg, size_t cap) {
+    return kestrel_jpeg_decode_scaled(data, size, out, out_size, out_components, 8, msg, cap);
 }
 
 /// Encodes packed 8-bit samples (components 1 = gray, 3 = RGB) as a baseline JPEG at `quality`

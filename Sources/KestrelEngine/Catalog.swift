@@ -331,8 +331,15 @@ public final class Catalog: @unchecked Sendable {
         return ((try? store.count) ?? 0) > 0 ? .exact : nil
     }
 
-    /// Throws `EngineError.jpegDecodingMismatch` when the catalog records the other setting.
+    /// Throws `EngineError.jpegDecodingMismatch` when the catalog's vectors were made with the other
+    /// setting. An empty catalog without a record (a library caller that passed none to
+    /// `openForWriting`) records `wanted` now, before the first vectors are added, so that it is not
+    /// later taken for an old index of exact vectors.
     public func requireJPEGDecoding(_ wanted: JPEGDecoding) throws {
+        if metaString(MetaKey.jpegDecoding) == nil, try store.count == 0 {
+            try store.setMeta(key: MetaKey.jpegDecoding, value: Data(wanted.rawValue.utf8))
+            return
+        }
         if let recorded = jpegDecoding, recorded != wanted {
             throw EngineError.jpegDecodingMismatch(index: location.description, recorded: recorded, requested: wanted)
         }
