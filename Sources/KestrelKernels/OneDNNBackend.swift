@@ -69,6 +69,14 @@ final class OneDNNPacked: PackedWeight, @unchecked Sendable {
     /// The layout oneDNN chose ("reference" on the fallback path).
     var layout: String { handle.map { String(cString: cdnnl_weight_layout($0)) } ?? "reference" }
 
+    /// Whether a product on this weight failed in oneDNN: later products go to the reference path
+    /// at once instead of paying for the failed primitive's creation again.
+    var failed: Bool {
+        get { lock.withLock { failedStorage } }
+        set { lock.withLock { failedStorage = newValue } }
+    }
+    private var failedStorage = false
+
     /// The fp32 weight for the reference path, unpacked from oneDNN's on first use.
     func fallback() -> OpenBLASPacked? {
         lock.withLock {
@@ -139,10 +147,12 @@ public final class OneDNNBackend: GEMMBackend, @unchecked Sendable {
         let w = weight as! OneDNNPacked
         guard rows > 0, w.out > 0 else { return }
         precondition(threads >= 1, "onednn linear: threads must be at least 1, got \(threads)")
-        if let handle = w.handle {
+        if let handle = w.handle, !w.failed {
             let act = OneDNNBackend.code(activation)
-            let rc = cdnnl_linear(handle, x, Int64(rows), bias, act, accumulate ? 1 : 0, y, Int32(threads))
+            // The shim caps the team at 1024 threads; capped here too so the conversion cannot trap.
+            let rc = cdnnl_linear(handle, x, Int64(rows), bias, act, accumulate ? 1 : 0, y, Int32(min(threads, 1024)))
             if rc == CDNNL_OK { return }
+            w.failed = true
             // With accumulate, y may have been half-written: such a failure cannot be recovered
             // from; oneDNN validates everything before it writes, so it fails before touching y.
             OneDNNBackend.note("oneDNN failed a \(rows)x\(w.in) by \(w.out) \(w.precision.rawValue) product (\(String(cString: cdnnl_last_error()))); that layer runs fp32 on OpenBLAS from now on")

@@ -31,7 +31,7 @@ public enum OpenMPRows {
         withoutActuallyEscaping(body) { escapable in
             var box = escapable
             withUnsafeMutablePointer(to: &box) { p in
-                cdnnl_parallel_for(Int64(count), Int32(threads), { ctx, begin, end in
+                cdnnl_parallel_for(Int64(count), Int32(min(threads, 1024)), { ctx, begin, end in
                     let f = ctx!.assumingMemoryBound(to: (@Sendable (Range<Int>) -> Void).self).pointee
                     f(Int(begin)..<Int(end))
                 }, p)
