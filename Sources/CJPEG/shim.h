@@ -61,16 +61,22 @@ static void kestrel_jpeg_copy_message(const kestrel_jpeg_error_mgr *err, char *m
     }
 }
 
+/// Points a (de)compressor's error handling at `err`: errors long-jump to `err->jump` (set by
+/// the caller's own setjmp, which must stay in the calling function), warnings are kept.
+static inline void kestrel_jpeg_install_errors(struct jpeg_error_mgr **slot, kestrel_jpeg_error_mgr *err) {
+    memset(err, 0, sizeof *err);
+    *slot = jpeg_std_error(&err->pub);
+    err->pub.error_exit = kestrel_jpeg_error_exit;
+    err->pub.emit_message = kestrel_jpeg_emit_message;
+    err->pub.output_message = kestrel_jpeg_output_message;
+}
+
 /// Reads the header only (no pixel memory is allocated). Returns KESTREL_JPEG_*.
 __attribute__((noinline)) static int kestrel_jpeg_read_header(
     const unsigned char *data, unsigned long size, kestrel_jpeg_info *info, char *msg, size_t cap) {
     struct jpeg_decompress_struct cinfo;
     kestrel_jpeg_error_mgr err;
-    memset(&err, 0, sizeof err);
-    cinfo.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = kestrel_jpeg_error_exit;
-    err.pub.emit_message = kestrel_jpeg_emit_message;
-    err.pub.output_message = kestrel_jpeg_output_message;
+    kestrel_jpeg_install_errors(&cinfo.err, &err);
     if (setjmp(err.jump)) {
         kestrel_jpeg_copy_message(&err, msg, cap);
         jpeg_destroy_decompress(&cinfo);
@@ -97,11 +103,7 @@ __attribute__((noinline)) static int kestrel_jpeg_scaled_size(
     const unsigned char *data, unsigned long size, int scale_num, int *out_w, int *out_h, char *msg, size_t cap) {
     struct jpeg_decompress_struct cinfo;
     kestrel_jpeg_error_mgr err;
-    memset(&err, 0, sizeof err);
-    cinfo.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = kestrel_jpeg_error_exit;
-    err.pub.emit_message = kestrel_jpeg_emit_message;
-    err.pub.output_message = kestrel_jpeg_output_message;
+    kestrel_jpeg_install_errors(&cinfo.err, &err);
     if (setjmp(err.jump)) {
         kestrel_jpeg_copy_message(&err, msg, cap);
         jpeg_destroy_decompress(&cinfo);
@@ -127,11 +129,7 @@ __attribute__((noinline)) static int kestrel_jpeg_decode_scaled(
     int out_components, int scale_num, char *msg, size_t cap) {
     struct jpeg_decompress_struct cinfo;
     kestrel_jpeg_error_mgr err;
-    memset(&err, 0, sizeof err);
-    cinfo.err = jpeg_std_error(&err.pub);
-    err.pub.error_exit = kestrel_jpeg_error_exit;
-    err.pub.emit_message = kestrel_jpeg_emit_message;
-    err.pub.output_message = kestrel_jpeg_output_message;
+    kestrel_jpeg_install_errors(&cinfo.err, &err);
     if (setjmp(err.jump)) {
         kestrel_jpeg_copy_message(&err, msg, cap);
         jpeg_destroy_decompress(&cinfo);

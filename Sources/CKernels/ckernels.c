@@ -59,30 +59,7 @@ static inline float pf_abs(float x) { return fabsf(x); }
 #define vhmax(v) (v)
 #define vpow2(t) pf_pow2(t)
 #include "kernels_body.h"
-#undef TGT
-#undef FN
-#undef VF
-#undef W
-#undef CK_QB
-#undef vset1
-#undef vzero
-#undef vload
-#undef vstore
-#undef vloadn
-#undef vstoren
-#undef vadd
-#undef vsub
-#undef vmul
-#undef vdiv
-#undef vmax
-#undef vmin
-#undef vfma
-#undef vfnma
-#undef vsel_lt
-#undef vabs
-#undef vhsum
-#undef vhmax
-#undef vpow2
+#include "kernels_undef.h"
 
 #ifdef CK_X86
 // ---- AVX2 + FMA: 8 lanes.
@@ -134,30 +111,7 @@ static inline TGT __m256 a2_pow2(__m256 t) {
 #define vhmax(v) a2_hmax(v)
 #define vpow2(t) a2_pow2(t)
 #include "kernels_body.h"
-#undef TGT
-#undef FN
-#undef VF
-#undef W
-#undef CK_QB
-#undef vset1
-#undef vzero
-#undef vload
-#undef vstore
-#undef vloadn
-#undef vstoren
-#undef vadd
-#undef vsub
-#undef vmul
-#undef vdiv
-#undef vmax
-#undef vmin
-#undef vfma
-#undef vfnma
-#undef vsel_lt
-#undef vabs
-#undef vhsum
-#undef vhmax
-#undef vpow2
+#include "kernels_undef.h"
 
 // ---- AVX-512 (F, BW, VL, DQ): 16 lanes, masked tails.
 #define TGT __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")))

@@ -52,20 +52,11 @@ struct TransformerBlock: Sendable {
     func forward(_ ws: ForwardWorkspace, batch b: Int, tokens t: Int, causal: Bool, threads: Int) {
         let rows = b * t
         let (x, h, wide) = (ws.x, ws.h, ws.wide)
-        norm1Weight.withUnsafeBufferPointer { g in norm1Bias.withUnsafeBufferPointer { be in
-            layerNormRows(x, rows: rows, columns: width, weight: g.baseAddress!, bias: be.baseAddress!,
-                          eps: eps, into: h, threads: threads)                                   // h = ln1(x)      [R, W]
-        } }
-        qkv.apply(h, rows: rows, into: wide, threads: threads)                                 // wide = qkv(h)  [R, 3W]
+        projectQKV(ws, rows: rows, threads: threads)                                             // wide = qkv(ln1(x)) [R, 3W]
         attention(qkv: wide, batch: b, tokens: t, heads: heads, headDim: width / heads, causal: causal,
                   into: h, threads: threads)                                                     // h = attn       [R, W]
         out.apply(h, rows: rows, accumulate: true, into: x, threads: threads)                  // x += out(h)
-        norm2Weight.withUnsafeBufferPointer { g in norm2Bias.withUnsafeBufferPointer { be in
-            layerNormRows(x, rows: rows, columns: width, weight: g.baseAddress!, bias: be.baseAddress!,
-                          eps: eps, into: h, threads: threads)                                   // h = ln2(x)      [R, W]
-        } }
-        fc1.apply(h, rows: rows, activation: activation, into: wide, threads: threads)         // wide = act(fc1) [R, M]
-        fc2.apply(wide, rows: rows, accumulate: true, into: x, threads: threads)               // x += fc2(wide)
+        mlp(ws, rows: rows, threads: threads)                                                   // x += fc2(act(fc1(ln2(x))))
     }
 
     /// The block for the rows a tower pools only (its last block): row `positions[b]` of batch
@@ -77,21 +68,33 @@ struct TransformerBlock: Sendable {
     func forwardPooled(_ ws: ForwardWorkspace, batch b: Int, tokens t: Int, positions: [Int], causal: Bool, threads: Int) {
         let rows = b * t
         let (x, h, wide) = (ws.x, ws.h, ws.wide)
+        projectQKV(ws, rows: rows, threads: threads)                                             // wide = qkv(ln1(x)) [R, 3W]
+        attentionPooled(qkv: wide, batch: b, tokens: t, heads: heads, headDim: width / heads, positions: positions,
+                        causal: causal, into: h, threads: threads)                             // h = attn rows  [B, W]
+        for i in 0..<b { (x + i * width).update(from: x + (i * t + positions[i]) * width, count: width) }  // x = pooled [B, W]
+        out.apply(h, rows: b, accumulate: true, into: x, threads: threads)                     // x += out(h)
+        mlp(ws, rows: b, threads: threads)                                                      // x += fc2(act(fc1(ln2(x)))) [B, W]
+    }
+
+    /// wide[0..<rows, 0..<3W] = qkv(ln1(x)) over the first `rows` rows of `ws.x`; `ws.h` holds ln1(x).
+    private func projectQKV(_ ws: ForwardWorkspace, rows: Int, threads: Int) {
+        let (x, h, wide) = (ws.x, ws.h, ws.wide)
         norm1Weight.withUnsafeBufferPointer { g in norm1Bias.withUnsafeBufferPointer { be in
             layerNormRows(x, rows: rows, columns: width, weight: g.baseAddress!, bias: be.baseAddress!,
                           eps: eps, into: h, threads: threads)                                   // h = ln1(x)      [R, W]
         } }
         qkv.apply(h, rows: rows, into: wide, threads: threads)                                 // wide = qkv(h)  [R, 3W]
-        attentionPooled(qkv: wide, batch: b, tokens: t, heads: heads, headDim: width / heads, positions: positions,
-                        causal: causal, into: h, threads: threads)                             // h = attn rows  [B, W]
-        for i in 0..<b { (x + i * width).update(from: x + (i * t + positions[i]) * width, count: width) }  // x = pooled [B, W]
-        out.apply(h, rows: b, accumulate: true, into: x, threads: threads)                     // x += out(h)
+    }
+
+    /// The MLP branch on the first `rows` rows of `ws.x`, residual included: x += fc2(act(fc1(ln2(x)))).
+    private func mlp(_ ws: ForwardWorkspace, rows: Int, threads: Int) {
+        let (x, h, wide) = (ws.x, ws.h, ws.wide)
         norm2Weight.withUnsafeBufferPointer { g in norm2Bias.withUnsafeBufferPointer { be in
-            layerNormRows(x, rows: b, columns: width, weight: g.baseAddress!, bias: be.baseAddress!,
-                          eps: eps, into: h, threads: threads)                                   // h = ln2(x)      [B, W]
+            layerNormRows(x, rows: rows, columns: width, weight: g.baseAddress!, bias: be.baseAddress!,
+                          eps: eps, into: h, threads: threads)                                   // h = ln2(x)      [R, W]
         } }
-        fc1.apply(h, rows: b, activation: activation, into: wide, threads: threads)            // wide = act(fc1) [B, M]
-        fc2.apply(wide, rows: b, accumulate: true, into: x, threads: threads)                  // x += fc2(wide)
+        fc1.apply(h, rows: rows, activation: activation, into: wide, threads: threads)         // wide = act(fc1) [R, M]
+        fc2.apply(wide, rows: rows, accumulate: true, into: x, threads: threads)               // x += fc2(wide)
     }
 
     /// Floats of `ws.wide` per row this block needs.

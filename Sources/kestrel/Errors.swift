@@ -12,6 +12,14 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     }
 }
 
+/// A command's own refusal that is not a usage error (the folder an index recorded as its model
+/// no longer holds one; an index whose precision cannot run here): printed by `reportingErrors` as
+/// one `error:` line with exit 1, like every library error.
+struct CommandFailure: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
 extension JSONValue {
     /// The value as plain text (for `stats` without --json).
     var plain: String {

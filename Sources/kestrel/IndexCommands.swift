@@ -95,7 +95,7 @@ struct IndexAdd: ParsableCommand {
                         where recorded == embedder.model.requestedPrecision && used != recorded {
                 // The precision asked for is the index's, but it cannot run here (the warning above
                 // says why): passing it again would not help.
-                throw PrecisionUnavailable(message: "\(shown): the index's image vectors were made at --precision \(recorded.rawValue), which"
+                throw CommandFailure(message: "\(shown): the index's image vectors were made at --precision \(recorded.rawValue), which"
                     + " cannot run here (this run falls back to \(used.rawValue)); vectors of two precisions are not mixed"
                     + " in one index ---> HINT: add to this index on a machine that runs \(recorded.rawValue), or build a"
                     + " new one here with `kestrel index add --index NEWDIR --precision \(used.rawValue) --model MODEL PATH...`")
@@ -262,11 +262,4 @@ struct IndexList: ParsableCommand {
             }
         }
     }
-}
-
-/// `index add` to an index whose precision cannot run here (an `error:` line, exit 1, as the
-/// precision mismatch it replaces).
-struct PrecisionUnavailable: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
 }

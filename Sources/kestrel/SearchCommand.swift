@@ -85,15 +85,8 @@ struct SearchCommand: ParsableCommand {
             warnAboutPrecision(embedder.model)
             return embedder
         } catch ModelError.notAModelFolder {
-            throw RecordedModelError(message: "the model folder recorded in this index, \(shown), no longer holds a model"
+            throw CommandFailure(message: "the model folder recorded in this index, \(shown), no longer holds a model"
                 + " (no config.json + model.safetensors, nor open_clip_config.json + open_clip_model.safetensors); pass --model DIR")
         }
     }
-}
-
-/// The folder an index recorded as its model holds no model any more (an `error:` line, exit 1,
-/// as every library error; a folder that is gone is a usage error instead).
-struct RecordedModelError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
 }
