@@ -92,23 +92,30 @@ int cdnnl_cpu_has_vnni(void) {
 
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 
+// min/max and absmax see every activation, so they also report a damaged one: a NaN makes both
+// results NaN, an infinity shows as itself. Callers then make the product's output NaN, as fp32
+// would, so the towers' finiteness check refuses it instead of a finite answer of the other values.
 CLONES static void minmax_scalar(const float *x, int64_t n, float *lo_out, float *hi_out) {
     float lo = 0, hi = 0;   // the range always holds 0, so 0 is exactly representable
+    int nan = 0;
     for (int64_t i = 0; i < n; i++) {
         lo = x[i] < lo ? x[i] : lo;
         hi = x[i] > hi ? x[i] : hi;
+        nan |= x[i] != x[i];
     }
-    *lo_out = lo;
-    *hi_out = hi;
+    *lo_out = nan ? NAN : lo;
+    *hi_out = nan ? NAN : hi;
 }
 
 CLONES static float absmax(const float *x, int64_t n) {
     float m = 0;
+    int nan = 0;
     for (int64_t i = 0; i < n; i++) {
         float a = fabsf(x[i]);
         m = a > m ? a : m;
+        nan |= a != a;
     }
-    return m;
+    return nan ? NAN : m;
 }
 
 CLONES static void quantize_u8_with_scalar(const float *x, int64_t n, float inv, float zp, uint8_t *q) {
@@ -126,19 +133,23 @@ CLONES static void quantize_u8_with_scalar(const float *x, int64_t n, float inv,
 // same way, rounding is rint's (nearest even), and the clamp happens in float before conversion.
 __attribute__((target("avx512f"))) static void minmax_avx512(const float *x, int64_t n, float *lo_out, float *hi_out) {
     __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+    __mmask16 nan = 0;
     int64_t i = 0;
     for (; i + 16 <= n; i += 16) {
         __m512 v = _mm512_loadu_ps(x + i);
         lo = _mm512_min_ps(v, lo);   // NaN in v: keeps lo, as the scalar comparison does
         hi = _mm512_max_ps(v, hi);
+        nan |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     }
     float l = _mm512_reduce_min_ps(lo), h = _mm512_reduce_max_ps(hi);
+    int tail_nan = 0;
     for (; i < n; i++) {
         l = x[i] < l ? x[i] : l;
         h = x[i] > h ? x[i] : h;
+        tail_nan |= x[i] != x[i];
     }
-    *lo_out = l;
-    *hi_out = h;
+    *lo_out = nan || tail_nan ? NAN : l;
+    *hi_out = nan || tail_nan ? NAN : h;
 }
 
 __attribute__((target("avx512f"))) static void quantize_u8_with_avx512(const float *x, int64_t n, float inv, float zp, uint8_t *q) {
@@ -203,14 +214,25 @@ void cdnnl_quantize_rows_s8(const float *w, int64_t rows, int64_t cols, int8_t *
     }
 }
 
-static void u8_params(const float *x, int64_t count, float *scale, int32_t *zero_point) {
-    float lo, hi;
-    minmax(x, count, &lo, &hi);
+// Scale and zero point of u8 quantisation over the range [lo, hi] (which holds 0). A non-finite
+// range (a damaged activation) gives a NaN scale: the product comes out NaN.
+static void u8_from_range(float lo, float hi, float *scale, int32_t *zero_point) {
+    if (!isfinite(lo) || !isfinite(hi)) {
+        *scale = NAN;
+        *zero_point = 0;
+        return;
+    }
     float s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
     float zp = __builtin_rintf(-lo / s);
     zp = zp < 0 ? 0 : (zp > 255 ? 255 : zp);
     *scale = s;
     *zero_point = (int32_t)zp;
+}
+
+static void u8_params(const float *x, int64_t count, float *scale, int32_t *zero_point) {
+    float lo, hi;
+    minmax(x, count, &lo, &hi);
+    u8_from_range(lo, hi, scale, zero_point);
 }
 
 void cdnnl_quantize_u8(const float *x, int64_t count, uint8_t *q, float *scale, int32_t *zero_point) {
@@ -220,7 +242,7 @@ void cdnnl_quantize_u8(const float *x, int64_t count, uint8_t *q, float *scale, 
 
 void cdnnl_quantize_s8(const float *x, int64_t count, int8_t *q, float *scale) {
     float m = absmax(x, count);
-    *scale = m > 0 ? m / 127.0f : 1.0f;
+    *scale = !isfinite(m) ? NAN : m > 0 ? m / 127.0f : 1.0f;
     quantize_s8_with(x, count, 1.0f / *scale, q);
 }
 
@@ -705,25 +727,6 @@ static void convert_chunks(void *ctx, int64_t begin, int64_t end) {
     }
 }
 
-// Whether x[n] holds a NaN or an infinity (one pass; only reached on the int8 path).
-__attribute__((target("avx512f"))) static int has_non_finite_avx512(const float *x, int64_t n) {
-    const __m512i exponent = _mm512_set1_epi32(0x7f800000);
-    __mmask16 bad = 0;
-    int64_t i = 0;
-    for (; i + 16 <= n; i += 16) {
-        __m512i v = _mm512_and_si512(_mm512_loadu_si512(x + i), exponent);
-        bad |= _mm512_cmpeq_epi32_mask(v, exponent);
-    }
-    for (; i < n; i++) if (!isfinite(x[i])) return 1;
-    return bad != 0;
-}
-
-static int has_non_finite(const float *x, int64_t n) {
-    if (has_avx512f()) return has_non_finite_avx512(x, n);
-    for (int64_t i = 0; i < n; i++) if (!isfinite(x[i])) return 1;
-    return 0;
-}
-
 static void convert_run(convert_job *j, int kind) {
     j->kind = kind;
     cdnnl_parallel_for(j->chunks, j->chunks, convert_chunks, j);
@@ -736,10 +739,14 @@ static void convert_source(const float *x, int64_t n, int precision, int int8_mo
     j.chunks = n < PAR_MIN_ELEMENTS || threads < 2 ? 1 : (threads < PAR_MAX_CHUNKS ? threads : PAR_MAX_CHUNKS);
     if (precision == CDNNL_BF16) { convert_run(&j, 4); return; }
     if (is_s8(int8_mode)) {
-        if (has_non_finite(x, n)) { *scale = NAN; return; }   // as in the u8 case below
         convert_run(&j, 1);
         float m = 0;
-        for (int c = 0; c < j.chunks; c++) m = j.hi[c] > m ? j.hi[c] : m;
+        int damaged = 0;
+        for (int c = 0; c < j.chunks; c++) {
+            m = j.hi[c] > m ? j.hi[c] : m;
+            damaged |= !isfinite(j.hi[c]);
+        }
+        if (damaged) { *scale = NAN; return; }   // a NaN or infinite activation: the output is NaN
         *scale = m > 0 ? m / 127.0f : 1.0f;
         j.inv = 1.0f / *scale;
         convert_run(&j, 3);
@@ -747,26 +754,16 @@ static void convert_source(const float *x, int64_t n, int precision, int int8_mo
     }
     convert_run(&j, 0);
     float lo = 0, hi = 0;
+    int damaged = 0;
     for (int c = 0; c < j.chunks; c++) {
         lo = j.lo[c] < lo ? j.lo[c] : lo;
         hi = j.hi[c] > hi ? j.hi[c] : hi;
+        damaged |= !isfinite(j.lo[c]) || !isfinite(j.hi[c]);
     }
-    // A NaN or infinite activation (a damaged model) makes the scale NaN, so the product's output
-    // is NaN as in fp32, and the caller's finiteness check refuses it instead of a finite answer
-    // made of the other values.
-    if (has_non_finite(x, n)) {
-        *scale = NAN;
-        *zero_point = 0;
-        return;
-    }
-    // As u8_params / cdnnl_quantize_u8.
-    float s = hi > lo ? (hi - lo) / 255.0f : 1.0f;
-    float zp = __builtin_rintf(-lo / s);
-    zp = zp < 0 ? 0 : (zp > 255 ? 255 : zp);
-    *scale = s;
-    *zero_point = (int32_t)zp;
-    j.inv = 1.0f / s;
-    j.zp = zp;
+    u8_from_range(damaged ? NAN : lo, hi, scale, zero_point);
+    if (damaged) return;   // NaN scale: the output is NaN, whatever the quantised values
+    j.inv = 1.0f / *scale;
+    j.zp = (float)*zero_point;
     convert_run(&j, 2);
 }
 
