@@ -2,6 +2,7 @@
 // Kestrel: a vision-language retrieval engine. Layers import downward only:
 //   C shims <- KestrelKernels <- KestrelTokenizer / KestrelImage <- KestrelModels
 //   KestrelStore (LMDB), KestrelIndex (FAISS)  <- KestrelEngine <- kestrel (CLI)
+//   KestrelModels <- KestrelTraining; KestrelEngine + KestrelTraining <- KestrelEvaluation <- kestrel
 import PackageDescription
 
 // Release builds use SwiftPM's -O with whole-module optimisation and keep every check. No target
@@ -61,9 +62,15 @@ let package = Package(
         .target(
             name: "KestrelEngine",
             dependencies: ["KestrelFiles", "KestrelModels", "KestrelStore", "KestrelIndex"]),
+        // Training: the differentiable CLIP, optimiser, data building and loading, the training loop.
+        .target(
+            name: "KestrelTraining",
+            dependencies: ["KestrelKernels", "KestrelModels", "KestrelImage", "KestrelTokenizer", "KestrelFiles"]),
+        // Evaluation harness (`kestrel eval`): metrics with bootstrap intervals, plots.
+        .target(name: "KestrelEvaluation", dependencies: ["KestrelEngine", "KestrelTraining"]),
         .executableTarget(
             name: "kestrel",
-            dependencies: ["KestrelEngine", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["KestrelEngine", "KestrelTraining", "KestrelEvaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .executableTarget(
             name: "kestrel-bench", dependencies: ["KestrelEngine"], path: "Sources/kestrel-bench"),
@@ -80,5 +87,7 @@ let package = Package(
         .testTarget(name: "KestrelIndexTests", dependencies: ["KestrelIndex", "KestrelTestSupport"]),
         .testTarget(name: "KestrelEngineTests", dependencies: ["KestrelEngine", "KestrelTestSupport"]),
         .testTarget(name: "KestrelCLITests", dependencies: ["KestrelTestSupport"]),
+        .testTarget(name: "KestrelTrainingTests", dependencies: ["KestrelTraining", "KestrelTestSupport"]),
+        .testTarget(name: "KestrelEvaluationTests", dependencies: ["KestrelEvaluation", "KestrelTestSupport"]),
     ]
 )
