@@ -126,3 +126,29 @@ __attribute__((noinline)) static int kestrel_png_decode(
     png_destroy_read_struct(&png, &pinfo, NULL);
     return KESTREL_PNG_OK;
 }
+
+/// Encodes 8-bit gray (1), gray+alpha (2), RGB (3) or RGBA (4) pixels, rows top to bottom, as a
+/// PNG into `out` (capacity `*size`; on return `*size` holds the bytes written, or the bytes
+/// needed when `out` is null or too small). Uses libpng's simplified write API. Returns 0 on
+/// success, 1 on error (message copied to `msg`), 3 when `out` is too small.
+__attribute__((noinline)) static int kestrel_png_encode(
+    const unsigned char *pixels, unsigned int width, unsigned int height, int channels,
+    unsigned char *out, size_t *size, char *msg, size_t cap) {
+    png_image image;
+    memset(&image, 0, sizeof image);
+    image.version = PNG_IMAGE_VERSION;
+    image.width = width;
+    image.height = height;
+    image.format = channels == 1 ? PNG_FORMAT_GRAY : channels == 2 ? PNG_FORMAT_GA
+                 : channels == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_RGBA;
+    png_alloc_size_t n = out ? *size : 0;
+    int ok = png_image_write_to_memory(&image, out, &n, 0, pixels, 0, NULL);
+    *size = n;
+    if (!ok) {
+        if (msg && cap) { strncpy(msg, image.message, cap - 1); msg[cap - 1] = 0; }
+        png_image_free(&image);
+        return 1;
+    }
+    if (out == NULL) return 3;
+    return 0;
+}

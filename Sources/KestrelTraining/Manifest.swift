@@ -20,11 +20,15 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var attributes: [String: String]?
     /// Exact boxes of the objects in a rendered scene, in pixels of the stored image.
     public var boxes: [ManifestBox]?
+    /// SHA-256 (hex) of the image file's bytes, so a run record pins the exact data.
+    public var sha256: String?
 
     public init(path: String, captions: [String], split: String, source: String, licence: String,
-                label: String? = nil, attributes: [String: String]? = nil, boxes: [ManifestBox]? = nil) {
+                label: String? = nil, attributes: [String: String]? = nil, boxes: [ManifestBox]? = nil,
+                sha256: String? = nil) {
         self.path = path; self.captions = captions; self.split = split; self.source = source
         self.licence = licence; self.label = label; self.attributes = attributes; self.boxes = boxes
+        self.sha256 = sha256
     }
 }
 
