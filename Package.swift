@@ -59,9 +59,13 @@ let package = Package(
             name: "KestrelModels", dependencies: ["KestrelKernels", "KestrelTokenizer", "KestrelImage"]),
         .target(name: "KestrelStore", dependencies: ["CLMDB", "CSHA256", "KestrelFiles"]),
         .target(name: "KestrelIndex", dependencies: ["CFaiss", "KestrelFiles"]),
+        // The default model (trained by `kestrel train --recipe recipes/default.json`), shipped as a resource.
+        .target(
+            name: "KestrelDefaultModel", path: "Sources/KestrelDefaultModel",
+            resources: [.copy("kestrel-default")]),
         .target(
             name: "KestrelEngine",
-            dependencies: ["KestrelFiles", "KestrelModels", "KestrelStore", "KestrelIndex"]),
+            dependencies: ["KestrelFiles", "KestrelModels", "KestrelStore", "KestrelIndex", "KestrelDefaultModel"]),
         // Training: the differentiable CLIP, optimiser, data building and loading, the training loop.
         .target(
             name: "KestrelTraining",

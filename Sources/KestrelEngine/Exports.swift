@@ -6,3 +6,4 @@
 @_exported import KestrelStore
 @_exported import KestrelTokenizer
 @_exported import KestrelIndex
+@_exported import KestrelDefaultModel

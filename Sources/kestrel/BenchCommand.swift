@@ -16,8 +16,8 @@ struct BenchCommand: ParsableCommand {
             requested_precision, gemm_backend, threads, cores, cpu.
             """)
 
-    @Option(name: .long, help: "Model folder (Hugging Face or OpenCLIP layout).")
-    var model: String
+    @Option(name: .long, help: "Model folder (Hugging Face or OpenCLIP layout). Default: the model shipped with Kestrel (or $KESTREL_MODEL).")
+    var model: String?
 
     @OptionGroup var precisionOptions: PrecisionOptions
 
@@ -34,7 +34,7 @@ struct BenchCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if model.isEmpty { throw ValidationError("--model needs a folder name; '' names none") }
+        if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
         // libgomp crashes (a stack overflow in its team start) or stalls with tens of thousands of threads.
         if let threads, !(1...Self.maxThreads).contains(threads) {
             throw ValidationError("--threads must be between 1 and \(Self.maxThreads), got \(threads)")
@@ -45,8 +45,7 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             if let threads { Kernels.threads = threads }
-            let url = try RawArguments.textURL(model, option: "--model")
-            guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--model \(model): no such folder") }
+            let url = try modelFolder(model)
             let t0 = Date()
             let embedder = try Embedder(modelDirectory: url, batchSize: 32, precision: precisionOptions.value)
             let load = Date().timeIntervalSince(t0)

@@ -6,8 +6,8 @@ struct InfoCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Describe a model folder: architecture, parameters, dtype, embedding size.")
 
-    @Option(name: .long, help: "Model folder (Hugging Face or OpenCLIP layout).")
-    var model: String
+    @Option(name: .long, help: "Model folder (Hugging Face or OpenCLIP layout). Default: the model shipped with Kestrel (or $KESTREL_MODEL).")
+    var model: String?
 
     @Flag(name: .long, help: "Print one JSON object instead of text.")
     var json = false
@@ -22,7 +22,7 @@ struct InfoCommand: ParsableCommand {
         let c = m.config
         if json {
             Console.emit(.object([
-                ("model", .string(m.directory.path)), ("layout", .string(m.layout.rawValue)),
+                ("model", .string(m.directory.path)), ("path", .string(m.directory.path)), ("layout", .string(m.layout.rawValue)),
                 ("parameters", .int(m.parameterCount)), ("dtype", .array(m.storedDTypes.map(JSONValue.string))),
                 ("embedding_dim", .int(c.embedDim)), ("logit_scale", .float(m.logitScale)),
                 ("vision", .object([

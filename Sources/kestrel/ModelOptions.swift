@@ -50,8 +50,8 @@ func warnAboutPrecision(_ model: CLIPModel) {
 
 /// Options shared by the commands that run a model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: "Model folder (Hugging Face or OpenCLIP layout).")
-    var model: String
+    @Option(name: .long, help: "Model folder (Hugging Face or OpenCLIP layout). Default: the model shipped with Kestrel (or $KESTREL_MODEL).")
+    var model: String?
 
     @OptionGroup var imageOptions: ImageOptions
 
@@ -67,14 +67,13 @@ struct ModelOptions: ParsableArguments {
     var batchSize: Int = 16
 
     func validate() throws {
-        if model.isEmpty { throw ValidationError("--model needs a folder name; '' names none") }
+        if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
         if let pixelLimit, pixelLimit < 1 { throw ValidationError("--pixel-limit must be at least 1, got \(pixelLimit)") }
     }
 
     func embedder() throws -> Embedder {
-        let url = try RawArguments.textURL(model, option: "--model")
-        guard FileManager.default.fileExists(atPath: url.path) else { throw ValidationError("--model \(model): no such folder") }
+        let url = try modelFolder(model)
         let embedder = try Embedder(modelDirectory: url, alpha: alpha?.handling, pixelLimit: pixelLimit,
                                     orientation: imageOptions.orientation.handling, batchSize: batchSize,
                                     precision: precisionOptions.value,
