@@ -35,8 +35,10 @@ public struct SearchOptions: Sendable {
 
 extension Catalog {
     /// The query's unit vector: text and image queries need the catalog's model; `like` does not.
-    /// An image query whose embedder treats EXIF orientation otherwise than the stored vectors
-    /// were made throws `EngineError.orientationMismatch`.
+    /// An image query must be embedded as the stored vectors were: another EXIF orientation
+    /// setting throws `EngineError.orientationMismatch`, another precision (the one the model
+    /// actually runs) `EngineError.precisionMismatch`, another JPEG decoding
+    /// `EngineError.jpegDecodingMismatch` (an empty catalog without a record accepts either).
     public func queryVector(_ query: SearchQuery, embedder: () throws -> Embedder) throws -> [Float] {
         switch query {
         case .text(let t):
@@ -45,6 +47,11 @@ extension Catalog {
             // An image query must see pictures as the stored vectors did (EXIF orientation).
             let e = try embedder()
             try requireOrientation(e.preprocessor.decoder.orientation)
+            try requirePrecision(e.model.precision)
+            if let recorded = jpegDecoding, recorded != e.preprocessor.decoder.jpegDecoding {
+                throw EngineError.jpegDecodingMismatch(index: location.description, recorded: recorded,
+                                                       requested: e.preprocessor.decoder.jpegDecoding)
+            }
             return try e.embedImages([path])[0].get()
         case .like(let id):
             guard var v = try store.vector(id: id) else { throw EngineError.noSuchItem(id, index: location.description) }

@@ -32,15 +32,18 @@ struct PrecisionOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(
         "Number format of the model's products: fp32 (default, exact), bf16 (AVX512-BF16) or int8 (weights per output channel, AVX512-VNNI). Where this processor or build cannot run it, fp32 is used with a warning.",
         valueName: "fp32|bf16|int8"))
-    var precision: String = "fp32"
+    var precision: String?
 
     func validate() throws {
-        guard Precision(rawValue: precision) != nil else {
+        if let precision, Precision(rawValue: precision) == nil {
             throw ValidationError("--precision must be fp32, bf16 or int8, got '\(precision)'")
         }
     }
 
-    var value: Precision { Precision(rawValue: precision) ?? .fp32 }
+    /// The precision asked for; fp32 when the option is not given.
+    var value: Precision { explicit ?? .fp32 }
+    /// The precision given on the command line, nil when the option is left out.
+    var explicit: Precision? { precision.flatMap(Precision.init(rawValue:)) }
 }
 
 /// Says on stderr why a model runs at another precision than asked (a `warning:` line).

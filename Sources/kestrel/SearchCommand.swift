@@ -22,7 +22,8 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Model folder (default: the one the index was built with).") var model: String?
     @Flag(name: .long, help: "JSON lines output.") var json = false
     @OptionGroup var imageOptions: ImageOptions
-    /// Any precision may embed a query: its vector compares with stored ones of any precision.
+    /// Default: the precision the index's vectors were made at. A text query may be embedded at any
+    /// precision; an image query only at the index's (as with --orientation and --jpeg-decode).
     @OptionGroup var precisionOptions: PrecisionOptions
 
     func validate() throws {
@@ -65,7 +66,7 @@ struct SearchCommand: ParsableCommand {
         let orientation = imageOptions.orientation.handling
         // An image query is decoded as the index's images were, unless --jpeg-decode says otherwise.
         let jpeg = imageOptions.jpegDecode?.decoding ?? catalog.jpegDecoding ?? Embedder.defaultJPEGDecoding
-        let precision = precisionOptions.value
+        let precision = precisionOptions.explicit ?? catalog.precision
         if let model {
             let embedder = try Embedder(modelDirectory: try RawArguments.textURL(model, option: "--model"), orientation: orientation,
                                         precision: precision, jpegDecoding: jpeg)
