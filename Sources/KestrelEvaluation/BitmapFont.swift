@@ -38,7 +38,7 @@ public enum BitmapFont {
     }
 
     /// Each glyph as 7 rows of 5 pixels ('#' on).
-    static let drawings: [Character: [String]] = [
+    public static let drawings: [Character: [String]] = [
         "A": [".###.", "#...#", "#...#", "#####", "#...#", "#...#", "#...#"],
         "B": ["####.", "#...#", "#...#", "####.", "#...#", "#...#", "####."],
         "C": [".###.", "#...#", "#....", "#....", "#....", "#...#", ".###."],
