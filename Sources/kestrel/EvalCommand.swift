@@ -46,13 +46,13 @@ struct EvalZeroShotCommand: ParsableCommand {
         commandName: "zero-shot",
         abstract: "Zero-shot classification over a folder per class or a CSV of path,label.",
         discussion: """
-            FOLDER holds one subfolder per class (the class name is the subfolder's name). A CSV has
-            the header path,label (RFC 4180 quoting); relative paths are taken from the CSV's folder.
-            Candidate labels: the classes found, sorted, or --labels / --labels-file (which must
-            include every true label). Prompts: the default ensemble of 8, or --template (repeatable).
-            Reports top-1, top-k (k = min(5, classes)), mean and per-class recall, the confusion
-            matrix and the expected calibration error (15 bins), each with a bootstrap 95% interval,
-            beside the chance and majority baselines. An image that cannot be used gets an `error:`
+            FOLDER holds one subfolder per class (the class name is the subfolder's name). A CSV has \
+            the header path,label (RFC 4180 quoting); relative paths are taken from the CSV's folder. \
+            Candidate labels: the classes found, sorted, or --labels / --labels-file (which must \
+            include every true label). Prompts: the default ensemble of 8, or --template (repeatable). \
+            Reports top-1, top-k (k = min(5, classes)), mean and per-class recall, the confusion \
+            matrix and the expected calibration error (15 bins), each with a bootstrap 95% interval, \
+            beside the chance and majority baselines. An image that cannot be used gets an `error:` \
             line, is left out of the metrics, and the exit status is 1.
             """)
 
@@ -144,11 +144,11 @@ struct EvalRetrievalCommand: ParsableCommand {
         commandName: "retrieval",
         abstract: "Image-text retrieval recall@1/5/10 over a CSV of path,caption.",
         discussion: """
-            The CSV has the header path,caption (RFC 4180 quoting; relative paths from the CSV's
-            folder); a path may repeat with several captions. Text -> image: each caption ranks
-            the distinct images (one relevant). Image -> text: each image ranks every caption (its
-            own captions relevant). Recall@k with bootstrap 95% intervals over queries, beside the
-            chance of a random ranking (k/N with one relevant item). An image that cannot be used
+            The CSV has the header path,caption (RFC 4180 quoting; relative paths from the CSV's \
+            folder); a path may repeat with several captions. Text -> image: each caption ranks \
+            the distinct images (one relevant). Image -> text: each image ranks every caption (its \
+            own captions relevant). Recall@k with bootstrap 95% intervals over queries, beside the \
+            chance of a random ranking (k/N with one relevant item). An image that cannot be used \
             gets an `error:` line, its captions are left out, and the exit status is 1.
             """)
 
