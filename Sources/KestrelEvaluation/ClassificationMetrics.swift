@@ -27,31 +27,37 @@ public struct ClassPredictions: Sendable {
     /// Image i's scores, [C].
     public func row(_ i: Int) -> ArraySlice<Float> { probabilities[(i * classCount)..<((i + 1) * classCount)] }
 
+    /// Image i's score of class c, a NaN read as -infinity (a broken output never counts as right).
+    func score(_ i: Int, _ c: Int) -> Float {
+        let p = probabilities[i * classCount + c]
+        return p.isNaN ? -.infinity : p
+    }
+
     /// The rank (0 = best) of image i's true class: the classes scored strictly higher, plus the
     /// classes scored equally that come earlier in the label order (ties go to the earlier class,
-    /// as a stable sort and `argmax` do).
+    /// as a stable sort and `argmax` do). A NaN score ranks below every number; a NaN true
+    /// score gives C (outside every top-k).
     public func trueRank(_ i: Int) -> Int {
-        let t = truth[i], base = i * classCount, p = probabilities[base + t]
+        let t = truth[i]
+        if probabilities[i * classCount + t].isNaN { return classCount }
+        let p = score(i, t)
         var rank = 0
         for c in 0..<classCount {
-            let q = probabilities[base + c]
+            let q = score(i, c)
             if q > p || (q == p && c < t) { rank += 1 }
         }
         return rank
     }
 
-    /// Image i's predicted class: the first class with the highest score.
+    /// Image i's predicted class: the first class with the highest score (NaN scores last).
     public func predicted(_ i: Int) -> Int {
-        let base = i * classCount
         var best = 0
-        for c in 1..<max(classCount, 1) where probabilities[base + c] > probabilities[base + best] { best = c }
+        for c in 1..<max(classCount, 1) where score(i, c) > score(i, best) { best = c }
         return best
     }
 
     /// Image i's confidence: its highest score.
-    public func confidence(_ i: Int) -> Float { probabilities[base(i) + predicted(i)] }
-
-    private func base(_ i: Int) -> Int { i * classCount }
+    public func confidence(_ i: Int) -> Float { probabilities[i * classCount + predicted(i)] }
 }
 
 /// Per-image facts every classification metric is computed from (so a bootstrap resample only
@@ -95,12 +101,13 @@ public enum ClassificationMetrics {
     }
 
     /// Per-class recall, [C]: of the images of class c, the share predicted c (the confusion
-    /// matrix's diagonal over its row sum). NaN for a class with no image in `indices`.
+    /// matrix's diagonal over its row sum; "predicted c" is true-class rank 0, so a NaN row is
+    /// never right). NaN for a class with no image in `indices`.
     public static func perClassRecall(_ o: ClassificationOutcomes, indices: [Int]? = nil) -> [Double] {
         var total = [Int](repeating: 0, count: o.classCount), correct = total
         for i in indices ?? Array(0..<o.count) {
             total[o.truth[i]] += 1
-            if o.predicted[i] == o.truth[i] { correct[o.truth[i]] += 1 }
+            if o.trueRank[i] == 0 { correct[o.truth[i]] += 1 }
         }
         return zip(correct, total).map { $1 == 0 ? .nan : Double($0) / Double($1) }
     }

@@ -36,10 +36,11 @@ public struct ZeroShotMetrics: Sendable {
     /// images or bad settings.
     public static func compute(_ predictions: ClassPredictions, settings: BootstrapSettings,
                                bins binCount: Int = Calibration.defaultBins) throws -> ZeroShotMetrics {
+        guard binCount >= 1 else { throw EvaluationError.badArgument("bins", "must be at least 1, got \(binCount)") }
         guard predictions.count > 0 else { throw EvaluationError.nothingToEvaluate("no image could be classified") }
         let o = ClassificationOutcomes(predictions)
         let c = o.classCount, k = min(5, c)
-        let correct = (0..<o.count).map { o.predicted[$0] == o.truth[$0] }
+        let correct = o.trueRank.map { $0 == 0 }
         let binOf = o.confidence.map { Calibration.bin(of: $0, bins: binCount) }
         // [top1, topK, meanRecall, ece, recall_0 ... recall_{C-1}] on a set of image indices.
         let statistic: ([Int]) -> [Double] = { ix in
@@ -135,8 +136,13 @@ public enum ZeroShotEvaluation {
                     guard let t = classIndex[item.label] else {
                         throw EvaluationError.labelNotCandidate(label: item.label, source: item.path.description)
                     }
+                    let p = classifier.classify(vector).probabilities
+                    guard p.allSatisfy(\.isFinite) else {
+                        failed.append(FailedInput(path: item.path, error: "the model gave a non-finite embedding for this image (NaN or infinity); check the model's weights"))
+                        continue
+                    }
                     truth.append(t)
-                    probabilities += classifier.classify(vector).probabilities
+                    probabilities += p
                 }
             }
             progress?(min(start + embedder.batchSize, images.count), images.count)

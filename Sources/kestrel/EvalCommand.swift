@@ -19,7 +19,7 @@ struct EvalOutputOptions: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Seed of the bootstrap's resampling (same seed, same intervals).") var seed: UInt64 = 0
 
     func validate() throws {
-        guard (1...1_000_000).contains(resamples) else { throw ValidationError("--resamples must be from 1 to 1000000, got \(resamples)") }
+        guard (1...100_000).contains(resamples) else { throw ValidationError("--resamples must be from 1 to 100000, got \(resamples)") }
     }
 
     var settings: BootstrapSettings { BootstrapSettings(resamples: resamples, seed: seed) }

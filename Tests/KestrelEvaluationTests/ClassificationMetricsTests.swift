@@ -84,3 +84,20 @@ final class ClassificationMetricsTests: XCTestCase {
                                                          settings: BootstrapSettings()))
     }
 }
+
+final class NaNScoreTests: XCTestCase {
+    /// A broken output (NaN) never counts as a right answer, at any k below C + 1.
+    func testNaNScoresAreNeverRight() throws {
+        let p = try ClassPredictions(classCount: 3, truth: [0, 1, 2], probabilities: [
+            .nan, .nan, .nan,      // all NaN: truth 0 is not "predicted" by default
+            0.2, .nan, 0.3,        // the true class NaN: last
+            .nan, 0.6, 0.4,        // another class NaN: ranks below the numbers
+        ])
+        let o = ClassificationOutcomes(p)
+        XCTAssertEqual(o.trueRank, [3, 3, 1])
+        XCTAssertEqual(o.predicted[2], 1)
+        XCTAssertEqual(ClassificationMetrics.topK(o, k: 1), 0)
+        XCTAssertEqual(ClassificationMetrics.topK(o, k: 3), 1.0 / 3, accuracy: 1e-12, "only the finite true score is in the top 3")
+        XCTAssertEqual(ClassificationMetrics.perClassRecall(o), [0, 0, 0], "the all-NaN row is not a right answer for class 0")
+    }
+}
