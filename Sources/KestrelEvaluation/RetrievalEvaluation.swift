@@ -87,9 +87,10 @@ public enum RetrievalEvaluation {
 
     /// Embeds the distinct images of `pairs` (in order of first appearance) and every caption
     /// whose image could be used, then `compute`s. Images that fail are returned in `failed`
-    /// (their captions are left out); `progress(done, total)` follows the image batches.
+    /// (their captions are left out) and passed to `failure` as they happen; `progress(done,
+    /// total)` follows the image batches.
     public static func run(embedder: Embedder, pairs: [CaptionedImage], settings: BootstrapSettings,
-                           progress: ((Int, Int) -> Void)? = nil) throws -> RetrievalRun {
+                           progress: ((Int, Int) -> Void)? = nil, failure: ((FailedInput) -> Void)? = nil) throws -> RetrievalRun {
         var order: [FilePathBytes] = [], seen: [FilePathBytes: Int] = [:]
         for p in pairs where seen[p.path] == nil { seen[p.path] = order.count; order.append(p.path) }
         var vectors: [Float] = [], row: [Int: Int] = [:], failed: [FailedInput] = []
@@ -97,7 +98,8 @@ public enum RetrievalEvaluation {
             let batch = Array(order[start..<min(start + embedder.batchSize, order.count)])
             for (offset, result) in embedder.embedImages(batch).enumerated() {
                 switch result {
-                case .failure(let error): failed.append(FailedInput(path: batch[offset], error: "\(error)"))
+                case .failure(let error):
+                    failed.append(FailedInput(path: batch[offset], error: "\(error)")); failure?(failed.last!)
                 case .success(let v): row[start + offset] = row.count; vectors += v
                 }
             }

@@ -118,11 +118,13 @@ public enum ZeroShotEvaluation {
     /// Embeds and classifies `images` with `embedder` and measures the result. `labels`: the
     /// candidate classes (see `candidateLabels`), `templates`: the prompts (`{}` for the class
     /// name). Images that cannot be read or decoded are returned in `failed` (and left out of the
-    /// metrics); `progress(done, total)` is called after each batch. Throws
+    /// metrics) and passed to `failure` as they happen; `progress(done, total)` is called after
+    /// each batch. Throws
     /// `EvaluationError.nothingToEvaluate` when no image could be used, and the classifier's
     /// errors (`EngineError`) for bad labels or templates.
     public static func run(embedder: Embedder, images: [LabeledImage], labels: [String], templates: [String],
-                           settings: BootstrapSettings, progress: ((Int, Int) -> Void)? = nil) throws -> ZeroShotRun {
+                           settings: BootstrapSettings, progress: ((Int, Int) -> Void)? = nil,
+                           failure: ((FailedInput) -> Void)? = nil) throws -> ZeroShotRun {
         let classifier = try ZeroShotClassifier(embedder: embedder, labels: labels, templates: templates)
         var classIndex: [String: Int] = [:]
         for (i, l) in labels.enumerated() { classIndex[l] = i }
@@ -131,7 +133,8 @@ public enum ZeroShotEvaluation {
             let batch = Array(images[start..<min(start + embedder.batchSize, images.count)])
             for (item, result) in zip(batch, embedder.embedImages(batch.map(\.path))) {
                 switch result {
-                case .failure(let error): failed.append(FailedInput(path: item.path, error: "\(error)"))
+                case .failure(let error):
+                    failed.append(FailedInput(path: item.path, error: "\(error)")); failure?(failed.last!)
                 case .success(let vector):
                     guard let t = classIndex[item.label] else {
                         throw EvaluationError.labelNotCandidate(label: item.label, source: item.path.description)
@@ -139,6 +142,7 @@ public enum ZeroShotEvaluation {
                     let p = classifier.classify(vector).probabilities
                     guard p.allSatisfy(\.isFinite) else {
                         failed.append(FailedInput(path: item.path, error: "the model gave a non-finite embedding for this image (NaN or infinity); check the model's weights"))
+                        failure?(failed.last!)
                         continue
                     }
                     truth.append(t)

@@ -34,6 +34,12 @@ func evalProgress(_ what: String) -> ((Int, Int) -> Void)? {
     return { done, total in Console.writeStderr("\r\(what) \(done)/\(total)" + (done == total ? "\n" : "")) }
 }
 
+/// An `error:` line for an input that failed (clearing a progress line first on a terminal).
+func evalFailure(_ f: FailedInput) {
+    if Console.stderrIsTerminal { Console.writeStderr("\r\u{1B}[K") }
+    Console.error(f.message)
+}
+
 /// The reproducibility fields of a report.
 func evalContext(_ embedder: Embedder, kind: String, data: FilePathBytes, list: [(FilePathBytes, String)]) throws -> EvalContext {
     EvalContext(modelPath: embedder.model.directory.path, fingerprint: try ModelFingerprint.fingerprint(of: embedder.model),
@@ -117,11 +123,11 @@ struct EvalZeroShotCommand: ParsableCommand {
             do {
                 run = try ZeroShotEvaluation.run(embedder: embedder, images: images, labels: labelList,
                                                  templates: template.isEmpty ? PromptTemplates.defaultEnsemble : template,
-                                                 settings: output.settings, progress: evalProgress("embedded images"))
+                                                 settings: output.settings, progress: evalProgress("embedded images"),
+                                                 failure: evalFailure)
             } catch EngineError.badArgument("labels", let reason) {
                 throw ValidationError("\(labels != nil ? "--labels" : labelsFile != nil ? "--labels-file" : "class names"): \(reason)")
             }
-            for f in run.failed { Console.error(f.message) }
             failed = failed || !run.failed.isEmpty
             let context = try evalContext(embedder, kind: kind, data: source, list: images.map { ($0.path, $0.label) })
             output.emit(json: EvalReport.json(run, context: context), table: EvalReport.table(run, context: context))
@@ -162,8 +168,7 @@ struct EvalRetrievalCommand: ParsableCommand {
             let pairs = try EvalInputs.captionedImages(csv: source)
             let embedder = try modelOptions.embedder()
             let run = try RetrievalEvaluation.run(embedder: embedder, pairs: pairs, settings: output.settings,
-                                                  progress: evalProgress("embedded images"))
-            for f in run.failed { Console.error(f.message) }
+                                                  progress: evalProgress("embedded images"), failure: evalFailure)
             let context = try evalContext(embedder, kind: "captions", data: source, list: pairs.map { ($0.path, $0.caption) })
             output.emit(json: EvalReport.json(run, context: context), table: EvalReport.table(run, context: context))
             if !run.failed.isEmpty { throw ExitCode(1) }

@@ -104,6 +104,19 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertEqual((doc["baselines"] as? [String: Any])?["majority"] as? Double ?? 0, 0.5, accuracy: 1e-12)
     }
 
+    func testWhenNoImageCanBeUsedEachIsNamedAndTheRunFails() throws {
+        let dir = Fixtures.temporaryDirectory("kestrel-eval-csv")
+        let csv = dir.appendingPathComponent("list.csv")
+        try Data("path,label\nmissing-a.png,x\nmissing-b.jpg,y\n".utf8).write(to: csv)
+        let r = try Kestrel.run(["eval", "zero-shot", "--model", model, "--csv", csv.path])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertEqual(r.stdout, "")
+        for name in ["missing-a.png", "missing-b.jpg"] {
+            XCTAssertEqual(r.stderr.components(separatedBy: name).count - 1, 1, "\(name) named once:\n\(r.stderr)")
+        }
+        XCTAssertTrue(r.stderr.contains("nothing to evaluate"), r.stderr)
+    }
+
     func testATrueLabelMissingFromTheCandidatesIsAClearError() throws {
         let dir = try classFolder()
         let r = try Kestrel.run(["eval", "zero-shot", "--model", model, "--labels", "circles,squares,hexagons", dir.path])
