@@ -46,7 +46,7 @@ public struct ZeroShotMetrics: Sendable {
         let statistic: ([Int]) -> [Double] = { ix in
             var hit1 = 0, hitK = 0
             var total = [Int](repeating: 0, count: c), right = total
-            var binCount_ = [Int](repeating: 0, count: binCount), binHits = binCount_
+            var inBin = [Int](repeating: 0, count: binCount), binHits = inBin
             var binConf = [Double](repeating: 0, count: binCount)
             for i in ix {
                 let r = o.trueRank[i]
@@ -54,13 +54,13 @@ public struct ZeroShotMetrics: Sendable {
                 if r < k { hitK += 1 }
                 total[o.truth[i]] += 1
                 let b = binOf[i]
-                binCount_[b] += 1; binConf[b] += Double(o.confidence[i])
+                inBin[b] += 1; binConf[b] += Double(o.confidence[i])
                 if correct[i] { right[o.truth[i]] += 1; binHits[b] += 1 }
             }
             let n = Double(ix.count)
             var ece = 0.0
-            for b in 0..<binCount where binCount_[b] > 0 {
-                let m = Double(binCount_[b])
+            for b in 0..<binCount where inBin[b] > 0 {
+                let m = Double(inBin[b])
                 ece += m / n * abs(Double(binHits[b]) / m - binConf[b] / m)
             }
             let recalls = (0..<c).map { total[$0] == 0 ? Double.nan : Double(right[$0]) / Double(total[$0]) }

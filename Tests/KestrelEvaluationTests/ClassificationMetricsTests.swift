@@ -101,3 +101,32 @@ final class NaNScoreTests: XCTestCase {
         XCTAssertEqual(ClassificationMetrics.perClassRecall(o), [0, 0, 0], "the all-NaN row is not a right answer for class 0")
     }
 }
+
+/// The bootstrap's one-pass statistic (ZeroShotMetrics) against the pure functions it fuses, on
+/// random predictions with ties and several classes.
+final class FusedStatisticTests: XCTestCase {
+    func testOnePassAgreesWithThePureFunctions() throws {
+        var rng = SystemRandomNumberGenerator()
+        for (n, c) in [(1, 1), (7, 2), (300, 6), (513, 11)] {
+            let truth = (0..<n).map { _ in Int.random(in: 0..<c, using: &rng) }
+            // Scores in steps of 0.125 so that ties happen.
+            var probs = (0..<(n * c)).map { _ in Float(Int.random(in: 0...8, using: &rng)) / 8 }
+            for i in 0..<n {
+                let s = probs[(i * c)..<((i + 1) * c)].reduce(0, +)
+                for j in 0..<c { probs[i * c + j] = s == 0 ? 1 / Float(c) : probs[i * c + j] / s }
+            }
+            let p = try ClassPredictions(classCount: c, truth: truth, probabilities: probs)
+            let o = ClassificationOutcomes(p)
+            let m = try ZeroShotMetrics.compute(p, settings: BootstrapSettings(resamples: 5, seed: 1))
+            XCTAssertEqual(m.top1.value, ClassificationMetrics.topK(o, k: 1), accuracy: 1e-12)
+            XCTAssertEqual(m.topK.value, ClassificationMetrics.topK(o, k: min(5, c)), accuracy: 1e-12)
+            let correct = (0..<n).map { o.predicted[$0] == o.truth[$0] }
+            XCTAssertEqual(m.ece.value, Calibration.expectedCalibrationError(confidence: o.confidence, correct: correct), accuracy: 1e-9)
+            let recalls = ClassificationMetrics.perClassRecall(o)
+            for (a, b) in zip(m.perClassRecall.map(\.value), recalls) { XCTAssertTrue(a == b || (a.isNaN && b.isNaN), "\(a) vs \(b)") }
+            XCTAssertEqual(m.confusion, ClassificationMetrics.confusion(o))
+            // top-1 is the confusion matrix's trace over n.
+            XCTAssertEqual(m.top1.value, Double((0..<c).reduce(0) { $0 + m.confusion[$1][$1] }) / Double(n), accuracy: 1e-12)
+        }
+    }
+}
