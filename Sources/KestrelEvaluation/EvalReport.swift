@@ -52,7 +52,7 @@ public indirect enum EvalJSON: Sendable {
 
 /// What a report records besides the numbers, so a figure can be reproduced: the model (folder,
 /// SHA-256 fingerprint, precision), the data (its path, and a SHA-256 of the input list), the
-/// command's arguments.
+/// command's arguments, the code (`git describe`).
 public struct EvalContext: Sendable {
     public var modelPath: String
     public var fingerprint: String
@@ -63,11 +63,31 @@ public struct EvalContext: Sendable {
     /// SHA-256 of the inputs as listed ("path\tlabel\n" per item, in order).
     public var listSHA256: String
     public var arguments: [String]
+    /// `git describe --always --dirty` where the command ran, or "unknown" (see `gitDescribe`).
+    public var codeVersion: String
 
     public init(modelPath: String, fingerprint: String, precision: String, dataKind: String, dataPath: String,
-                listSHA256: String, arguments: [String]) {
+                listSHA256: String, arguments: [String], codeVersion: String = "unknown") {
         self.modelPath = modelPath; self.fingerprint = fingerprint; self.precision = precision
         self.dataKind = dataKind; self.dataPath = dataPath; self.listSHA256 = listSHA256; self.arguments = arguments
+        self.codeVersion = codeVersion
+    }
+
+    /// `git describe --always --dirty` run in `directory` (the code a figure was measured with,
+    /// when run from a checkout), or "unknown" outside a git checkout or without git.
+    public static func gitDescribe(in directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = ["git", "describe", "--always", "--dirty"]
+        p.currentDirectoryURL = directory
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = FileHandle.nullDevice
+        do { try p.run() } catch { return "unknown" }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        let s = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return p.terminationStatus == 0 && !s.isEmpty ? s : "unknown"
     }
 
     /// SHA-256 (hex) of `items` written as "path\ttext\n" lines.
@@ -89,7 +109,7 @@ public enum EvalReport {
         [("format", .string(format)), ("version", .int(version)), ("command", .string(command)),
          ("model", .object([("path", .string(c.modelPath)), ("fingerprint", .string(c.fingerprint)), ("precision", .string(c.precision))])),
          ("data", .object([("kind", .string(c.dataKind)), ("path", .string(c.dataPath)), ("list_sha256", .string(c.listSHA256))])),
-         ("arguments", .array(c.arguments.map(EvalJSON.string))),
+         ("arguments", .array(c.arguments.map(EvalJSON.string))), ("git_describe", .string(c.codeVersion)),
          ("interval", .string("bootstrap percentile, \(Int((s.level * 100).rounded()))%")),
          ("seed", .uint(s.seed)), ("resamples", .int(s.resamples))]
     }
@@ -142,7 +162,8 @@ public enum EvalReport {
         ["kestrel eval \(title)",
          "model     \(c.modelPath) (\(c.fingerprint.prefix(19))..., \(c.precision))",
          "data      \(c.dataKind) \(c.dataPath)",
-         "intervals bootstrap percentile \(Int((s.level * 100).rounded()))%, \(s.resamples) resamples, seed \(s.seed)"]
+         "intervals bootstrap percentile \(Int((s.level * 100).rounded()))%, \(s.resamples) resamples, seed \(s.seed)",
+         "code      \(c.codeVersion)"]
     }
 
     /// The zero-shot report as a readable table (the same numbers as the JSON).

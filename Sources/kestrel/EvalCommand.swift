@@ -44,7 +44,8 @@ func evalFailure(_ f: FailedInput) {
 func evalContext(_ embedder: Embedder, kind: String, data: FilePathBytes, list: [(FilePathBytes, String)]) throws -> EvalContext {
     EvalContext(modelPath: embedder.model.directory.path, fingerprint: try ModelFingerprint.fingerprint(of: embedder.model),
                 precision: embedder.model.precision.rawValue, dataKind: kind, dataPath: data.lossyString,
-                listSHA256: EvalContext.listDigest(list), arguments: Array(CommandLine.arguments.dropFirst()))
+                listSHA256: EvalContext.listDigest(list), arguments: Array(CommandLine.arguments.dropFirst()),
+                codeVersion: EvalContext.gitDescribe())
 }
 
 struct EvalZeroShotCommand: ParsableCommand {

@@ -43,6 +43,7 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertEqual(doc["failed"] as? Int, 0)
         XCTAssertEqual(doc["seed"] as? Int, 5)
         XCTAssertEqual(doc["resamples"] as? Int, 200)
+        XCTAssertFalse((doc["git_describe"] as? String ?? "").isEmpty, "the code version is recorded")
         XCTAssertEqual(doc["labels"] as? [String], ["circles", "squares", "triangles"])
         XCTAssertEqual((doc["templates"] as? [String])?.count, 8, "the default ensemble")
         let modelInfo = doc["model"] as? [String: Any]
