@@ -60,7 +60,8 @@ public struct EvalContext: Sendable {
     /// "folder" or "csv" (zero-shot), "captions" (retrieval).
     public var dataKind: String
     public var dataPath: String
-    /// SHA-256 of the inputs as listed ("path\tlabel\n" per item, in order).
+    /// SHA-256 of the input list: the CSV file's bytes, or for a folder its
+    /// "relative/path\tlabel\n" lines in order (`listDigest`).
     public var listSHA256: String
     public var arguments: [String]
     /// `git describe --always --dirty` where the command ran, or "unknown" (see `gitDescribe`).

@@ -41,11 +41,23 @@ func evalFailure(_ f: FailedInput) {
 }
 
 /// The reproducibility fields of a report.
+/// `listSHA256`: of the CSV file's bytes, or for a folder of its `relative/path<TAB>label` lines
+/// (so the same data gives the same digest wherever it lies).
 func evalContext(_ embedder: Embedder, kind: String, data: FilePathBytes, list: [(FilePathBytes, String)]) throws -> EvalContext {
-    EvalContext(modelPath: embedder.model.directory.path, fingerprint: try ModelFingerprint.fingerprint(of: embedder.model),
-                precision: embedder.model.precision.rawValue, dataKind: kind, dataPath: data.lossyString,
-                listSHA256: EvalContext.listDigest(list), arguments: Array(CommandLine.arguments.dropFirst()),
-                codeVersion: EvalContext.gitDescribe())
+    let digest: String
+    if kind == "folder" {
+        let root = data.standardized()
+        let prefix = root.bytes.last == 0x2F ? root.bytes : root.bytes + [0x2F]
+        digest = EvalContext.listDigest(list.map { path, label in
+            (path.bytes.starts(with: prefix) ? FilePathBytes(Array(path.bytes.dropFirst(prefix.count))) : path, label)
+        })
+    } else {
+        digest = "sha256:" + SHA256.hex(SHA256.hash(try FileSystem.readFile(data, limit: EvalInputs.csvByteLimit)))
+    }
+    return EvalContext(modelPath: embedder.model.directory.path, fingerprint: try ModelFingerprint.fingerprint(of: embedder.model),
+                       precision: embedder.model.precision.rawValue, dataKind: kind, dataPath: data.lossyString,
+                       listSHA256: digest, arguments: Array(CommandLine.arguments.dropFirst()),
+                       codeVersion: EvalContext.gitDescribe())
 }
 
 struct EvalZeroShotCommand: ParsableCommand {

@@ -69,6 +69,10 @@ final class EvalCommandTests: XCTestCase {
             let png = try Data(contentsOf: plots.appendingPathComponent(name))
             XCTAssertEqual(Array(png.prefix(4)), [0x89, 0x50, 0x4E, 0x47], name)
         }
+        // The list digest does not depend on where the folder lies.
+        let moved = try classFolder()
+        let elsewhere = try json(try Kestrel.run(["eval", "zero-shot", "--model", model, "--json", "--resamples", "5", moved.path]))
+        XCTAssertEqual((elsewhere["data"] as? [String: Any])?["list_sha256"] as? String, (doc["data"] as? [String: Any])?["list_sha256"] as? String)
         // Same seed, same document; the table gives the same figures.
         XCTAssertEqual(try Kestrel.run(args).stdout, r.stdout)
         let table = try Kestrel.run(["eval", "zero-shot", "--model", model, "--resamples", "200", "--seed", "5", dir.path])
