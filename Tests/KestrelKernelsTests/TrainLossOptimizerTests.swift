@@ -151,6 +151,29 @@ final class TrainLossOptimizerTests: XCTestCase {
         }
     }
 
+    /// Three steps against torch 2.15 `torch.optim.AdamW(lr=1e-2, betas=(0.9, 0.98), eps=1e-6,
+    /// weight_decay=0.1)` on CPU (the single-tensor path), values printed as float32 hex the
+    /// reference environment: p, exp_avg, exp_avg_sq after step 3. Torch's order of float32 operations is
+    /// followed, so agreement is within 1 ulp (bit-for-bit when the compiler fuses nothing).
+    func testAdamWMatchesTorchThreeSteps() {
+        var p: [Float] = [0.5, -1.25, 0.003, 2.0, -0.75, 1e-4, 0.9]
+        var m = [Float](repeating: 0, count: 7), v = m
+        let grads: [[Float]] = [[0.1, -0.2, 0.0005, 1.5, -0.03, 0.0, 2e-4], [0.05, 0.3, -0.001, -1.0, 0.02, 1e-7, -0.5],
+                                [-0.2, 0.1, 0.002, 0.5, 0.0, -3e-3, 0.25]]
+        for (t, g) in grads.enumerated() {
+            TrainOps.adamWStep(parameters: &p, gradients: g, m: &m, v: &v, count: 7, learningRate: 1e-2, beta1: 0.9,
+                               beta2: 0.98, eps: 1e-6, weightDecay: 0.1, step: t + 1)
+        }
+        let torchP: [Float] = [0x1.ecc8c0p-2, -0x1.3e07aap+0, -0x1.eaf9b6p-8, 0x1.fad2cep+0, -0x1.786c58p-1, 0x1.84cb28p-8, 0x1.cb49f2p-1]
+        let torchM: [Float] = [-0x1.e4f766p-8, 0x1.54c988p-6, 0x1.3b9f12p-13, 0x1.4dd2f4p-4, -0x1.4a4d2ap-11, -0x1.3a903ap-12, -0x1.476a24p-6]
+        let torchV: [Float] = [0x1.10e9b4p-10, 0x1.662174p-9, 0x1.c0673ap-24, 0x1.15c854p-4, 0x1.a59080p-16, 0x1.828c0cp-23, 0x1.930be4p-8]
+        for i in 0..<7 {
+            XCTAssertEqual(p[i], torchP[i], accuracy: 1.01 * torchP[i].ulp, "p[\(i)]")
+            XCTAssertEqual(m[i], torchM[i], accuracy: 1.01 * torchM[i].ulp, "m[\(i)]")
+            XCTAssertEqual(v[i], torchV[i], accuracy: 1.01 * torchV[i].ulp, "v[\(i)]")
+        }
+    }
+
     /// The first step with zero decay moves every parameter by lr·sign(g) (m̂/sqrt(v̂) = g/|g|).
     func testAdamWFirstStepIsSignedLearningRate() {
         var p: [Float] = [1, -2, 0.5], m: [Float] = [0, 0, 0], v: [Float] = [0, 0, 0]
