@@ -25,18 +25,30 @@ extension TrainOps {
         trainRows(count, workPerItem: 16) { r in
             let d = dp.p + r.lowerBound, g = gp.p + r.lowerBound, xx = xp.p + r.lowerBound, n = r.count
             switch activation {
-            case .gelu: accumulateDerivative(d, g, xx, n, geluDerivative)
-            case .quickGelu: accumulateDerivative(d, g, xx, n, quickGeluDerivative)
-            case .geluTanh: accumulateDerivative(d, g, xx, n, geluTanhDerivative)
+            case .gelu: accumulateDerivative(d, g, xx, n, GELUDerivative.self)
+            case .quickGelu: accumulateDerivative(d, g, xx, n, QuickGELUDerivative.self)
+            case .geluTanh: accumulateDerivative(d, g, xx, n, GELUTanhDerivative.self)
             }
         }
     }
 
-    /// 0.5 (1 + erf(x/√2)) + x · exp(-x²/2) / √(2π).
+    /// 0.5 (1 + erf(x/√2)) + x · exp(-x²/2) / √(2π), with erf as FastMath's `verf` (Abramowitz &
+    /// Stegun 7.1.26, |error| < 1.5e-7), whose exp(-(x/√2)²) is the density's exp(-x²/2): one exp.
     @inline(__always)
     static func geluDerivative(_ x: SIMD16<Float>) -> SIMD16<Float> {
-        let cdf: SIMD16<Float> = 0.5 * (1 + verf(x * 0.70710678118654752))
-        let pdf: SIMD16<Float> = vexp(-0.5 * x * x) * 0.39894228040143268
+        let e = vexp(-0.5 * x * x)
+        let bits = unsafeBitCast(x, to: SIMD16<UInt32>.self) & 0x7FFF_FFFF
+        let ax = unsafeBitCast(bits, to: SIMD16<Float>.self) * 0.70710678118654752
+        let t: SIMD16<Float> = 1 / (ax * 0.3275911 + 1)
+        var r = SIMD16<Float>(repeating: 1.061405429)
+        r = r * t - 1.453152027
+        r = r * t + 1.421413741
+        r = r * t - 0.284496736
+        r = r * t + 0.254829592
+        let erfAbs: SIMD16<Float> = 1 - r * t * e
+        let erfX = erfAbs.replacing(with: -erfAbs, where: x .< 0)
+        let cdf: SIMD16<Float> = 0.5 * (1 + erfX)
+        let pdf: SIMD16<Float> = e * 0.39894228040143268
         return cdf + x * pdf
     }
 
@@ -63,10 +75,11 @@ extension TrainOps {
     }
 
     /// d[i] += f'(x[i]) · g[i] over n values, 16 lanes at a time (the tail zero-padded).
+    /// Generic over the derivative so each activation gets its own specialised, inlined loop.
     @inline(__always)
-    static func accumulateDerivative(
+    static func accumulateDerivative<F: LaneDerivative>(
         _ d: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int,
-        _ f: (SIMD16<Float>) -> SIMD16<Float>
+        _ f: F.Type
     ) {
         let dr = UnsafeMutableRawPointer(d), gr = UnsafeRawPointer(g), xr = UnsafeRawPointer(x)
         var i = 0
@@ -74,14 +87,29 @@ extension TrainOps {
             let xv = xr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
             let gv = gr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
             let dv = dr.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-            dr.storeBytes(of: dv + f(xv) * gv, toByteOffset: i * 4, as: SIMD16<Float>.self)
+            dr.storeBytes(of: dv + F.apply(xv) * gv, toByteOffset: i * 4, as: SIMD16<Float>.self)
             i += 16
         }
         if i < n {
             var xv = SIMD16<Float>()
             for j in 0..<(n - i) { xv[j] = x[i + j] }
-            let fv = f(xv)
+            let fv = F.apply(xv)
             for j in 0..<(n - i) { d[i + j] += fv[j] * g[i + j] }
         }
     }
+}
+
+/// f' over 16 lanes, as a type so loops specialise on it.
+protocol LaneDerivative { static func apply(_ x: SIMD16<Float>) -> SIMD16<Float> }
+
+enum GELUDerivative: LaneDerivative {
+    @inline(__always) static func apply(_ x: SIMD16<Float>) -> SIMD16<Float> { TrainOps.geluDerivative(x) }
+}
+
+enum QuickGELUDerivative: LaneDerivative {
+    @inline(__always) static func apply(_ x: SIMD16<Float>) -> SIMD16<Float> { TrainOps.quickGeluDerivative(x) }
+}
+
+enum GELUTanhDerivative: LaneDerivative {
+    @inline(__always) static func apply(_ x: SIMD16<Float>) -> SIMD16<Float> { TrainOps.geluTanhDerivative(x) }
 }
