@@ -1,7 +1,7 @@
 import Foundation
 
 // Optimiser kernels: AdamW as torch.optim.AdamW (non-amsgrad, non-capturable), with torch's order
-// of float32 operations:
+// of float32 operations and its fused multiply-adds (bit for bit with torch 2.15 on CPU in the test):
 //   p *= 1 - lr·wd;  m = lerp(m, g, 1-β1);  v = β2 v + (1-β2) g²;
 //   p += -(lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + eps)
 // (scalars formed in Double, as torch forms them in Python); the global-norm helpers.
@@ -35,13 +35,17 @@ extension TrainOps {
             for i in range {
                 let gi = g[i]
                 // exp_avg.lerp_(grad, 1 - β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 - β2)
-                // (ATen's vectorised lerp is fma(w, end - self, self); addcmul is self + (value·t1)·t2.)
-                let mi = mm[i].addingProduct(ob1, gi - mm[i])
-                let vi = b2 * vv[i] + ob2 * gi * gi
+                // ATen's CPU kernels run fused multiply-adds (its vectorised lerp is fma(w, end - self,
+                // self); GCC contracts addcmul's and addcdiv's a + b·c). Each product of two floats is
+                // exact in Double (24 × 24 bits), so a Double add rounded to Float gives the fused
+                // result (bar a rare double rounding) without libm's fmaf on baseline x86-64.
+                // exp_avg.lerp_(grad, 1 - β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 - β2)
+                let mi = Float(Double(mm[i]) + Double(ob1) * Double(gi - mm[i]))
+                let vi = Float(Double(b2 * vv[i]) + Double(ob2 * gi) * Double(gi))
                 mm[i] = mi; vv[i] = vi
                 // param.mul_(1 - lr·wd); denom = sqrt(v) / sqrt(bc2) + eps; param.addcdiv_(m, denom, -lr/bc1)
                 let denom = vi.squareRoot() / sqrtBC2 + eps
-                p[i] = p[i] * decay + (-stepSize) * (mi / denom)
+                p[i] = Float(Double(p[i] * decay) + Double(-stepSize) * Double(mi / denom))
             }
         }
     }
