@@ -192,4 +192,17 @@ final class TrainLossOptimizerTests: XCTestCase {
         TrainOps.scale(&g, count: n, by: 0.25)
         assertAllClose(g, g0.map { $0 * 0.25 }, atol: 0, rtol: 0, "scale")
     }
+
+    func testAddAndAccumulateMatchNaive() {
+        let n = 200_003
+        let a = trainRandom(n, seed: 96), b = trainRandom(n, seed: 97)
+        var fy = [Float](repeating: 0, count: n), ny = fy
+        TrainOps.add(y: &fy, a: a, b: b, count: n)
+        NaiveTrainOps.add(y: &ny, a: a, b: b, count: n)
+        XCTAssertEqual(fy, ny)
+        TrainOps.accumulate(into: &fy, b, count: n)
+        NaiveTrainOps.accumulate(into: &ny, b, count: n)
+        XCTAssertEqual(fy, ny)
+        XCTAssertEqual(fy[n - 1], a[n - 1] + b[n - 1] + b[n - 1])
+    }
 }
