@@ -30,6 +30,7 @@ public final class CLIPGraph: @unchecked Sendable {
             precondition(parameters.contains(name) && parameters.view(name).shape == shape,
                          "CLIPGraph: the parameter set has no tensor \(name) of shape \(shape)")
         }
+        precondition(config.vision.layers > 0 && config.text.layers > 0, "CLIPGraph: each tower needs a block")
         guard let v = try? Activation(configName: config.vision.activation),
               let t = try? Activation(configName: config.text.activation)
         else { preconditionFailure("CLIPGraph: unknown activation in \(config.vision.activation)/\(config.text.activation)") }
