@@ -152,3 +152,17 @@ extension DataSourceTests {
         } } }
     }
 }
+
+extension DataSourceTests {
+    /// Incompressible pixels (the encoder's worst case, one pass into a worst-case buffer) round-trip.
+    func testPNGEncoderRoundTripsNoise() throws {
+        var rng = TrainingRNG(seed: 4)
+        for (w, h, c) in [(1, 1, 3), (97, 31, 3), (300, 200, 4), (28, 28, 1)] {
+            let px = (0..<(w * h * c)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let png = try PNGEncoder.encode(pixels: px, width: w, height: h, channels: c)
+            let im = try ImageDecoder().decode(bytes: png, name: "noise")
+            XCTAssertEqual(im.width, w); XCTAssertEqual(im.height, h)
+            XCTAssertEqual(im.pixels, px)
+        }
+    }
+}
