@@ -66,7 +66,9 @@ public final class Trainer {
     /// The run's generator: saved in checkpoints (drawn from by models that need randomness).
     public var rng: TrainingRNG
     private var samplesSeen = 0
+    /// Training seconds before this process (from the checkpoint), and up to the last step.
     private var priorElapsed = 0.0
+    private var currentElapsed = 0.0
 
     public init(recipe: Recipe, setup: TrainingSetup, loader: DataLoader, options: Options) throws {
         self.recipe = recipe
@@ -97,7 +99,7 @@ public final class Trainer {
             step: step, recipeDigest: recipe.digest, recipe: String(decoding: recipe.canonicalJSON(), as: UTF8.self),
             tensors: p.views.map { .init(name: $0.name, shape: $0.shape, trainable: $0.trainable) },
             adamStep: optimizer.step, rng: rng, loader: loaderState, samplesSeen: samplesSeen,
-            elapsedSeconds: priorElapsed)
+            elapsedSeconds: currentElapsed)
         return TrainingCheckpoint(header: header, values: p.values, m: optimizer.m, v: optimizer.v)
     }
 
@@ -124,6 +126,7 @@ public final class Trainer {
         step = c.header.step
         samplesSeen = c.header.samplesSeen
         priorElapsed = c.header.elapsedSeconds
+        currentElapsed = priorElapsed
     }
 
     /// Loads the newest checkpoint in the run folder.
@@ -147,6 +150,16 @@ public final class Trainer {
     /// run.json and exports the model.
     @discardableResult
     public func run() throws -> Summary {
+        try run(until: nil)!
+    }
+
+    /// Trains until step `n` (checkpointing as the recipe says), then stops without exporting or
+    /// writing the run record: an interruption, for tests.
+    public func trainSteps(_ n: Int) throws {
+        _ = try run(until: n)
+    }
+
+    private func run(until stop: Int?) throws -> Summary? {
         let started = Date()
         let fm = FileManager.default
         try fm.createDirectory(at: options.out, withIntermediateDirectories: true)
@@ -169,7 +182,7 @@ public final class Trainer {
         var lastLoss: Float? = nil
         var windowStart = clock.now, windowSamples = 0
         let stepsAtStart = step
-        while step < recipe.steps {
+        while step < min(recipe.steps, stop ?? recipe.steps) {
             let (batch, after) = try prefetcher.next()
             parameters.zeroGradients()
             var loss: Float = 0
@@ -206,13 +219,11 @@ public final class Trainer {
                 }
             }
             if step % recipe.checkpointEvery == 0 || step == recipe.steps {
-                priorElapsed = elapsed
-                let t = clock.now
+                currentElapsed = elapsed
                 try saveCheckpoint()
-                priorElapsed = elapsed  // checkpoint time is not training time
-                _ = t
             }
         }
+        if stop != nil && step < recipe.steps { return nil }
         let trainSeconds = seconds(clock.now - t0)
         let rate = Double((step - stepsAtStart) * recipe.batchSize) / max(trainSeconds, 1e-9)
         // EXPORT: the model folder (config.json, model.safetensors, vocab.json, merges.txt,
