@@ -12,6 +12,11 @@ public struct TowerConfig: Sendable, Equatable, Codable {
     public var layerNormEps: Float
 
     public var headDim: Int { width / heads }
+
+    public init(width: Int, layers: Int, heads: Int, mlpWidth: Int, activation: String, layerNormEps: Float = 1e-5) {
+        self.width = width; self.layers = layers; self.heads = heads; self.mlpWidth = mlpWidth
+        self.activation = activation; self.layerNormEps = layerNormEps
+    }
 }
 
 /// The architecture of a CLIP model, whatever layout its folder uses.
@@ -31,6 +36,13 @@ public struct CLIPConfig: Sendable, Equatable, Codable {
 
     public var patchesPerSide: Int { imageSize / patchSize }
     public var visionTokens: Int { patchesPerSide * patchesPerSide + 1 }
+
+    public init(imageSize: Int, patchSize: Int, vision: TowerConfig, vocabSize: Int, contextLength: Int,
+                text: TowerConfig, endTokenID: Int, embedDim: Int) {
+        self.imageSize = imageSize; self.patchSize = patchSize; self.vision = vision
+        self.vocabSize = vocabSize; self.contextLength = contextLength; self.text = text
+        self.endTokenID = endTokenID; self.embedDim = embedDim
+    }
 
     /// Checks the numbers fit together; names the offending field.
     func validate(file: URL) throws {
