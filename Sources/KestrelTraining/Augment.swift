@@ -60,37 +60,45 @@ public enum Augment {
         let rowLo = vy.first.min() ?? 0
         let rowHi = zip(vy.first, vy.count).map { $0 + $1 }.max() ?? 0
         var tmp = [Float](repeating: 0, count: (rowHi - rowLo) * size * 3)
+        let plane = size * size
+        let scale = (0..<3).map { 1 / (255 * std[$0]) }, shift = (0..<3).map { mean[$0] / std[$0] }
+        let (s0, s1, s2) = (scale[0], scale[1], scale[2]), (m0, m1, m2) = (shift[0], shift[1], shift[2])
         tmp.withUnsafeMutableBufferPointer { t in
-            for y in rowLo..<rowHi {
-                let src = rgb.baseAddress! + y * width * 3
-                let dst = t.baseAddress! + (y - rowLo) * size * 3
-                for x in 0..<size {
-                    var r: Float = 0, g: Float = 0, b: Float = 0
-                    let f = hx.first[x], base = x * hx.stride
-                    for k in 0..<hx.count[x] {
-                        let wgt = hx.weights[base + k], p = src + (f + k) * 3
-                        r += wgt * Float(p[0]); g += wgt * Float(p[1]); b += wgt * Float(p[2])
+            hx.first.withUnsafeBufferPointer { hf in hx.count.withUnsafeBufferPointer { hc in hx.weights.withUnsafeBufferPointer { hw in
+            vy.first.withUnsafeBufferPointer { vf in vy.count.withUnsafeBufferPointer { vc in vy.weights.withUnsafeBufferPointer { vw in
+                let tb = t.baseAddress!
+                for y in rowLo..<rowHi {
+                    let src = rgb.baseAddress! + y * width * 3
+                    let dst = tb + (y - rowLo) * size * 3
+                    for x in 0..<size {
+                        var r: Float = 0, g: Float = 0, b: Float = 0
+                        let f = hf[x], base = x * hx.stride
+                        for k in 0..<hc[x] {
+                            let wgt = hw[base + k], p = src + (f + k) * 3
+                            r += wgt * Float(p[0]); g += wgt * Float(p[1]); b += wgt * Float(p[2])
+                        }
+                        dst[3 * x] = r; dst[3 * x + 1] = g; dst[3 * x + 2] = b
                     }
-                    dst[3 * x] = r; dst[3 * x + 1] = g; dst[3 * x + 2] = b
                 }
-            }
-            let plane = size * size
-            let scale = (0..<3).map { 1 / (255 * std[$0]) }, shift = (0..<3).map { mean[$0] / std[$0] }
-            for y in 0..<size {
-                let f = vy.first[y] - rowLo, base = y * vy.stride
-                for x in 0..<size {
-                    var r: Float = 0, g: Float = 0, b: Float = 0
-                    for k in 0..<vy.count[y] {
-                        let wgt = vy.weights[base + k], p = t.baseAddress! + ((f + k) * size + x) * 3
-                        r += wgt * p[0]; g += wgt * p[1]; b += wgt * p[2]
+                for y in 0..<size {
+                    let f = vf[y] - rowLo, base = y * vy.stride, n = vc[y]
+                    let row = y * size
+                    for x in 0..<size {
+                        var r: Float = 0, g: Float = 0, b: Float = 0
+                        var p = tb + (f * size + x) * 3
+                        for k in 0..<n {
+                            let wgt = vw[base + k]
+                            r += wgt * p[0]; g += wgt * p[1]; b += wgt * p[2]
+                            p += size * 3
+                        }
+                        let o = row + (flip ? size - 1 - x : x)
+                        out[o] = r * s0 - m0
+                        out[plane + o] = g * s1 - m1
+                        out[2 * plane + o] = b * s2 - m2
                     }
-                    let ox = flip ? size - 1 - x : x
-                    let o = y * size + ox
-                    out[o] = r * scale[0] - shift[0]
-                    out[plane + o] = g * scale[1] - shift[1]
-                    out[2 * plane + o] = b * scale[2] - shift[2]
                 }
-            }
+            } } }
+            } } }
         }
     }
 
@@ -142,21 +150,18 @@ public enum Augment {
             weights = [Float](repeating: 0, count: outSize * stride)
             for o in 0..<outSize {
                 let centre = Double(inStart) + (Double(o) + 0.5) * scale
-                var lo = Int((centre - support).rounded(.down)), hi = Int((centre + support).rounded(.up))
-                lo = max(lo, 0); hi = min(hi, limit)
-                var ws = [Double]()
-                for i in lo..<max(lo, hi) {
-                    let d = abs((Double(i) + 0.5 - centre) / filterScale)
-                    ws.append(max(0, 1 - d))
-                }
+                var lo = max(Int((centre - support).rounded(.down)), 0)
+                var hi = min(Int((centre + support).rounded(.up)), limit)
+                @inline(__always) func weight(_ i: Int) -> Double { max(0, 1 - abs((Double(i) + 0.5 - centre) / filterScale)) }
                 // Drop zero-weight taps at the ends so the stride bound holds.
-                while let l = ws.first, l == 0, ws.count > 1 { ws.removeFirst(); lo += 1 }
-                while let r = ws.last, r == 0, ws.count > 1 { ws.removeLast() }
-                if ws.count > stride { ws = Array(ws.prefix(stride)) }
-                let total = ws.reduce(0, +)
+                while hi - lo > 1 && weight(lo) == 0 { lo += 1 }
+                while hi - lo > 1 && weight(hi - 1) == 0 { hi -= 1 }
+                hi = max(lo + 1, min(hi, lo + stride))
+                var total = 0.0
+                for i in lo..<hi { total += weight(i) }
                 first[o] = lo
-                count[o] = ws.count
-                for (k, w) in ws.enumerated() { weights[o * stride + k] = Float(total > 0 ? w / total : 1 / Double(ws.count)) }
+                count[o] = hi - lo
+                for i in lo..<hi { weights[o * stride + i - lo] = Float(total > 0 ? weight(i) / total : 1 / Double(hi - lo)) }
             }
         }
     }

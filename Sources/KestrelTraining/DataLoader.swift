@@ -338,3 +338,32 @@ public final class BatchPrefetcher: @unchecked Sendable {
     /// Waits for the batch in preparation (call before exiting).
     public func finish() { pending?.wait() }
 }
+
+extension DataLoader {
+    /// Timing of `batches` batches from the initial state, in line (no training): the first batch
+    /// (decoding into an empty cache) and the mean of the rest.
+    public struct Measurement: Sendable {
+        public var firstMs: Double
+        public var restMs: Double
+        public var samplesPerSecond: Double
+        public var cacheBytes: Int
+    }
+
+    public func measure(batches: Int, batchSize: Int) throws -> Measurement {
+        let clock = ContinuousClock()
+        var state = initialState()
+        var times = [Double]()
+        for _ in 0..<batches {
+            let t = clock.now
+            (_, state) = try batch(count: batchSize, after: state)
+            let d = clock.now - t
+            times.append(Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) * 1e-15)
+        }
+        let rest = times.count > 1 ? times.dropFirst().reduce(0, +) / Double(times.count - 1) : times[0]
+        return Measurement(firstMs: times[0], restMs: rest, samplesPerSecond: Double(batchSize) / (rest / 1000),
+                           cacheBytes: cacheUsedBytes)
+    }
+
+    /// Bytes held by the decoded-image cache.
+    public var cacheUsedBytes: Int { cache.usedBytes }
+}

@@ -35,11 +35,15 @@ struct TrainCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress lines on stderr.")
     var quiet = false
 
+    @Option(name: .long, help: "Only time the data loader: prepare N batches (decode, augment, tokenize), print ms per batch, and exit.")
+    var measureLoader: Int?
+
     func validate() throws {
         if recipe.isEmpty { throw ValidationError("--recipe needs a file name") }
         if let out, out.isEmpty { throw ValidationError("--out needs a folder name; '' names none") }
         if let steps, !(1...100_000_000).contains(steps) { throw ValidationError("--steps must be in 1...100000000, got \(steps)") }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1...256, got \(threads)") }
+        if let n = measureLoader, !(1...100_000).contains(n) { throw ValidationError("--measure-loader must be in 1...100000, got \(n)") }
     }
 
     func run() throws {
@@ -58,6 +62,12 @@ struct TrainCommand: ParsableCommand {
             let dataFolder = Recipe.resolve(r.data.folder, relativeTo: recipeURL)
             let loader = try DataLoader(folder: dataFolder, weights: r.data.sources, seed: r.seed, tokenizer: setup.tokenizer,
                                         options: DataLoader.Options(recipe: r, setup: setup))
+            if let n = measureLoader {
+                let m = try loader.measure(batches: n, batchSize: r.batchSize)
+                print(String(format: "loader: %d batches of %d at %dx%d: first %.1f ms (cold cache), then %.1f ms per batch (%.0f samples/s), cache %d MB",
+                             n, r.batchSize, setup.imageSize, setup.imageSize, m.firstMs, m.restMs, m.samplesPerSecond, m.cacheBytes >> 20))
+                return
+            }
             var options = Trainer.Options(out: outURL)
             options.resume = resume
             options.progress = !quiet

@@ -131,3 +131,42 @@ final class ResumeTests: XCTestCase {
         XCTAssertNotEqual(la, lb)
     }
 }
+
+/// The same on the real CLIP graph: recipes/tiny.json over a folder of generated PNGs.
+final class ResumeCLIPTests: XCTestCase {
+    func trainer(_ recipe: Recipe, out: URL, resume: Bool = false) throws -> Trainer {
+        let bpe = Fixtures.repoRoot.appendingPathComponent("Vocab/bpe_simple_vocab_16e6.txt.gz")
+        let (setup, _) = try TrainingSetup.clip(recipe: recipe, recipeFile: nil, bpeGzip: bpe)
+        let folder = URL(fileURLWithPath: recipe.data.folder)
+        let loader = try DataLoader(folder: folder, weights: recipe.data.sources, seed: recipe.seed, tokenizer: setup.tokenizer,
+                                    options: DataLoader.Options(recipe: recipe, setup: setup))
+        var options = Trainer.Options(out: out)
+        options.resume = resume
+        options.progress = false
+        return try Trainer(recipe: recipe, setup: setup, loader: loader, options: options)
+    }
+
+    func testTinyRecipeIsDeterministicAndResumesExactly() throws {
+        let folder = try TrainerFixtures.makeDataFolder(count: 12, size: 40)
+        var recipe = try Recipe.load(Fixtures.repoRoot.appendingPathComponent("recipes/tiny.json"))
+        recipe.data.folder = folder.path
+        recipe.steps = 6
+        recipe.checkpointEvery = 2
+        let a = Fixtures.temporaryDirectory("kestrel-clip-a"), b = Fixtures.temporaryDirectory("kestrel-clip-b")
+        let c = Fixtures.temporaryDirectory("kestrel-clip-c")
+        try trainer(recipe, out: a).run()
+        try trainer(recipe, out: b).run()
+        try trainer(recipe, out: c).trainSteps(3)   // stops after step 3; the newest checkpoint is step 2
+        try trainer(recipe, out: c, resume: true).run()
+        let la = try TrainingLog.losses(at: a.appendingPathComponent("train.jsonl"))
+        let lb = try TrainingLog.losses(at: b.appendingPathComponent("train.jsonl"))
+        let lc = try TrainingLog.losses(at: c.appendingPathComponent("train.jsonl"))
+        XCTAssertEqual(la.count, 6)
+        XCTAssertEqual(Set(lc.keys), Set(1...6))
+        for s in 1...6 {
+            XCTAssertEqual(la[s]!.bitPattern, lb[s]!.bitPattern, "step \(s): two runs differ")
+            XCTAssertEqual(la[s]!.bitPattern, lc[s]!.bitPattern, "step \(s): the resumed run differs")
+        }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: a.appendingPathComponent("model/model.safetensors").path))
+    }
+}
