@@ -64,7 +64,7 @@ struct TrainCommand: ParsableCommand {
                                         options: DataLoader.Options(recipe: r, setup: setup))
             if let n = measureLoader {
                 let m = try loader.measure(batches: n, batchSize: r.batchSize)
-                print(String(format: "loader: %d batches of %d at %dx%d: first %.1f ms (cold cache), then %.1f ms per batch (%.0f samples/s), cache %d MB",
+                print(String(format: "loader: %d batches of %d at %dx%d: first %.1f ms (cold cache), second half %.1f ms per batch (%.0f samples/s), cache %d MB",
                              n, r.batchSize, setup.imageSize, setup.imageSize, m.firstMs, m.restMs, m.samplesPerSecond, m.cacheBytes >> 20))
                 return
             }
