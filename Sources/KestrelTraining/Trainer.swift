@@ -99,7 +99,7 @@ public final class Trainer {
             step: step, recipeDigest: recipe.digest, recipe: String(decoding: recipe.canonicalJSON(), as: UTF8.self),
             tensors: p.views.map { .init(name: $0.name, shape: $0.shape, trainable: $0.trainable) },
             adamStep: optimizer.step, rng: rng, loader: loaderState, samplesSeen: samplesSeen,
-            elapsedSeconds: currentElapsed)
+            elapsedSeconds: currentElapsed, trainEntries: loader.trainCount)
         return TrainingCheckpoint(header: header, values: p.values, m: optimizer.m, v: optimizer.v)
     }
 
@@ -109,6 +109,12 @@ public final class Trainer {
             let theirs = (try? Recipe.decode(Data(c.header.recipe.utf8), file: path))
             let fields = theirs.map { recipe.differingFields(from: $0) } ?? ["(unreadable recipe in checkpoint)"]
             throw CheckpointError.otherRecipe(path: path, fields: fields.isEmpty ? ["(digest only)"] : fields)
+        }
+        if let theirs = c.header.trainEntries, theirs != loader.trainCount {
+            let changed = Set(theirs.keys).union(loader.trainCount.keys).sorted()
+                .filter { theirs[$0] != loader.trainCount[$0] }
+                .map { "\($0): \(theirs[$0] ?? 0) training entries then, \(loader.trainCount[$0] ?? 0) now" }
+            throw CheckpointError.otherData(path: path, reason: changed.joined(separator: "; "))
         }
         let p = setup.model.parameters
         let mine = p.views.map { TrainingCheckpoint.Header.Tensor(name: $0.name, shape: $0.shape, trainable: $0.trainable) }

@@ -30,6 +30,9 @@ public struct TrainingCheckpoint: Sendable {
         /// Samples trained on so far, and seconds spent (for the run record of a resumed run).
         public var samplesSeen: Int
         public var elapsedSeconds: Double
+        /// Training entries per source when the checkpoint was written: the loader's shuffled
+        /// orders depend on them, so a resumed run refuses a data folder that changed.
+        public var trainEntries: [String: Int]?
     }
 
     public var header: Header
@@ -184,6 +187,7 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
     case otherRecipe(path: String, fields: [String])
     case otherModel(path: String, reason: String)
     case noCheckpoint(folder: String)
+    case otherData(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -197,6 +201,8 @@ public enum CheckpointError: Error, CustomStringConvertible, Sendable, Equatable
             return "checkpoint \(path) was written under a different recipe (fields that differ: \(fields.joined(separator: ", "))): resume with the same recipe, or start a new run in another --out folder"
         case .otherModel(let path, let reason):
             return "checkpoint \(path) does not fit this model: \(reason)"
+        case .otherData(let path, let reason):
+            return "checkpoint \(path) was written over other data (\(reason)): resume with the data folder it was trained on, or start a new run"
         case .noCheckpoint(let folder):
             return "--resume: no checkpoint in \(folder); run without --resume to start"
         }

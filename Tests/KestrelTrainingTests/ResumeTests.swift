@@ -95,6 +95,11 @@ final class ResumeTests: XCTestCase {
         XCTAssertThrowsError(try stranger.restore(c, path: file.path)) { e in
             XCTAssertEqual(e as? CheckpointError, .otherRecipe(path: file.path, fields: ["learning_rate"]))
         }
+        // The data folder changed (one more training entry): refused, naming the source.
+        let grown = try TrainerFixtures.makeDataFolder(count: 13)
+        XCTAssertThrowsError(try TrainerFixtures.trainer(recipe, folder: grown, out: out).restore(c, path: file.path)) { e in
+            XCTAssertTrue("\(e)".contains("scenes: 12 training entries then, 13 now"), "\(e)")
+        }
         // A bookkeeping change (log_every) is accepted.
         var chatty = recipe
         chatty.logEvery = 7
