@@ -42,6 +42,8 @@ final class TowerBuffers {
     let dAct, dFc1: FloatPointer                         // [R, M]
     let dNormalized, dProjected: FloatPointer            // [B, E]
     let dPost, dPooled: FloatPointer                     // [B, W]
+    // The last block on its pooled rows only (`blockForwardPooled`).
+    let gatheredAttn, gatheredX, dMid, dGatheredAttn: FloatPointer   // [B, W]
     let arena = BufferArena()
 
     init(batch b: Int, tokens t: Int, tower: TowerConfig, embedDim e: Int) {
@@ -64,6 +66,7 @@ final class TowerBuffers {
         dAct = a.make(r * m); dFc1 = a.make(r * m)
         dNormalized = a.make(b * e); dProjected = a.make(b * e)
         dPost = a.make(b * w); dPooled = a.make(b * w)
+        gatheredAttn = a.make(b * w); gatheredX = a.make(b * w); dMid = a.make(b * w); dGatheredAttn = a.make(b * w)
     }
 }
 

@@ -32,12 +32,13 @@ extension CLIPGraph {
         let c = config, t = input.tokens, w = c.text.width
         TrainOps.embeddingForward(out: s.x[0], table: p.w("text.token"), ids: input.ids, width: w)   // [B, T, W]
         TrainOps.positionAddForward(x: s.x[0], position: p.w("text.position"), batch: b, tokens: t, width: w)
-        for l in 0..<c.text.layers {
+        let layers = c.text.layers
+        for l in 0..<(layers - 1) {
             blockForward(p, s, prefix: "text", layer: l, batch: b, tokens: t, causal: true,
                          eps: c.text.layerNormEps, activation: textActivation)
         }
-        let top = s.x[c.text.layers]
-        for i in 0..<b { (s.pooled + i * w).update(from: top + (i * t + input.pools[i]) * w, count: w) }  // [B, W]
+        blockForwardPooled(p, s, prefix: "text", layer: layers - 1, batch: b, tokens: t, pools: input.pools,
+                           causal: true, eps: c.text.layerNormEps, activation: textActivation)  // end rows [B, W]
         headForward(p, s, norm: "text.final", projection: "text.projection", batch: b, eps: c.text.layerNormEps)
     }
 
@@ -50,9 +51,10 @@ extension CLIPGraph {
         let blockTrainable = (0..<layers).map { p.anyTrainable("text.block\($0).") }
         func needed(below l: Int) -> Bool { embeddingsTrainable || blockTrainable[..<l].contains(true) }
         guard needed(below: layers) else { return }
-        zero(s.dx, b * t * w)
-        for i in 0..<b { (s.dx + (i * t + input.pools[i]) * w).update(from: s.dPooled + i * w, count: w) }
-        for l in stride(from: layers - 1, through: 0, by: -1) {
+        blockBackwardPooled(p, s, prefix: "text", layer: layers - 1, batch: b, tokens: t, pools: input.pools,
+                            activation: textActivation)                                         // dx = d x[L-1]
+        if !needed(below: layers - 1) { return }
+        for l in stride(from: layers - 2, through: 0, by: -1) {
             blockBackward(p, s, prefix: "text", layer: l, batch: b, tokens: t, activation: textActivation)
             if !needed(below: l) { return }
         }

@@ -23,12 +23,14 @@ extension CLIPGraph {
         TrainOps.layerNormForward(y: s.x[0], mean: v.preMean, rstd: v.preRstd, x: v.embedded,
                                   weight: p.w("vision.pre.weight"), bias: p.w("vision.pre.bias"),
                                   rows: b * n, dim: w, eps: c.vision.layerNormEps)             // x[0] [B, N, W]
-        for l in 0..<c.vision.layers {
+        let layers = c.vision.layers
+        for l in 0..<(layers - 1) {
             blockForward(p, s, prefix: "vision", layer: l, batch: b, tokens: n, causal: false,
                          eps: c.vision.layerNormEps, activation: visionActivation)
         }
-        let top = s.x[c.vision.layers]
-        for i in 0..<b { (s.pooled + i * w).update(from: top + i * n * w, count: w) }       // class rows [B, W]
+        blockForwardPooled(p, s, prefix: "vision", layer: layers - 1, batch: b, tokens: n,
+                           pools: [Int](repeating: 0, count: b), causal: false, eps: c.vision.layerNormEps,
+                           activation: visionActivation)                                       // class rows [B, W]
         headForward(p, s, norm: "vision.post", projection: "vision.projection", batch: b, eps: c.vision.layerNormEps)
     }
 
@@ -44,9 +46,10 @@ extension CLIPGraph {
         let blockTrainable = (0..<layers).map { p.anyTrainable("vision.block\($0).") }
         func needed(below l: Int) -> Bool { embeddingsTrainable || blockTrainable[..<l].contains(true) }
         guard needed(below: layers) else { return }
-        zero(s.dx, b * n * w)
-        for i in 0..<b { (s.dx + i * n * w).update(from: s.dPooled + i * w, count: w) }        // d x[L] at class rows
-        for l in stride(from: layers - 1, through: 0, by: -1) {
+        blockBackwardPooled(p, s, prefix: "vision", layer: layers - 1, batch: b, tokens: n,
+                            pools: [Int](repeating: 0, count: b), activation: visionActivation)  // dx = d x[L-1]
+        if !needed(below: layers - 1) { return }
+        for l in stride(from: layers - 2, through: 0, by: -1) {
             blockBackward(p, s, prefix: "vision", layer: l, batch: b, tokens: n, activation: visionActivation)
             if !needed(below: l) { return }
         }

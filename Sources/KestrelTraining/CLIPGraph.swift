@@ -1,3 +1,4 @@
+import Dispatch
 import KestrelKernels
 import KestrelModels
 
@@ -16,6 +17,9 @@ public final class CLIPGraph: @unchecked Sendable {
     let visionActivation: Activation
     let textActivation: Activation
     private var buffers: GraphBuffers?
+    /// Seconds spent per part ("vision forward", "text forward", "loss", "vision backward",
+    /// "text backward"), summed over calls while non-nil (set it to [:] to start measuring).
+    public var profile: [String: Double]?
 
     /// `config` must be valid (as `CLIPConfig.load` or `CLIPConfig(...)` + `validate` leave it) and
     /// `parameters` laid out by `parameterLayout(config)` (any order; names and shapes must match).
@@ -26,6 +30,7 @@ public final class CLIPGraph: @unchecked Sendable {
             precondition(parameters.contains(name) && parameters.view(name).shape == shape,
                          "CLIPGraph: the parameter set has no tensor \(name) of shape \(shape)")
         }
+        precondition(config.vision.layers > 0 && config.text.layers > 0, "CLIPGraph: each tower needs a block")
         guard let v = try? Activation(configName: config.vision.activation),
               let t = try? Activation(configName: config.text.activation)
         else { preconditionFailure("CLIPGraph: unknown activation in \(config.vision.activation)/\(config.text.activation)") }
@@ -128,21 +133,31 @@ public final class CLIPGraph: @unchecked Sendable {
             let v = bufs.vision, t = bufs.text
             return batch.pixels.withUnsafeBufferPointer { px in
                 let pixels = px.baseAddress!
-                visionForward(p, v, pixels: pixels, batch: b)
-                textForward(p, t, text, batch: b)
+                timed("vision forward") { visionForward(p, v, pixels: pixels, batch: b) }
+                timed("text forward") { textForward(p, t, text, batch: b) }
                 let logScale = p.w("logit_scale")[0]
                 if backward { zero(v.tower.dNormalized, b * e); zero(t.dNormalized, b * e) }
-                let loss = TrainOps.contrastiveLoss(
-                    image: v.tower.normalized, text: t.normalized, logScale: logScale, targets: targets,
-                    batch: b, dim: e, dImage: backward ? v.tower.dNormalized : nil,
-                    dText: backward ? t.dNormalized : nil, dLogScale: backward ? p.g("logit_scale") : nil)
+                let loss = timed("loss") {
+                    TrainOps.contrastiveLoss(
+                        image: v.tower.normalized, text: t.normalized, logScale: logScale, targets: targets,
+                        batch: b, dim: e, dImage: backward ? v.tower.dNormalized : nil,
+                        dText: backward ? t.dNormalized : nil, dLogScale: backward ? p.g("logit_scale") : nil)
+                }
                 if backward {
-                    visionBackward(p, v, pixels: pixels, batch: b)
-                    textBackward(p, t, text, batch: b)
+                    timed("vision backward") { visionBackward(p, v, pixels: pixels, batch: b) }
+                    timed("text backward") { textBackward(p, t, text, batch: b) }
                 }
                 return loss
             }
         }
+    }
+
+    private func timed<R>(_ part: String, _ body: () -> R) -> R {
+        guard profile != nil else { return body() }
+        let start = DispatchTime.now().uptimeNanoseconds
+        let result = body()
+        profile![part, default: 0] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        return result
     }
 
     /// The activation buffers for batch size `b`, made on first use and kept for later steps.

@@ -87,8 +87,8 @@ public enum ModelExport {
     static func configJSON(_ c: CLIPConfig, dtype: DType, vocabulary: Vocabulary) throws -> Data {
         func tower(_ t: TowerConfig) -> [String: Any] {
             ["hidden_size": t.width, "num_hidden_layers": t.layers, "num_attention_heads": t.heads,
-             "intermediate_size": t.mlpWidth, "hidden_act": t.activation, "layer_norm_eps": Double(t.layerNormEps),
-             "attention_dropout": 0.0, "initializer_range": 0.02, "initializer_factor": 1.0, "projection_dim": c.embedDim]
+             "intermediate_size": t.mlpWidth, "hidden_act": t.activation, "layer_norm_eps": Double("\(t.layerNormEps)") ?? 1e-5,
+             "projection_dim": c.embedDim]
         }
         var text = tower(c.text)
         text["model_type"] = "clip_text_model"
@@ -105,7 +105,9 @@ public enum ModelExport {
         return try json([
             "kestrel_export": ["format": "kestrel-clip-export", "version": 1],
             "architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": c.embedDim,
-            "logit_scale_init_value": 2.6592, "initializer_factor": 1.0,
+            // Floats only (transformers checks types; JSONSerialization writes 1.0 as 1): the
+            // fields left out take transformers' defaults (initializer_factor 1, dropout 0).
+            "logit_scale_init_value": 2.6592,
             "torch_dtype": dtype == .f16 ? "float16" : "float32",
             "text_config": text, "vision_config": vision,
         ])

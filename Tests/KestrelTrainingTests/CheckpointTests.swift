@@ -120,3 +120,16 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(a.tensor("logit_scale").data[0], Float(log(1 / 0.07)), accuracy: 1e-6)
     }
 }
+
+/// Writes an exported folder for the one-off check that transformers reads it unchanged
+/// (`KESTREL_EXPORT_DIR=/tmp/x swift test --filter ExportForTransformers`, then
+/// Notebooks/fixtures/training_fixtures.py --check-export /tmp/x). Skipped otherwise.
+final class ExportForTransformersTests: XCTestCase {
+    func testExportForTransformers() throws {
+        guard let path = ProcessInfo.processInfo.environment["KESTREL_EXPORT_DIR"] else { throw XCTSkip("KESTREL_EXPORT_DIR not set") }
+        let (config, _, parameters) = try CheckpointIO.load(Fixtures.url("training/openclip"))
+        let vocabulary = try Vocabulary.clip(merges: 1000, bpeGzip: Fixtures.repoRoot.appendingPathComponent("Vocab/bpe_simple_vocab_16e6.txt.gz"))
+        try ModelExport.saveHuggingFace(parameters: parameters, config: config, to: URL(fileURLWithPath: path),
+                                        dtype: .f32, vocabulary: vocabulary)
+    }
+}
