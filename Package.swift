@@ -31,7 +31,7 @@ let package = Package(
             linkerSettings: [.linkedLibrary("dnnl"), .linkedLibrary("gomp"), .linkedLibrary("m")]),
         // LMDB behind a small C target: every call that reads pages runs under a fault guard.
         .target(name: "CLMDB", path: "Sources/CLMDB", linkerSettings: [.linkedLibrary("lmdb")]),
-        // SHA-256 blocks with the SHA extensions (runtime-checked); the Swift code is the portable twin.
+        // SHA-256 blocks with the SHA extensions (runtime-checked); the Swift code (KestrelFiles) is the portable twin.
         .target(name: "CSHA256", path: "Sources/CSHA256"),
         .systemLibrary(name: "CJPEG", path: "Sources/CJPEG"),
         .systemLibrary(name: "CPNG", path: "Sources/CPNG"),
@@ -51,13 +51,13 @@ let package = Package(
 
         // Layers. KestrelFiles: file paths as bytes, the file operations on them, and the readers-writer
         // lock the store and the index share (Glibc only).
-        .target(name: "KestrelFiles", dependencies: []),
+        .target(name: "KestrelFiles", dependencies: ["CSHA256"]),
         .target(name: "KestrelKernels", dependencies: ["CBLAS", "CDNNL", "CKernels"]),
         .target(name: "KestrelTokenizer", dependencies: ["CZlib"]),
         .target(name: "KestrelImage", dependencies: ["CJPEG", "CPNG", "KestrelFiles"]),
         .target(
             name: "KestrelModels", dependencies: ["KestrelKernels", "KestrelTokenizer", "KestrelImage"]),
-        .target(name: "KestrelStore", dependencies: ["CLMDB", "CSHA256", "KestrelFiles"]),
+        .target(name: "KestrelStore", dependencies: ["CLMDB", "KestrelFiles"]),
         .target(name: "KestrelIndex", dependencies: ["CFaiss", "KestrelFiles"]),
         .target(
             name: "KestrelEngine",
@@ -65,7 +65,7 @@ let package = Package(
         // Training: the differentiable CLIP, optimiser, data building and loading, the training loop.
         .target(
             name: "KestrelTraining",
-            dependencies: ["KestrelKernels", "KestrelModels", "KestrelImage", "KestrelTokenizer", "KestrelFiles"]),
+            dependencies: ["KestrelKernels", "KestrelModels", "KestrelImage", "KestrelTokenizer", "KestrelFiles", "CZlib"]),
         // Evaluation harness (`kestrel eval`): metrics with bootstrap intervals, plots.
         .target(name: "KestrelEvaluation", dependencies: ["KestrelEngine", "KestrelTraining"]),
         .executableTarget(

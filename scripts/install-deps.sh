@@ -3,7 +3,8 @@
 # Needs only the Swift toolchain beforehand. Uses sudo when not root.
 set -euo pipefail
 
-packages=(libopenblas-dev libdnnl-dev libfaiss-dev libjpeg-dev liblmdb-dev libpng-dev zlib1g-dev pkg-config)
+packages=(libopenblas-dev libdnnl-dev libfaiss-dev libjpeg-dev liblmdb-dev libpng-dev zlib1g-dev pkg-config
+          dataset-fashion-mnist openclipart-png fonts-noto-color-emoji)
 
 missing=()
 for p in "${packages[@]}"; do

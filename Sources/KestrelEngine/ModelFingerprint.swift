@@ -1,5 +1,6 @@
 import Foundation
 import KestrelStore
+import KestrelFiles
 
 /// The identity of the model that made a catalog's vectors: the folder's name, and a SHA-256 over
 /// the config, the preprocessing config and the weights, so vectors of two models never mix.

@@ -1,4 +1,5 @@
 import Foundation
+import KestrelModels
 
 /// Generic text prompts whose embeddings tune approximate indexes for text search.
 ///

@@ -1,28 +1,13 @@
 import Foundation
+import KestrelModels
 
-/// Prompt templates for zero-shot labelling. `{}` is where the class name goes.
-public enum PromptTemplates {
-    /// The default ensemble: the seven templates OpenAI selected from its 80 ImageNet prompts
-    /// (CLIP's "Prompt_Engineering_for_ImageNet" notebook) plus the plain "a photo of a {}.".
-    public static let defaultEnsemble: [String] = [
-        "a photo of a {}.",
-        "itap of a {}.",
-        "a bad photo of the {}.",
-        "a origami {}.",
-        "a photo of the large {}.",
-        "a {} in a video game.",
-        "art of the {}.",
-        "a photo of the small {}.",
-    ]
-
+/// Zero-shot prompt templates (`PromptTemplates`, with the default ensemble, lives in KestrelModels
+/// so that training data uses the same phrasings); the engine checks users' templates.
+extension PromptTemplates {
     /// Checks a user's template holds exactly one `{}`.
     public static func validate(_ template: String) throws {
         let parts = template.components(separatedBy: "{}").count - 1
         guard parts == 1 else { throw EngineError.badTemplate(template) }
-    }
-
-    public static func fill(_ template: String, with label: String) -> String {
-        template.replacingOccurrences(of: "{}", with: label)
     }
 }
 

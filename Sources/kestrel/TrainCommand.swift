@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import KestrelEngine
-import KestrelStore
+import KestrelFiles
 import KestrelTraining
 
 struct TrainCommand: ParsableCommand {
@@ -81,8 +81,7 @@ struct TrainCommand: ParsableCommand {
     }
 }
 
-/// SHA-256 of the data manifest for the run record. NOTE for the merge: SHA256 moves from
-/// KestrelStore to KestrelFiles on the data branch; change the import below when it lands.
+/// SHA-256 of the data manifest for the run record (KestrelFiles' SHA256).
 enum ManifestDigest {
     static func sha256(of url: URL) throws -> String { try SHA256.hexDigest(ofFileAt: url) }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import KestrelStore
+import KestrelFiles
 import KestrelTestSupport
 import XCTest
 

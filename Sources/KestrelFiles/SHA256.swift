@@ -2,7 +2,8 @@ import CSHA256
 import Foundation
 
 /// SHA-256 (FIPS 180-4), written out so the store needs no crypto package.
-/// The store keys content by this digest: the same bytes are stored once.
+/// The store keys content by this digest (the same bytes are stored once); `data build` records
+/// it per image file. Lives in KestrelFiles so that KestrelStore and KestrelTraining share it.
 ///
 ///     var h = SHA256()
 ///     h.update(bytes)            // as many times as needed

@@ -1,0 +1,140 @@
+import Foundation
+
+/// Options of `kestrel data build`.
+public struct DataBuildOptions: Sendable {
+    public static let allSources = ["fashion-mnist", "openclipart", "emoji", "scenes"]
+    public var output: URL
+    public var sources: [String] = DataBuildOptions.allSources
+    /// Training scenes (held-out scenes: `ScenesSource.heldOutCount(train:)`).
+    public var scenes: Int = 30_000
+    public var seed: UInt64 = 0
+    public var threads: Int = 2
+    public init(output: URL) { self.output = output }
+}
+
+/// What a build wrote (also in build.json).
+public struct DataBuildSummary: Codable, Sendable {
+    public var format = "kestrel-data-build"
+    public var version = 1
+    public var seed: UInt64
+    public var sources: [String]
+    public var scenes: Int
+    /// source -> split -> count.
+    public var counts: [String: [String: Int]]
+    public var total: Int
+    /// Debian package -> version, from /var/lib/dpkg/status where readable.
+    public var packages: [String: String]
+    public var evalFiles: [String]
+    public var elapsedSeconds: Double
+    public var threads: Int
+}
+
+/// Builds a data folder: images under <source>/, manifest.jsonl, eval/*.csv, build.json.
+/// Writes into `<out>.partial-<pid>` and renames it to `<out>` at the end (an existing `<out>`
+/// is refused, never overwritten). Reference for the format: docs/data.md.
+public enum DataBuilder {
+    public static func build(_ options: DataBuildOptions, progress: @escaping @Sendable (String) -> Void) throws -> DataBuildSummary {
+        let start = Date()
+        for s in options.sources where !DataBuildOptions.allSources.contains(s) {
+            throw DataBuildError.badArgument("unknown source '\(s)'; choose from \(DataBuildOptions.allSources.joined(separator: ","))")
+        }
+        guard options.scenes >= 1, options.scenes <= 10_000_000 else { throw DataBuildError.badArgument("--scenes must be 1...10000000, got \(options.scenes)") }
+        let fm = FileManager.default
+        let out = options.output.standardizedFileURL
+        if fm.fileExists(atPath: out.path) {
+            throw DataBuildError.badArgument("\(out.path) already exists; choose a new --out folder or remove it")
+        }
+        let partial = URL(fileURLWithPath: out.path + ".partial-\(getpid())")
+        do { try fm.createDirectory(at: partial, withIntermediateDirectories: true) } catch {
+            throw DataBuildError.writeFailed(path: partial.path, detail: "\(error)")
+        }
+        do {
+            let summary = try buildInto(partial, options: options, start: start, progress: progress)
+            do { try fm.moveItem(at: partial, to: out) } catch { throw DataBuildError.writeFailed(path: out.path, detail: "rename from \(partial.lastPathComponent): \(error)") }
+            return summary
+        } catch {
+            progress("data build failed; removing \(partial.path)")
+            try? fm.removeItem(at: partial)
+            throw error
+        }
+    }
+
+    static func buildInto(_ dir: URL, options: DataBuildOptions, start: Date, progress: @escaping @Sendable (String) -> Void) throws -> DataBuildSummary {
+        let sink = ImageSink(root: dir)
+        var outputs = [SourceOutput]()
+        for source in DataBuildOptions.allSources where options.sources.contains(source) {
+            let t0 = Date()
+            let o: SourceOutput
+            switch source {
+            case "fashion-mnist": o = try FashionMNISTSource.build(sink: sink, seed: options.seed, threads: options.threads, progress: progress)
+            case "openclipart": o = try OpenClipartSource.build(sink: sink, seed: options.seed, threads: options.threads, progress: progress)
+            case "emoji": o = try EmojiSource.build(sink: sink, seed: options.seed, threads: options.threads, progress: progress)
+            default: o = try ScenesSource.build(sink: sink, seed: options.seed, train: options.scenes, threads: options.threads, progress: progress)
+            }
+            progress(String(format: "%@: %d files in %.1f s", source, o.entries.count, Date().timeIntervalSince(t0)))
+            outputs.append(o)
+        }
+        // manifest.jsonl
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var manifest = [UInt8]()
+        var counts = [String: [String: Int]]()
+        for o in outputs {
+            for e in o.entries {
+                manifest += try encoder.encode(e); manifest.append(0x0A)
+                counts[e.source, default: [:]][e.split, default: 0] += 1
+            }
+        }
+        try sink.write(manifest, to: "manifest.jsonl")
+        // eval CSVs: paths relative to eval/
+        try sink.makeFolder("eval")
+        var evalNames = [String]()
+        for o in outputs {
+            for (name, file) in o.evalFiles.sorted(by: { $0.key < $1.key }) {
+                let rows = file.rows.map { ["../" + $0[0]] + $0.dropFirst() }
+                try sink.write(Array(DataText.csv(header: file.header, rows: rows).utf8), to: "eval/\(name)")
+                evalNames.append("eval/\(name)")
+            }
+        }
+        var packages = [String: String]()
+        let wanted = options.sources.compactMap { ["fashion-mnist": FashionMNISTSource.package, "openclipart": OpenClipartSource.package,
+                                                   "emoji": EmojiSource.package][$0] }
+        if let status = try? String(contentsOfFile: "/var/lib/dpkg/status", encoding: .utf8) {
+            packages = dpkgVersions(status, wanted: Set(wanted))
+        }
+        let summary = DataBuildSummary(seed: options.seed, sources: options.sources, scenes: options.scenes, counts: counts,
+                                       total: counts.values.flatMap(\.values).reduce(0, +), packages: packages, evalFiles: evalNames,
+                                       elapsedSeconds: (Date().timeIntervalSince(start) * 10).rounded() / 10, threads: options.threads)
+        let pretty = JSONEncoder()
+        pretty.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        try sink.write(Array(try pretty.encode(summary)) + [0x0A], to: "build.json")
+        return summary
+    }
+
+    /// Versions of `wanted` packages from dpkg's status file text.
+    public static func dpkgVersions(_ status: String, wanted: Set<String>) -> [String: String] {
+        var out = [String: String]()
+        for stanza in status.components(separatedBy: "\n\n") {
+            var name: String?, version: String?
+            for line in stanza.split(separator: "\n") {
+                if line.hasPrefix("Package: ") { name = String(line.dropFirst(9)) }
+                if line.hasPrefix("Version: ") { version = String(line.dropFirst(9)) }
+            }
+            if let n = name, let v = version, wanted.contains(n), stanza.contains("Status: install ok installed") { out[n] = v }
+        }
+        return out
+    }
+
+    /// Reads a manifest.jsonl (one `ManifestEntry` per line). Throws naming the line on bad JSON.
+    public static func readManifest(_ url: URL) throws -> [ManifestEntry] {
+        guard let data = FileManager.default.contents(atPath: url.path) else { throw DataBuildError.missingSource(package: "kestrel data build", path: url.path) }
+        let decoder = JSONDecoder()
+        var out = [ManifestEntry]()
+        for (i, line) in data.split(separator: 0x0A).enumerated() where !line.isEmpty {
+            do { out.append(try decoder.decode(ManifestEntry.self, from: Data(line))) } catch {
+                throw DataBuildError.damaged(path: url.path, detail: "line \(i + 1): \(error)")
+            }
+        }
+        return out
+    }
+}
