@@ -42,7 +42,7 @@ public final class DataLoader: @unchecked Sendable {
         /// Positive groups from labels (soft targets); false: hard targets (no groups).
         public var softLabels = true
         /// Byte budget of the decoded-image cache.
-        public var cacheBytes = 3 << 30
+        public var cacheBytes = 6 << 30
         /// Threads that decode and augment one batch's samples.
         public var workers = 1
 

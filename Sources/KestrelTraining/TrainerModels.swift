@@ -36,11 +36,7 @@ extension TrainingSetup {
             let loaded = try CheckpointIO.load(folder)
             (config, parameters) = (loaded.config, loaded.parameters)
             tokenizer = try CLIPTokenizer(modelDirectory: folder, fallbackVocab: bpeGzip, normalization: loaded.layout.textNormalization)
-            guard config.vocabSize == Vocabulary.maxMerges + 514 else {
-                throw TrainingError.modelUnavailable(
-                    "model.from: \(folder.path) has a vocabulary of \(config.vocabSize) tokens; fine-tuning exports CLIP's full vocabulary (49408) only")
-            }
-            vocabulary = try Vocabulary.clip(merges: Vocabulary.maxMerges, bpeGzip: bpeGzip)
+            vocabulary = try exportVocabulary(folder: folder, vocabSize: config.vocabSize, bpeGzip: bpeGzip)
             if let pre = try? PreprocessConfig.load(modelDirectory: folder), let m = pre.mean, let s = pre.std { (mean, std) = (m, s) }
         }
         let graph = CLIPGraph(config: config, parameters: parameters)
@@ -53,6 +49,28 @@ extension TrainingSetup {
             })
         return (setup, graph)
     }
+}
+
+/// The vocabulary to export with a fine-tuned model: CLIP's first `vocabSize - 514` merges, which
+/// must be the folder's own `vocab.json` when it has one (the full vocabulary when it has none).
+func exportVocabulary(folder: URL, vocabSize: Int, bpeGzip: URL) throws -> Vocabulary {
+    let merges = vocabSize - 514
+    let vocabFile = folder.appendingPathComponent("vocab.json")
+    let own = FileManager.default.contents(atPath: vocabFile.path)
+    guard (0...Vocabulary.maxMerges).contains(merges), own != nil || merges == Vocabulary.maxMerges else {
+        throw TrainingError.modelUnavailable(
+            "model.from: \(folder.path) has a vocabulary of \(vocabSize) tokens that is not a prefix of CLIP's merges; Kestrel can fine-tune and export only CLIP's vocabulary or a truncation of it")
+    }
+    let vocabulary = try Vocabulary.clip(merges: merges, bpeGzip: bpeGzip)
+    if let own {
+        let theirs = try? JSONSerialization.jsonObject(with: own) as? [String: Int]
+        let ours = try? JSONSerialization.jsonObject(with: vocabulary.vocabJSON()) as? [String: Int]
+        guard let theirs, theirs == ours else {
+            throw TrainingError.modelUnavailable(
+                "model.from: \(vocabFile.path) is not CLIP's vocabulary truncated to \(merges) merges; Kestrel can fine-tune and export only those")
+        }
+    }
+    return vocabulary
 }
 
 extension DataLoader.Options {

@@ -175,3 +175,38 @@ final class ResumeCLIPTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: a.appendingPathComponent("model/model.safetensors").path))
     }
 }
+
+final class TrainerFineTuneTests: XCTestCase {
+    /// `"from"`: the fixture model (a 1,000-merge vocabulary) trains two steps and exports a
+    /// folder with its vocabulary; frozen tensors do not move.
+    func testFineTuneFromAModelFolder() throws {
+        let folder = try TrainerFixtures.makeDataFolder(count: 12, size: 40)
+        let json = try String(contentsOf: Fixtures.repoRoot.appendingPathComponent("recipes/tiny.json"), encoding: .utf8)
+        var obj = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        obj["model"] = ["from": Fixtures.url("models/hf-tiny").path]
+        obj["data"] = ["folder": folder.path, "sources": ["scenes": 1]]
+        obj["steps"] = 2
+        obj["warmup_steps"] = 1
+        obj["freeze"] = ["vision.block0."]
+        let recipe = try Recipe.decode(JSONSerialization.data(withJSONObject: obj), file: "ft.json")
+        let bpe = Fixtures.repoRoot.appendingPathComponent("Vocab/bpe_simple_vocab_16e6.txt.gz")
+        let (setup, graph) = try TrainingSetup.clip(recipe: recipe, recipeFile: nil, bpeGzip: bpe)
+        XCTAssertEqual(graph.config.vocabSize, 1514)
+        let before = graph.parameters.values
+        let loader = try DataLoader(folder: folder, weights: recipe.data.sources, seed: recipe.seed, tokenizer: setup.tokenizer,
+                                    options: DataLoader.Options(recipe: recipe, setup: setup))
+        var options = Trainer.Options(out: Fixtures.temporaryDirectory("kestrel-ft"))
+        options.progress = false
+        try Trainer(recipe: recipe, setup: setup, loader: loader, options: options).run()
+        var moved = 0
+        for view in graph.parameters.views {
+            let changed = (view.offset..<(view.offset + view.count)).contains { graph.parameters.values[$0] != before[$0] }
+            if view.name.hasPrefix("vision.block0.") { XCTAssertFalse(changed, view.name) } else if changed { moved += 1 }
+        }
+        XCTAssertGreaterThan(moved, 10)
+        let exported = options.out.appendingPathComponent("model")
+        XCTAssertEqual(try Data(contentsOf: exported.appendingPathComponent("vocab.json")).count > 0, true)
+        let reloaded = try CheckpointIO.load(exported)
+        XCTAssertEqual(reloaded.parameters.values, graph.parameters.values)
+    }
+}
