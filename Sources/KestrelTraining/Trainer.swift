@@ -203,6 +203,7 @@ public final class Trainer {
                 parameters.gradients.withUnsafeMutableBufferPointer { g in for i in g.indices { g[i] *= f } }
             }
             let gradNorm = optimizer.clipGradients(maxNorm: Float(recipe.gradClipNorm))
+            if !gradNorm.isFinite { throw TrainingError.nonFiniteGradient(step: step + 1) }
             let lr = schedule.learningRate(step: step)
             optimizer.update(learningRate: lr)
             step += 1
@@ -265,12 +266,15 @@ public final class Trainer {
 
 public enum TrainingError: Error, CustomStringConvertible, Sendable {
     case nonFiniteLoss(step: Int, loss: Float)
+    case nonFiniteGradient(step: Int)
     case modelUnavailable(String)
 
     public var description: String {
         switch self {
         case .nonFiniteLoss(let step, let loss):
             return "the loss became \(loss) at step \(step): lower learning_rate or grad_clip_norm in the recipe, and resume from the last checkpoint with --resume"
+        case .nonFiniteGradient(let step):
+            return "the gradients became NaN or infinite at step \(step) (the weights were not updated): lower learning_rate in the recipe, and resume from the last checkpoint with --resume"
         case .modelUnavailable(let reason):
             return reason
         }

@@ -9,12 +9,14 @@ struct TrainCommand: ParsableCommand {
         commandName: "train",
         abstract: "Train a CLIP model from a recipe (recipes/default.json) on a folder built by `kestrel data build`.",
         discussion: """
-            Writes into --out: train.jsonl (one line per log step: step, loss, lr, logit_scale,
-            grad_norm, samples_per_s, elapsed_s), checkpoints/ (every checkpoint_every steps; the
-            two newest are kept), run.json (recipe, seed, data manifest SHA-256, git describe,
-            machine, threads, samples/s, peak memory, dates) and model/ (the trained model as a
-            Hugging Face folder). Killed or stopped, a run continues exactly with --resume.
-            Same recipe, seed and thread count on the same machine: the same losses.
+            Writes into --out: train.jsonl (one line per log step: step, loss, lr, logit_scale, \
+            grad_norm, samples_per_s, elapsed_s), checkpoints/ (every checkpoint_every steps; the \
+            two newest are kept), run.json (recipe, seed, data manifest SHA-256, git describe, \
+            machine, threads, samples/s, peak memory, dates) and model/ (the trained model as a \
+            Hugging Face folder).
+
+            Killed or stopped, a run continues exactly with --resume. The same recipe, seed and \
+            thread count on the same machine give the same losses.
             """)
 
     @Option(name: .long, help: "The recipe file (JSON, \"format\": \"kestrel-recipe\").")
