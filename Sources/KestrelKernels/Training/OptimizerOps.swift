@@ -1,9 +1,10 @@
 import Foundation
 
-// Optimiser kernels: AdamW exactly as torch.optim.AdamW (single-tensor, non-amsgrad path):
-//   p *= 1 - lr·wd;  m = β1 m + (1-β1) g;  v = β2 v + (1-β2) g²;
-//   p -= (lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + eps)
-// (bias corrections in Double); the global-norm helpers.
+// Optimiser kernels: AdamW as torch.optim.AdamW (non-amsgrad, non-capturable), with torch's order
+// of float32 operations and its fused multiply-adds (bit for bit with torch 2.15 on CPU in the test):
+//   p *= 1 - lr·wd;  m = lerp(m, g, 1-β1);  v = β2 v + (1-β2) g²;
+//   p += -(lr / (1-β1^t)) · m / (sqrt(v) / sqrt(1-β2^t) + eps)
+// (scalars formed in Double, as torch forms them in Python); the global-norm helpers.
 
 extension TrainOps {
     // MARK: Optimiser kernels
@@ -19,21 +20,32 @@ extension TrainOps {
         learningRate: Float, beta1: Float, beta2: Float, eps: Float, weightDecay: Float, step: Int
     ) {
         let t = Double(max(1, step))
-        let bc1 = 1 - Foundation.pow(Double(beta1), t), bc2 = 1 - Foundation.pow(Double(beta2), t)
-        let stepSize = Float(Double(learningRate) / bc1)
-        let invSqrtBC2 = Float(1 / bc2.squareRoot())
-        let decay = 1 - learningRate * weightDecay
-        let b1 = beta1, b2 = beta2, ob1 = 1 - beta1, ob2 = 1 - beta2
+        // The hyperparameters as the Python doubles a torch user writes (0.98, not Float(0.98)
+        // widened): 1 - β2 is then 0.02 to the last bit, as in torch, instead of 0.01999998.
+        let lr = decimalDouble(learningRate), beta1 = decimalDouble(beta1), beta2 = decimalDouble(beta2)
+        let bc1 = 1 - Foundation.pow(beta1, t), bc2 = 1 - Foundation.pow(beta2, t)
+        // Scalars as torch forms them (Python doubles, used as float32 scalars).
+        let stepSize = Float(lr / bc1)
+        let sqrtBC2 = Float(bc2.squareRoot())
+        let decay = Float(1 - lr * decimalDouble(weightDecay))
+        let ob1 = Float(1 - beta1), b2 = Float(beta2), ob2 = Float(1 - beta2)
         let pp = TrainMut(parameters), gp = TrainConst(gradients), mp = TrainMut(m), vp = TrainMut(v)
         trainRows(count, workPerItem: 12) { range in
             let p = pp.p, g = gp.p, mm = mp.p, vv = vp.p
             for i in range {
                 let gi = g[i]
-                let mi = b1 * mm[i] + ob1 * gi
-                let vi = b2 * vv[i] + ob2 * gi * gi
+                // exp_avg.lerp_(grad, 1 - β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 - β2)
+                // ATen's CPU kernels run fused multiply-adds (its vectorised lerp is fma(w, end - self,
+                // self); GCC contracts addcmul's and addcdiv's a + b·c). Each product of two floats is
+                // exact in Double (24 × 24 bits), so a Double add rounded to Float gives the fused
+                // result (bar a rare double rounding) without libm's fmaf on baseline x86-64.
+                // exp_avg.lerp_(grad, 1 - β1); exp_avg_sq.mul_(β2).addcmul_(grad, grad, 1 - β2)
+                let mi = Float(Double(mm[i]) + Double(ob1) * Double(gi - mm[i]))
+                let vi = Float(Double(b2 * vv[i]) + Double(ob2 * gi) * Double(gi))
                 mm[i] = mi; vv[i] = vi
-                let pi = p[i] * decay
-                p[i] = pi - stepSize * mi / (vi.squareRoot() * invSqrtBC2 + eps)
+                // param.mul_(1 - lr·wd); denom = sqrt(v) / sqrt(bc2) + eps; param.addcdiv_(m, denom, -lr/bc1)
+                let denom = vi.squareRoot() / sqrtBC2 + eps
+                p[i] = Float(Double(p[i] * decay) + Double(-stepSize) * Double(mi / denom))
             }
         }
     }
@@ -70,6 +82,10 @@ extension TrainOps {
         }
     }
 }
+
+/// The Double a decimal literal of `x` denotes (its shortest round-tripping decimal, as Python
+/// would read it): 0.98 for Float(0.98), where Double(Float(0.98)) is 0.98000001907.
+func decimalDouble(_ x: Float) -> Double { Double(x.description) ?? Double(x) }
 
 /// Per-chunk Double results for concurrent closures (each chunk writes its own slot).
 struct SharedDoubles: @unchecked Sendable {

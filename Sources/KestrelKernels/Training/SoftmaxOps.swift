@@ -1,6 +1,7 @@
-// Row softmax, forward (max-subtracted) and backward: dx += y ⊙ (dy - Σ_j dy_j y_j).
+import CKernels
 
-import Foundation
+// Row softmax, forward (max-subtracted, on CKernels' vectorised row softmax) and backward:
+// dx += y ⊙ (dy - Σ_j dy_j y_j).
 
 extension TrainOps {
     // MARK: Softmax (rows)
@@ -12,7 +13,9 @@ extension TrainOps {
         guard columns > 0 else { return }
         let yp = TrainMut(y), xp = TrainConst(x)
         trainRows(rows, workPerItem: 8 * columns) { range in
-            for r in range { softmaxRow(yp.p + r * columns, xp.p + r * columns, columns) }
+            let n = range.count * columns, first = range.lowerBound * columns
+            (yp.p + first).update(from: xp.p + first, count: n)
+            ck_softmax_rows(yp.p, range.lowerBound, range.upperBound, columns)
         }
     }
 
@@ -32,11 +35,8 @@ extension TrainOps {
     /// y[n] = softmax(x[n]) (y may equal x).
     @inline(__always)
     static func softmaxRow(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
-        let m = simdMax(x, n)
-        var s: Float = 0
-        for j in 0..<n { let e = exp(x[j] - m); y[j] = e; s += e }
-        let inv = 1 / s
-        for j in 0..<n { y[j] *= inv }
+        if UnsafePointer(y) != x { y.update(from: x, count: n) }
+        ck_softmax_rows(y, 0, 1, n)
     }
 
     /// dx[n] += y ⊙ (dy - dy·y).

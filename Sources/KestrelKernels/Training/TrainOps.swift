@@ -8,7 +8,8 @@
 // tests compare against, and a finite-difference check on odd shapes.
 //
 // The ops live in one file per concept, as extensions: LinearOps, LayerNormOps, ActivationOps,
-// SoftmaxOps, AttentionOps, EmbeddingOps, L2NormOps, ContrastiveLossOps, OptimizerOps.
+// SoftmaxOps, AttentionOps, EmbeddingOps, L2NormOps, ContrastiveLossOps, OptimizerOps, ElementwiseOps
+// (add, accumulate); TrainParallel holds the shared sgemm wrapper (transA/transB, beta) and row loops.
 // Threads: row loops and per-(batch, head) attention use up to `Kernels.threads`; products run on
 // OpenBLAS (threaded by `Kernels.threads`, or single-threaded inside our own parallel regions).
 
