@@ -21,7 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // C shims: one per system library, each imported by exactly one Swift module.
+        // C shims: one per system library, each imported by one Swift module (CZlib: the tokenizer and
+        // KestrelTraining's data building, which reads gzipped idx files).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // oneDNN (Debian libdnnl-dev 2.6, OpenMP runtime) behind a small C target: packing, cached
         // matmul primitives, per-call threads, CPU capability queries.
@@ -49,7 +50,7 @@ let package = Package(
                 .linkedLibrary("lapack"), .linkedLibrary("m"), .linkedLibrary("stdc++"),
             ]),
 
-        // Layers. KestrelFiles: file paths as bytes, the file operations on them, and the readers-writer
+        // Layers. KestrelFiles: file paths as bytes, the file operations on them, SHA-256, and the readers-writer
         // lock the store and the index share (Glibc only).
         .target(name: "KestrelFiles", dependencies: ["CSHA256"]),
         .target(name: "KestrelKernels", dependencies: ["CBLAS", "CDNNL", "CKernels"]),

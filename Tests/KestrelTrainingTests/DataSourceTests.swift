@@ -133,3 +133,36 @@ final class DataSourceTests: XCTestCase {
         XCTAssertEqual(ImageOps.overWhite(rgba, count: 3), [255, 255, 255, 0, 0, 255, 177, 177, 177])
     }
 }
+
+extension DataSourceTests {
+    /// The fused composite-and-reduce equals compositing then averaging blocks (naive twin).
+    func testOverWhiteReducedMatchesNaiveTwin() {
+        var rng = TrainingRNG(seed: 2)
+        let w = 11, h = 7, k = 3
+        let rgba = (0..<(w * h * 4)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+        let fast = ImageOps.overWhiteReduced(rgba, width: w, height: h, factor: k)
+        XCTAssertEqual(fast.width, 4); XCTAssertEqual(fast.height, 3)
+        for oy in 0..<3 { for ox in 0..<4 { for c in 0..<3 {
+            var sum = 0.0, n = 0.0
+            for y in (oy * k)..<min(h, oy * k + k) { for x in (ox * k)..<min(w, ox * k + k) {
+                let p = (y * w + x) * 4, a = Double(rgba[p + 3])
+                sum += (Double(rgba[p + c]) * a + 255 * (255 - a)) / 255; n += 1
+            } }
+            XCTAssertEqual(Double(fast.pixels[(oy * 4 + ox) * 3 + c]), sum / n, accuracy: 0.51)
+        } } }
+    }
+}
+
+extension DataSourceTests {
+    /// Incompressible pixels (the encoder's worst case, one pass into a worst-case buffer) round-trip.
+    func testPNGEncoderRoundTripsNoise() throws {
+        var rng = TrainingRNG(seed: 4)
+        for (w, h, c) in [(1, 1, 3), (97, 31, 3), (300, 200, 4), (28, 28, 1)] {
+            let px = (0..<(w * h * c)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            let png = try PNGEncoder.encode(pixels: px, width: w, height: h, channels: c)
+            let im = try ImageDecoder().decode(bytes: png, name: "noise")
+            XCTAssertEqual(im.width, w); XCTAssertEqual(im.height, h)
+            XCTAssertEqual(im.pixels, px)
+        }
+    }
+}

@@ -57,6 +57,45 @@ public enum ImageOps {
         return out
     }
 
+    /// RGB of `rgba` over white, shrunk by the integer `factor` in both directions: each output
+    /// pixel is the mean of a factor×factor block (edge blocks partial), composited exactly
+    /// (c·a + 255·(255 − a) summed, divided once). A fast first step before `resize` for big pictures.
+    public static func overWhiteReduced(_ rgba: [UInt8], width w: Int, height h: Int, factor k: Int) -> (pixels: [UInt8], width: Int, height: Int) {
+        let ow = (w + k - 1) / k, oh = (h + k - 1) / k
+        var out = [UInt8](repeating: 255, count: ow * oh * 3)
+        var acc = [Int](repeating: 0, count: ow * 3)
+        var cnt = [Int](repeating: 0, count: ow)
+        rgba.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                acc.withUnsafeMutableBufferPointer { a in
+                    cnt.withUnsafeMutableBufferPointer { n in
+                        for oy in 0..<oh {
+                            for i in 0..<(ow * 3) { a[i] = 0 }
+                            for i in 0..<ow { n[i] = 0 }
+                            for y in (oy * k)..<min(h, oy * k + k) {
+                                var p = y * w * 4
+                                for x in 0..<w {
+                                    let ox = x / k
+                                    let al = Int(src[p + 3]), bg = 255 * (255 - al)
+                                    a[3 * ox] += Int(src[p]) * al + bg
+                                    a[3 * ox + 1] += Int(src[p + 1]) * al + bg
+                                    a[3 * ox + 2] += Int(src[p + 2]) * al + bg
+                                    n[ox] += 1
+                                    p += 4
+                                }
+                            }
+                            for ox in 0..<ow {
+                                let d = 255 * n[ox]
+                                for c in 0..<3 { dst[(oy * ow + ox) * 3 + c] = UInt8((a[3 * ox + c] + d / 2) / d) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return (out, ow, oh)
+    }
+
     /// Weights of a separable resampling along one axis: for each output index, the first input
     /// index and the normalised weights. Downscaling uses a box filter (area average over the
     /// input footprint of each output pixel); upscaling uses a triangle (bilinear) filter.
