@@ -76,6 +76,14 @@ final class LoaderTests: XCTestCase {
         }
         let g = b.groups!
         XCTAssertLessThanOrEqual(Set(g).count, 6)  // six labels (colour x shape) in the folder
+        // Hard targets: no groups, the same pictures and captions.
+        var hard = recipe
+        hard.targets = "hard"
+        let plain = try TrainerFixtures.loader(hard, folder: folder)
+        let (h, _) = try plain.batch(count: 12, after: plain.initialState())
+        XCTAssertNil(h.groups)
+        XCTAssertEqual(h.pixels, b.pixels)
+        XCTAssertEqual(h.tokens, b.tokens)
         XCTAssertLessThan(Set(g).count, 12)  // six labels over twelve samples
     }
 
