@@ -175,7 +175,7 @@ public final class DataLoader: @unchecked Sendable {
                                         flip: flip, mean: options.mean, std: options.std, out: out)
         }
         let tokens = tokenizer.tokenize(caption, contextLength: options.contextLength, pad: false)
-        return (tokens, e.label ?? "caption:" + caption)
+        return (tokens, e.group.map { "group:" + $0 } ?? "caption:" + caption)
     }
 
     /// The entry's picture as RGB, from the cache or decoded now.

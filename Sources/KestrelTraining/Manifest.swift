@@ -22,13 +22,18 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var boxes: [ManifestBox]?
     /// SHA-256 (hex) of the image file's bytes, so a run record pins the exact data.
     public var sha256: String?
+    /// Positive group for soft targets: samples of one batch with the same group are positives
+    /// of each other. Set where pictures of one group truly fit each other's captions
+    /// (Fashion-MNIST: the class); nil: only samples with the same caption text are.
+    public var group: String?
 
     public init(path: String, captions: [String], split: String, source: String, licence: String,
                 label: String? = nil, attributes: [String: String]? = nil, boxes: [ManifestBox]? = nil,
-                sha256: String? = nil) {
+                sha256: String? = nil, group: String? = nil) {
         self.path = path; self.captions = captions; self.split = split; self.source = source
         self.licence = licence; self.label = label; self.attributes = attributes; self.boxes = boxes
         self.sha256 = sha256
+        self.group = group
     }
 }
 

@@ -59,7 +59,7 @@ final class LoaderTests: XCTestCase {
         XCTAssertEqual(state.samples, 12)
     }
 
-    /// Pixels are normalised CLIP input; soft-label groups follow the manifest labels; tokens
+    /// Pixels are normalised CLIP input; soft-label groups follow the manifest's groups; tokens
     /// start and end with CLIP's specials and fit the context.
     func testBatchContents() throws {
         let folder = try TrainerFixtures.makeDataFolder()

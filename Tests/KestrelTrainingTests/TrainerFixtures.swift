@@ -95,7 +95,7 @@ enum TrainerFixtures {
             let side = i % 5 == 0 ? " on the left" : ""
             let entry = ManifestEntry(path: name, captions: ["a \(colour) \(shape)\(side)", "\(colour) \(shape)"],
                                       split: i < count ? "train" : "heldout", source: "scenes", licence: "CC0-1.0",
-                                      label: "\(colour) \(shape)")
+                                      label: "\(colour) \(shape)", group: "\(colour) \(shape)")
             lines.append(String(decoding: try JSONEncoder().encode(entry), as: UTF8.self))
         }
         try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("manifest.jsonl"), atomically: true, encoding: .utf8)

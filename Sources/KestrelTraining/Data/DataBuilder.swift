@@ -74,6 +74,14 @@ public enum DataBuilder {
             progress(String(format: "%@: %d files in %.1f s", source, o.entries.count, Date().timeIntervalSince(t0)))
             outputs.append(o)
         }
+        // A held-out shape-colour combination must not reach training through another source
+        // either (the emoji "large blue circle"): such entries are held out too.
+        for o in outputs.indices where outputs[o].entries.first?.source != "scenes" {
+            for e in outputs[o].entries.indices where outputs[o].entries[e].split == "train"
+                && outputs[o].entries[e].captions.contains(where: ScenesSource.namesHeldOutCombination) {
+                outputs[o].entries[e].split = "heldout"
+            }
+        }
         // manifest.jsonl
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -79,7 +79,7 @@ public enum FashionMNISTSource {
                 let caps = manifestSplit == "train" ? captions(label: label, index: i, seed: seed)
                                                     : ["a photo of a \(classNames[label])."]
                 return ManifestEntry(path: path, captions: caps, split: manifestSplit, source: "fashion-mnist",
-                                     licence: licence, label: classNames[label], sha256: sha)
+                                     licence: licence, label: classNames[label], sha256: sha, group: classNames[label])
             }
             if split == "test" { evalRows = entries.map { [$0.path, $0.label ?? ""] } }
             output.entries += entries

@@ -112,16 +112,20 @@ public enum OpenClipartSource {
         return caps
     }
 
-    public static func build(sink: ImageSink, seed: UInt64, threads: Int, progress: @escaping @Sendable (String) -> Void) throws -> SourceOutput {
-        let items = try list(warn: progress)
-        guard !items.isEmpty else { throw DataBuildError.damaged(path: root, detail: "no PNG files found") }
+    /// Converts every PNG under `rootPath` (the package's folder by default) into a manifest entry:
+    /// a 224-pixel white square, captions from the folder and file names, the top-level folder
+    /// as the label, 10% held out by picture content (seeded).
+    public static func build(sink: ImageSink, seed: UInt64, threads: Int, rootPath: String = root,
+                             progress: @escaping @Sendable (String) -> Void) throws -> SourceOutput {
+        let items = try list(rootPath: rootPath, warn: progress)
+        guard !items.isEmpty else { throw DataBuildError.damaged(path: rootPath, detail: "no PNG files found") }
         let authors = authorTokens(items)
         let tops = Set(items.map { DataText.slug($0.folders.first ?? "misc") })
         for t in tops { try sink.makeFolder("openclipart/\(t)") }
         progress("openclipart: converting \(items.count) pictures")
         let results: [ManifestEntry?] = try parallelMap(items.count, threads: threads) { i in
             let it = items[i]
-            let full = FilePathBytes(root).appending(it.relative)
+            let full = FilePathBytes(rootPath).appending(it.relative)
             let im: DecodedImage
             do {
                 let bytes = try FileSystem.readFile(full, limit: 64 << 20)
@@ -144,14 +148,24 @@ public enum OpenClipartSource {
             let t = title(it.stem, authors: authors)
             let path = String(format: "openclipart/%@/%@-%04d.png", DataText.slug(top), DataText.slug(t.isEmpty ? "clip art" : t, maxLength: 40), i)
             let sha = try sink.writePNG(path, pixels: square, width: size, height: size, channels: 3)
-            let held = DataText.isHeldOut(it.relative, seed: seed)
+            // Held out by picture, not by path: the package holds the same picture under several
+            // paths (and folders), and every copy must fall on the same side.
+            let held = DataText.isHeldOut(Array(sha.utf8), seed: seed)
             return ManifestEntry(path: path, captions: captions(title: t, folders: it.folders), split: held ? "heldout" : "train",
                                  source: "openclipart", licence: licence, label: words(top).joined(separator: " "), sha256: sha)
         }
         var output = SourceOutput()
         output.entries = results.compactMap { $0 }
+        // The category list leaves out pictures filed under more than one top-level folder (no
+        // single true category) and keeps one copy of each picture.
+        var labelsOf = [String: Set<String>]()
+        for e in output.entries { labelsOf[e.sha256 ?? e.path, default: []].insert(e.label ?? "") }
+        var listed = Set<String>()
         output.evalFiles["openclipart-heldout-category.csv"] = (["path", "label"],
-            output.entries.filter { $0.split == "heldout" }.map { [$0.path, $0.label ?? ""] })
+            output.entries.filter { e in
+                let key = e.sha256 ?? e.path
+                return e.split == "heldout" && labelsOf[key]?.count == 1 && listed.insert(key).inserted
+            }.map { [$0.path, $0.label ?? ""] })
         return output
     }
 }

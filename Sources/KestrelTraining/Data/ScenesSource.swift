@@ -17,6 +17,18 @@ public enum ScenesSource {
         heldOutCombinations.contains { $0.0 == shape && $0.1 == colour }
     }
     /// Held-out scenes for `train` training scenes (30,000 -> 2,000).
+    /// Whether `caption` names a held-out combination: its colour followed by its shape (singular
+    /// or plural), up to two words apart ("a large blue circle", "blue dotted circles").
+    public static func namesHeldOutCombination(_ caption: String) -> Bool {
+        let words = caption.lowercased().split(whereSeparator: { !$0.isLetter }).map(String.init)
+        for (shape, colour) in heldOutCombinations {
+            for (i, w) in words.enumerated() where w == colour {
+                for j in (i + 1)..<min(words.count, i + 4) where words[j] == shape.rawValue || words[j] == shape.plural { return true }
+            }
+        }
+        return false
+    }
+
     public static func heldOutCount(train: Int) -> Int { max(8, train / 15) }
 
     static let numberWords = ["a", "two", "three"]
