@@ -47,7 +47,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     }
 
     public struct Augmentation: Codable, Sendable, Equatable {
-        /// torchvision RandomResizedCrop `scale` (fraction of the area) and `ratio` (w / h).
+        /// torchvision RandomResizedCrop `scale` (fraction of the area, [lo, hi] within (0, 1]) and
+        /// `ratio` (w / h, [lo, hi] within [0.01, 100]).
         public var cropScale: [Double]
         public var cropRatio: [Double]
         /// Horizontal flip with p = 0.5, never when the caption says "left" or "right".
@@ -74,7 +75,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var augmentation: Augmentation
     public var checkpointEvery: Int
     public var logEvery: Int
-    /// Tensor-name prefixes kept frozen ("vision.", "text.block0."...).
+    /// Tensor-name prefixes kept frozen ("vision.", "text.block0."...): each ends with "." or is a
+    /// whole tensor name (checked against the model by `Trainer`).
     public var freeze: [String]
     /// "f16" or "f32": the dtype of the exported model.safetensors.
     public var exportDType: String
