@@ -18,8 +18,11 @@ public enum Augment {
         for _ in 0..<10 {
             let target = area * uniform(scale.0, scale.1, &rng)
             let aspect = exp(uniform(logRatio.0, logRatio.1, &rng))
-            let w = Int((target * aspect).squareRoot().rounded(.toNearestOrEven))
-            let h = Int((target / aspect).squareRoot().rounded(.toNearestOrEven))
+            let wd = (target * aspect).squareRoot().rounded(.toNearestOrEven)
+            let hd = (target / aspect).squareRoot().rounded(.toNearestOrEven)
+            // Compared as Double first: out-of-range scale or ratio must not trap in Int().
+            guard wd >= 1 && wd <= Double(width) && hd >= 1 && hd <= Double(height) else { continue }
+            let w = Int(wd), h = Int(hd)
             if w > 0 && w <= width && h > 0 && h <= height {
                 let i = Int(rng.next() % UInt64(height - h + 1))
                 let j = Int(rng.next() % UInt64(width - w + 1))

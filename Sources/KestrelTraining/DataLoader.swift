@@ -1,4 +1,5 @@
 import Foundation
+import KestrelFiles
 import KestrelImage
 import KestrelTokenizer
 
@@ -52,6 +53,8 @@ public final class DataLoader: @unchecked Sendable {
     public let folder: URL
     public let options: Options
     public let entries: [ManifestEntry]
+    /// SHA-256 (hex) of the manifest bytes this loader parsed: stored in checkpoints and run.json.
+    public let manifestSHA256: String
     /// Source names with weight > 0, sorted; their cumulative weights; entry indices per source.
     public let sourceNames: [String]
     private let cumulative: [Double]
@@ -68,7 +71,10 @@ public final class DataLoader: @unchecked Sendable {
         self.seed = seed
         self.tokenizer = tokenizer
         cache = ImageCache(budget: options.cacheBytes)
-        entries = try DataLoader.readManifest(folder.appendingPathComponent("manifest.jsonl"))
+        let manifestURL = folder.appendingPathComponent("manifest.jsonl")
+        let bytes = try DataLoader.readManifestBytes(manifestURL)
+        manifestSHA256 = SHA256.hex(SHA256.hash(bytes))
+        entries = try DataLoader.parseManifest(bytes, path: manifestURL.path)
         sourceNames = weights.filter { $0.value > 0 }.keys.sorted()
         var members = [[Int]](repeating: [], count: sourceNames.count)
         let slot = Dictionary(uniqueKeysWithValues: sourceNames.enumerated().map { ($1, $0) })
@@ -203,20 +209,50 @@ public final class DataLoader: @unchecked Sendable {
 
     // MARK: Manifest
 
-    /// Reads a manifest (one `ManifestEntry` JSON object a line; blank lines skipped).
+    /// Reads a manifest (one `ManifestEntry` JSON object a line; blank lines skipped). Refuses,
+    /// naming the line and field, a path that is empty, absolute or has a `..` component, and an
+    /// entry without a non-empty caption.
     public static func readManifest(_ url: URL) throws -> [ManifestEntry] {
-        guard let data = FileManager.default.contents(atPath: url.path) else {
+        try parseManifest(try readManifestBytes(url), path: url.path)
+    }
+
+    static func readManifestBytes(_ url: URL) throws -> Data {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
             throw DataLoaderError.missingManifest(path: url.path)
         }
+        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: url.path) else {
+            throw DataLoaderError.badManifestLine(path: url.path, line: 0, reason: "cannot be read")
+        }
+        return data
+    }
+
+    static func parseManifest(_ data: Data, path: String) throws -> [ManifestEntry] {
+        let url = URL(fileURLWithPath: path)
         var out = [ManifestEntry]()
         let decoder = JSONDecoder()
         var lineNumber = 0
         for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
             lineNumber += 1
             if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-            do { out.append(try decoder.decode(ManifestEntry.self, from: Data(line))) } catch {
+            let entry: ManifestEntry
+            do { entry = try decoder.decode(ManifestEntry.self, from: Data(line)) } catch {
                 throw DataLoaderError.badManifestLine(path: url.path, line: lineNumber, reason: "\(error)")
             }
+            func bad(_ field: String, _ reason: String) -> DataLoaderError {
+                .badManifestField(path: url.path, line: lineNumber, field: field, reason: reason)
+            }
+            // Paths stay inside the data folder.
+            if entry.path.isEmpty { throw bad("path", "is empty") }
+            if entry.path.hasPrefix("/") { throw bad("path", "\"\(entry.path)\" is absolute; paths are relative to the data folder") }
+            if entry.path.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
+                throw bad("path", "\"\(entry.path)\" has a \"..\" component; paths must stay inside the data folder")
+            }
+            if entry.captions.isEmpty { throw bad("captions", "is empty; every entry needs at least one caption") }
+            if let k = entry.captions.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
+                throw bad("captions[\(k)]", "is empty")
+            }
+            out.append(entry)
         }
         return out
     }
@@ -225,6 +261,7 @@ public final class DataLoader: @unchecked Sendable {
 public enum DataLoaderError: Error, CustomStringConvertible, Sendable, Equatable {
     case missingManifest(path: String)
     case badManifestLine(path: String, line: Int, reason: String)
+    case badManifestField(path: String, line: Int, field: String, reason: String)
     case emptySource(name: String, manifest: String)
     case unreadableImage(path: String, reason: String)
     case stateMismatch(expected: [String], found: [String])
@@ -235,6 +272,8 @@ public enum DataLoaderError: Error, CustomStringConvertible, Sendable, Equatable
             return "no manifest at \(path): build the data folder with `kestrel data build` first"
         case .badManifestLine(let path, let line, let reason):
             return "\(path) line \(line): not a manifest entry (\(reason)); rebuild it with `kestrel data build`"
+        case .badManifestField(let path, let line, let field, let reason):
+            return "\(path) line \(line): field \(field) \(reason); fix the entry or rebuild the folder with `kestrel data build`"
         case .emptySource(let name, let manifest):
             return "source \"\(name)\" has a weight > 0 in the recipe but no training entries in \(manifest): give it weight 0 or rebuild the data"
         case .unreadableImage(let path, let reason):

@@ -1,4 +1,5 @@
 import Foundation
+import KestrelImage
 import KestrelModels
 
 /// Why an export failed; each names the path and what to do.
@@ -24,11 +25,15 @@ public enum ModelExport {
     /// sibling first and renamed, so a reader never sees half a folder):
     ///   config.json               CLIPModel config (written by Kestrel; `kestrel_export` records format/version)
     ///   model.safetensors         transformers' key names, q/k/v split out of `qkv`, in `dtype`
-    ///   preprocessor_config.json  CLIP's: resize shortest side to S (bicubic), center crop S, CLIP mean/std
+    ///   preprocessor_config.json  CLIP's: resize shortest side to S (bicubic), center crop S, and
+    ///                             `mean`/`std`: the normalisation the model was trained with
+    ///                             (default CLIP's, as OpenAI trained it)
     ///   vocab.json, merges.txt    `vocabulary`
     /// Throws `ModelExportError`.
     public static func saveHuggingFace(parameters: ParameterSet, config: CLIPConfig, to folder: URL,
-                                       dtype: DType = .f32, vocabulary: Vocabulary) throws {
+                                       dtype: DType = .f32, vocabulary: Vocabulary,
+                                       mean: [Float] = PreprocessConfig.openAIMean,
+                                       std: [Float] = PreprocessConfig.openAIStd) throws {
         guard vocabulary.count == config.vocabSize else {
             throw ModelExportError.vocabularyMismatch(tokens: vocabulary.count, modelTokens: config.vocabSize)
         }
@@ -38,7 +43,7 @@ public enum ModelExport {
         do {
             try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
             try configJSON(config, dtype: dtype, vocabulary: vocabulary).write(to: temporary.appendingPathComponent("config.json"))
-            try preprocessorJSON(config).write(to: temporary.appendingPathComponent("preprocessor_config.json"))
+            try preprocessorJSON(config, mean: mean, std: std).write(to: temporary.appendingPathComponent("preprocessor_config.json"))
             try tokenizerJSON(config).write(to: temporary.appendingPathComponent("tokenizer_config.json"))
             try vocabulary.write(to: temporary)
             try SafeTensorsWriter.write(items(parameters, config, dtype), to: temporary.appendingPathComponent("model.safetensors"),
@@ -113,14 +118,21 @@ public enum ModelExport {
         ])
     }
 
-    /// CLIP's standard preprocessing at the model's image size.
-    static func preprocessorJSON(_ c: CLIPConfig) throws -> Data {
-        try json([
+    /// CLIP's standard preprocessing at the model's image size, normalised with `mean` and `std`.
+    static func preprocessorJSON(_ c: CLIPConfig, mean: [Float] = PreprocessConfig.openAIMean,
+                                 std: [Float] = PreprocessConfig.openAIStd) throws -> Data {
+        // Each Float as its shortest decimal (OpenAI's exactly as they publish them).
+        func decimals(_ v: [Float]) -> [Double] {
+            if v == PreprocessConfig.openAIMean { return [0.48145466, 0.4578275, 0.40821073] }
+            if v == PreprocessConfig.openAIStd { return [0.26862954, 0.26130258, 0.27577711] }
+            return v.map { Double("\($0)") ?? Double($0) }
+        }
+        return try json([
             "image_processor_type": "CLIPImageProcessor", "processor_class": "CLIPProcessor",
             "do_resize": true, "size": ["shortest_edge": c.imageSize], "resample": 3,
             "do_center_crop": true, "crop_size": ["height": c.imageSize, "width": c.imageSize],
             "do_rescale": true, "rescale_factor": 1.0 / 255.0, "do_normalize": true, "do_convert_rgb": true,
-            "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+            "image_mean": decimals(mean), "image_std": decimals(std),
         ])
     }
 

@@ -47,7 +47,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     }
 
     public struct Augmentation: Codable, Sendable, Equatable {
-        /// torchvision RandomResizedCrop `scale` (fraction of the area) and `ratio` (w / h).
+        /// torchvision RandomResizedCrop `scale` (fraction of the area, [lo, hi] within (0, 1]) and
+        /// `ratio` (w / h, [lo, hi] within [0.01, 100]).
         public var cropScale: [Double]
         public var cropRatio: [Double]
         /// Horizontal flip with p = 0.5, never when the caption says "left" or "right".
@@ -74,7 +75,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var augmentation: Augmentation
     public var checkpointEvery: Int
     public var logEvery: Int
-    /// Tensor-name prefixes kept frozen ("vision.", "text.block0."...).
+    /// Tensor-name prefixes kept frozen ("vision.", "text.block0."...): each ends with "." or is a
+    /// whole tensor name (checked against the model by `Trainer`).
     public var freeze: [String]
     /// "f16" or "f32": the dtype of the exported model.safetensors.
     public var exportDType: String
@@ -198,6 +200,10 @@ public struct Recipe: Codable, Sendable, Equatable {
         try need((1...65_536).contains(batchSize), "batch_size", "must be in 1...65536, got \(batchSize)")
         try need((1...batchSize).contains(microBatchSize) && batchSize % microBatchSize == 0, "micro_batch_size",
                  "must divide batch_size (\(batchSize)), got \(microBatchSize)")
+        // The loss's similarity matrix is micro x micro (Int32 GEMM dimensions and element counts).
+        try need(microBatchSize <= Recipe.maxMicroBatch, "micro_batch_size",
+                 "must be at most \(Recipe.maxMicroBatch) (its square must fit a 32-bit count), got \(microBatchSize)")
+        if let i = model.initial { try checkSizes(i, file: file) }
         try need(steps >= 1 && steps <= 100_000_000, "steps", "must be in 1...100000000, got \(steps)")
         try need(learningRate.isFinite && learningRate > 0 && learningRate < 1, "learning_rate", "must be in (0, 1), got \(learningRate)")
         try need(minLearningRate.isFinite && minLearningRate >= 0 && minLearningRate <= learningRate, "min_learning_rate",
@@ -213,12 +219,76 @@ public struct Recipe: Codable, Sendable, Equatable {
         let s = augmentation.cropScale, r = augmentation.cropRatio
         try need(s.count == 2 && s[0] > 0 && s[0] <= s[1] && s[1] <= 1, "augmentation.crop_scale",
                  "must be [lo, hi] with 0 < lo <= hi <= 1, got \(s)")
-        try need(r.count == 2 && r[0] > 0 && r[0] <= r[1] && r[1].isFinite, "augmentation.crop_ratio",
-                 "must be [lo, hi] with 0 < lo <= hi, got \(r)")
+        try need(r.count == 2 && r[0] >= 0.01 && r[0] <= r[1] && r[1] <= 100, "augmentation.crop_ratio",
+                 "must be [lo, hi] with 0.01 <= lo <= hi <= 100, got \(r)")
         try need(checkpointEvery >= 1, "checkpoint_every", "must be >= 1, got \(checkpointEvery)")
         try need(logEvery >= 1, "log_every", "must be >= 1, got \(logEvery)")
         for (k, p) in freeze.enumerated() { try need(!p.isEmpty, "freeze[\(k)]", "must be a non-empty tensor-name prefix") }
         try need(["f16", "f32"].contains(exportDType), "export_dtype", "must be \"f16\" or \"f32\", got \"\(exportDType)\"")
+    }
+
+    /// The largest micro-batch: micro x micro similarities fit a 32-bit count.
+    public static let maxMicroBatch = 46_340
+    /// The largest patch grid side (image_size / patch_size): 65,536 patches.
+    public static let maxGrid = 256
+    /// Memory a recipe may ask for (parameters, gradients, AdamW moments and one micro-batch's
+    /// activations): 64 GiB or the machine's physical memory, whichever is smaller.
+    public static var memoryCap: Int { min(64 << 30, Int(clamping: ProcessInfo.processInfo.physicalMemory)) }
+
+    /// A new model's sizes: every GEMM dimension and tensor fits 32-bit counts, and the parameter
+    /// and activation memory (overflow-checked, roughly) fits `memoryCap`.
+    private func checkSizes(_ i: ModelInit, file: String) throws {
+        func fail(_ field: String, _ reason: String) -> RecipeError { RecipeError(file: file, field: field, reason: reason) }
+        let grid = i.imageSize / i.patchSize
+        guard grid <= Recipe.maxGrid else {
+            throw fail("model.init.image_size", "(\(i.imageSize)) / patch_size (\(i.patchSize)) must be at most \(Recipe.maxGrid) patches a side, got \(grid)")
+        }
+        let tokens = grid * grid + 1
+        let vocab = 256 + 256 + i.vocabMerges + 2
+        // Overflow-checked arithmetic: nil when a product leaves Int.
+        func mul(_ xs: Int...) -> Int? {
+            var p = 1
+            for x in xs { let (r, o) = p.multipliedReportingOverflow(by: x); if o { return nil }; p = r }
+            return p
+        }
+        func add(_ xs: Int?...) -> Int? {
+            var s = 0
+            for x in xs { guard let x else { return nil }; let (r, o) = s.addingReportingOverflow(x); if o { return nil }; s = r }
+            return s
+        }
+        let int32 = Int(Int32.max)
+        let sizeFields = "model.init (image_size, patch_size, width, layers, mlp_width, text_width, text_layers, text_mlp_width, embed_dim) and micro_batch_size"
+        // Every activation matrix of a micro-batch: rows x columns must fit Int32.
+        let widest: [(String, Int?)] = [
+            ("model.init.width", mul(microBatchSize, tokens, max(3 * i.width, i.mlpWidth, i.patchSize * i.patchSize * 3))),
+            ("model.init.heads", mul(microBatchSize, i.heads, tokens, tokens)),
+            ("model.init.text_width", mul(microBatchSize, i.contextLength, max(3 * i.textWidth, i.textMlpWidth))),
+            ("model.init.text_width", mul(vocab, i.textWidth)),
+            ("model.init.image_size", mul(microBatchSize, 3, i.imageSize, i.imageSize))]
+        for (field, n) in widest {
+            guard let n, n <= int32 else {
+                throw fail(field, "makes a tensor of more than \(int32) values with micro_batch_size \(microBatchSize); choose smaller sizes (\(sizeFields))")
+            }
+        }
+        func block(_ w: Int, _ mlp: Int) -> Int? { add(mul(4, w, w), mul(2, w, mlp), mul(9, w), mlp) }
+        let parameters = add(
+            mul(3, i.patchSize, i.patchSize, i.width), mul(tokens + 5, i.width), mul(i.layers, block(i.width, i.mlpWidth) ?? -1),
+            mul(i.width, i.embedDim), mul(vocab + i.contextLength + 2, i.textWidth),
+            mul(i.textLayers, block(i.textWidth, i.textMlpWidth) ?? -1), mul(i.textWidth, i.embedDim), 1)
+        // Per layer and token, forward keeps about 12 x width + 2 x mlp values, plus heads x tokens attention weights.
+        let visionActivations = mul(microBatchSize, tokens, i.layers, add(mul(12, i.width), mul(2, i.mlpWidth), mul(i.heads, tokens)) ?? -1)
+        let textActivations = mul(microBatchSize, i.contextLength, i.textLayers,
+                                  add(mul(12, i.textWidth), mul(2, i.textMlpWidth), mul(i.textHeads, i.contextLength)) ?? -1)
+        // Parameters: values, gradients and two AdamW moments (16 bytes); activations forward and
+        // backward (8 bytes); the batch's pixels twice (one prepared ahead).
+        let bytes = add(mul(16, parameters ?? -1), mul(8, visionActivations ?? -1), mul(8, textActivations ?? -1),
+                        mul(8, batchSize, 3, i.imageSize, i.imageSize))
+        let cap = Recipe.memoryCap
+        guard let parameters, parameters > 0, parameters <= int32, let bytes, bytes > 0, bytes <= cap else {
+            let what = parameters.map { "\($0) parameters" } ?? "more parameters than an Int holds"
+            let need = bytes.map { "about \($0 >> 20) MiB" } ?? "more bytes than an Int holds"
+            throw fail("model.init", "is too large: \(what) (at most \(int32)), \(need) for training (at most \(cap >> 20) MiB); choose smaller sizes (\(sizeFields))")
+        }
     }
 
     // MARK: Identity
@@ -231,11 +301,14 @@ public struct Recipe: Codable, Sendable, Equatable {
     }
 
     /// Fields whose change does not alter the training trajectory: a checkpoint may be resumed
-    /// under a recipe that differs only in these.
-    public static let bookkeepingFields: Set<String> = ["checkpoint_every", "log_every", "threads", "export_dtype"]
+    /// under a recipe that differs only in these. (`threads` does alter it: the kernels' chunked
+    /// sums depend on it; a resumed run must keep it.)
+    public static let bookkeepingFields: Set<String> = ["checkpoint_every", "log_every", "export_dtype"]
 
-    /// The recipe's digest over every field that shapes the trajectory (FNV-1a 64 of the canonical
-    /// JSON without `bookkeepingFields`), as 16 hex digits.
+    /// The recipe's digest (FNV-1a 64 of the canonical JSON without `bookkeepingFields` and
+    /// `threads`), as 16 hex digits. `threads` is left out so that digests stay those of
+    /// checkpoints written before it was checked; checkpoints store it on its own
+    /// (`TrainingCheckpoint.Header.threads`) and a resume under another thread count is refused.
     public var digest: String {
         var copy = self
         copy.checkpointEvery = 1; copy.logEvery = 1; copy.threads = 1; copy.exportDType = "f32"

@@ -9,7 +9,8 @@ public struct RunRecord: Codable, Sendable {
     public var recipeDigest: String
     public var seed: UInt64
     public var dataFolder: String
-    /// SHA-256 (hex) of the data folder's manifest.jsonl (which holds each image's SHA-256).
+    /// SHA-256 (hex) of the manifest.jsonl bytes the loader parsed (which hold each image's SHA-256); the
+    /// same hash the checkpoints store.
     public var manifestSHA256: String
     /// Training entries per source.
     public var trainEntries: [String: Int]

@@ -42,8 +42,8 @@ public final class Trainer {
         public var resume = false
         /// Progress on stderr.
         public var progress = true
-        /// SHA-256 of the manifest for the run record (hex); nil: "unknown".
-        public var manifestSHA256: String?
+        /// The recipe file's path, to name it in errors about the recipe (freeze prefixes).
+        public var recipeFile = "(recipe)"
         /// Directory for `git describe` (nil: the current directory).
         public var sourceDirectory: URL?
         public init(out: URL) { self.out = out }
@@ -76,9 +76,14 @@ public final class Trainer {
         self.loader = loader
         self.options = options
         let parameters = setup.model.parameters
-        for prefix in recipe.freeze {
+        for (k, prefix) in recipe.freeze.enumerated() {
+            // A bare prefix such as "text.block1" would also freeze text.block10...text.block19.
+            guard prefix.hasSuffix(".") || parameters.views.contains(where: { $0.name == prefix }) else {
+                throw RecipeError(file: options.recipeFile, field: "freeze[\(k)]",
+                                  reason: "\"\(prefix)\" must end with \".\" (a group of tensors, such as \"\(prefix).\") or be a whole tensor name; a bare prefix would also freeze every tensor whose name merely starts with it")
+            }
             guard parameters.views.contains(where: { $0.name.hasPrefix(prefix) }) else {
-                throw RecipeError(file: "recipe", field: "freeze", reason: "prefix \"\(prefix)\" matches no tensor of the model")
+                throw RecipeError(file: options.recipeFile, field: "freeze[\(k)]", reason: "prefix \"\(prefix)\" matches no tensor of the model")
             }
             parameters.setTrainable(false, prefix: prefix)
         }
@@ -99,7 +104,8 @@ public final class Trainer {
             step: step, recipeDigest: recipe.digest, recipe: String(decoding: recipe.canonicalJSON(), as: UTF8.self),
             tensors: p.views.map { .init(name: $0.name, shape: $0.shape, trainable: $0.trainable) },
             adamStep: optimizer.step, rng: rng, loader: loaderState, samplesSeen: samplesSeen,
-            elapsedSeconds: currentElapsed, trainEntries: loader.trainCount)
+            elapsedSeconds: currentElapsed, trainEntries: loader.trainCount,
+            threads: recipe.threads, manifestSHA256: loader.manifestSHA256)
         return TrainingCheckpoint(header: header, values: p.values, m: optimizer.m, v: optimizer.v)
     }
 
@@ -110,11 +116,20 @@ public final class Trainer {
             let fields = theirs.map { recipe.differingFields(from: $0) } ?? ["(unreadable recipe in checkpoint)"]
             throw CheckpointError.otherRecipe(path: path, fields: fields.isEmpty ? ["(digest only)"] : fields)
         }
+        // The thread count changes the numerics (chunked partial sums); checkpoints written before
+        // it was stored carry none.
+        if let theirs = c.header.threads, theirs != recipe.threads {
+            throw CheckpointError.otherRecipe(path: path, fields: ["threads (\(theirs) then, \(recipe.threads) now)"])
+        }
         if let theirs = c.header.trainEntries, theirs != loader.trainCount {
             let changed = Set(theirs.keys).union(loader.trainCount.keys).sorted()
                 .filter { theirs[$0] != loader.trainCount[$0] }
                 .map { "\($0): \(theirs[$0] ?? 0) training entries then, \(loader.trainCount[$0] ?? 0) now" }
             throw CheckpointError.otherData(path: path, reason: changed.joined(separator: "; "))
+        }
+        if let theirs = c.header.manifestSHA256, theirs != loader.manifestSHA256 {
+            throw CheckpointError.otherData(
+                path: path, reason: "the data folder's manifest changed since the checkpoint: SHA-256 \(theirs) then, \(loader.manifestSHA256) now")
         }
         let p = setup.model.parameters
         let mine = p.views.map { TrainingCheckpoint.Header.Tensor(name: $0.name, shape: $0.shape, trainable: $0.trainable) }
@@ -123,6 +138,7 @@ public final class Trainer {
             throw CheckpointError.otherModel(path: path, reason: diff.map { "tensor \($0.1.name) \($0.1.shape) where the model has \($0.0.name) \($0.0.shape)" }
                                              ?? "\(c.header.tensors.count) tensors, the model has \(mine.count)")
         }
+        try Trainer.checkState(c, path: path, recipe: recipe, loader: loader)
         p.values = c.values
         optimizer.m = c.m
         optimizer.v = c.v
@@ -133,6 +149,28 @@ public final class Trainer {
         samplesSeen = c.header.samplesSeen
         priorElapsed = c.header.elapsedSeconds
         currentElapsed = priorElapsed
+    }
+
+    /// Checks the counters and positions of a checkpoint that passed its checksum, so a crafted
+    /// file is refused rather than crashing the run.
+    static func checkState(_ c: TrainingCheckpoint, path: String, recipe: Recipe, loader: DataLoader) throws {
+        let h = c.header
+        func need(_ ok: Bool, _ reason: @autoclosure () -> String) throws {
+            if !ok { throw CheckpointError.damaged(path: path, reason: reason()) }
+        }
+        try need(h.step >= 0 && h.step <= recipe.steps, "step \(h.step) is not in 0...\(recipe.steps) (the recipe's steps)")
+        try need(h.adamStep >= 0 && h.adamStep <= h.step, "adamStep \(h.adamStep) is not in 0...\(h.step) (the step)")
+        try need(h.samplesSeen >= 0, "samplesSeen \(h.samplesSeen) is negative")
+        try need(h.elapsedSeconds.isFinite && h.elapsedSeconds >= 0, "elapsedSeconds \(h.elapsedSeconds) is not a finite number >= 0")
+        try need(h.loader.samples >= 0, "loader.samples \(h.loader.samples) is negative")
+        try need(h.loader.sources.map(\.name) == loader.sourceNames,
+                 "the loader walks sources \(h.loader.sources.map(\.name)) but the recipe's are \(loader.sourceNames)")
+        let sizes = loader.trainCount
+        for s in h.loader.sources {
+            let n = sizes[s.name] ?? 0
+            try need(s.epoch >= 0, "loader source \(s.name): epoch \(s.epoch) is negative")
+            try need(s.position >= 0 && s.position < n, "loader source \(s.name): position \(s.position) is not in 0..<\(n) (its training entries)")
+        }
     }
 
     /// Loads the newest checkpoint in the run folder.
@@ -168,14 +206,21 @@ public final class Trainer {
     private func run(until stop: Int?) throws -> Summary? {
         let started = Date()
         let fm = FileManager.default
+        if !options.resume, fm.fileExists(atPath: options.out.path) {
+            // A new run never writes over an old one (its train.jsonl, run.json, model/).
+            let names: [String]
+            do { names = try fm.contentsOfDirectory(atPath: options.out.path) } catch {
+                throw TrainingError.outputNotEmpty(path: options.out.path, reason: "exists and is not a readable folder")
+            }
+            if !names.isEmpty {
+                throw TrainingError.outputNotEmpty(path: options.out.path, reason: "already holds \(names.sorted().prefix(3).joined(separator: ", "))\(names.count > 3 ? ", ..." : "")")
+            }
+        }
         try fm.createDirectory(at: options.out, withIntermediateDirectories: true)
         var resumedFrom: Int? = nil
         if options.resume {
             try resumeFromNewest()
             resumedFrom = step
-        } else if !TrainingCheckpoint.list(in: checkpointFolder).isEmpty {
-            throw CheckpointError.io(path: checkpointFolder.path,
-                                     reason: "already holds checkpoints: pass --resume to continue that run, or choose another --out folder")
         }
         Kernels.threads = recipe.threads
         let log = try TrainingLog(url: options.out.appendingPathComponent("train.jsonl"), keepThrough: step)
@@ -240,7 +285,7 @@ public final class Trainer {
         if let export = setup.export { try export(modelFolder, recipe.exportDType) }
         let record = RunRecord(
             recipe: recipe, recipeDigest: recipe.digest, seed: recipe.seed, dataFolder: loader.folder.path,
-            manifestSHA256: options.manifestSHA256 ?? "unknown", trainEntries: loader.trainCount,
+            manifestSHA256: loader.manifestSHA256, trainEntries: loader.trainCount,
             gitDescribe: RunRecord.gitDescribe(in: options.sourceDirectory ?? URL(fileURLWithPath: fm.currentDirectoryPath)),
             machine: .current(), threads: recipe.threads, steps: step, samplesSeen: samplesSeen, samplesPerSecond: rate,
             peakRSSBytes: RunRecord.peakRSS(), wallSeconds: Date().timeIntervalSince(started), resumedFromStep: resumedFrom,
@@ -268,6 +313,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
     case nonFiniteLoss(step: Int, loss: Float)
     case nonFiniteGradient(step: Int)
     case modelUnavailable(String)
+    /// A new run (no --resume) whose --out folder exists and is not empty.
+    case outputNotEmpty(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -277,6 +324,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
             return "the gradients became NaN or infinite at step \(step) (the weights were not updated): lower learning_rate in the recipe, and resume from the last checkpoint with --resume"
         case .modelUnavailable(let reason):
             return reason
+        case .outputNotEmpty(let path, let reason):
+            return "--out \(path) \(reason): pass --resume to continue the run in it, or choose another --out folder (nothing was changed)"
         }
     }
 }

@@ -10,7 +10,9 @@ extension TrainingSetup {
     ///   CLIP's mean and std;
     /// - `{"from": folder}`: the folder's weights (`CheckpointIO.load`, either layout), its
     ///   tokenizer and its preprocessor's mean and std.
-    /// The export writes a Hugging Face folder (`ModelExport.saveHuggingFace`) with the vocabulary.
+    /// The export writes a Hugging Face folder (`ModelExport.saveHuggingFace`) with the vocabulary
+    /// and the mean and std the model was trained with. A preprocessor config that exists but
+    /// cannot be read is an error naming it.
     /// `bpeGzip`: CLIP's merge list (Vocab/bpe_simple_vocab_16e6.txt.gz).
     public static func clip(recipe: Recipe, recipeFile: URL?, bpeGzip: URL) throws -> (setup: TrainingSetup, graph: CLIPGraph) {
         let config: CLIPConfig, parameters: ParameterSet, vocabulary: Vocabulary, tokenizer: CLIPTokenizer
@@ -37,7 +39,13 @@ extension TrainingSetup {
             (config, parameters) = (loaded.config, loaded.parameters)
             tokenizer = try CLIPTokenizer(modelDirectory: folder, fallbackVocab: bpeGzip, normalization: loaded.layout.textNormalization)
             vocabulary = try exportVocabulary(folder: folder, vocabSize: config.vocabSize, bpeGzip: bpeGzip)
-            if let pre = try? PreprocessConfig.load(modelDirectory: folder), let m = pre.mean, let s = pre.std { (mean, std) = (m, s) }
+            // A preprocessor config that exists must be readable: its mean and std are the model's.
+            let fm = FileManager.default
+            if fm.fileExists(atPath: folder.appendingPathComponent("preprocessor_config.json").path)
+                || fm.fileExists(atPath: folder.appendingPathComponent("open_clip_config.json").path) {
+                let pre = try PreprocessConfig.load(modelDirectory: folder)
+                if let m = pre.mean, let s = pre.std { (mean, std) = (m, s) }
+            }
         }
         let graph = CLIPGraph(config: config, parameters: parameters)
         let dtype: ModelExport.DType = recipe.exportDType == "f16" ? .f16 : .f32
@@ -45,7 +53,8 @@ extension TrainingSetup {
             model: graph, imageSize: config.imageSize, contextLength: config.contextLength, tokenizer: tokenizer,
             mean: mean, std: std,
             export: { folder, _ in
-                try ModelExport.saveHuggingFace(parameters: parameters, config: config, to: folder, dtype: dtype, vocabulary: vocabulary)
+                try ModelExport.saveHuggingFace(parameters: parameters, config: config, to: folder, dtype: dtype, vocabulary: vocabulary,
+                                                mean: mean, std: std)
             })
         return (setup, graph)
     }

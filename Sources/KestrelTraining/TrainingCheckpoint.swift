@@ -33,6 +33,12 @@ public struct TrainingCheckpoint: Sendable {
         /// Training entries per source when the checkpoint was written: the loader's shuffled
         /// orders depend on them, so a resumed run refuses a data folder that changed.
         public var trainEntries: [String: Int]?
+        /// `Kernels.threads` of the run: it changes the numerics, so a resumed run must use the
+        /// same. nil in checkpoints written before it was stored.
+        public var threads: Int?
+        /// SHA-256 (hex) of the manifest bytes the loader parsed: a resumed run refuses a data
+        /// folder whose manifest changed. nil in checkpoints written before it was stored.
+        public var manifestSHA256: String?
     }
 
     public var header: Header
@@ -120,7 +126,23 @@ public struct TrainingCheckpoint: Sendable {
         do { header = try JSONDecoder().decode(Header.self, from: Data(b[20..<(20 + headerLength)])) } catch {
             throw CheckpointError.damaged(path: path, reason: "header: \(error)")
         }
-        let count = header.tensors.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        // Overflow-checked: a crafted header with a valid checksum must not trap.
+        var count = 0
+        for t in header.tensors {
+            var n = 1
+            for d in t.shape {
+                guard d >= 0 else { throw CheckpointError.damaged(path: path, reason: "tensor \(t.name) has a negative dimension \(t.shape)") }
+                let (p, o) = n.multipliedReportingOverflow(by: d)
+                guard !o else { throw CheckpointError.damaged(path: path, reason: "tensor \(t.name) shape \(t.shape) is too large") }
+                n = p
+            }
+            let (sum, o) = count.addingReportingOverflow(n)
+            guard !o, sum <= Int.max / 12 else { throw CheckpointError.damaged(path: path, reason: "the tensors' sizes are too large") }
+            count = sum
+        }
+        if header.step < 0 || header.adamStep < 0 {
+            throw CheckpointError.damaged(path: path, reason: "negative step (\(header.step)) or AdamW step (\(header.adamStep))")
+        }
         let start = 20 + headerLength
         guard b.count - 8 - start == 12 * count else {
             throw CheckpointError.damaged(path: path, reason: "\(b.count - 8 - start) bytes of tensors for \(count) values")

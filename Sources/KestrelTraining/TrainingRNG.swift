@@ -15,6 +15,18 @@ public struct TrainingRNG: RandomNumberGenerator, Codable, Sendable, Equatable {
         state = [splitMix(), splitMix(), splitMix(), splitMix()]
     }
 
+    /// Decodes the saved state, which must be four words (a crafted checkpoint is refused, not a crash).
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        state = try c.decode([UInt64].self, forKey: .state)
+        guard state.count == 4 else {
+            throw DecodingError.dataCorruptedError(forKey: .state, in: c,
+                                                   debugDescription: "the generator state must hold 4 words, it holds \(state.count)")
+        }
+    }
+
+    private enum CodingKeys: String, CodingKey { case state }
+
     public mutating func next() -> UInt64 {
         let result = ((state[1] &* 5) << 7 | (state[1] &* 5) >> 57) &* 9
         let t = state[1] << 17

@@ -25,13 +25,13 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "The run folder (default: runs/<recipe name>).")
     var out: String?
 
-    @Flag(name: .long, help: "Continue from the newest checkpoint in --out (refused if the recipe differs).")
+    @Flag(name: .long, help: "Continue from the newest checkpoint in --out (refused if the recipe, threads or data manifest differ). Without it, --out must be new or empty.")
     var resume = false
 
     @Option(name: .long, help: "Train this many steps instead of the recipe's (part of the recipe: a resumed run must give the same).")
     var steps: Int?
 
-    @Option(name: .long, help: "Threads instead of the recipe's (the losses are reproducible for one thread count).")
+    @Option(name: .long, help: "Threads instead of the recipe's (they change the numerics: a resumed run must be given the same).")
     var threads: Int?
 
     @Flag(name: .long, help: "No progress lines on stderr.")
@@ -73,7 +73,7 @@ struct TrainCommand: ParsableCommand {
             var options = Trainer.Options(out: outURL)
             options.resume = resume
             options.progress = !quiet
-            options.manifestSHA256 = try? ManifestDigest.sha256(of: dataFolder.appendingPathComponent("manifest.jsonl"))
+            options.recipeFile = recipe
             let trainer = try Trainer(recipe: r, setup: setup, loader: loader, options: options)
             let summary = try trainer.run()
             let loss = summary.finalLoss.map { String(format: "%.4f", $0) } ?? "-"
@@ -81,9 +81,4 @@ struct TrainCommand: ParsableCommand {
                   + "model in \(outURL.appendingPathComponent("model").path)")
         }
     }
-}
-
-/// SHA-256 of the data manifest for the run record (KestrelFiles' SHA256).
-enum ManifestDigest {
-    static func sha256(of url: URL) throws -> String { try SHA256.hexDigest(ofFileAt: url) }
 }

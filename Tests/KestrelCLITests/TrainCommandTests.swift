@@ -111,6 +111,32 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("different recipe") && r.stderr.contains("steps"), r.stderr)
     }
 
+    /// Without --resume, an --out that holds an earlier run is refused and left as it was.
+    func testNewRunOverAnEarlierRunIsRefused() throws {
+        let (recipe, dir) = try makeRun(steps: 4, checkpointEvery: 2)
+        let out = dir.appendingPathComponent("run")
+        let first = try Kestrel.run(["train", "--recipe", recipe.path, "--out", out.path, "--quiet"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let before = try Data(contentsOf: out.appendingPathComponent("train.jsonl"))
+        let record = try Data(contentsOf: out.appendingPathComponent("run.json"))
+        let r = try Kestrel.run(["train", "--recipe", recipe.path, "--out", out.path, "--quiet"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains(out.path) && r.stderr.contains("--resume") && r.stderr.contains("another --out"), r.stderr)
+        XCTAssertEqual(try Data(contentsOf: out.appendingPathComponent("train.jsonl")), before)
+        XCTAssertEqual(try Data(contentsOf: out.appendingPathComponent("run.json")), record)
+    }
+
+    /// --threads is part of what a resumed run must keep: the kernels' sums depend on it.
+    func testResumeWithOtherThreadsIsRefused() throws {
+        let (recipe, dir) = try makeRun(steps: 4, checkpointEvery: 2)
+        let out = dir.appendingPathComponent("run")
+        let first = try Kestrel.run(["train", "--recipe", recipe.path, "--out", out.path, "--steps", "4", "--threads", "1", "--quiet"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let r = try Kestrel.run(["train", "--recipe", recipe.path, "--out", out.path, "--resume", "--threads", "2", "--quiet"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("threads (1 then, 2 now)"), r.stderr)
+    }
+
     func testBadInputIsRefusedWithTheFieldNamed() throws {
         let (recipe, dir) = try makeRun(steps: 4, checkpointEvery: 2)
         var r = try Kestrel.run(["train", "--recipe", recipe.path, "--steps", "0"])
