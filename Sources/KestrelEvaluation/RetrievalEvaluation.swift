@@ -100,17 +100,38 @@ public enum RetrievalEvaluation {
                 switch result {
                 case .failure(let error):
                     failed.append(FailedInput(path: batch[offset], error: "\(error)")); failure?(failed.last!)
-                case .success(let v): row[start + offset] = row.count; vectors += v
+                case .success(let v):
+                    guard v.allSatisfy(\.isFinite) else {
+                        failed.append(FailedInput(path: batch[offset], error: FailedInput.nonFiniteImage)); failure?(failed.last!)
+                        continue
+                    }
+                    row[start + offset] = row.count; vectors += v
                 }
             }
             progress?(min(start + embedder.batchSize, order.count), order.count)
         }
-        let kept = pairs.filter { row[seen[$0.path]!] != nil }
-        guard !kept.isEmpty else {
+        let withImage = pairs.filter { row[seen[$0.path]!] != nil }
+        guard !withImage.isEmpty else {
             throw EvaluationError.nothingToEvaluate("none of the \(order.count) images could be read (see the errors above)")
         }
-        let captions = try embedder.embedTexts(kept.map(\.caption), normalize: true)
-        let images = Tensor(shape: [row.count, embedder.dimension], data: vectors)
+        // Captions whose embedding is not finite are failed inputs too (named by their image).
+        let embedded = try embedder.embedTexts(withImage.map(\.caption), normalize: true)
+        let e = embedder.dimension
+        var kept: [CaptionedImage] = [], captionVectors: [Float] = []
+        for (c, pair) in withImage.enumerated() {
+            let v = embedded.data[(c * e)..<((c + 1) * e)]
+            guard v.allSatisfy(\.isFinite) else {
+                failed.append(FailedInput(path: pair.path, error: "\(pair.path): the model gave a non-finite embedding for its caption \"\(PathText.escapeControls(pair.caption))\" (NaN or infinity); check the model's weights"))
+                failure?(failed.last!)
+                continue
+            }
+            kept.append(pair); captionVectors += v
+        }
+        guard !kept.isEmpty else {
+            throw EvaluationError.nothingToEvaluate("no caption of the \(withImage.count) could be embedded (see the errors above)")
+        }
+        let captions = Tensor(shape: [kept.count, e], data: captionVectors)
+        let images = Tensor(shape: [row.count, e], data: vectors)
         let scores = try compute(images: images, captions: captions, captionImage: kept.map { row[seen[$0.path]!]! }, settings: settings)
         return RetrievalRun(scores: scores, failed: failed)
     }

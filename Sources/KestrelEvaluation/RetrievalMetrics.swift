@@ -5,13 +5,15 @@ public enum RetrievalMetrics {
     /// The rank (0 = best) of the best-ranked relevant item among `scores` [G]: for each relevant
     /// item r, the items scored strictly higher plus those scored equally that come earlier
     /// (ties to the earlier item); the minimum over r. `relevant` holds indices into `scores`;
-    /// an empty set gives `scores.count` (never retrieved).
+    /// an empty set gives `scores.count` (never retrieved), and so does a relevant item scored NaN
+    /// (a NaN score is no evidence of a match; NaN scores of other items rank below every number).
     public static func firstRelevantRank<S: RandomAccessCollection>(scores: S, relevant: [Int]) -> Int
     where S.Element == Float, S.Index == Int {
         var best = scores.count
         let start = scores.startIndex
         for r in relevant {
             let s = scores[start + r]
+            guard !s.isNaN else { continue }
             var rank = 0
             for j in 0..<scores.count {
                 let q = scores[start + j]

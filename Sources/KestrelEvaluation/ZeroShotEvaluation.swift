@@ -84,6 +84,9 @@ public struct FailedInput: Sendable, Equatable {
     public var path: FilePathBytes
     public var message: String
 
+    /// The message of an image whose embedding holds NaN or infinity.
+    public static let nonFiniteImage = "the model gave a non-finite embedding for this image (NaN or infinity); check the model's weights"
+
     /// `message` as given when it already starts with the path (the file and image layers'
     /// errors do), else "path: message".
     public init(path: FilePathBytes, error: String) {
@@ -105,9 +108,22 @@ public enum ZeroShotEvaluation {
     /// `EvaluationError.labelNotCandidate` naming the first missing one and `source`), else the
     /// true labels found, sorted. `truthSource` says where the true labels came from (a CSV's
     /// name, "the class folders"), for the message.
-    public static func candidateLabels(trueLabels: [String], candidates: [String]?, truthSource: String) throws -> [String] {
-        let found = Array(Set(trueLabels)).sorted()
-        guard let candidates else { return found }
+    /// At most this many candidate classes (the class embeddings and the confusion matrix, [C][C],
+    /// grow with it).
+    public static let maxClasses = 10_000
+
+    /// `candidateSource` names where `candidates` came from (`--labels`, `--labels-file`) for the
+    /// message when there are more than `maxClasses` of them.
+    public static func candidateLabels(trueLabels: [String], candidates: [String]?, truthSource: String,
+                                       candidateSource: String = "--labels") throws -> [String] {
+        func capped(_ labels: [String], _ source: String) throws -> [String] {
+            guard labels.count <= maxClasses else {
+                throw EvaluationError.badArgument(source, "holds \(labels.count) classes; at most \(maxClasses) can be evaluated")
+            }
+            return labels
+        }
+        guard let candidates else { return try capped(Array(Set(trueLabels)).sorted(), truthSource) }
+        _ = try capped(candidates, candidateSource)
         let set = Set(candidates)
         if let missing = trueLabels.first(where: { !set.contains($0) }) {
             throw EvaluationError.labelNotCandidate(label: missing, source: truthSource)
@@ -141,7 +157,7 @@ public enum ZeroShotEvaluation {
                     }
                     let p = classifier.classify(vector).probabilities
                     guard p.allSatisfy(\.isFinite) else {
-                        failed.append(FailedInput(path: item.path, error: "the model gave a non-finite embedding for this image (NaN or infinity); check the model's weights"))
+                        failed.append(FailedInput(path: item.path, error: FailedInput.nonFiniteImage))
                         failure?(failed.last!)
                         continue
                     }

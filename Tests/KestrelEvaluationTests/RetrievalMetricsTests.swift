@@ -22,6 +22,19 @@ final class RetrievalMetricsTests: XCTestCase {
         XCTAssertThrowsError(try RetrievalMetrics.firstRelevantRanks(similarity: similarity, queries: 2, gallery: 4, relevant: [[0], [1]]))
     }
 
+    func testANaNRelevantScoreIsNeverRetrieved() throws {
+        // The relevant item scored NaN was ranked 0 (nothing compares greater than NaN): a hit.
+        XCTAssertEqual(RetrievalMetrics.firstRelevantRank(scores: [Float.nan, 0.5, 0.2], relevant: [0]), 3)
+        // With another relevant item that is a number, that one counts; NaN others rank below numbers.
+        XCTAssertEqual(RetrievalMetrics.firstRelevantRank(scores: [Float.nan, 0.5, 0.2], relevant: [0, 2]), 1)
+        XCTAssertEqual(RetrievalMetrics.firstRelevantRank(scores: [Float.nan, 0.5, 0.2], relevant: [1]), 0)
+        let r = try RetrievalEvaluation.compute(images: Tensor(shape: [2, 2], data: [1, 0, 0, 1]),
+                                                captions: Tensor(shape: [2, 2], data: [.nan, .nan, 0, 1]), captionImage: [0, 1],
+                                                settings: BootstrapSettings(resamples: 10, seed: 0), ks: [1])
+        XCTAssertEqual(r.textToImageRanks, [2, 0])
+        XCTAssertEqual(r.textToImage[0].recall.value, 0.5, accuracy: 1e-12)
+    }
+
     func testChanceBaseline() {
         XCTAssertEqual(RetrievalMetrics.chance(gallery: 4, relevant: 1, k: 1), 0.25, accuracy: 1e-12)
         XCTAssertEqual(RetrievalMetrics.chance(gallery: 100, relevant: 1, k: 5), 0.05, accuracy: 1e-12)
