@@ -38,8 +38,11 @@ public struct Canvas: Sendable {
         }
     }
 
-    /// A one-pixel line from (x0, y0) to (x1, y1) (Bresenham), clipped.
+    /// A one-pixel line from (x0, y0) to (x1, y1) (Bresenham), clipped to the canvas first
+    /// (Liang-Barsky), so far-away end points cost no more than the pixels drawn.
     public mutating func line(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, color: RGB) {
+        guard width > 0, height > 0,
+              let (x0, y0, x1, y1) = Canvas.clip(x0, y0, x1, y1, maxX: width - 1, maxY: height - 1) else { return }
         var x = x0, y = y0
         let dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1
         var err = dx + dy
@@ -50,6 +53,24 @@ public struct Canvas: Sendable {
             if e2 >= dy { err += dy; x += sx }
             if e2 <= dx { err += dx; y += sy }
         }
+    }
+
+    /// The part of the segment inside [0, maxX] x [0, maxY], end points rounded to pixels; nil when
+    /// it misses the box.
+    static func clip(_ x0: Int, _ y0: Int, _ x1: Int, _ y1: Int, maxX: Int, maxY: Int) -> (Int, Int, Int, Int)? {
+        let ax = Double(x0), ay = Double(y0), dx = Double(x1) - ax, dy = Double(y1) - ay
+        var t0 = 0.0, t1 = 1.0
+        for (p, q) in [(-dx, ax), (dx, Double(maxX) - ax), (-dy, ay), (dy, Double(maxY) - ay)] {
+            if p == 0 {
+                if q < 0 { return nil }
+            } else {
+                let r = q / p
+                if p < 0 { t0 = max(t0, r) } else { t1 = min(t1, r) }
+                if t0 > t1 { return nil }
+            }
+        }
+        func px(_ v: Double, _ hi: Int) -> Int { Int(min(Double(hi), max(0, v.rounded()))) }
+        return (px(ax + t0 * dx, maxX), px(ay + t0 * dy, maxY), px(ax + t1 * dx, maxX), px(ay + t1 * dy, maxY))
     }
 
     /// The outline of a rectangle.

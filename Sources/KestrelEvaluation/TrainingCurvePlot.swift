@@ -1,29 +1,6 @@
 import Foundation
 import KestrelTraining
 
-/// One logged point of a training run (a `train.jsonl` line: step, loss, learning rate).
-public struct TrainingLogPoint: Sendable, Equatable {
-    public var step: Int
-    public var loss: Double
-    public var learningRate: Double
-    public init(step: Int, loss: Double, learningRate: Double) { self.step = step; self.loss = loss; self.learningRate = learningRate }
-
-    /// Reads `train.jsonl` (written by `kestrel train`). A line that is not a JSON object with a
-    /// numeric `step`, `loss` and `lr` throws `EvaluationError.badInput` naming the file and line.
-    public static func read(_ bytes: [UInt8], name: String) throws -> [TrainingLogPoint] {
-        var points: [TrainingLogPoint] = []
-        for (i, line) in bytes.split(separator: 0x0A, omittingEmptySubsequences: true).enumerated() {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
-                  let step = (object["step"] as? NSNumber)?.intValue,
-                  let loss = (object["loss"] as? NSNumber)?.doubleValue,
-                  let lr = (object["lr"] as? NSNumber)?.doubleValue
-            else { throw EvaluationError.badInput("\(name) line \(i + 1): not a train.jsonl line (a JSON object with numbers step, loss and lr)") }
-            points.append(TrainingLogPoint(step: step, loss: loss, learningRate: lr))
-        }
-        return points
-    }
-}
-
 extension Plots {
     /// The training curve: loss against step (blue), and the learning rate scaled to the plot's
     /// height (gray), with the first and last loss and the steps on the axes.
@@ -35,9 +12,12 @@ extension Plots {
         let finite = points.filter { $0.loss.isFinite && $0.learningRate.isFinite }
         guard let first = finite.first, let last = finite.last else { return canvas }
         let lo = min(0, finite.map(\.loss).min()!), hi = max(finite.map(\.loss).max()!, lo + 1e-9)
-        let maxStep = max(last.step, 1), maxLR = max(finite.map(\.learningRate).max()!, 1e-12)
-        func x(_ step: Int) -> Int { left + Int((Double(step) / Double(maxStep) * Double(w)).rounded()) }
-        func y(_ v: Double, _ top0: Double, _ span: Double) -> Int { top + h - Int(((v - top0) / span * Double(h)).rounded()) }
+        let maxStep = max(finite.map(\.step).max()!, 1), maxLR = max(finite.map(\.learningRate).max()!, 1e-12)
+        // Positions as shares of the plot, clamped to a margin around it, so any finite value
+        // (a huge loss, a negative step) gives a pixel coordinate that fits an Int.
+        func share(_ v: Double) -> Double { v.isFinite ? min(2, max(-1, v)) : 0 }
+        func x(_ step: Int) -> Int { left + Int((share(Double(step) / Double(maxStep)) * Double(w)).rounded()) }
+        func y(_ v: Double, _ top0: Double, _ span: Double) -> Int { top + h - Int((share((v - top0) / span) * Double(h)).rounded()) }
         for (a, b) in zip(finite, finite.dropFirst()) {
             canvas.line(x(a.step), y(a.learningRate, 0, maxLR), x(b.step), y(b.learningRate, 0, maxLR), color: .gray)
             canvas.line(x(a.step), y(a.loss, lo, hi - lo), x(b.step), y(b.loss, lo, hi - lo), color: .blue)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KestrelEngine
 import KestrelEvaluation
+import KestrelTraining
 
 /// `kestrel eval curve`: the training curve of a run as a PNG (the model card's figure).
 struct EvalCurveCommand: ParsableCommand {
@@ -18,12 +19,11 @@ struct EvalCurveCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let path = RawArguments.path(log)
-            let points = try TrainingLogPoint.read(try FileSystem.readFile(path, limit: 256 << 20), name: path.lossyString)
-            guard !points.isEmpty else { throw CommandFailure(message: "\(path.lossyString) holds no logged step") }
-            let png = try Plots.trainingCurve(points).png(name: out)
-            try Data(png).write(to: URL(fileURLWithPath: out), options: .atomic)
-            print("wrote \(out): \(points.count) points, steps \(points.first!.step) to \(points.last!.step)")
+            let path = RawArguments.path(log), outPath = RawArguments.path(out)
+            let points = try TrainingLog.read(try FileSystem.readFile(path, limit: 256 << 20), name: path.description)
+            guard !points.isEmpty else { throw CommandFailure(message: "\(path) holds no logged step") }
+            try FileSystem.writeFileAtomically(try Plots.trainingCurve(points).png(name: outPath.description), to: outPath)
+            print("wrote \(outPath): \(points.count) points, steps \(points.first!.step) to \(points.last!.step)")
         }
     }
 }
