@@ -64,7 +64,7 @@ public struct EvalContext: Sendable {
     /// "relative/path\tlabel\n" lines in order (`listDigest`).
     public var listSHA256: String
     public var arguments: [String]
-    /// `git describe --always --dirty` where the command ran, or "unknown" (see `gitDescribe`).
+    /// `git describe --always --dirty` of Kestrel's source checkout, or "unknown" (`SourceVersion.describe`).
     public var codeVersion: String
 
     public init(modelPath: String, fingerprint: String, precision: String, dataKind: String, dataPath: String,
@@ -72,23 +72,6 @@ public struct EvalContext: Sendable {
         self.modelPath = modelPath; self.fingerprint = fingerprint; self.precision = precision
         self.dataKind = dataKind; self.dataPath = dataPath; self.listSHA256 = listSHA256; self.arguments = arguments
         self.codeVersion = codeVersion
-    }
-
-    /// `git describe --always --dirty` run in `directory` (the code a figure was measured with,
-    /// when run from a checkout), or "unknown" outside a git checkout or without git.
-    public static func gitDescribe(in directory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "describe", "--always", "--dirty"]
-        p.currentDirectoryURL = directory
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return "unknown" }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let s = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return p.terminationStatus == 0 && !s.isEmpty ? s : "unknown"
     }
 
     /// SHA-256 (hex) of `items` written as "path\ttext\n" lines.
@@ -161,8 +144,8 @@ public enum EvalReport {
 
     static func intro(_ title: String, _ c: EvalContext, _ s: BootstrapSettings) -> [String] {
         ["kestrel eval \(title)",
-         "model     \(c.modelPath) (\(c.fingerprint.prefix(19))..., \(c.precision))",
-         "data      \(c.dataKind) \(c.dataPath)",
+         "model     \(PathText.escapeControls(c.modelPath)) (\(c.fingerprint.prefix(19))..., \(c.precision))",
+         "data      \(c.dataKind) \(PathText.escapeControls(c.dataPath))",
          "intervals bootstrap percentile \(Int((s.level * 100).rounded()))%, \(s.resamples) resamples, seed \(s.seed)",
          "code      \(c.codeVersion)"]
     }
@@ -179,9 +162,11 @@ public enum EvalReport {
         lines.append(pad("mean recall", 18) + pad(f4(m.meanRecall.value), 9) + range(m.meanRecall))
         lines.append(pad("ECE (\(m.bins.count) bins)", 18) + pad(f4(m.ece.value), 9) + range(m.ece))
         lines.append("")
-        let w = max(18, (run.labels.map(\.count).max() ?? 0) + 2)
+        // Class names are user text (a CSV's labels): control characters escaped, as every name the CLI prints.
+        let shown = run.labels.map(PathText.escapeControls)
+        let w = max(18, (shown.map(\.count).max() ?? 0) + 2)
         lines.append(pad("class", w) + pad("n", 8) + pad("recall", 9) + "95% interval")
-        for (i, label) in run.labels.enumerated() {
+        for (i, label) in shown.enumerated() {
             let r = m.perClassRecall[i]
             lines.append(pad(label, w) + pad("\(m.classCounts[i])", 8) + pad(f4(r.value), 9) + range(r))
         }
@@ -190,7 +175,7 @@ public enum EvalReport {
         let cw = max(6, (m.confusion.flatMap { $0 }.max().map { "\($0)".count } ?? 1) + 1)
         func trimmed(_ s: String) -> String { String(s.reversed().drop { $0 == " " }.reversed()) }
         lines.append(trimmed(pad("", w) + (0..<m.classCount).map { pad("\($0)", cw) }.joined()))
-        for (i, label) in run.labels.enumerated() {
+        for (i, label) in shown.enumerated() {
             lines.append(trimmed(pad("\(i) \(label)", w) + m.confusion[i].map { pad("\($0)", cw) }.joined()))
         }
         return lines.joined(separator: "\n")

@@ -14,7 +14,7 @@ public struct RunRecord: Codable, Sendable {
     public var manifestSHA256: String
     /// Training entries per source.
     public var trainEntries: [String: Int]
-    /// `git describe --always --dirty` of the working directory, or "unknown".
+    /// `git describe --always --dirty` of Kestrel's source checkout (`SourceVersion`), or "unknown".
     public var gitDescribe: String
     public var machine: Machine
     public var threads: Int
@@ -66,20 +66,10 @@ public struct RunRecord: Codable, Sendable {
         return kb * 1024
     }
 
-    /// `git describe --always --dirty` run in `directory`, or "unknown".
-    public static func gitDescribe(in directory: URL) -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["git", "describe", "--always", "--dirty"]
-        p.currentDirectoryURL = directory
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return "unknown" }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let s = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return p.terminationStatus == 0 && !s.isEmpty ? s : "unknown"
+    /// `git describe --always --dirty` of the checkout at `directory` (`SourceVersion.describe`),
+    /// or "unknown".
+    public static func gitDescribe(in directory: URL = SourceVersion.sourceRoot) -> String {
+        SourceVersion.describe(root: directory)
     }
 
     public static func timestamp(_ date: Date = Date()) -> String {

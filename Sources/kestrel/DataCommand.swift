@@ -59,6 +59,7 @@ struct DataBuildCommand: ParsableCommand {
         for (source, splits) in summary.counts.sorted(by: { $0.key < $1.key }) {
             print("\(source): " + splits.sorted(by: { $0.key < $1.key }).map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         }
-        print(String(format: "%d files in %.1f s (%d threads) -> %@", summary.total, summary.elapsedSeconds, summary.threads, out))
+        print(String(format: "%d files in %.1f s (%d threads) -> ", summary.total, summary.elapsedSeconds, summary.threads)
+              + RawArguments.path(out).description)
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KestrelEngine
 import KestrelEvaluation
+import KestrelTraining
 
 /// `kestrel eval`: the evaluation harness every figure of the model card comes from.
 struct EvalCommand: ParsableCommand {
@@ -57,7 +58,7 @@ func evalContext(_ embedder: Embedder, kind: String, data: FilePathBytes, list: 
     return EvalContext(modelPath: embedder.model.directory.path, fingerprint: try ModelFingerprint.fingerprint(of: embedder.model),
                        precision: embedder.model.precision.rawValue, dataKind: kind, dataPath: data.lossyString,
                        listSHA256: digest, arguments: Array(CommandLine.arguments.dropFirst()),
-                       codeVersion: EvalContext.gitDescribe())
+                       codeVersion: SourceVersion.describe())
 }
 
 struct EvalZeroShotCommand: ParsableCommand {
@@ -129,7 +130,8 @@ struct EvalZeroShotCommand: ParsableCommand {
             let labelList: [String]
             do {
                 labelList = try ZeroShotEvaluation.candidateLabels(trueLabels: images.map(\.label), candidates: try candidates(),
-                                                                   truthSource: kind == "csv" ? "\(source)" : "the class folders of \(source)")
+                                                                   truthSource: kind == "csv" ? "\(source)" : "the class folders of \(source)",
+                                                                   candidateSource: labels != nil ? "--labels" : "--labels-file")
             } catch let e as EvaluationError { throw ValidationError(e.description) }
             let embedder = try modelOptions.embedder()
             let run: ZeroShotRun
