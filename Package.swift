@@ -21,8 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // C shims: one per system library, each imported by one Swift module (CZlib: the tokenizer and
-        // KestrelTraining's data building, which reads gzipped idx files).
+        // C shims: one per system library, each imported by one Swift module (CZlib: the tokenizer, whose
+        // GzipFile.gunzip also serves KestrelTraining's data building).
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // oneDNN (Debian libdnnl-dev 2.6, OpenMP runtime) behind a small C target: packing, cached
         // matmul primitives, per-call threads, CPU capability queries.
@@ -70,7 +70,7 @@ let package = Package(
         // Training: the differentiable CLIP, optimiser, data building and loading, the training loop.
         .target(
             name: "KestrelTraining",
-            dependencies: ["KestrelKernels", "KestrelModels", "KestrelImage", "KestrelTokenizer", "KestrelFiles", "CZlib"]),
+            dependencies: ["KestrelKernels", "KestrelModels", "KestrelImage", "KestrelTokenizer", "KestrelFiles"]),
         // Evaluation harness (`kestrel eval`): metrics with bootstrap intervals, plots.
         .target(name: "KestrelEvaluation", dependencies: ["KestrelEngine", "KestrelTraining"]),
         .executableTarget(

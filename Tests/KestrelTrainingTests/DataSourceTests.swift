@@ -1,6 +1,7 @@
 import Foundation
 import KestrelImage
 import KestrelTestSupport
+import KestrelTokenizer
 @testable import KestrelTraining
 import XCTest
 
@@ -9,7 +10,7 @@ final class DataSourceTests: XCTestCase {
     func testIDXReaderReadsSyntheticGzip() throws {
         let dir = Fixtures.temporaryDirectory("idx")
         let pixels: [UInt8] = (0..<12).map { UInt8($0 * 20) }
-        let gz = GzipData.compress(IDXFile.encode(dimensions: [3, 2, 2], data: pixels))
+        let gz = StoredGzip.make(IDXFile.encode(dimensions: [3, 2, 2], data: pixels))
         XCTAssertEqual(Array(gz.prefix(2)), [0x1F, 0x8B])
         let url = dir.appendingPathComponent("images-idx3-ubyte.gz")
         try Data(gz).write(to: url)
@@ -31,9 +32,21 @@ final class DataSourceTests: XCTestCase {
             XCTAssertTrue("\(e)".contains("need 8 data bytes, file has 7"), "\(e)")
         }
         XCTAssertThrowsError(try IDXFile.parse(IDXFile.encode(dimensions: [8], data: [UInt8](repeating: 0, count: 8)), name: "x", expectedDimensions: 3))
-        let gz = GzipData.compress([UInt8](repeating: 1, count: 1000))
-        XCTAssertThrowsError(try GzipData.decompress(Array(gz.prefix(gz.count / 2)), name: "half.gz")) { e in
+        let gz = StoredGzip.make([UInt8](repeating: 1, count: 1000))
+        XCTAssertThrowsError(try GzipFile.gunzip(Array(gz.prefix(gz.count / 2)), name: "half.gz")) { e in
             XCTAssertTrue("\(e)".contains("half.gz"), "\(e)")
+        }
+        XCTAssertEqual(try GzipFile.gunzip(gz, name: "whole.gz"), [UInt8](repeating: 1, count: 1000))
+        // A size limit, checked while inflating, names the file.
+        XCTAssertThrowsError(try GzipFile.gunzip(gz, name: "big.gz", limit: 999)) { e in
+            XCTAssertTrue("\(e)".contains("big.gz") && "\(e)".contains("more than 999 bytes"), "\(e)")
+        }
+        // A damaged idx.gz read by the data builder is a DataBuildError naming the file.
+        let dir = Fixtures.temporaryDirectory("idx-damaged")
+        let url = dir.appendingPathComponent("t10k-images-idx3-ubyte.gz")
+        try Data(gz.prefix(gz.count / 2)).write(to: url)
+        XCTAssertThrowsError(try IDXFile.read(gzipPath: url.path, package: "dataset-fashion-mnist", expectedDimensions: 1)) { e in
+            XCTAssertEqual(e as? DataBuildError, .damaged(path: url.path, detail: "gzip: truncated stream"), "\(e)")
         }
         XCTAssertThrowsError(try IDXFile.read(gzipPath: "/nonexistent/t10k.gz", package: "dataset-fashion-mnist", expectedDimensions: 1)) { e in
             XCTAssertTrue("\(e)".contains("install dataset-fashion-mnist"), "\(e)")
@@ -164,5 +177,32 @@ extension DataSourceTests {
             XCTAssertEqual(im.width, w); XCTAssertEqual(im.height, h)
             XCTAssertEqual(im.pixels, px)
         }
+    }
+}
+
+/// Gzip files for tests without zlib: one member of "stored" (uncompressed) deflate blocks, with
+/// the CRC-32 and length trailer, which any gzip reader accepts.
+enum StoredGzip {
+    static func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var crc: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            crc ^= UInt32(b)
+            for _ in 0..<8 { crc = crc & 1 == 1 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1 }
+        }
+        return ~crc
+    }
+
+    static func make(_ data: [UInt8]) -> [UInt8] {
+        func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+        var out: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF]
+        var start = 0
+        repeat {
+            let n = min(65535, data.count - start)
+            let last: UInt8 = start + n == data.count ? 1 : 0
+            out += [last, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
+            out += data[start..<(start + n)]
+            start += n
+        } while start < data.count
+        return out + le32(crc32(data)) + le32(UInt32(truncatingIfNeeded: data.count))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KestrelTokenizer
 
 /// An idx file (LeCun's MNIST format, used by Fashion-MNIST): magic 0x00 0x00 <type> <ndims>,
 /// ndims big-endian UInt32 sizes, then the data. Only type 0x08 (unsigned byte) is read.
@@ -37,12 +38,18 @@ public struct IDXFile: Sendable {
         return IDXFile(dimensions: dims, data: Array(bytes[header...]))
     }
 
+    /// The most bytes an idx file may decompress to (Fashion-MNIST's largest is 47 MB).
+    public static let byteLimit = 256 << 20
+
     /// Reads and parses a gzipped idx file.
     public static func read(gzipPath path: String, package: String, expectedDimensions: Int) throws -> IDXFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw DataBuildError.missingSource(package: package, path: path)
         }
-        let raw = try GzipData.decompress([UInt8](data), name: path)
+        let raw: [UInt8]
+        do { raw = try GzipFile.gunzip([UInt8](data), name: path, limit: IDXFile.byteLimit) } catch TokenizerError.corruptGzip(_, let detail) {
+            throw DataBuildError.damaged(path: path, detail: "gzip: \(detail)")
+        }
         return try parse(raw, name: path, expectedDimensions: expectedDimensions)
     }
 
