@@ -72,9 +72,9 @@ public final class DataLoader: @unchecked Sendable {
         self.tokenizer = tokenizer
         cache = ImageCache(budget: options.cacheBytes)
         let manifestURL = folder.appendingPathComponent("manifest.jsonl")
-        let bytes = try DataLoader.readManifestBytes(manifestURL)
+        let bytes = try DataBuilder.readManifestBytes(manifestURL)
         manifestSHA256 = SHA256.hex(SHA256.hash(bytes))
-        entries = try DataLoader.parseManifest(bytes, path: manifestURL.path)
+        entries = try DataBuilder.parseManifest(bytes, path: manifestURL.path)
         sourceNames = weights.filter { $0.value > 0 }.keys.sorted()
         var members = [[Int]](repeating: [], count: sourceNames.count)
         let slot = Dictionary(uniqueKeysWithValues: sourceNames.enumerated().map { ($1, $0) })
@@ -209,53 +209,8 @@ public final class DataLoader: @unchecked Sendable {
 
     // MARK: Manifest
 
-    /// Reads a manifest (one `ManifestEntry` JSON object a line; blank lines skipped). Refuses,
-    /// naming the line and field, a path that is empty, absolute or has a `..` component, and an
-    /// entry without a non-empty caption.
-    public static func readManifest(_ url: URL) throws -> [ManifestEntry] {
-        try parseManifest(try readManifestBytes(url), path: url.path)
-    }
-
-    static func readManifestBytes(_ url: URL) throws -> Data {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
-            throw DataLoaderError.missingManifest(path: url.path)
-        }
-        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: url.path) else {
-            throw DataLoaderError.badManifestLine(path: url.path, line: 0, reason: "cannot be read")
-        }
-        return data
-    }
-
-    static func parseManifest(_ data: Data, path: String) throws -> [ManifestEntry] {
-        let url = URL(fileURLWithPath: path)
-        var out = [ManifestEntry]()
-        let decoder = JSONDecoder()
-        var lineNumber = 0
-        for line in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
-            lineNumber += 1
-            if line.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
-            let entry: ManifestEntry
-            do { entry = try decoder.decode(ManifestEntry.self, from: Data(line)) } catch {
-                throw DataLoaderError.badManifestLine(path: url.path, line: lineNumber, reason: "\(error)")
-            }
-            func bad(_ field: String, _ reason: String) -> DataLoaderError {
-                .badManifestField(path: url.path, line: lineNumber, field: field, reason: reason)
-            }
-            // Paths stay inside the data folder.
-            if entry.path.isEmpty { throw bad("path", "is empty") }
-            if entry.path.hasPrefix("/") { throw bad("path", "\"\(entry.path)\" is absolute; paths are relative to the data folder") }
-            if entry.path.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
-                throw bad("path", "\"\(entry.path)\" has a \"..\" component; paths must stay inside the data folder")
-            }
-            if entry.captions.isEmpty { throw bad("captions", "is empty; every entry needs at least one caption") }
-            if let k = entry.captions.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
-                throw bad("captions[\(k)]", "is empty")
-            }
-            out.append(entry)
-        }
-        return out
-    }
+    /// Reads a manifest: `DataBuilder.readManifest`, the one reader.
+    public static func readManifest(_ url: URL) throws -> [ManifestEntry] { try DataBuilder.readManifest(url) }
 }
 
 public enum DataLoaderError: Error, CustomStringConvertible, Sendable, Equatable {

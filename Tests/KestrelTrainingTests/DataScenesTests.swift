@@ -74,6 +74,31 @@ final class DataScenesTests: XCTestCase {
         XCTAssertThrowsError(try DataBuilder.readManifest(url)) { XCTAssertTrue("\($0)".contains("line 1"), "\($0)") }
     }
 
+    /// The one manifest reader counts blank lines in its line numbers and refuses paths that
+    /// leave the data folder and entries without captions, naming the line.
+    func testManifestReaderRefusesEscapingPathsAndNoCaptionsNamingTheLine() throws {
+        let dir = Fixtures.temporaryDirectory("manifest-checks")
+        let url = dir.appendingPathComponent("manifest.jsonl")
+        func entry(_ path: String, _ captions: [String] = ["a cat"]) throws -> String {
+            String(decoding: try JSONEncoder().encode(ManifestEntry(path: path, captions: captions, split: "train", source: "emoji", licence: "MIT")), as: UTF8.self)
+        }
+        func message(_ lines: [String]) throws -> String {
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: url)
+            do { _ = try DataBuilder.readManifest(url); return "" } catch { return "\(error)" }
+        }
+        let good = try entry("emoji/train/a.png")
+        XCTAssertEqual(try message([good, "", good]), "")
+        let third = try message([good, "", "{\"path\": 1}"])
+        XCTAssertTrue(third.contains("\(url.path) line 3:"), third)
+        for bad in ["../outside.png", "emoji/../../x.png", "/etc/passwd", ""] {
+            let m = try message([good, "", "  ", try entry(bad)])
+            XCTAssertTrue(m.contains("line 4: field path "), "\(bad): \(m)")
+        }
+        let m = try message([try entry("emoji/train/b.png", [])])
+        XCTAssertTrue(m.contains("line 1: field captions is empty"), m)
+        XCTAssertThrowsError(try DataLoader.readManifest(url), "the loader reads through the same reader")
+    }
+
     func testDpkgStatusParsing() {
         let status = "Package: openclipart-png\nStatus: install ok installed\nVersion: 1:0.18+dfsg-15\n\nPackage: other\nStatus: install ok installed\nVersion: 1\n"
         XCTAssertEqual(DataBuilder.dpkgVersions(status, wanted: ["openclipart-png"]), ["openclipart-png": "1:0.18+dfsg-15"])

@@ -1,4 +1,5 @@
 import Foundation
+import KestrelFiles
 
 /// Options of `kestrel data build`.
 public struct DataBuildOptions: Sendable {
@@ -133,15 +134,54 @@ public enum DataBuilder {
         return out
     }
 
-    /// Reads a manifest.jsonl (one `ManifestEntry` per line). Throws naming the line on bad JSON.
+    /// Reads a manifest.jsonl (`readManifestBytes`, then `parseManifest`). The one manifest
+    /// reader: `DataLoader` calls it too.
     public static func readManifest(_ url: URL) throws -> [ManifestEntry] {
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw DataBuildError.missingSource(package: "kestrel data build", path: url.path) }
-        let decoder = JSONDecoder()
+        try parseManifest(try readManifestBytes(url), path: url.path)
+    }
+
+    /// The manifest's bytes (the loader hashes them for the run record and checkpoints). Throws
+    /// `DataLoaderError.missingManifest`, or `.badManifestLine` (line 0) for a folder or an
+    /// unreadable file.
+    public static func readManifestBytes(_ url: URL) throws -> Data {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            throw DataLoaderError.missingManifest(path: url.path)
+        }
+        guard !isDirectory.boolValue, let data = FileManager.default.contents(atPath: url.path) else {
+            throw DataLoaderError.badManifestLine(path: url.path, line: 0, reason: "cannot be read")
+        }
+        return data
+    }
+
+    /// Parses manifest bytes: one `ManifestEntry` JSON object a line, blank lines skipped but
+    /// counted (line numbers are the file's). Throws `DataLoaderError.badManifestLine` naming
+    /// `path` and the line for a line that is not an entry, and `.badManifestField` naming the
+    /// field for a path that is empty, absolute or has a `..` component (it would leave the data
+    /// folder) and for an entry without captions or with a blank one.
+    public static func parseManifest(_ data: Data, path: String) throws -> [ManifestEntry] {
         var out = [ManifestEntry]()
-        for (i, line) in data.split(separator: 0x0A).enumerated() where !line.isEmpty {
-            do { out.append(try decoder.decode(ManifestEntry.self, from: Data(line))) } catch {
-                throw DataBuildError.damaged(path: url.path, detail: "line \(i + 1): \(error)")
+        let decoder = JSONDecoder()
+        for (i, line) in data.split(separator: 0x0A, omittingEmptySubsequences: false).enumerated() {
+            if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            let entry: ManifestEntry
+            do { entry = try decoder.decode(ManifestEntry.self, from: Data(line)) } catch {
+                throw DataLoaderError.badManifestLine(path: path, line: i + 1, reason: "\(error)")
             }
+            func bad(_ field: String, _ reason: String) -> DataLoaderError {
+                .badManifestField(path: path, line: i + 1, field: field, reason: reason)
+            }
+            let shown = PathText.escapeControls(entry.path)
+            if entry.path.isEmpty { throw bad("path", "is empty") }
+            if entry.path.hasPrefix("/") { throw bad("path", "\"\(shown)\" is absolute; paths are relative to the data folder") }
+            if entry.path.split(separator: "/", omittingEmptySubsequences: false).contains("..") {
+                throw bad("path", "\"\(shown)\" has a \"..\" component; paths must stay inside the data folder")
+            }
+            if entry.captions.isEmpty { throw bad("captions", "is empty; every entry needs at least one caption") }
+            if let k = entry.captions.firstIndex(where: { $0.allSatisfy(\.isWhitespace) }) {
+                throw bad("captions[\(k)]", "is empty")
+            }
+            out.append(entry)
         }
         return out
     }
