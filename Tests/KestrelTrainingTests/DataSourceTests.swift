@@ -112,6 +112,26 @@ final class DataSourceTests: XCTestCase {
         }
     }
 
+    /// A cmap of format 12 whose groups each span all of Unicode: refused naming the table once
+    /// the groups together map more code points than Unicode has (it built a map of 40 x 1.1M before).
+    func testFormat12GroupsCannotMapMoreThanUnicode() throws {
+        func be16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
+        func be32(_ v: Int) -> [UInt8] { be16(v >> 16) + be16(v & 0xFFFF) }
+        func font(groups: [(Int, Int)]) -> [UInt8] {
+            var cmap = be16(0) + be16(1) + be16(3) + be16(10) + be32(12)            // one encoding record: 3/10
+            cmap += be16(12) + be16(0) + be32(16 + 12 * groups.count) + be32(0) + be32(groups.count)
+            for (a, b) in groups { cmap += be32(a) + be32(b) + be32(1) }
+            return be32(0x0001_0000) + be16(1) + be16(16) + be16(0) + be16(0)     // sfnt header, one table
+                + Array("cmap".utf8) + be32(0) + be32(28) + be32(cmap.count) + cmap
+        }
+        let ok = try ColorBitmapFont(bytes: font(groups: [(0x41, 0x43), (0x1F600, 0x1F600)]), path: "ok.ttf").characterMap()
+        XCTAssertEqual(ok, [0x41: 1, 0x42: 2, 0x43: 3, 0x1F600: 1])
+        let hostile = font(groups: [(0, 0x10FFFF), (0, 0x10FFFF)])
+        XCTAssertThrowsError(try ColorBitmapFont(bytes: hostile, path: "hostile.ttf").characterMap()) { e in
+            XCTAssertTrue("\(e)".contains("hostile.ttf") && "\(e)".contains("cmap:") && "\(e)".contains("more than 1114112 code points"), "\(e)")
+        }
+    }
+
     func testOpenClipartTitlesAndCaptions() {
         let t = OpenClipartSource.title("cone_soft_vanilla_01", authors: [])
         XCTAssertEqual(t, "cone soft vanilla")

@@ -50,10 +50,17 @@ public struct ColorBitmapFont: Sendable {
         if let o = best12 {
             let groups = try r.u32(o + 12)
             guard groups <= (r.limit - r.base) / 12 else { throw r.damage("format 12 claims \(groups) groups") }
+            // Each group may span all of Unicode: cap the code points mapped over all groups at
+            // Unicode's size, so a small hostile table cannot make a map of billions of entries.
+            var mapped = 0
             for g in 0..<groups {
                 let p = o + 16 + 12 * g
                 let start = try r.u32(p), end = try r.u32(p + 4), glyph = try r.u32(p + 8)
                 guard start <= end, end <= 0x10FFFF, end - start < 0x110000 else { throw r.damage("format 12 group \(g): range \(start)...\(end)") }
+                mapped += end - start + 1
+                guard mapped <= 0x110000 else {
+                    throw r.damage("format 12 groups map more than \(0x110000) code points (group \(g) of \(groups))")
+                }
                 for c in start...end { map[UInt32(c)] = glyph + (c - start) }
             }
         } else if let o = best4 {
