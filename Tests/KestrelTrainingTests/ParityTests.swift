@@ -71,6 +71,11 @@ final class TrainingParityTests: XCTestCase {
     /// ||g − ref|| / ||ref|| (||g − ref|| when ref is zero).
     static func relativeError(_ g: [Float], _ ref: [Float]) -> Double {
         var diff = 0.0, norm = 0.0
+        // zip stops at the shorter: a gradient of the wrong length must fail, not compare a prefix.
+        guard g.count == ref.count else {
+            XCTFail("gradient has \(g.count) values, the reference \(ref.count)")
+            return .infinity
+        }
         for (a, b) in zip(g, ref) { diff += Double(a - b) * Double(a - b); norm += Double(b) * Double(b) }
         return norm == 0 ? diff.squareRoot() : (diff / norm).squareRoot()
     }
@@ -138,6 +143,7 @@ final class TrainingParityTests: XCTestCase {
         }
         losses.append(graph.loss(f.batch))
         var worst: Float = 0
+        XCTAssertEqual(losses.count, a.losses.count, "\(name): losses recorded by PyTorch and computed here")
         for (i, (l, r)) in zip(losses, a.losses).enumerated() {
             worst = max(worst, abs(l - r))
             XCTAssertEqual(l, r, accuracy: 1e-4, "\(name): loss \(i)")
@@ -166,6 +172,7 @@ final class TrainingParityTests: XCTestCase {
             let texts = normalized(try model.encodeText(f.batch.tokens))
             let gi = f.graph.embedImages(f.batch.pixels).data, gt = f.graph.embedTexts(f.batch.tokens).data
             XCTAssertEqual(images.count, gi.count)
+            XCTAssertEqual(texts.count, gt.count)
             XCTAssertLessThan(zip(images, gi).map { abs($0 - $1) }.max()!, 1e-5, name)
             XCTAssertLessThan(zip(texts, gt).map { abs($0 - $1) }.max()!, 1e-5, name)
         }
