@@ -194,4 +194,30 @@ final class EvalCommandTests: XCTestCase {
         XCTAssertTrue(missing.stdout.contains("text -> image") && missing.stdout.contains("recall@10"), missing.stdout)
         XCTAssertTrue(missing.stdout.contains("4 images, 8 captions measured, 1 images failed"), missing.stdout)
     }
+
+    /// A CSV label holding ESC is printed escaped in the table, as every name the CLI prints.
+    func testALabelHoldingESCIsEscapedInTheTable() throws {
+        let dir = Fixtures.temporaryDirectory("kestrel-eval-esc")
+        let csv = dir.appendingPathComponent("labels.csv")
+        let rows = ["path,label",
+                    "\(samples.appendingPathComponent("circles/red_circle.png").path),red\u{1B}[2J",
+                    "\(samples.appendingPathComponent("squares/blue_square.jpg").path),square"]
+        try Data((rows.joined(separator: "\n") + "\n").utf8).write(to: csv)
+        let r = try Kestrel.run(["eval", "zero-shot", "--model", model, "--csv", csv.path, "--resamples", "10"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.unicodeScalars.contains("\u{1B}"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("red\\x1b[2J"), r.stdout)
+    }
+
+    /// More classes than the harness takes: an error naming the option, before any model work.
+    func testTooManyCandidateLabelsAreAClearError() throws {
+        let dir = Fixtures.temporaryDirectory("kestrel-eval-many")
+        let csv = dir.appendingPathComponent("labels.csv")
+        try Data("path,label\n\(samples.appendingPathComponent("circles/red_circle.png").path),c0\n".utf8).write(to: csv)
+        let names = dir.appendingPathComponent("names.txt")
+        try Data((0...10_000).map { "c\($0)" }.joined(separator: "\n").utf8).write(to: names)
+        let r = try Kestrel.run(["eval", "zero-shot", "--model", model, "--csv", csv.path, "--labels-file", names.path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--labels-file holds 10001 classes; at most 10000"), r.stderr)
+    }
 }
