@@ -44,7 +44,7 @@ public final class Trainer {
         public var progress = true
         /// The recipe file's path, to name it in errors about the recipe (freeze prefixes).
         public var recipeFile = "(recipe)"
-        /// Directory for `git describe` (nil: the current directory).
+        /// Checkout for `git describe` (nil: Kestrel's own source, `SourceVersion.sourceRoot`).
         public var sourceDirectory: URL?
         public init(out: URL) { self.out = out }
     }
@@ -286,7 +286,7 @@ public final class Trainer {
         let record = RunRecord(
             recipe: recipe, recipeDigest: recipe.digest, seed: recipe.seed, dataFolder: loader.folder.path,
             manifestSHA256: loader.manifestSHA256, trainEntries: loader.trainCount,
-            gitDescribe: RunRecord.gitDescribe(in: options.sourceDirectory ?? URL(fileURLWithPath: fm.currentDirectoryPath)),
+            gitDescribe: RunRecord.gitDescribe(in: options.sourceDirectory ?? SourceVersion.sourceRoot),
             machine: .current(), threads: recipe.threads, steps: step, samplesSeen: samplesSeen, samplesPerSecond: rate,
             peakRSSBytes: RunRecord.peakRSS(), wallSeconds: Date().timeIntervalSince(started), resumedFromStep: resumedFrom,
             finalLoss: lastLoss, started: RunRecord.timestamp(started), finished: RunRecord.timestamp())
