@@ -14,7 +14,8 @@ public struct RunRecord: Codable, Sendable {
     public var manifestSHA256: String
     /// Training entries per source.
     public var trainEntries: [String: Int]
-    /// `git describe --always --dirty` of Kestrel's source checkout (`SourceVersion`), or "unknown".
+    /// `git describe --always --dirty` of Kestrel's source checkout (`SourceVersion`) when the run
+    /// started, or "unknown".
     public var gitDescribe: String
     public var machine: Machine
     public var threads: Int

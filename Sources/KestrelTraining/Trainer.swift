@@ -205,6 +205,9 @@ public final class Trainer {
 
     private func run(until stop: Int?) throws -> Summary? {
         let started = Date()
+        // The code version is taken when the run starts: the checkout may move on while it trains
+        // (a run record once named the commit checked out at its end, not the one that trained).
+        let codeVersion = RunRecord.gitDescribe(in: options.sourceDirectory ?? SourceVersion.sourceRoot)
         let fm = FileManager.default
         if !options.resume, fm.fileExists(atPath: options.out.path) {
             // A new run never writes over an old one (its train.jsonl, run.json, model/).
@@ -286,7 +289,7 @@ public final class Trainer {
         let record = RunRecord(
             recipe: recipe, recipeDigest: recipe.digest, seed: recipe.seed, dataFolder: loader.folder.path,
             manifestSHA256: loader.manifestSHA256, trainEntries: loader.trainCount,
-            gitDescribe: RunRecord.gitDescribe(in: options.sourceDirectory ?? SourceVersion.sourceRoot),
+            gitDescribe: codeVersion,
             machine: .current(), threads: recipe.threads, steps: step, samplesSeen: samplesSeen, samplesPerSecond: rate,
             peakRSSBytes: RunRecord.peakRSS(), wallSeconds: Date().timeIntervalSince(started), resumedFromStep: resumedFrom,
             finalLoss: lastLoss, started: RunRecord.timestamp(started), finished: RunRecord.timestamp())

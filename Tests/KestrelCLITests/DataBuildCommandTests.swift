@@ -40,6 +40,7 @@ final class DataBuildCommandTests: XCTestCase {
         XCTAssertEqual(build["version"] as? Int, 1)
         XCTAssertEqual(build["total"] as? Int, 48)
         XCTAssertNotNil(build["elapsedSeconds"] as? Double)
+        XCTAssertFalse((build["codeVersion"] as? String ?? "").isEmpty, "build.json records the code version")
         // No partial folder left; an existing folder is refused, never overwritten.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["d"])
         let again = try Kestrel.run(["data", "build", "--only", "scenes", "--scenes", "4", "--out", out.path])

@@ -28,6 +28,10 @@ public struct DataBuildSummary: Codable, Sendable {
     public var evalFiles: [String]
     public var elapsedSeconds: Double
     public var threads: Int
+    /// `git describe` of the Kestrel checkout that built the data (`SourceVersion.describe`):
+    /// with the seed and the package versions, what reproduces the folder. nil in folders built
+    /// before it was recorded.
+    public var codeVersion: String?
 }
 
 /// Builds a data folder: images under <source>/, manifest.jsonl, eval/*.csv, build.json.
@@ -113,7 +117,8 @@ public enum DataBuilder {
         }
         let summary = DataBuildSummary(seed: options.seed, sources: options.sources, scenes: options.scenes, counts: counts,
                                        total: counts.values.flatMap(\.values).reduce(0, +), packages: packages, evalFiles: evalNames,
-                                       elapsedSeconds: (Date().timeIntervalSince(start) * 10).rounded() / 10, threads: options.threads)
+                                       elapsedSeconds: (Date().timeIntervalSince(start) * 10).rounded() / 10, threads: options.threads,
+                                       codeVersion: SourceVersion.describe())
         let pretty = JSONEncoder()
         pretty.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         try sink.write(Array(try pretty.encode(summary)) + [0x0A], to: "build.json")
