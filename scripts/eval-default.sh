@@ -15,7 +15,7 @@ model=(); [ -n "$MODEL" ] && model=(--model "$MODEL")
 mkdir -p "$OUT"
 shapes=circle,square,triangle,star,hexagon,diamond
 colours=red,green,blue,yellow,orange,purple,brown,black
-categories=$(ls /usr/share/openclipart/png | paste -sd, -)
+categories=$(ls /usr/share/openclipart/png | tr "_" " " | paste -sd, -)
 
 run() {  # name, then the eval arguments
     local name=$1; shift

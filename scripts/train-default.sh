@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The default model's whole recipe on this machine: installs what is missing, builds Kestrel
-# (release), builds the training data from Debian packages, trains with recipes/default.json,
-# evaluates the result (scripts/eval-default.sh) and prints how to ship it. Times every stage.
+# (release), builds the training data from Debian packages, trains with recipes/default.json
+# (stage 1, from scratch) then recipes/default-stage2.json (stage 2, fine-tunes stage 1's model
+# towards the evaluated sources), evaluates the result (scripts/eval-default.sh) and prints how to
+# ship it. Times every stage.
 #
-#   scripts/train-default.sh [RUN_DIR]      (default runs/default; rerun to resume after a stop)
+#   scripts/train-default.sh      (runs in runs/default and runs/default-stage2; rerun to resume after a stop)
 #
 # Data goes to data/default (kept between runs; delete it to rebuild). Same recipe, seed and
 # thread count on the same machine give the same losses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUN=${1:-runs/default}
 DATA=data/default
 
 scripts/install-deps.sh
@@ -25,15 +26,17 @@ else
     t=$(date +%s); $kestrel data build --out "$DATA"; echo "data build: $(( $(date +%s) - t )) s"
 fi
 
-resume=()
-if ls "$RUN"/checkpoints/*.kcpt >/dev/null 2>&1 && [ ! -f "$RUN/model/config.json" ]; then resume=(--resume); fi
-if [ -f "$RUN/model/config.json" ]; then
-    echo "==> $RUN/model exists (delete $RUN to train again)"
-else
-    echo "==> kestrel train --recipe recipes/default.json --out $RUN ${resume[*]:-}"
-    t=$(date +%s); $kestrel train --recipe recipes/default.json --out "$RUN" "${resume[@]}"; echo "train: $(( $(date +%s) - t )) s"
-fi
-echo "recipe total (data build + training): $(( $(date +%s) - start )) s"
+train() {  # recipe, run folder
+    local recipe=$1 run=$2 resume=()
+    if [ -f "$run/model/config.json" ]; then echo "==> $run/model exists (delete $run to train again)"; return; fi
+    if ls "$run"/checkpoints/*.kcpt >/dev/null 2>&1; then resume=(--resume); fi
+    echo "==> kestrel train --recipe $recipe --out $run ${resume[*]:-}"
+    local t=$(date +%s); $kestrel train --recipe "$recipe" --out "$run" "${resume[@]}"; echo "train $recipe: $(( $(date +%s) - t )) s"
+}
+train recipes/default.json runs/default                 # stage 1: from scratch
+train recipes/default-stage2.json runs/default-stage2   # stage 2: from runs/default/model
+RUN=runs/default-stage2
+echo "recipe total (data build + both training stages): $(( $(date +%s) - start )) s"
 
 scripts/eval-default.sh "$RUN/model" "$RUN/eval"
 echo "==> to ship it: cp $RUN/model/* Sources/KestrelDefaultModel/kestrel-default/ (keep its README.md model card) and update the card's figures from $RUN/eval"
