@@ -33,21 +33,7 @@ public indirect enum EvalJSON: Sendable {
         }
     }
 
-    static func escape(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
-    }
+    static func escape(_ s: String, into out: inout String) { JSONText.appendQuoted(s, to: &out) }
 }
 
 /// What a report records besides the numbers, so a figure can be reproduced: the model (folder,

@@ -5,18 +5,25 @@ import KestrelModels
 /// open_clip's ResidualAttentionBlock):
 ///   xMid = x + out(attention(qkv(ln1(x))));   x' = xMid + fc2(act(fc1(ln2(xMid))))
 extension CLIPGraph {
+    /// The attention branch of block `l` up to the attention output, shared by the full and the
+    /// pooled block: ln1 = LN(x[l]) [R, W]; qkv = ln1·Wqkv + b [R, 3W]; attn = attention(qkv) [R, W].
+    func attentionBranchForward(_ p: ParameterPointers, _ s: TowerBuffers, name: (String) -> String, layer l: Int,
+                                batch b: Int, tokens t: Int, causal: Bool, eps: Float) {
+        TrainOps.layerNormForward(y: s.ln1[l], mean: s.mean1[l], rstd: s.rstd1[l], x: s.x[l],
+                                  weight: p.w(name("norm1.weight")), bias: p.w(name("norm1.bias")),
+                                  rows: b * t, dim: s.width, eps: eps)                                   // ln1  [R, W]
+        TrainOps.linearForward(y: s.qkv[l], x: s.ln1[l], weight: p.w(name("qkv.weight")),
+                               bias: p.w(name("qkv.bias")), rows: b * t, inDim: s.width, outDim: 3 * s.width)  // qkv  [R, 3W]
+        TrainOps.attentionForward(out: s.attn[l], probs: s.probs[l], qkv: s.qkv[l], batch: b, tokens: t,
+                                  width: s.width, heads: s.heads, causal: causal, validLengths: nil)  // attn [R, W]
+    }
+
     /// Block `l` of a tower: reads buffers.x[l], writes buffers.x[l + 1] and what the backward needs.
     func blockForward(_ p: ParameterPointers, _ s: TowerBuffers, prefix: String, layer l: Int, batch b: Int,
                       tokens t: Int, causal: Bool, eps: Float, activation: Activation) {
         let r = b * t, w = s.width, m = s.mlpWidth
         let name = { (n: String) in "\(prefix).block\(l).\(n)" }
-        TrainOps.layerNormForward(y: s.ln1[l], mean: s.mean1[l], rstd: s.rstd1[l], x: s.x[l],
-                                  weight: p.w(name("norm1.weight")), bias: p.w(name("norm1.bias")),
-                                  rows: r, dim: w, eps: eps)                                   // ln1  [R, W]
-        TrainOps.linearForward(y: s.qkv[l], x: s.ln1[l], weight: p.w(name("qkv.weight")),
-                               bias: p.w(name("qkv.bias")), rows: r, inDim: w, outDim: 3 * w)  // qkv  [R, 3W]
-        TrainOps.attentionForward(out: s.attn[l], probs: s.probs[l], qkv: s.qkv[l], batch: b, tokens: t,
-                                  width: w, heads: s.heads, causal: causal, validLengths: nil)  // attn [R, W]
+        attentionBranchForward(p, s, name: name, layer: l, batch: b, tokens: t, causal: causal, eps: eps)  // attn [R, W]
         TrainOps.linearForward(y: s.xMid[l], x: s.attn[l], weight: p.w(name("out.weight")),
                                bias: p.w(name("out.bias")), rows: r, inDim: w, outDim: w)
         addInPlace(s.xMid[l], s.x[l], r * w)                                                   // xMid = x + out(attn)

@@ -10,15 +10,9 @@ extension CLIPGraph {
     /// Block `l` (the last): reads s.x[l]; writes the pooled rows of its output to s.pooled [B, W].
     func blockForwardPooled(_ p: ParameterPointers, _ s: TowerBuffers, prefix: String, layer l: Int, batch b: Int,
                             tokens t: Int, pools: [Int], causal: Bool, eps: Float, activation: Activation) {
-        let r = b * t, w = s.width, m = s.mlpWidth
+        let w = s.width, m = s.mlpWidth
         let name = { (n: String) in "\(prefix).block\(l).\(n)" }
-        TrainOps.layerNormForward(y: s.ln1[l], mean: s.mean1[l], rstd: s.rstd1[l], x: s.x[l],
-                                  weight: p.w(name("norm1.weight")), bias: p.w(name("norm1.bias")),
-                                  rows: r, dim: w, eps: eps)                                   // ln1  [R, W]
-        TrainOps.linearForward(y: s.qkv[l], x: s.ln1[l], weight: p.w(name("qkv.weight")),
-                               bias: p.w(name("qkv.bias")), rows: r, inDim: w, outDim: 3 * w)  // qkv  [R, 3W]
-        TrainOps.attentionForward(out: s.attn[l], probs: s.probs[l], qkv: s.qkv[l], batch: b, tokens: t,
-                                  width: w, heads: s.heads, causal: causal, validLengths: nil)  // attn [R, W]
+        attentionBranchForward(p, s, name: name, layer: l, batch: b, tokens: t, causal: causal, eps: eps)  // attn [R, W]
         for i in 0..<b {                                                                       // pooled rows [B, W]
             (s.gatheredAttn + i * w).update(from: s.attn[l] + (i * t + pools[i]) * w, count: w)
             (s.gatheredX + i * w).update(from: s.x[l] + (i * t + pools[i]) * w, count: w)

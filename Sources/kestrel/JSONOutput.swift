@@ -55,21 +55,7 @@ enum JSONValue {
         return fields
     }
 
-    static func escape(_ s: String, into out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
-    }
+    static func escape(_ s: String, into out: inout String) { JSONText.appendQuoted(s, to: &out) }
 }
 
 /// Output helpers: results on stdout, `warning:` / `error:` lines on stderr. File names in
