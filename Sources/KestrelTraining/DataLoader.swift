@@ -192,6 +192,12 @@ public final class DataLoader: @unchecked Sendable {
         let image: CachedImage
         do {
             let bytes = try [UInt8](Data(contentsOf: url))
+            // The manifest pins each picture: one changed since the data was built is refused
+            // (a resumed run must see the data it started with).
+            if let want = e.sha256, SHA256.hex(SHA256.hash(bytes)) != want {
+                throw DataLoaderError.unreadableImage(path: url.path, reason:
+                    "its SHA-256 differs from the manifest's (the picture changed since the data folder was built); rebuild the data folder with `kestrel data build`")
+            }
             let decoded = try ImageDecoder().decode(bytes: bytes, name: url.path)
             var config = PreprocessConfig.huggingFace(size: options.imageSize)
             config.resize = nil

@@ -85,6 +85,9 @@ public final class BatchPrefetcher: @unchecked Sendable {
     /// The next batch and the loader state after it; starts preparing the one after.
     public func next() throws -> (TrainingBatch, DataLoader.State) {
         pending?.wait()
+        // Waited for: a failed batch must not be waited for again by `finish()` (libdispatch
+        // traps on a second wait of one work item: an unreadable training image crashed the run).
+        pending = nil
         let r = lock.withLock { result! }
         let value = try r.get()
         schedule(value.1)

@@ -280,9 +280,12 @@ public struct Recipe: Codable, Sendable, Equatable {
         let textActivations = mul(microBatchSize, i.contextLength, i.textLayers,
                                   add(mul(12, i.textWidth), mul(2, i.textMlpWidth), mul(i.textHeads, i.contextLength)) ?? -1)
         // Parameters: values, gradients and two AdamW moments (16 bytes); activations forward and
-        // backward (8 bytes); the batch's pixels twice (one prepared ahead).
+        // backward (8 bytes); the batch's pixels twice (one prepared ahead); the contrastive loss's
+        // B x B matrices (logits, both softmaxes and their gradients in Double: 40 bytes per pair)
+        // and the soft targets (4 bytes per pair of the whole batch).
         let bytes = add(mul(16, parameters ?? -1), mul(8, visionActivations ?? -1), mul(8, textActivations ?? -1),
-                        mul(8, batchSize, 3, i.imageSize, i.imageSize))
+                        mul(8, batchSize, 3, i.imageSize, i.imageSize), mul(40, microBatchSize, microBatchSize),
+                        mul(4, batchSize, batchSize))
         let cap = Recipe.memoryCap
         guard let parameters, parameters > 0, parameters <= int32, let bytes, bytes > 0, bytes <= cap else {
             let what = parameters.map { "\($0) parameters" } ?? "more parameters than an Int holds"

@@ -224,6 +224,14 @@ public final class Trainer {
         if options.resume {
             try resumeFromNewest()
             resumedFrom = step
+            // A finished run (every step taken, model exported, record written) is left as it is:
+            // resuming it would only overwrite its run record with empty figures.
+            let out = options.out
+            if stop == nil, step >= recipe.steps,
+               fm.fileExists(atPath: out.appendingPathComponent("model/config.json").path),
+               fm.fileExists(atPath: out.appendingPathComponent("run.json").path) {
+                throw TrainingError.alreadyFinished(path: out.path, steps: step)
+            }
         }
         Kernels.threads = recipe.threads
         let log = try TrainingLog(url: options.out.appendingPathComponent("train.jsonl"), keepThrough: step)
@@ -318,6 +326,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
     case modelUnavailable(String)
     /// A new run (no --resume) whose --out folder exists and is not empty.
     case outputNotEmpty(path: String, reason: String)
+    /// `--resume` of a run that already took every step and exported its model.
+    case alreadyFinished(path: String, steps: Int)
 
     public var description: String {
         switch self {
@@ -327,6 +337,8 @@ public enum TrainingError: Error, CustomStringConvertible, Sendable {
             return "the gradients became NaN or infinite at step \(step) (the weights were not updated): lower learning_rate in the recipe, and resume from the last checkpoint with --resume"
         case .modelUnavailable(let reason):
             return reason
+        case .alreadyFinished(let path, let steps):
+            return "--out \(path) holds a finished run (\(steps) steps, model/ and run.json written); nothing to resume (nothing was changed): train further with a recipe that starts from its model (\"from\": \"\(path)/model\")"
         case .outputNotEmpty(let path, let reason):
             return "--out \(path) \(reason): pass --resume to continue the run in it, or choose another --out folder (nothing was changed)"
         }
