@@ -154,6 +154,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         if let a = root["augmentation"] as? [String: Any] {
             try checkKeys(a, allowed: ["crop_scale", "crop_ratio", "flip"], path: "augmentation.", file: file)
         }
+        try checkWholeNumbers(root, file: file)
         let recipe: Recipe
         do { recipe = try JSONDecoder().decode(Recipe.self, from: data) } catch let error as DecodingError {
             throw RecipeError(decoding: error, file: file)
@@ -340,6 +341,27 @@ public struct Recipe: Codable, Sendable, Equatable {
         return Set(a.keys).union(b.keys)
             .filter { !Recipe.bookkeepingFields.contains($0) && a[$0] != b[$0] }
             .sorted()
+    }
+
+    /// The whole-number fields, named before decoding: Foundation's decoder reports a number that
+    /// does not fit its field ("seed": -1, "steps": 2.5 or 1e19) as invalid JSON with no field.
+    static func checkWholeNumbers(_ root: [String: Any], file: String) throws {
+        var fields: [(String, Any?)] = ["batch_size", "micro_batch_size", "steps", "warmup_steps", "seed", "threads",
+                                        "checkpoint_every", "log_every"].map { ($0, root[$0]) }
+        if let m = root["model"] as? [String: Any], let i = m["init"] as? [String: Any] {
+            for k in ["image_size", "patch_size", "width", "layers", "heads", "mlp_width", "text_width", "text_layers",
+                      "text_heads", "text_mlp_width", "context_length", "embed_dim", "vocab_merges"] {
+                fields.append(("model.init." + k, i[k]))
+            }
+        }
+        for (name, value) in fields {
+            guard let n = value as? NSNumber, !(value is Bool) else { continue }   // other kinds: the decoder names them
+            let d = n.doubleValue
+            let lowest: Double = name == "seed" ? 0 : -9.2e18
+            guard d.isFinite, d.rounded() == d, d >= lowest, d < 9.2e18 else {
+                throw RecipeError(file: file, field: name, reason: "must be a whole number\(name == "seed" ? " from 0 to 2^64-1" : " within range"), got \(n)")
+            }
+        }
     }
 
     /// Resolves a path from the recipe (`data.folder`, `model.from`) against the recipe file's folder.

@@ -60,4 +60,19 @@ extension TrainCommandTests {
         XCTAssertNotEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stderr.contains("too large"), r.stderr)
     }
+
+    /// A number that does not fit its whole-number field is named (before: "field  has a value out of
+    /// range or of the wrong kind (The given data was not valid JSON.)").
+    func testTryoutAWholeNumberFieldOutOfRangeIsNamed() throws {
+        let (recipe, dir) = try makeRun(steps: 4, checkpointEvery: 2)
+        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: recipe)) as! [String: Any]
+        for (field, value) in [("seed", -1 as Any), ("steps", 2.5 as Any), ("steps", 1e19 as Any)] {
+            var json = original
+            json[field] = value
+            try JSONSerialization.data(withJSONObject: json).write(to: recipe)
+            let r = try Kestrel.run(["train", "--recipe", recipe.path, "--out", dir.appendingPathComponent("run").path, "--quiet"])
+            XCTAssertNotEqual(r.status, 0, r.stderr)
+            XCTAssertTrue(r.stderr.contains("field \(field) must be a whole number"), "\(field) = \(value): \(r.stderr)")
+        }
+    }
 }
