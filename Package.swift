@@ -3,6 +3,7 @@
 //   C shims <- KestrelKernels <- KestrelTokenizer / KestrelImage <- KestrelModels
 //   KestrelStore (LMDB), KestrelIndex (FAISS)  <- KestrelEngine <- kestrel (CLI)
 //   KestrelModels <- KestrelTraining; KestrelEngine + KestrelTraining <- KestrelEvaluation <- kestrel
+//   KestrelEngine <- KestrelServer (HTTP service on Hummingbird 2) <- kestrel
 import PackageDescription
 
 // Release builds use SwiftPM's -O with whole-module optimisation and keep every check. No target
@@ -19,6 +20,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // The search service (`kestrel serve`): HTTP server, Prometheus exposition, multipart uploads.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
     targets: [
         // C shims: one per system library, each imported by one Swift module (CZlib: the tokenizer, whose
@@ -73,9 +79,21 @@ let package = Package(
             dependencies: ["KestrelKernels", "KestrelModels", "KestrelImage", "KestrelTokenizer", "KestrelFiles"]),
         // Evaluation harness (`kestrel eval`): metrics with bootstrap intervals, plots.
         .target(name: "KestrelEvaluation", dependencies: ["KestrelEngine", "KestrelTraining"]),
+        // The HTTP search service and its web page (`kestrel serve`); knows the engine, not the kernels.
+        .target(
+            name: "KestrelServer",
+            dependencies: [
+                "KestrelEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+            ],
+            resources: [.copy("Resources")]),
         .executableTarget(
             name: "kestrel",
-            dependencies: ["KestrelEngine", "KestrelTraining", "KestrelEvaluation", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+            dependencies: ["KestrelEngine", "KestrelTraining", "KestrelEvaluation", "KestrelServer",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                           .product(name: "Logging", package: "swift-log")]),
 
         .executableTarget(
             name: "kestrel-bench", dependencies: ["KestrelEngine"], path: "Sources/kestrel-bench"),
@@ -94,5 +112,8 @@ let package = Package(
         .testTarget(name: "KestrelCLITests", dependencies: ["KestrelTestSupport"]),
         .testTarget(name: "KestrelTrainingTests", dependencies: ["KestrelTraining", "KestrelTestSupport"]),
         .testTarget(name: "KestrelEvaluationTests", dependencies: ["KestrelEvaluation", "KestrelTestSupport"]),
+        .testTarget(
+            name: "KestrelServerTests",
+            dependencies: ["KestrelServer", "KestrelTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )
