@@ -14,11 +14,24 @@ import Logging
 public enum KestrelHTTP {
     public typealias Context = BasicRequestContext
 
+    /// The router with every route. Middlewares, outermost first: `MetricsMiddleware` (metrics and
+    /// the request log, for every route and for unmatched ones), `ErrorMiddleware` (every error as
+    /// JSON, 404/405 for unknown routes or methods). Routes wrap their handlers in
+    /// `Deadline.wrap(service)` for the request deadline.
     public static func makeRouter(service: SearchService, logger: Logger) -> Router<Context> {
         let router = Router(context: Context.self)
+        let routeMethods = RouteMethods()
+        router.add(middleware: MetricsMiddleware(service: service, logger: logger))
+        router.add(middleware: ErrorMiddleware(service: service, routes: routeMethods, logger: logger))
         OperationsRoutes.register(on: router, service: service)
         WebPageRoutes.register(on: router, service: service)
         SearchRoutes.register(on: router, service: service)
+        LabelRoutes.register(on: router, service: service)
+        EmbedRoutes.register(on: router, service: service)
+        ItemsRoutes.register(on: router, service: service)
+        DuplicatesRoutes.register(on: router, service: service)
+        InfoRoutes.register(on: router, service: service)
+        routeMethods.set(router.routes.map { ($0.path.description, $0.method) })
         return router
     }
 

@@ -8,6 +8,8 @@ import Logging
 import XCTest
 
 final class OperationsRoutesTests: XCTestCase {
+    typealias Kit = ServerTestKit
+
     func testHealthzAnswersOK() async throws {
         let fixture = try ServerFixture.make()
         let app = KestrelHTTP.makeApplication(service: fixture.service, logger: Logger(label: "test"))
@@ -18,8 +20,55 @@ final class OperationsRoutesTests: XCTestCase {
             }
             try await client.execute(uri: "/v1/search", method: .post, body: ByteBuffer(string: #"{"text":"a red circle","k":3}"#)) { response in
                 XCTAssertEqual(response.status, .ok)
-                XCTAssertTrue(String(buffer: response.body).hasPrefix("{\"results\":["), String(buffer: response.body))
+                XCTAssertTrue(String(buffer: response.body).hasPrefix("{\"model\":") || String(buffer: response.body).contains("\"results\":["),
+                              String(buffer: response.body))
             }
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                XCTAssertEqual(response.status, .ok)
+            }
+        }
+    }
+
+    func testUnknownRoutesAre404JSONAndWrongMethods405JSON() async throws {
+        let service = try Kit.service()
+        try await Kit.withClient(service) { client in
+            try await Kit.send(client, .get, "/nope").assertError(.notFound, "not_found")
+            try await Kit.send(client, .get, "/v1/items/1/extra").assertError(.notFound, "not_found")
+            let get = try await Kit.send(client, .get, "/v1/search")
+            get.assertError(.methodNotAllowed, "method_not_allowed")
+            XCTAssertEqual(get.headers[.allow], "POST")
+            let put = try await Kit.send(client, .put, "/v1/items/3")
+            put.assertError(.methodNotAllowed, "method_not_allowed")
+            XCTAssertTrue(put.headers[.allow]?.contains("GET") ?? false)
+            try await Kit.send(client, .post, "/healthz").assertError(.methodNotAllowed, "method_not_allowed")
+        }
+    }
+
+    func testInfoDescribesModelCatalogAndLimits() async throws {
+        var configuration = ServerConfiguration()
+        configuration.limits.maxK = 77
+        let service = try Kit.service(configuration)
+        try await Kit.withClient(service) { client in
+            let r = try await Kit.send(client, .get, "/v1/info")
+            XCTAssertEqual(r.status, .ok, r.text)
+            let o = r.json()
+            XCTAssertEqual((o["items"] as? NSNumber)?.intValue, try service.catalog.store.count)
+            XCTAssertEqual((o["model"] as? [String: Any])?["name"] as? String, service.identity.name)
+            let index = o["index"] as? [String: Any]
+            XCTAssertEqual(index?["factory"] as? String, service.catalog.index.factory)
+            XCTAssertEqual((index?["vectors"] as? NSNumber)?.intValue, service.catalog.index.count)
+            XCTAssertEqual((o["store_sequence"] as? NSNumber)?.uint64Value, try service.catalog.store.lastSequence)
+            XCTAssertEqual(((o["limits"] as? [String: Any])?["k"] as? NSNumber)?.intValue, 77)
+            XCTAssertEqual(o["writable"] as? Bool, false)
+        }
+    }
+
+    func testOpenAPIDocumentIsServed() async throws {
+        let service = try Kit.service()
+        try await Kit.withClient(service) { client in
+            let r = try await Kit.send(client, .get, "/openapi.json")
+            XCTAssertEqual(r.status, .ok)
+            XCTAssertEqual(r.json()["openapi"] as? String, "3.1.0")
         }
     }
 }

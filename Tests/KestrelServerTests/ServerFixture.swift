@@ -23,7 +23,9 @@ struct ServerFixture {
                                                  jpegDecoding: embedder.preprocessor.decoder.jpegDecoding)
         let roots = images.map { FilePathBytes(Fixtures.repoRoot.appendingPathComponent($0).path) }
         _ = try Ingestor(catalog: catalog, embedder: embedder).run(roots)
-        let service = try SearchService(catalog: catalog, embedder: embedder, configuration: configuration)
+        // The server's own embedder, as `kestrel serve` makes it (pixel limit from the limits).
+        let served = try SearchService.makeEmbedder(modelDirectory: model, catalog: catalog, limits: configuration.limits)
+        let service = try SearchService(catalog: catalog, embedder: served, configuration: configuration)
         return ServerFixture(directory: dir, catalog: catalog, embedder: embedder, service: service)
     }
 }

@@ -2,30 +2,231 @@ import Foundation
 import Hummingbird
 import KestrelEngine
 
-/// `POST /v1/search`: the one fixed contract. Body `{"text": "...", "k": 10}` answers
-/// `{"results": [{"id", "score", ...}]}`, best first.
+/// `POST /v1/search` (text, weighted terms, find-similar by item ids, filters) and
+/// `POST /v1/search/image` (an uploaded image). Both answer
+/// `{"results": [{"id", "score", "path", "width", "height", "metadata", "thumbnail"}], "model", "took_ms"}`,
+/// best first.
 enum SearchRoutes {
-    struct SearchRequest: Decodable, Sendable {
-        var text: String?
-        var k: Int?
-    }
-    struct SearchHit: Encodable, Sendable {
+    static let fields: Set<String> = ["text", "image_ids", "k", "min_score", "path_prefix", "filters"]
+
+    struct Hit: Encodable, Sendable {
         var id: UInt64
         var score: Float
         var path: String
+        var path_bytes: String?
+        var width: Int
+        var height: Int
+        var metadata: JSONValue
+        var thumbnail: String
     }
-    struct SearchResponse: ResponseEncodable, Sendable { var results: [SearchHit] }
+    struct Answer: Encodable, Sendable {
+        var results: [Hit]
+        var model: ModelInfo
+        var took_ms: Double
+    }
+
+    /// A parsed search request.
+    struct Query: Sendable {
+        var terms: [(text: String, weight: Float)] = []
+        var images: [(id: UInt64, weight: Float)] = []
+        var options = SearchOptions()
+        var filters: [String: JSONValue] = [:]
+    }
 
     static func register(on router: Router<KestrelHTTP.Context>, service: SearchService) {
-        router.post("/v1/search") { request, context -> SearchResponse in
-            let body = try await request.decode(as: SearchRequest.self, context: context)
-            guard let text = body.text else { throw APIError.badRequest("bad_request", "the body needs \"text\"") }
-            let k = body.k ?? 10
-            let results = try await service.offload {
-                let v = try service.catalog.queryVector(.text(text), embedder: { service.embedder })
-                return try service.catalog.search(vector: v, options: SearchOptions(k: k))
+        router.post("/v1/search", use: Deadline.wrap(service) { request, _ -> Response in
+            let start = ContinuousClock.now
+            let object = try await QueryParsing.jsonObject(request, limits: service.configuration.limits)
+            let query = try parse(object, limits: service.configuration.limits)
+            RequestLogNote.current?.query = query.terms.map(\.text).joined(separator: " | ")
+            let vector = try await queryVector(query, service: service)
+            let hits = try await service.offload {
+                try run(vector: vector, options: query.options, excluding: Set(query.images.map(\.id)), filters: query.filters, service: service)
             }
-            return SearchResponse(results: results.map { SearchHit(id: $0.id, score: $0.score, path: $0.path.lossyString) })
+            return jsonResponse(Answer(results: hits, model: ModelInfo(service.identity), took_ms: milliseconds(since: start)))
+        })
+        router.post("/v1/search/image", use: Deadline.wrap(service) { request, _ -> Response in
+            let start = ContinuousClock.now
+            let options = try QueryParsing.searchOptions(request, limits: service.configuration.limits)
+            let upload = try await ImageUpload.read(request, limits: service.configuration.limits)
+            let vector = try await service.imageVector(upload.bytes)
+            let hits = try await service.offload { try run(vector: vector, options: options, excluding: [], filters: [:], service: service) }
+            return jsonResponse(Answer(results: hits, model: ModelInfo(service.identity), took_ms: milliseconds(since: start)))
+        })
+    }
+
+    /// Reads and checks every field of a search body.
+    static func parse(_ object: [String: JSONValue], limits: ServerLimits) throws -> Query {
+        try QueryParsing.rejectUnknown(object, allowed: fields)
+        var q = Query()
+        switch object["text"] {
+        case nil, .null?: break
+        case .string(let s)?: q.terms = [(try QueryParsing.queryText(s, field: "text", limits: limits), 1)]
+        case .array(let terms)?:
+            try QueryParsing.checkBatch(terms.count, field: "text", limits: limits)
+            for (i, term) in terms.enumerated() {
+                switch term {
+                case .string(let s): q.terms.append((try QueryParsing.queryText(s, field: "text[\(i)]", limits: limits), 1))
+                case .object(let o):
+                    try QueryParsing.rejectUnknown(o, allowed: ["query", "weight"])
+                    guard case .string(let s)? = o["query"] else {
+                        throw QueryParsing.wrongType("text[\(i)].query", "a string", o["query"] ?? .null)
+                    }
+                    q.terms.append((try QueryParsing.queryText(s, field: "text[\(i)].query", limits: limits),
+                                    try weight(o["weight"], field: "text[\(i)].weight")))
+                default: throw QueryParsing.wrongType("text[\(i)]", "a string or {\"query\", \"weight\"}", term)
+                }
+            }
+        case let other?: throw QueryParsing.wrongType("text", "a string or an array of {\"query\", \"weight\"}", other)
+        }
+        switch object["image_ids"] {
+        case nil, .null?: break
+        case .array(let ids)?:
+            try QueryParsing.checkBatch(ids.count, field: "image_ids", limits: limits)
+            for (i, entry) in ids.enumerated() {
+                switch entry {
+                case .number(let n): q.images.append((try id(n, field: "image_ids[\(i)]"), 1))
+                case .object(let o):
+                    try QueryParsing.rejectUnknown(o, allowed: ["id", "weight"])
+                    guard case .number(let n)? = o["id"] else { throw QueryParsing.wrongType("image_ids[\(i)].id", "a number", o["id"] ?? .null) }
+                    q.images.append((try id(n, field: "image_ids[\(i)].id"), try weight(o["weight"], field: "image_ids[\(i)].weight")))
+                default: throw QueryParsing.wrongType("image_ids[\(i)]", "an id or {\"id\", \"weight\"}", entry)
+                }
+            }
+        case let other?: throw QueryParsing.wrongType("image_ids", "an array", other)
+        }
+        guard !q.terms.isEmpty || !q.images.isEmpty else {
+            throw APIError.badRequest("bad_request", "the body needs \"text\" (a string or weighted terms) or \"image_ids\"")
+        }
+        try QueryParsing.checkBatch(q.terms.count + q.images.count, field: "text and image_ids", limits: limits)
+        switch object["k"] {
+        case nil, .null?: q.options.k = try QueryParsing.k(nil, limits: limits)
+        case .number(let n)?: q.options.k = try QueryParsing.k(n, limits: limits)
+        case let other?: throw QueryParsing.wrongType("k", "a whole number", other)
+        }
+        switch object["min_score"] {
+        case nil, .null?: break
+        case .number(let n)?: q.options.minScore = try QueryParsing.finiteScore(n, field: "min_score")
+        case let other?: throw QueryParsing.wrongType("min_score", "a finite number", other)
+        }
+        switch object["path_prefix"] {
+        case nil, .null?: break
+        case .string(let s)?: q.options.pathPrefix = FilePathBytes(s)
+        case let other?: throw QueryParsing.wrongType("path_prefix", "a string", other)
+        }
+        switch object["filters"] {
+        case nil, .null?: break
+        case .object(let o)?:
+            try QueryParsing.checkBatch(o.count, field: "filters", limits: limits)
+            q.filters = o
+        case let other?: throw QueryParsing.wrongType("filters", "an object", other)
+        }
+        return q
+    }
+
+    static func weight(_ value: JSONValue?, field: String) throws -> Float {
+        switch value {
+        case nil, .null?: return 1
+        case .number(let n)?: return try QueryParsing.finiteScore(n, field: field)
+        case let other?: throw QueryParsing.wrongType(field, "a finite number", other)
         }
     }
+
+    static func id(_ n: Double, field: String) throws -> UInt64 {
+        guard n.isFinite, n == n.rounded(), n >= 0, n <= 9_007_199_254_740_992 else {
+            throw APIError.badRequest("bad_id", "\"\(field)\" must be an item id (a whole number 0...2^53), got \(QueryParsing.formatNumber(n))")
+        }
+        return UInt64(n)
+    }
+
+    /// The normalised weighted sum of every term's and item's unit vector.
+    static func queryVector(_ q: Query, service: SearchService) async throws -> [Float] {
+        var sum = [Float](repeating: 0, count: service.identity.dimension)
+        func add(_ v: [Float], _ w: Float) throws {
+            guard v.count == sum.count else { throw EngineError.dimensionMismatch(query: v.count, index: sum.count) }
+            for i in sum.indices { sum[i] += w * v[i] }
+        }
+        // Every text term goes to the batcher at once (they may share one tower call).
+        let texts = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
+            for (i, term) in q.terms.enumerated() { group.addTask { (i, try await service.textVector(term.text)) } }
+            var out = [[Float]](repeating: [], count: q.terms.count)
+            for try await (i, v) in group { out[i] = v }
+            return out
+        }
+        for (i, v) in texts.enumerated() { try add(v, q.terms[i].weight) }
+        if !q.images.isEmpty {
+            let ids = q.images
+            let vectors = try await service.offload {
+                try ids.map { try service.catalog.queryVector(.like($0.id), embedder: { service.embedder }) }
+            }
+            for (i, v) in vectors.enumerated() { try add(v, ids[i].weight) }
+        }
+        var norm: Float = 0
+        for x in sum { norm += x * x }
+        norm = norm.squareRoot()
+        guard norm.isFinite, norm > 1e-6 else {
+            throw APIError.badRequest("bad_request", "the weighted terms cancel out (their sum is the zero vector): change the weights")
+        }
+        return sum.map { $0 / norm }
+    }
+
+    /// Searches, leaving out `excluding` and items whose metadata does not match `filters`
+    /// (searching deeper until k results pass or the index is exhausted). Blocking.
+    static func run(vector: [Float], options: SearchOptions, excluding: Set<UInt64>, filters: [String: JSONValue],
+                    service: SearchService) throws -> [Hit] {
+        let catalog = service.catalog
+        let total = max(1, catalog.index.count)
+        var want = options.k + excluding.count
+        if !filters.isEmpty { want = max(want * 4, 64) }
+        var kept: [(SearchResult, ItemRecord)] = []
+        while true {
+            var o = options
+            o.k = min(want, total)
+            let results = try catalog.search(vector: vector, options: o)
+            kept = []
+            for r in results where !excluding.contains(r.id) {
+                guard let item = try catalog.store.item(id: r.id) else { continue }
+                if !filters.isEmpty && !matches(item.metadata, filters) { continue }
+                kept.append((r, item))
+                if kept.count == options.k { break }
+            }
+            if kept.count >= options.k || results.count < o.k || o.k >= total { break }
+            want = min(total, want * 4)
+        }
+        return kept.map { r, item in
+            let p = PathText(r.path)
+            return Hit(id: r.id, score: r.score, path: p.text, path_bytes: p.base64, width: item.width, height: item.height,
+                       metadata: item.metadata.flatMap(JSONValue.parse) ?? .null, thumbnail: "/v1/items/\(r.id)/thumbnail")
+        }
+    }
+
+    /// Whether every filter field equals the same top-level field of the item's metadata object.
+    static func matches(_ metadata: String?, _ filters: [String: JSONValue]) -> Bool {
+        guard let metadata, case .object(let fields)? = JSONValue.parse(metadata) else { return false }
+        return filters.allSatisfy { fields[$0.key] == $0.value }
+    }
+}
+
+/// The model identity every response carries.
+struct ModelInfo: Encodable, Sendable {
+    var name: String
+    var fingerprint: String
+    var dimension: Int
+    init(_ identity: ModelIdentity) { name = identity.name; fingerprint = identity.fingerprint; dimension = identity.dimension }
+}
+
+/// Milliseconds since `start`.
+func milliseconds(since start: ContinuousClock.Instant) -> Double {
+    let d = ContinuousClock.now - start
+    return (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12).rounded() / 1000
+}
+
+/// A response with `value` as its JSON body (keys sorted, slashes unescaped).
+func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    let data = (try? encoder.encode(value)) ?? Data(#"{"error":{"code":"internal","message":"the response could not be encoded"}}"#.utf8)
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json; charset=utf-8"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
