@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import KestrelEngine
+import NIOCore
 
 /// A JSON value as a request sent it (bodies and metadata are read into this, so every field's
 /// type can be checked and named in a 400, and metadata filters compare values exactly).
@@ -167,7 +168,7 @@ enum QueryParsing {
 
     /// A query-string parameter as a number (nil when absent; 400 naming it when not a number).
     static func queryNumber(_ request: Request, _ name: String) throws -> Double? {
-        guard let text = request.uri.queryParameters[name].map(String.init) else { return nil }
+        guard let text = request.uri.queryParameters[Substring(name)].map(String.init) else { return nil }
         guard let v = Double(text), !text.contains(where: { $0.isLetter && $0 != "e" && $0 != "E" }) else {
             throw APIError.badRequest("bad_request", "the query parameter \"\(name)\" must be a number, not \"\(text.prefix(40))\"")
         }

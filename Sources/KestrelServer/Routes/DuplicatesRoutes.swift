@@ -72,9 +72,14 @@ enum DuplicatesRoutes {
         }
         var members: [UInt64: [UInt64]] = [:]
         for id in parent.keys { members[root(id), default: []].append(id) }
-        let groups = members.map { r, list in Group(ids: list.sorted(), min_score: weakest[r] ?? 1) }
-            .filter { $0.ids.count > 1 }
-            .sorted { $0.ids.count != $1.ids.count ? $0.ids.count > $1.ids.count : $0.ids[0] < $1.ids[0] }
+        var groups: [Group] = []
+        for (r, list) in members where list.count > 1 {
+            groups.append(Group(ids: list.sorted(), min_score: weakest[r] ?? 1))
+        }
+        groups.sort { (a: Group, b: Group) -> Bool in
+            if a.ids.count != b.ids.count { return a.ids.count > b.ids.count }
+            return a.ids[0] < b.ids[0]
+        }
         return Array(groups.prefix(limit))
     }
 }
