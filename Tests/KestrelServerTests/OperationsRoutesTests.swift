@@ -71,4 +71,34 @@ final class OperationsRoutesTests: XCTestCase {
             XCTAssertEqual(r.json()["openapi"] as? String, "3.1.0")
         }
     }
+
+    func testErrorMappingSendsClientMistakesTo4xxAndNamesNoServerPath() {
+        let limits = ServerLimits()
+        let secret = "/srv/secret/index"
+        let internals: [Error] = [StoreError.corrupt(store: secret, detail: "bad page at \(secret)/data.mdb"),
+                                  EngineError.noCatalog(secret), FileError.tooLarge(path: FilePathBytes(secret), size: 9, limit: 1),
+                                  ImageError.unreadable(path: secret, reason: "EACCES"), CocoaError(.fileNoSuchFile)]
+        for error in internals {
+            let api = ErrorMapping.apiError(for: error, limits: limits)
+            XCTAssertEqual(api.status, .internalServerError, "\(error)")
+            XCTAssertEqual(api.code, "internal")
+            XCTAssertFalse(api.json.contains("secret"), api.json)
+        }
+        let client: [(Error, HTTPResponse.Status, String, String?)] = [
+            (ImageError.tooManyPixels(path: secret, width: 100_000, height: 100_000, limit: 50), .badRequest, "limit_exceeded", "image_pixels"),
+            (ImageError.truncated(path: secret, detail: "premature end"), .badRequest, "bad_image", nil),
+            (ImageError.corrupt(path: secret, detail: "bad huffman"), .badRequest, "bad_image", nil),
+            (ImageError.unsupportedFormat(path: secret, format: "gif"), .badRequest, "bad_image", nil),
+            (EngineError.noSuchItem(7, index: secret), .notFound, "not_found", nil),
+            (EngineError.badArgument("k", "must be at least 1"), .badRequest, "bad_request", nil),
+            (EngineError.noLabels, .badRequest, "bad_request", nil),
+        ]
+        for (error, status, code, limit) in client {
+            let api = ErrorMapping.apiError(for: error, limits: limits)
+            XCTAssertEqual(api.status, status, "\(error)")
+            XCTAssertEqual(api.code, code, "\(error)")
+            XCTAssertEqual(api.limit?.name, limit)
+            XCTAssertFalse(api.json.contains("secret"), api.json)
+        }
+    }
 }
