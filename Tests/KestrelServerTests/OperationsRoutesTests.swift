@@ -101,4 +101,34 @@ final class OperationsRoutesTests: XCTestCase {
             XCTAssertFalse(api.json.contains("secret"), api.json)
         }
     }
+
+    func testCORSIsOffByDefaultAndOnlyForListedOrigins() async throws {
+        var h = HTTPFields()
+        h[.origin] = "https://photos.example"
+        let headers = h
+        let off = try Kit.service()
+        try await Kit.withClient(off) { client in
+            let r = try await Kit.send(client, .get, "/v1/info", headers: headers)
+            XCTAssertEqual(r.status, .ok)
+            XCTAssertNil(r.headers[.accessControlAllowOrigin])
+        }
+        var configuration = ServerConfiguration()
+        configuration.corsOrigins = ["https://photos.example"]
+        let on = try Kit.service(configuration)
+        try await Kit.withClient(on) { client in
+            let r = try await Kit.send(client, .get, "/v1/info", headers: headers)
+            XCTAssertEqual(r.headers[.accessControlAllowOrigin], "https://photos.example")
+            var preflight = headers
+            preflight[.accessControlRequestMethod] = "POST"
+            let p = try await Kit.send(client, .options, "/v1/search", headers: preflight)
+            XCTAssertEqual(p.status, .noContent)
+            XCTAssertEqual(p.headers[.accessControlAllowOrigin], "https://photos.example")
+            var other = HTTPFields()
+            other[.origin] = "https://evil.example"
+            let o = try await Kit.send(client, .get, "/v1/info", headers: other)
+            XCTAssertNil(o.headers[.accessControlAllowOrigin])
+            other[.accessControlRequestMethod] = "POST"
+            try await Kit.send(client, .options, "/v1/search", headers: other).assertError(.methodNotAllowed, "method_not_allowed")
+        }
+    }
 }
