@@ -162,6 +162,9 @@ final class SearchRoutesTests: XCTestCase {
                 r.assertError(.badRequest, code, limit: limit, mentions: mention)
             }
             try await Kit.raw(client, "/v1/search", #"{"text": "a", "k": }"#).assertError(.badRequest, "bad_request", mentions: "JSON")
+            // Deep nesting is refused by the parser, not a stack overflow.
+            let deep = "{\"text\": \"a\", \"filters\": {\"x\": " + String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000) + "}}"
+            try await Kit.raw(client, "/v1/search", deep).assertError(.badRequest, "bad_request")
             try await Kit.raw(client, "/v1/search", #"{"text": "a", "min_score": NaN}"#).assertError(.badRequest, "bad_request")
             try await Kit.send(client, .post, "/v1/search", body: [0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x7D]).assertError(.badRequest, "bad_request", mentions: "UTF-8")
             try await Kit.raw(client, "/v1/search", #"{"text": "a"}"#, contentType: "text/plain").assertError(.unsupportedMediaType, "unsupported_media_type")
