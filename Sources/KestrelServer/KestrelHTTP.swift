@@ -16,9 +16,11 @@ public enum KestrelHTTP {
 
     public static func makeRouter(service: SearchService, logger: Logger) -> Router<Context> {
         let router = Router(context: Context.self)
+        AllowedOriginsCORS.install(on: router, origins: service.configuration.corsOrigins)
         OperationsRoutes.register(on: router, service: service)
         WebPageRoutes.register(on: router, service: service)
         SearchRoutes.register(on: router, service: service)
+        WriteRoutes.register(on: router, service: service)
         return router
     }
 
