@@ -142,6 +142,16 @@ final class WriteRoutesTests: XCTestCase {
                 XCTAssertEqual(answer.status, .badRequest, what)
                 XCTAssertEqual(answer.errorCode, code, "\(what): \(answer.text)")
             }
+            // The repo's broken-image fixtures (a BMP or GIF named .jpg, a bomb, text, truncated...).
+            let folder = Fixtures.repoRoot.appendingPathComponent("Tests/Fixtures/images")
+            let bad = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("bad_") }.sorted()
+            XCTAssertGreaterThan(bad.count, 4)
+            for name in bad {
+                let bytes = try [UInt8](Data(contentsOf: folder.appendingPathComponent(name)))
+                let answer = try await client.upload(bytes, key: WriteRoutesTests.key)
+                XCTAssertEqual(answer.status, .badRequest, "\(name): \(answer.text)")
+                XCTAssertTrue(["bad_image", "limit_exceeded", "empty_image"].contains(answer.errorCode ?? ""), "\(name): \(answer.text)")
+            }
         }
         XCTAssertEqual(try fixture.catalog.store.count, count)
         XCTAssertEqual(try fixture.catalog.store.lastSequence, sequence)
