@@ -225,6 +225,40 @@ final class WriteRoutesTests: XCTestCase {
         XCTAssertEqual(try fixture.catalog.store.count, count)
     }
 
+    /// Concurrent writes take turns: the same bytes sent six times at once make one item (one
+    /// answer says new, five say duplicate, all with its id); distinct uploads and removals sent
+    /// together leave the store and the index holding the same items.
+    func testConcurrentWritesTakeTurns() async throws {
+        let fixture = try writableFixture()
+        let before = try fixture.catalog.store.count
+        let app = KestrelHTTP.makeApplication(service: fixture.service, logger: Logger(label: "test"))
+        try await app.test(.router) { client in
+            let same = TinyPNG.solid(width: 21, height: 13, red: 77, green: 7, blue: 177)
+            let answers = try await withThrowingTaskGroup(of: TestAnswer.self) { group in
+                for _ in 0..<6 { group.addTask { try await client.upload(same, key: WriteRoutesTests.key) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            XCTAssertEqual(answers.map(\.status), Array(repeating: .created, count: 6))
+            XCTAssertEqual(Set(answers.compactMap { $0.json["id"] as? Int }).count, 1)
+            XCTAssertEqual(answers.filter { $0.json["duplicate"] as? Bool == false }.count, 1)
+
+            let removable = try fixture.catalog.store.allVectors().ids.prefix(4)
+            try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for i in 0..<8 {
+                    group.addTask {
+                        try await client.upload(TinyPNG.solid(width: 10 + i, height: 11, red: UInt8(i * 30), green: 1, blue: 2),
+                                                key: WriteRoutesTests.key).status
+                    }
+                }
+                for id in removable { group.addTask { try await client.send(.delete, "/v1/items/\(id)", key: WriteRoutesTests.key).status } }
+                for try await status in group { XCTAssertTrue(status == .created || status == .ok, "\(status)") }
+            }
+        }
+        XCTAssertEqual(try fixture.catalog.store.count, before + 1 + 8 - 4)
+        XCTAssertEqual(fixture.catalog.index.count, try fixture.catalog.store.count)
+        XCTAssertTrue(try fixture.service.isCaughtUp())
+    }
+
     /// A write held mid-way (file written, store transaction not yet run) does not hold up
     /// searches; the next write waits for it; once it is let go it completes and is found.
     func testSearchesAnswerWhileAWriteIsInProgress() async throws {
