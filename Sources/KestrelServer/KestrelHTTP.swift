@@ -22,9 +22,7 @@ public enum KestrelHTTP {
         let router = Router(context: Context.self)
         let routeMethods = RouteMethods()
         router.add(middleware: MetricsMiddleware(service: service, logger: logger))
-        if !service.configuration.corsOrigins.isEmpty {
-            router.add(middleware: OriginListCORSMiddleware(origins: Set(service.configuration.corsOrigins)))
-        }
+        AllowedOriginsCORS.install(on: router, origins: service.configuration.corsOrigins)
         router.add(middleware: ErrorMiddleware(service: service, routes: routeMethods, logger: logger))
         OperationsRoutes.register(on: router, service: service)
         WebPageRoutes.register(on: router, service: service)
@@ -34,6 +32,7 @@ public enum KestrelHTTP {
         ItemsRoutes.register(on: router, service: service)
         DuplicatesRoutes.register(on: router, service: service)
         InfoRoutes.register(on: router, service: service)
+        WriteRoutes.register(on: router, service: service)
         routeMethods.set(router.routes.map { ($0.path.description, $0.method) })
         return router
     }
@@ -50,32 +49,5 @@ public enum KestrelHTTP {
             configuration: .init(address: .hostname(c.host, port: c.port), serverName: "kestrel"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? c.port) },
             logger: logger)
-    }
-}
-
-/// CORS for the configured origins only (`ServerConfiguration.corsOrigins`; with none, this
-/// middleware is not added and no CORS header is ever sent). A request whose `Origin` is on the
-/// list gets `Access-Control-Allow-Origin: <that origin>` and `Vary: Origin`; its preflight
-/// (`OPTIONS` with `Access-Control-Request-Method`) is answered 204 with the allowed methods and
-/// headers. Other origins get no CORS headers (the browser then blocks the response).
-struct OriginListCORSMiddleware: RouterMiddleware {
-    typealias Context = KestrelHTTP.Context
-    let origins: Set<String>
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let origin = request.headers[.origin], origins.contains(origin) else { return try await next(request, context) }
-        if request.method == .options, request.headers[.accessControlRequestMethod] != nil {
-            var headers = HTTPFields()
-            headers[.accessControlAllowOrigin] = origin
-            headers[.accessControlAllowMethods] = "GET, POST, DELETE"
-            headers[.accessControlAllowHeaders] = "Content-Type, Authorization, X-API-Key"
-            headers[.accessControlMaxAge] = "600"
-            headers[.vary] = "Origin"
-            return Response(status: .noContent, headers: headers)
-        }
-        var response = try await next(request, context)
-        response.headers[.accessControlAllowOrigin] = origin
-        response.headers[.vary] = "Origin"
-        return response
     }
 }

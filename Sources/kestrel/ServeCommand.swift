@@ -10,44 +10,155 @@ struct ServeCommand: ParsableCommand {
         commandName: "serve", abstract: "Serve an index over HTTP: the JSON API under /v1 and a search page at /.",
         discussion: """
             The model the index was built with is loaded once. Routes, limits and errors: docs/api.md
-            and GET /openapi.json. Write endpoints (upload, remove) need an API key from
-            $KESTREL_API_KEY or --api-key-file; without one the service is read-only.
+            and GET /openapi.json. Write endpoints (POST /v1/items, DELETE /v1/items/ID) need an API
+            key, from $KESTREL_API_KEY or the first line of --api-key-file; with a key the index is
+            opened for writing (no other writer may run), without one the service is read-only.
+            An upload is answered only once its file and its store record are on disk. SIGTERM or
+            SIGINT: the requests in flight are answered, the index is saved, and the exit status is 0.
             """)
 
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
     @Option(name: .long, help: "Address to listen on.") var host = "127.0.0.1"
     @Option(name: .long, parsing: .unconditional, help: "Port to listen on (0: any free port, printed at start).") var port = 8080
     @Option(name: .long, help: "Model folder (default: the one the index was built with).") var model: String?
+    @Option(name: .long, help: "File whose first line is the API key for the write endpoints (or set $KESTREL_API_KEY).")
+    var apiKeyFile: String?
+    @Option(name: .long, parsing: .unconditional, help: "Largest request body, bytes.") var maxBodyBytes = ServerLimits().maxBodyBytes
+    @Option(name: .long, parsing: .unconditional, help: "Largest image, width x height as its header claims (checked before decoding).")
+    var maxImagePixels = ServerLimits().maxImagePixels
+    @Option(name: .long, parsing: .unconditional, help: "Largest k (results per search).") var maxK = ServerLimits().maxK
+    @Option(name: .long, parsing: .unconditional, help: "Longest text query or label, in characters (Unicode scalars).")
+    var maxQueryCharacters = ServerLimits().maxQueryCharacters
+    @Option(name: .long, parsing: .unconditional, help: "Most texts, labels, query terms or ids in one request.")
+    var maxBatch = ServerLimits().maxBatch
+    @Option(name: .long, parsing: .unconditional, help: "Seconds a request may run before it is answered 503.")
+    var requestTimeout = ServerLimits().requestTimeout
+    @Option(name: .customLong("cors-origin"), help: "Allow browser pages from this origin (scheme://host[:port]); repeat for more. Default: no CORS.")
+    var corsOrigins: [String] = []
+    @Option(name: .long, parsing: .unconditional, help: "Seconds the text-query batcher waits for more queries once one arrives.")
+    var batchWindow = ServerConfiguration().batchWindow
+    @Option(name: .long, parsing: .unconditional, help: "Most text queries sent to the text tower at once.")
+    var maxEncoderBatch = ServerConfiguration().maxEncoderBatch
+    @Flag(name: .long, help: "Put query text in the request log (never image bytes). Default: no query text is logged.")
+    var logQueries = false
+
+    /// Bounds of the numeric options (a limit of 0 would refuse everything; the upper bounds keep
+    /// a typo from turning a limit off).
+    static let bounds: [(option: String, range: ClosedRange<Int>)] = [
+        ("--max-body-bytes", 1...(Int(Int32.max))),
+        ("--max-image-pixels", 1...(1 << 40)),
+        ("--max-k", 1...1_000_000),
+        ("--max-query-characters", 1...1_000_000),
+        ("--max-batch", 1...100_000),
+    ]
 
     func validate() throws {
         try validateIndexOption(index)
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535, got \(port)") }
+        guard !host.isEmpty, !host.contains(where: \.isWhitespace) else { throw ValidationError("--host needs an address or host name, got '\(host)'") }
+        if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
+        if apiKeyFile == "" { throw ValidationError("--api-key-file needs a file name; '' names none") }
+        for ((option, range), value) in zip(Self.bounds, [maxBodyBytes, maxImagePixels, maxK, maxQueryCharacters, maxBatch])
+        where !range.contains(value) {
+            throw ValidationError("\(option) must be \(range.lowerBound)...\(range.upperBound), got \(value)")
+        }
+        guard requestTimeout.isFinite, requestTimeout > 0, requestTimeout <= 86_400 else {
+            throw ValidationError("--request-timeout must be a number of seconds above 0 and at most 86400, got \(requestTimeout)")
+        }
+        guard batchWindow.isFinite, batchWindow >= 0, batchWindow <= 1 else {
+            throw ValidationError("--batch-window must be a number of seconds from 0 to 1, got \(batchWindow)")
+        }
+        guard (1...1024).contains(maxEncoderBatch) else { throw ValidationError("--max-encoder-batch must be 1...1024, got \(maxEncoderBatch)") }
+        for origin in corsOrigins where !Self.isOrigin(origin) {
+            throw ValidationError("--cors-origin must be an origin, scheme://host[:port] with scheme http or https and no path"
+                                  + " (e.g. https://app.example.com), got '\(Console.field(origin))'")
+        }
+        if ProcessInfo.processInfo.environment[APIKey.environmentVariable] != nil, apiKeyFile != nil {
+            throw ValidationError("\(APIKeyError.twoSources)")
+        }
+    }
+
+    /// `http(s)://host[:port]`, as a browser sends it in `Origin`.
+    static func isOrigin(_ text: String) -> Bool {
+        guard let schemeEnd = text.range(of: "://") else { return false }
+        let scheme = text[..<schemeEnd.lowerBound], rest = text[schemeEnd.upperBound...]
+        guard scheme == "http" || scheme == "https", !rest.isEmpty else { return false }
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: ".-:[]"))
+        return rest.unicodeScalars.allSatisfy { $0.isASCII && allowed.contains($0) } && !rest.hasPrefix(":") && !rest.hasSuffix(":")
+    }
+
+    var limits: ServerLimits {
+        var l = ServerLimits()
+        l.maxBodyBytes = maxBodyBytes
+        l.maxImagePixels = maxImagePixels
+        l.maxK = maxK
+        l.maxQueryCharacters = maxQueryCharacters
+        l.maxBatch = maxBatch
+        l.requestTimeout = requestTimeout
+        return l
     }
 
     func run() throws {
         try reportingErrors {
-            let dir = try RawArguments.absolutePath(index)
-            let catalog = try Catalog.open(dir, warn: { Console.warning($0) })
-            guard let recorded = catalog.modelPath ?? model else { throw ValidationError("the index does not record its model: pass --model") }
-            let embedder = try Embedder(modelDirectory: URL(fileURLWithPath: model ?? recorded), precision: catalog.precision,
-                                        jpegDecoding: catalog.jpegDecoding ?? Embedder.defaultJPEGDecoding)
+            let key = try APIKey.load(file: apiKeyFile)
+            let dir = RawArguments.absolutePath(index)
+            if !FileSystem.exists(dir) {
+                throw CommandFailure(message: "the index folder \(dir.description) does not exist; create an index with"
+                                     + " `kestrel index add --index \(dir.description) --model MODEL PATH...`")
+            }
+            // A key means writes: the writer lock is taken, so no `kestrel index add` runs beside the server.
+            let catalog = try Catalog.open(dir, writable: key != nil, warn: { Console.warning($0) })
+            let embedder = try makeEmbedder(catalog)
+            if key != nil {
+                // Uploads must be embedded as the stored images were.
+                try catalog.requireOrientation(embedder.preprocessor.decoder.orientation)
+                try catalog.requirePrecision(embedder.model.precision)
+                if let recorded = catalog.jpegDecoding { try catalog.requireJPEGDecoding(recorded) }
+            }
             var configuration = ServerConfiguration()
             configuration.host = host
             configuration.port = port
+            configuration.limits = limits
+            configuration.apiKey = key
+            configuration.corsOrigins = corsOrigins
+            configuration.logQueries = logQueries
+            configuration.batchWindow = batchWindow
+            configuration.maxEncoderBatch = maxEncoderBatch
             let service = try SearchService(catalog: catalog, embedder: embedder, configuration: configuration)
             let logger = Logger(label: "kestrel.serve")
-            let app = KestrelHTTP.makeApplication(service: service, logger: logger) { bound in
-                Console.say("serving \(catalog.location.description) on http://\(service.configuration.host):\(bound)/")
-            }
+            let shownHost = host.contains(":") ? "[\(host)]" : host
+            let mode = key == nil ? "read-only" : "writable"
             let done = DispatchSemaphore(value: 0)
             let failure = LockedBox<Error?>(nil)
             Task {
-                do { try await app.runService() } catch { failure.value = error }
+                do {
+                    try await ServeLifecycle.run(service: service, logger: logger) { bound in
+                        Console.say("serving \(catalog.location.description) (\(mode)) on http://\(shownHost):\(bound)/")
+                    }
+                } catch { failure.value = error }
                 done.signal()
             }
             done.wait()
             if let error = failure.value { throw error }
         }
+    }
+
+    /// The model the index was made with (or --model), at the index's precision, orientation and
+    /// JPEG decoding, refusing images past --max-image-pixels from their header.
+    func makeEmbedder(_ catalog: Catalog) throws -> Embedder {
+        let folder: String
+        if let model {
+            folder = model
+        } else {
+            guard let recorded = catalog.modelPath else { throw ValidationError("the index does not record its model: pass --model") }
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: recorded, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("the model folder recorded in this index, \(PathText.escape(Array(recorded.utf8))), is gone;"
+                                      + " pass --model DIR (the folder the model moved to, or a copy of it)")
+            }
+            folder = recorded
+        }
+        return try SearchService.makeEmbedder(modelDirectory: URL(fileURLWithPath: folder), catalog: catalog, limits: limits)
     }
 }
 

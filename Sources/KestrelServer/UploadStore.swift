@@ -1,0 +1,213 @@
+import Foundation
+import KestrelEngine
+
+/// The write side of the service: adds uploaded images to the catalog and removes items by id.
+///
+/// Every change runs on one serial queue of its own, one after another, so writes never
+/// interleave and never occupy the threads searches run on (NIO's blocking pool): a slow upload
+/// (a large image to decode, a disk that is slow to fsync) delays the writes behind it, never a
+/// search. The catalog swaps nothing under a search; adding one vector to the index takes the
+/// index's write lock for the length of that add only.
+///
+/// Durability: an upload is answered only after (1) its bytes are in `DIR/uploads/<sha256>.<ext>`,
+/// fsynced and renamed, with the folder fsynced, and (2) the store transaction that records the
+/// item (path, hash, size, vector, metadata) has committed (LMDB syncs at commit). The index is
+/// updated in memory at once and saved by `IndexSaver` every few seconds; after a crash the next
+/// open catches the index up from the store's change log (`Catalog.open`), so an acknowledged
+/// item is never lost and the store and index agree again.
+public final class UploadStore: Sendable {
+    public let service: SearchService
+    public let folder: UploadFolder
+    /// The key write requests must present; nil when the server has none (read-only).
+    public let key: APIKey?
+    /// One queue for the process: two writers over one catalog (two routers) still take turns.
+    private static let queue = DispatchQueue(label: "kestrel.writes")
+    /// Called on the write queue after an upload's file is written and before its store
+    /// transaction (tests hold a write there to show searches do not wait for it).
+    let beforeStore: (@Sendable () -> Void)?
+
+    /// The writer for `service`, requiring `service.configuration.apiKey` (none, or an empty
+    /// one: every write is answered 403 `read_only`).
+    public convenience init(service: SearchService) {
+        self.init(service: service, beforeStore: nil)
+    }
+
+    init(service: SearchService, beforeStore: (@Sendable () -> Void)?) {
+        self.service = service
+        folder = UploadFolder(indexFolder: service.catalog.location)
+        key = service.configuration.apiKey.flatMap { try? APIKey($0) }
+        self.beforeStore = beforeStore
+    }
+
+    /// What an upload did.
+    public struct Added: Sendable, Equatable {
+        /// The item's id.
+        public var id: UInt64
+        /// The content was already stored (under this id): nothing was written.
+        public var duplicate: Bool
+        /// The item's path (for a new upload, `DIR/uploads/<sha256>.<ext>`).
+        public var path: FilePathBytes
+    }
+
+    /// Stores an uploaded image (see the type for what is durable when this returns). Content
+    /// already in the store is answered with its existing id and `duplicate` true, and nothing
+    /// changes (its metadata is kept). `metadata`: a JSON object's text (see `metadataText`).
+    /// Throws `APIError`: 400 `bad_image` (not a JPEG or PNG, undecodable, truncated; no file is
+    /// left behind), 400 `limit_exceeded` naming `image_pixels`, 403 `read_only` when the catalog
+    /// was opened read-only, 409 `settings_mismatch` when the loaded model cannot make vectors
+    /// that compare with the stored ones; store and file errors as they are (a full disk...).
+    public func add(_ bytes: [UInt8], metadata: String?) async throws -> Added {
+        try await serially { [self] in try addNow(bytes, metadata: metadata) }
+    }
+
+    /// Removes the item `id` (every path of it) from the store, then from the index; its upload
+    /// file is deleted when it lives in `DIR/uploads` (files of ingested folders are never
+    /// touched). Throws `APIError` 404 `not_found` for an unknown id, 403 `read_only`.
+    public func remove(id: UInt64) async throws {
+        try await serially { [self] in try removeNow(id: id) }
+    }
+
+    /// Runs `body` on the write queue and waits for it without holding a thread.
+    func serially<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            UploadStore.queue.async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    private func requireWritable() throws {
+        guard service.catalog.isWritable else {
+            throw APIError(.forbidden, code: "read_only", "this server opened its index read-only; items cannot be added or removed")
+        }
+    }
+
+    private func addNow(_ bytes: [UInt8], metadata: String?) throws -> Added {
+        try requireWritable()
+        let catalog = service.catalog, store = catalog.store, embedder = service.embedder
+        let hash = SHA256.hex(SHA256.hash(bytes))
+        if let existing = try store.lookup(contentHash: hash), let path = existing.paths.first {
+            return Added(id: existing.id, duplicate: true, path: path)
+        }
+        guard let kind = UploadFolder.Kind(magic: bytes) else {
+            throw APIError.badRequest("bad_image", "the upload is not a JPEG or PNG image (its first bytes are neither format's signature)")
+        }
+        try requireMatchingSettings()
+        // Decoded and embedded from memory before anything is written: a bad image leaves nothing.
+        let prepared: PreparedImage
+        do {
+            prepared = try embedder.prepare(bytes: bytes, name: "the uploaded image")
+        } catch {
+            throw UploadStore.imageError(error)
+        }
+        let vector = try embedder.embedPixels([prepared.pixels]).data
+        let file = try folder.write(bytes, contentHash: hash, kind: kind)
+        beforeStore?()
+        let mtime = (try? FileSystem.status(file).mtimeNanoseconds) ?? Int64(Date().timeIntervalSince1970 * 1e9)
+        let id: UInt64
+        do {
+            let results = try store.add([NewItem(path: file, contentHash: hash, fileSize: UInt64(bytes.count), mtimeNanoseconds: mtime,
+                                                 width: prepared.width, height: prepared.height, embedding: vector, metadata: metadata)])
+            id = results[0].id
+        } catch {
+            // Not stored: the file belongs to nothing (its content is in no item).
+            try? folder.remove(file)
+            throw error
+        }
+        // Stored and durable from here on; the index follows in memory.
+        do {
+            try catalog.indexAdded(ids: [id], vectors: vector, coveredSequence: try store.lastSequence)
+        } catch {
+            catalog.warn("the index could not take item \(id) (\(error)); catching it up from the store")
+            _ = try? catalog.catchUp()
+        }
+        return Added(id: id, duplicate: false, path: file)
+    }
+
+    private func removeNow(id: UInt64) throws {
+        try requireWritable()
+        let catalog = service.catalog
+        guard let item = try catalog.store.item(id: id) else { throw APIError.notFound("no item has id \(id)") }
+        try catalog.remove(paths: item.paths)
+        // The store no longer names these files; a crash before this leaves an unnamed file,
+        // never a named one that is missing.
+        for path in item.paths where folder.holds(path) {
+            do { try folder.remove(path) } catch { catalog.warn("item \(id) was removed, but its upload file could not be deleted: \(error)") }
+        }
+    }
+
+    /// The stored vectors were made with one orientation, precision and JPEG decoding: an upload
+    /// embedded otherwise would not compare with them.
+    private func requireMatchingSettings() throws {
+        let catalog = service.catalog, embedder = service.embedder
+        do {
+            try catalog.requireOrientation(embedder.preprocessor.decoder.orientation)
+            try catalog.requirePrecision(embedder.model.precision)
+            try catalog.requireJPEGDecoding(embedder.preprocessor.decoder.jpegDecoding)
+        } catch let error as EngineError {
+            catalog.warn("an upload was refused: \(error)")
+            throw APIError(.conflict, code: "settings_mismatch",
+                           "uploads cannot be added: the server's image settings (EXIF orientation, precision, JPEG decoding)"
+                           + " differ from those the index's vectors were made with (the server log names them)")
+        }
+    }
+
+    /// An image that could not be decoded as a client's mistake: a pixel count past the limit is
+    /// 400 `limit_exceeded` naming `image_pixels`; anything else about the image, 400 `bad_image`.
+    static func imageError(_ error: Error) -> Error {
+        switch error {
+        case ImageError.tooManyPixels(_, let w, let h, let limit):
+            let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
+            return APIError.overLimit("image_pixels", limit, "the image header claims \(w)x\(h)"
+                                      + (overflow ? "" : " = \(pixels)") + " pixels, more than the limit of \(limit)")
+        case ImageError.resizedTooLarge(let w, let h, let limit):
+            return APIError.overLimit("image_pixels", limit,
+                                      "resized for the model, the image would be \(w)x\(h) pixels, more than the limit of \(limit)")
+        case ImageError.unreadable, ImageError.badConfig:
+            return error  // the server's own problem, not the image's
+        case let e as ImageError:
+            return APIError.badRequest("bad_image", "\(e)")
+        default:
+            return error
+        }
+    }
+}
+
+extension UploadStore {
+    /// Longest display name, in Unicode scalars.
+    public static let maxNameScalars = 256
+
+    /// The metadata an upload stores, from its multipart fields: `metadata` must be a JSON
+    /// object (anything else: 400 `bad_request` naming the field); `name` (a display name, never
+    /// a path: at most `maxNameScalars` scalars, no control characters) is stored in it as
+    /// `"name"` unless the object already has one. nil when neither is given.
+    public static func metadataText(fields: [String: String]) throws -> String? {
+        var object: [String: Any]?
+        var text = fields["metadata"]
+        if let given = text {
+            let parsed: Any
+            do {
+                parsed = try JSONSerialization.jsonObject(with: Data(given.utf8), options: [])
+            } catch {
+                throw APIError.badRequest("bad_request", "the field \"metadata\" is not valid JSON: it must be a JSON object")
+            }
+            guard let dictionary = parsed as? [String: Any] else {
+                throw APIError.badRequest("bad_request", "the field \"metadata\" must be a JSON object ({\"key\": value, ...})")
+            }
+            object = dictionary
+        }
+        if let name = fields["name"] {
+            guard !name.isEmpty, name.unicodeScalars.count <= maxNameScalars else {
+                throw APIError.badRequest("bad_request", "the field \"name\" must hold 1 to \(maxNameScalars) characters")
+            }
+            guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw APIError.badRequest("bad_request", "the field \"name\" must not hold control characters")
+            }
+            if object?["name"] == nil {
+                var merged = object ?? [:]
+                merged["name"] = name
+                let data = try JSONSerialization.data(withJSONObject: merged, options: [.sortedKeys, .withoutEscapingSlashes])
+                text = String(decoding: data, as: UTF8.self)
+            }
+        }
+        return text
+    }
+}
