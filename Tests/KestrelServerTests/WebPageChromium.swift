@@ -233,13 +233,20 @@ final class HeadlessChromium {
     }
 
     /// Polls `expression` every 100 ms until it is `true`, for at most `seconds` (and never past
-    /// the deadline); throws naming `what` and the page's last console messages otherwise.
+    /// the deadline); throws naming `what`, the last evaluation error and the page's last console
+    /// messages otherwise. An evaluation that fails (the page is still navigating: no document
+    /// yet, or its context replaced) counts as "not yet".
     func waitUntil(_ expression: String, seconds: Double, what: String) throws {
         let until = min(Date().addingTimeInterval(seconds), deadline)
+        var lastError = "none"
         while true {
-            if let value = try evaluate(expression) as? Bool, value { return }
+            do {
+                if let value = try evaluate(expression) as? Bool, value { return }
+            } catch let error as Failure where Date() < until {
+                lastError = error.description
+            }
             if Date() >= until {
-                throw Failure("timed out after \(seconds) s waiting for \(what)\npage console: \(consoleMessages.suffix(10))")
+                throw Failure("timed out after \(seconds) s waiting for \(what) (last error: \(lastError))\npage console: \(consoleMessages.suffix(10))")
             }
             usleep(100_000)
         }

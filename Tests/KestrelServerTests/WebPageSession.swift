@@ -11,6 +11,8 @@ struct BrowserSession: Sendable {
     let image: String
     let truncated: String
     let clickedID: UInt64
+    /// The item whose thumbnail (`?size=256`) the session pastes.
+    let pastedID: UInt64
     let work: URL
 
     struct Tile: Sendable { var id: UInt64; var score: Double; var shownScore: String; var name: String }
@@ -27,6 +29,7 @@ struct BrowserSession: Sendable {
         var similar: [Tile] = []
         var image: [Tile] = []
         var previewShown = false
+        var pasted: [Tile] = []
         /// "drag" (Input.dispatchDragEvent on the drop zone) or "file input" (DOM.setFileInputFiles).
         var dropMethod = ""
         var errorText = ""
@@ -128,12 +131,25 @@ struct BrowserSession: Sendable {
             !document.getElementById('query-preview').hidden && document.getElementById('query-image').src.startsWith('blob:')
             """) as? Bool) ?? false
 
-        // 5. A truncated image: the API's error is shown.
+        // 5. Paste an image (a paste event carrying the thumbnail of an item as a file).
+        _ = try b.evaluate("""
+            (async () => { const blob = await (await fetch('/v1/items/\(pastedID)/thumbnail?size=256')).blob();
+              const data = new DataTransfer(); data.items.add(new File([blob], 'pasted.png', {type: 'image/png'}));
+              document.body.focus();
+              document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: data, bubbles: true, cancelable: true})); })()
+            """)
+        try b.waitUntil("""
+            document.getElementById('status').textContent.includes('pasted.png') &&
+            document.getElementById('results').dataset.state === 'results'
+            """, seconds: 15, what: "results for the pasted image")
+        seen.pasted = try tiles(b)
+
+        // 6. A truncated image: the API's error is shown.
         if seen.dropMethod == "drag" { try b.dropFiles([truncated], on: "#drop-zone") } else { try b.setFiles([truncated], on: "#image-input") }
         try b.waitUntil("!document.getElementById('error').hidden", seconds: 15, what: "the error for a truncated image")
         seen.errorText = try string(b, "document.getElementById('error').textContent")
 
-        // 6. Label panel: choose the image with its file picker, type labels, click the button.
+        // 7. Label panel: choose the image with its file picker, type labels, click the button.
         try b.setFiles([image], on: "#label-file")
         try b.waitUntil("!document.getElementById('label-image').hidden", seconds: 10, what: "the image to label")
         _ = try b.evaluate("document.getElementById('labels').focus()")

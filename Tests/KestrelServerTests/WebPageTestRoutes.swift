@@ -40,7 +40,8 @@ struct FallbackResponder: HTTPResponder {
         let similar = answer.status == .badRequest && path == "/v1/search" && String(buffer: body).contains("image_ids")
         guard (missing && WebPageTestRoutes.handles(path)) || similar else { return answer }
         request.body = .init(buffer: body)
-        used.withLockedValue { _ = $0.insert("\(request.method) \(similar ? "/v1/search (image_ids)" : path)") }
+        let route = similar ? "/v1/search (image_ids)" : path.hasSuffix("/thumbnail") ? "/v1/items/{id}/thumbnail" : path
+        used.withLockedValue { _ = $0.insert("\(request.method) \(route)") }
         return try await fallback.respond(to: request, context: context)
     }
 }

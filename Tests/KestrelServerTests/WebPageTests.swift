@@ -59,10 +59,10 @@ final class WebPageTests: XCTestCase {
     func testPageSearchesByTextImageAndSimilarityAndLabelsInHeadlessChromium() async throws {
         guard let chromium = HeadlessChromium.locate() else {
             if ProcessInfo.processInfo.environment["CI"] != nil {
-                XCTFail("chromium is not installed but CI is set: scripts/install-deps.sh installs it")
+                XCTFail("no Chromium (chromium or chromium-browser on PATH, or $KESTREL_CHROMIUM) but CI is set: scripts/install-deps.sh installs it")
                 return
             }
-            throw XCTSkip("chromium is not installed (scripts/install-deps.sh installs it)")
+            throw XCTSkip("no Chromium (chromium or chromium-browser on PATH, or $KESTREL_CHROMIUM); scripts/install-deps.sh installs it")
         }
         let fixture = try ServerFixture.make()
         let logger = Logger(label: "web-page-test")
@@ -88,10 +88,17 @@ final class WebPageTests: XCTestCase {
             XCTAssertEqual(errorStatus, .badRequest, errorBody)
             let apiError = try JSONDecoder().decode(APIError.Body.self, from: Data(errorBody.utf8)).error
             let labelAPI = try await Self.label(client, imageBytes, labels: Self.labels)
+            let pastedID = textAPI[0].id
+            let thumbnail = try await client.execute(uri: "/v1/items/\(pastedID)/thumbnail?size=256", method: .get) { response in
+                XCTAssertEqual(response.status, .ok)
+                return Data(buffer: response.body)
+            }
+            let pastedAPI = try await Self.results(client, "/v1/search/image?k=\(Self.pageK)", bytes: thumbnail)
 
             // The browser session runs on a thread of its own (it blocks on the pipe).
             let session = BrowserSession(chromium: chromium, url: "http://localhost:\(port)/", image: image.path,
-                                         truncated: truncated.path, clickedID: clicked.id, work: fixture.directory)
+                                         truncated: truncated.path, clickedID: clicked.id, pastedID: pastedID,
+                                         work: fixture.directory)
             let seen = try await Self.onThread { try session.run() }
             print("web page test: image drop by \(seen.dropMethod); fallback routes used: \(responder.used.withLockedValue { $0.sorted() })")
 
@@ -117,6 +124,9 @@ final class WebPageTests: XCTestCase {
             XCTAssertEqual(seen.image.map(\.id), imageAPI.map(\.id))
             XCTAssertEqual(seen.image.first?.name, "red_circle.png")
             XCTAssertTrue(seen.previewShown, "the dropped image is previewed")
+
+            // Pasted image (the thumbnail of the best text result): the API's answer for the same bytes.
+            XCTAssertEqual(seen.pasted.map(\.id), pastedAPI.map(\.id))
 
             // A truncated image: the API's error, shown as it came.
             XCTAssertTrue(seen.errorText.contains(apiError.code) && seen.errorText.contains(apiError.message),

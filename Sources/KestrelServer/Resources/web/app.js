@@ -102,6 +102,7 @@
     } catch (e) {
       if (ticket !== state.request) return;
       state.results = [];
+      els.queryPreview.hidden = true;
       render(describe, null);
       els.results.dataset.state = "error";
       setStatus(`The search for ${describe} failed.`);
