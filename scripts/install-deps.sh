@@ -4,7 +4,9 @@
 set -euo pipefail
 
 packages=(libopenblas-dev libdnnl-dev libfaiss-dev libjpeg-dev liblmdb-dev libpng-dev zlib1g-dev pkg-config
-          dataset-fashion-mnist openclipart-png fonts-noto-color-emoji)
+          dataset-fashion-mnist openclipart-png fonts-noto-color-emoji
+          # the web page test drives headless Chromium (Tests/KestrelServerTests/WebPageTests.swift)
+          chromium)
 
 missing=()
 for p in "${packages[@]}"; do
