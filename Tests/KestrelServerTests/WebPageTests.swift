@@ -66,9 +66,8 @@ final class WebPageTests: XCTestCase {
         }
         let fixture = try ServerFixture.make()
         let logger = Logger(label: "web-page-test")
-        let responder = FallbackResponder(service: fixture.service,
-                                          primary: KestrelHTTP.makeRouter(service: fixture.service, logger: logger))
-        let app = Application(responder: responder, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
+        let router = KestrelHTTP.makeRouter(service: fixture.service, logger: logger)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), logger: logger)
 
         let image = Fixtures.repoRoot.appendingPathComponent("samples/images/circles/red_circle.png")
         let imageBytes = try Data(contentsOf: image)
@@ -100,7 +99,7 @@ final class WebPageTests: XCTestCase {
                                          truncated: truncated.path, clickedID: clicked.id, pastedID: pastedID,
                                          work: fixture.directory)
             let seen = try await Self.onThread { try session.run() }
-            print("web page test: image drop by \(seen.dropMethod); fallback routes used: \(responder.used.withLockedValue { $0.sorted() })")
+            print("web page test: image drop by \(seen.dropMethod)")
 
             // Text query: the same items in the same order, with their scores.
             XCTAssertEqual(seen.text.map(\.id), textAPI.map(\.id), "tiles for \"\(Self.query)\" vs the API")
