@@ -93,6 +93,8 @@ func runSynthIndex(args: [String]) throws {
         progress(String(format: "synth-index: %d / %d items stored (%.1f s)", start + n, items, Date().timeIntervalSince(tAdd)))
     }
     let stored = Date().timeIntervalSince(tAdd)
+    // As `kestrel index add` does: tuning also measures the model's generic text prompts.
+    try catalog.setTuningQueries(try embedder.tuningQueries())
     progress("synth-index: building the index (\(indexType))...")
     let report = try catalog.rebuildIndex(spec: indexType == "auto" ? nil : indexType)
     print("synth-index: \(items) items (\(captions.count) centres, noise \(noise), noise rank \(rank), seed \(seed)) in \(out)")
