@@ -98,7 +98,10 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]),
 
         .executableTarget(
-            name: "kestrel-bench", dependencies: ["KestrelEngine"], path: "Sources/kestrel-bench"),
+            name: "kestrel-bench", dependencies: ["KestrelEngine", "KestrelLoadSupport"], path: "Sources/kestrel-bench"),
+        // Load generation over loopback HTTP (a keep-alive POSIX-socket client, the closed-loop runner,
+        // synthetic queries): shared by `kestrel-bench load` and the server's load test. No dependencies.
+        .target(name: "KestrelLoadSupport", path: "Sources/KestrelLoadSupport"),
 
         // Test support: tiny configs, temp dirs, assert-close helpers, fixture paths.
         .target(name: "KestrelTestSupport", dependencies: [], path: "Sources/KestrelTestSupport"),
@@ -116,6 +119,6 @@ let package = Package(
         .testTarget(name: "KestrelEvaluationTests", dependencies: ["KestrelEvaluation", "KestrelTestSupport"]),
         .testTarget(
             name: "KestrelServerTests",
-            dependencies: ["KestrelServer", "KestrelTestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
+            dependencies: ["KestrelServer", "KestrelTestSupport", "KestrelLoadSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]),
     ]
 )
