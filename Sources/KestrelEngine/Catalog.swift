@@ -48,6 +48,9 @@ public final class Catalog: @unchecked Sendable {
     private var storedSpecIsUnusable = false
     /// Extra tuning queries (row-major, `store.identity.dimension` floats each; see `setTuningQueries`).
     private var extraTuningQueries: [Float] = []
+    /// The index file as it was when this catalog last read it or decided not to (nil: there
+    /// was none); `refresh` loads it again only when it changes.
+    private var seenIndexFile: FileStatus?
     private let state = NSLock()
     /// Serialises changes to the index (catch-up, adds, removals, rebuild, save).
     private let changes = NSRecursiveLock()
@@ -197,6 +200,8 @@ public final class Catalog: @unchecked Sendable {
         extraTuningQueries = Catalog.recordedTuningQueries(store)
         let url = Catalog.indexPath(dir)
         guard loadIndex else { return }
+        // Taken before the file is read: a file replaced after this is seen as new by `refresh`.
+        seenIndexFile = try? FileSystem.status(url)
         guard FileSystem.exists(url) else {
             try catchUp()
             return
@@ -380,6 +385,8 @@ public final class Catalog: @unchecked Sendable {
     }
 
     /// Applies the store's changes since the index was last saved. Returns how many were applied.
+    /// A writable catalog saves the index afterwards; a read-only one changes nothing on disk (the
+    /// changes live in memory only).
     @discardableResult
     public func catchUp() throws -> Int {
         try changes.withLock {
@@ -387,36 +394,113 @@ public final class Catalog: @unchecked Sendable {
             let log = try store.changes(since: index.coveredSequence)
             guard !log.isEmpty else { return 0 }
             if !index.isTrained { try rebuildIndex(); return log.count }
-            var added: [Int64] = [], vectors: [Float] = [], removed: [Int64] = []
-            // Net effect per id: the last change wins.
-            var last: [UInt64: Change.Kind] = [:]
-            for c in log { last[c.id] = c.kind }
-            for (id, kind) in last.sorted(by: { $0.key < $1.key }) {
-                // A present id is removed first; if it is still stored it is re-added below.
-                if index.contains(Int64(id)) { removed.append(Int64(id)) }
-                if kind == .removed { continue }
-                if let v = try store.vector(id: id) { added.append(Int64(id)); vectors += v }
-            }
-            if !removed.isEmpty { try index.remove(ids: removed) }
-            // An HNSW index cannot be trained as it grows; past the planner's thresholds a
-            // rebuild (at the end of an ingest) moves it to the planned type.
-            if !added.isEmpty { try index.add(ids: added, vectors: vectors) }
-            // What was read, not the store's latest: a writer sharing this catalog may have logged more since.
-            index.coveredSequence = log[log.count - 1].sequence
+            try apply(log, to: index)
             if lock != nil { try saveIndex() }
             return log.count
         }
     }
 
+    /// Applies `log` (changes read from the store, oldest first) to `index`, which must be trained.
+    private func apply(_ log: [Change], to index: VectorIndex) throws {
+        guard let newest = log.last else { return }
+        var added: [Int64] = [], vectors: [Float] = [], removed: [Int64] = []
+        // Net effect per id: the last change wins.
+        var last: [UInt64: Change.Kind] = [:]
+        for c in log { last[c.id] = c.kind }
+        for (id, kind) in last.sorted(by: { $0.key < $1.key }) {
+            // A present id is removed first; if it is still stored it is re-added below.
+            if index.contains(Int64(id)) { removed.append(Int64(id)) }
+            if kind == .removed { continue }
+            if let v = try store.vector(id: id) { added.append(Int64(id)); vectors += v }
+        }
+        if !removed.isEmpty { try index.remove(ids: removed) }
+        // An HNSW index cannot be trained as it grows; past the planner's thresholds a
+        // rebuild (at the end of an ingest) moves it to the planned type.
+        if !added.isEmpty { try index.add(ids: added, vectors: vectors) }
+        // What was read, not the store's latest: a writer sharing this catalog may have logged more since.
+        index.coveredSequence = newest.sequence
+    }
+
+    /// What `refresh` did.
+    public enum Refresh: Sendable, Equatable {
+        /// Nothing had changed.
+        case unchanged
+        /// This many entries of the store's change log were applied to the index in memory.
+        case caughtUp(changes: Int)
+        /// The index file had been replaced by one of another build (a rebuild by another
+        /// process: another type, factory or tuning): it was loaded, caught up from the change
+        /// log and swapped in. `factory` is the new index's.
+        case reloaded(factory: String)
+    }
+
+    /// Takes in what another process wrote, for a catalog opened read-only beside a writer (a
+    /// server while `kestrel index add`, `remove` or `rebuild` runs): the store's newer changes
+    /// are applied to the index in memory (`catchUp`), and when `index.faiss` was replaced by a
+    /// build this index is not (another factory, tuning or search parameters in its header: a
+    /// rebuild), the new file is loaded outside any lock, caught up from the log, and swapped
+    /// in under the catalog's lock; searches keep using the old index object until the swap.
+    /// Nothing is written. A replaced file that cannot be used (damaged, or another store's) is
+    /// reported once through `warn`, and the index in memory goes on following the log.
+    /// A writable catalog owns the file: for it this is `catchUp`.
+    /// Throws store errors (`StoreError`) and index errors while applying changes.
+    @discardableResult
+    public func refresh() throws -> Refresh {
+        if lock == nil, let replaced = try replacedIndexFile() { return replaced }
+        let n = try catchUp()
+        return n == 0 ? .unchanged : .caughtUp(changes: n)
+    }
+
+    /// For `refresh`: loads and swaps in `index.faiss` when it was replaced by another build;
+    /// nil when there was nothing to load.
+    private func replacedIndexFile() throws -> Refresh? {
+        let url = Catalog.indexPath(location)
+        guard let stamp = try? FileSystem.status(url), stamp != state.withLock({ seenIndexFile }) else { return nil }
+        // The type recorded with the store may have changed with the file (`rebuild --index-type`).
+        let spec = Catalog.usableSpec(store, warn: { _ in })
+        state.withLock {
+            seenIndexFile = stamp
+            storedSpec = spec
+        }
+        let current = index
+        guard let info = try? VectorIndex.inspect(at: url) else {
+            warn("\(url) was replaced by a file that cannot be read as an index; searching the index in memory, caught up from the store")
+            return nil
+        }
+        // The same build saved again (after an `index add`): the log brings the same changes.
+        guard info.factory != current.factory || info.tuning != current.tuning
+            || info.searchParameters != current.searchParameters || info.storeID != current.storeID else { return nil }
+        let loaded: VectorIndex
+        do {
+            loaded = try VectorIndex.load(from: url)
+        } catch let error as IndexError {
+            warn("\(error.reason); searching the index in memory, caught up from the store")
+            return nil
+        }
+        return try changes.withLock { () -> Refresh? in
+            if let problem = try mismatch(loaded) {
+                warn("\(url) was replaced by a file that does not belong to this store (\(problem)); searching the index in memory, caught up from the store")
+                return nil
+            }
+            guard loaded.isTrained else { return nil }
+            try apply(try store.changes(since: loaded.coveredSequence), to: loaded)
+            state.withLock { self.current = loaded }
+            return .reloaded(factory: loaded.factory)
+        }
+    }
+
     /// Adds freshly stored items to the index (the store already holds them); the index is saved
     /// by the caller from time to time, and at worst caught up from the log at the next open.
+    /// An index that is not trained yet (an approximate type with nothing to train on) cannot
+    /// take vectors: it is built from the store instead (`catchUp`), so that it covers them.
     public func indexAdded(ids: [UInt64], vectors: [Float], coveredSequence: UInt64) throws {
         try changes.withLock {
             let index = self.index
-            if index.isTrained {
-                if !ids.isEmpty { try index.add(ids: ids.map { Int64($0) }, vectors: vectors) }
-                index.coveredSequence = coveredSequence
+            guard index.isTrained else {
+                try catchUp()
+                return
             }
+            if !ids.isEmpty { try index.add(ids: ids.map { Int64($0) }, vectors: vectors) }
+            index.coveredSequence = coveredSequence
         }
     }
 

@@ -224,6 +224,49 @@ public enum FileSystem {
         do { try rename(temp, to: path) } catch { try? removeFile(temp); throw error }
     }
 
+    /// Writes `data` to `path` durably: to a new temporary file next to it (`.<name>.tmp`; a
+    /// leftover of an earlier crash there is removed first), every byte written, the file
+    /// fsynced and closed, renamed over `path`, and the folder fsynced, so that once this returns
+    /// the file and its name survive a crash or a power cut. On failure `path` is as it was and
+    /// the temporary file is gone. The temporary file is created exclusively (never through a
+    /// link planted at its name). Throws `FileError` naming the step that failed.
+    public static func writeFileDurably(_ data: [UInt8], to path: FilePathBytes, mode: mode_t = 0o644) throws {
+        let folder = path.parent
+        let temp = folder.appending(Array(".".utf8) + path.lastComponent + Array(".tmp".utf8))
+        try? removeFile(temp)
+        guard let fd = temp.withCString({ open($0, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode) }) else {
+            throw FileError.notFound(path: path)
+        }
+        guard fd >= 0 else { throw failure(temp, "create") }
+        var written: FileError?
+        var done = 0
+        while done < data.count {
+            let n = data.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { written = n < 0 ? failure(temp, "write") : .system(path: temp, operation: "write", code: EIO, message: "no byte was written"); break }
+            done += n
+        }
+        if written == nil, fsync(fd) != 0 { written = failure(temp, "fsync") }
+        // Closed exactly once, whatever happened: after close(2) fails the descriptor is released
+        // anyway, and closing it again could close another thread's file.
+        if close(fd) != 0, written == nil { written = failure(temp, "close") }
+        if let written {
+            try? removeFile(temp)
+            throw written
+        }
+        do { try rename(temp, to: path) } catch { try? removeFile(temp); throw error }
+        try syncDirectory(folder)
+    }
+
+    /// fsync(2) of folder `path`: the entries made or removed in it (a rename, an unlink, a new
+    /// file) reach the disk. Throws `FileError` (`.notFound` for a missing folder).
+    public static func syncDirectory(_ path: FilePathBytes) throws {
+        guard let fd = path.withCString({ open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) else { throw FileError.notFound(path: path) }
+        guard fd >= 0 else { throw failure(path, "open the folder") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw failure(path, "fsync the folder") }
+    }
+
     /// Calls `body` with the whole content of the regular file `path`, mapped read-only (no copy
     /// in memory: for large files such as an index). A FIFO, a folder or a device is refused by
     /// kind before anything is read.

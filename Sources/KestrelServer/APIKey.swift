@@ -32,9 +32,8 @@ public struct APIKey: Sendable {
     /// is set but empty, or when the file cannot be read or holds no key on its first line.
     public static func load(environment: [String: String] = ProcessInfo.processInfo.environment,
                             file: String?) throws -> String? {
-        let variable = environment[environmentVariable]
-        if variable != nil, file != nil { throw APIKeyError.twoSources }
-        if let variable {
+        try requireOneSource(environment: environment, file: file)
+        if let variable = environment[environmentVariable] {
             let key = variable.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !key.isEmpty else { throw APIKeyError.empty(source: "$\(environmentVariable)") }
             return key
@@ -55,6 +54,13 @@ public struct APIKey: Sendable {
         return key
     }
 
+    /// Throws `APIKeyError.twoSources` when both `$KESTREL_API_KEY` and a key file are given
+    /// (`kestrel serve` checks it with its options, before anything is read).
+    public static func requireOneSource(environment: [String: String] = ProcessInfo.processInfo.environment,
+                                        file: String?) throws {
+        if environment[environmentVariable] != nil, file != nil { throw APIKeyError.twoSources }
+    }
+
     /// `KESTREL_API_KEY`.
     public static let environmentVariable = "KESTREL_API_KEY"
 
@@ -72,15 +78,18 @@ public struct APIKey: Sendable {
 
     public static let apiKeyHeader = HTTPField.Name("X-API-Key")!
 
+    /// The answer to a write on a server that does not write (`SearchService.isWritable` false).
+    public static let readOnly = APIError(
+        .forbidden, code: "read_only",
+        "this server is read-only (started without an API key, $\(environmentVariable) or --api-key-file, or over an index"
+            + " opened for reading): items cannot be added or removed")
+
     /// Checks a write request's credentials before its body is read. Throws `APIError`: 403
-    /// `read_only` when the server has no key, 401 `unauthorized` when the request presents none
+    /// `read_only` when the server takes no writes (`key` nil), 401 `unauthorized` when the request presents none
     /// (answer it with `challenge`, which adds `WWW-Authenticate: Bearer`), 403 `forbidden` when
     /// it presents another.
     public static func authorize(_ headers: HTTPFields, key: APIKey?) throws {
-        guard let key else {
-            throw APIError(.forbidden, code: "read_only",
-                           "this server is read-only: it was started without an API key ($\(environmentVariable) or --api-key-file), so items cannot be added or removed")
-        }
+        guard let key else { throw readOnly }
         guard let presented = presented(in: headers), !presented.isEmpty else {
             throw APIError(.unauthorized, code: "unauthorized",
                            "this endpoint needs the API key: send \"Authorization: Bearer KEY\" or \"X-API-Key: KEY\"")

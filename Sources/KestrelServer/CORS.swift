@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// Cross-origin access for browsers, off by default (`ServerConfiguration.corsOrigins` empty: no
@@ -8,8 +9,10 @@ import Hummingbird
 /// whose `Origin` is exactly one of them goes through Hummingbird's `CORSMiddleware`: preflights
 /// (`OPTIONS`) are answered 204 with the allowed methods (GET, POST, DELETE, HEAD, OPTIONS) and
 /// headers (Accept, Authorization, Content-Type, Origin, X-API-Key), and other answers carry
-/// `Access-Control-Allow-Origin: <that origin>` and `Vary: Origin`. Any other origin gets no
-/// CORS header. Credentials (cookies) are never allowed; the API key is a header.
+/// `Access-Control-Allow-Origin: <that origin>` and `Vary: Origin`. Any other origin (or none)
+/// gets no CORS header, but still `Vary: Origin`: the answer depends on the origin, so a shared
+/// cache must not hand it to a page from a listed origin (nor the reverse). Credentials (cookies)
+/// are never allowed; the API key is a header.
 public struct AllowedOriginsCORS<Context: RequestContext>: RouterMiddleware {
     let origins: Set<String>
     let cors: CORSMiddleware<Context>
@@ -23,8 +26,13 @@ public struct AllowedOriginsCORS<Context: RequestContext>: RouterMiddleware {
     }
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let origin = request.headers[.origin], origins.contains(origin) else { return try await next(request, context) }
-        return try await cors.handle(request, context: context, next: next)
+        if let origin = request.headers[.origin], origins.contains(origin) {
+            return try await cors.handle(request, context: context, next: next)
+        }
+        var response = try await next(request, context)
+        let varies = response.headers[values: .vary].contains { $0.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "origin" } }
+        if !varies { response.headers.append(HTTPField(name: .vary, value: "Origin")) }
+        return response
     }
 
     /// Adds the middleware to `router` when `origins` is not empty. Call it before any route is

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 /// Builds the service's router and application. Routes (all JSON, errors as `APIError`):
@@ -15,14 +16,16 @@ public enum KestrelHTTP {
     public typealias Context = BasicRequestContext
 
     /// The router with every route. Middlewares, outermost first: `MetricsMiddleware` (metrics and
-    /// the request log, for every route and for unmatched ones), `ErrorMiddleware` (every error as
-    /// JSON, 404/405 for unknown routes or methods). Routes wrap their handlers in
+    /// the request log, for every route and for unmatched ones), `AllowedOriginsCORS` (only with
+    /// `corsOrigins`), `CloseEarlyRefusals` (401, 403 and 413 end their connection),
+    /// `ErrorMiddleware` (every error as JSON, 404/405 for unknown routes or methods). Routes wrap their handlers in
     /// `Deadline.wrap(service)` for the request deadline.
     public static func makeRouter(service: SearchService, logger: Logger) -> Router<Context> {
         let router = Router(context: Context.self)
         let routeMethods = RouteMethods()
         router.add(middleware: MetricsMiddleware(service: service, logger: logger))
         AllowedOriginsCORS.install(on: router, origins: service.configuration.corsOrigins)
+        router.add(middleware: CloseEarlyRefusals())
         router.add(middleware: ErrorMiddleware(service: service, routes: routeMethods, logger: logger))
         OperationsRoutes.register(on: router, service: service)
         WebPageRoutes.register(on: router, service: service)
@@ -38,14 +41,21 @@ public enum KestrelHTTP {
     }
 
     /// The application, listening on `configuration.host:port` (port 0: any free port; the bound
-    /// one is passed to `onServerRunning`).
+    /// one is passed to `onServerRunning`). HTTP/1.1; a connection idle for
+    /// `configuration.idleTimeout` seconds (no request part arriving while none is being
+    /// answered: a stalled request head or body too) is closed, and one answered with
+    /// `Connection: close` is ended once that answer is sent (`CloseAfterResponseHandler`).
     public static func makeApplication(service: SearchService, logger: Logger,
                                        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol {
         let router = makeRouter(service: service, logger: logger)
         let c = service.configuration
+        let http1 = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [CloseAfterResponseHandler()],
+            idleTimeout: .nanoseconds(Int64((max(0.001, c.idleTimeout) * 1e9).rounded())))
         return Application(
             router: router,
+            server: .http1(configuration: http1),
             configuration: .init(address: .hostname(c.host, port: c.port), serverName: "kestrel"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? c.port) },
             logger: logger)

@@ -17,5 +17,9 @@ public struct ServerConfiguration: Sendable {
     public var batchWindow: Double = 0.002
     /// Most texts the batcher sends to the text tower at once.
     public var maxEncoderBatch = 32
+    /// Seconds a connection may go without receiving anything (while no request of it is being
+    /// answered) before the server closes it (`--idle-timeout`): an idle keep-alive connection, or
+    /// one whose request head or body stalls (a slow-headers client holding connections open).
+    public var idleTimeout: Double = 30
     public init() {}
 }

@@ -6,19 +6,21 @@ import KestrelEngine
 /// Every change runs on one serial queue of its own, one after another, so writes never
 /// interleave and never occupy the threads searches run on (NIO's blocking pool): a slow upload
 /// (a large image to decode, a disk that is slow to fsync) delays the writes behind it, never a
-/// search. The catalog swaps nothing under a search; adding one vector to the index takes the
-/// index's write lock for the length of that add only.
+/// search. Searches wait only while the index itself changes: adding one vector takes the index's
+/// write lock for that add (about as long as one search); a removal also compacts the index under
+/// that lock, which on a large index holds searches for a moment.
 ///
 /// Durability: an upload is answered only after (1) its bytes are in `DIR/uploads/<sha256>.<ext>`,
 /// fsynced and renamed, with the folder fsynced, and (2) the store transaction that records the
 /// item (path, hash, size, vector, metadata) has committed (LMDB syncs at commit). The index is
-/// updated in memory at once and saved by `IndexSaver` every few seconds; after a crash the next
+/// updated in memory at once and saved by `IndexSaver` (at most every 30 s); after a crash the next
 /// open catches the index up from the store's change log (`Catalog.open`), so an acknowledged
 /// item is never lost and the store and index agree again.
 public final class UploadStore: Sendable {
     public let service: SearchService
     public let folder: UploadFolder
-    /// The key write requests must present; nil when the server has none (read-only).
+    /// The key write requests must present; nil when the service is not writable
+    /// (`SearchService.isWritable`).
     public let key: APIKey?
     /// One queue for the process: two writers over one catalog (two routers) still take turns.
     private static let queue = DispatchQueue(label: "kestrel.writes")
@@ -26,8 +28,9 @@ public final class UploadStore: Sendable {
     /// transaction (tests hold a write there to show searches do not wait for it).
     let beforeStore: (@Sendable () -> Void)?
 
-    /// The writer for `service`, requiring `service.configuration.apiKey` (none, or an empty
-    /// one: every write is answered 403 `read_only`).
+    /// The writer for `service`, requiring `service.configuration.apiKey`. When the service is
+    /// not writable (`SearchService.isWritable`: no key, an empty one, or a catalog opened
+    /// read-only) every write is answered 403 `read_only`.
     public convenience init(service: SearchService) {
         self.init(service: service, beforeStore: nil)
     }
@@ -35,7 +38,7 @@ public final class UploadStore: Sendable {
     init(service: SearchService, beforeStore: (@Sendable () -> Void)?) {
         self.service = service
         folder = UploadFolder(indexFolder: service.catalog.location)
-        key = service.configuration.apiKey.flatMap { try? APIKey($0) }
+        key = service.isWritable ? service.configuration.apiKey.flatMap { try? APIKey($0) } : nil
         self.beforeStore = beforeStore
     }
 
@@ -75,9 +78,7 @@ public final class UploadStore: Sendable {
     }
 
     private func requireWritable() throws {
-        guard service.catalog.isWritable else {
-            throw APIError(.forbidden, code: "read_only", "this server opened its index read-only; items cannot be added or removed")
-        }
+        guard service.isWritable else { throw APIKey.readOnly }
     }
 
     private func addNow(_ bytes: [UInt8], metadata: String?) throws -> Added {
@@ -95,8 +96,8 @@ public final class UploadStore: Sendable {
         let prepared: PreparedImage
         do {
             prepared = try embedder.prepare(bytes: bytes, name: "the uploaded image")
-        } catch {
-            throw UploadStore.imageError(error)
+        } catch let error as ImageError {
+            throw ErrorMapping.apiError(for: error, limits: service.configuration.limits)
         }
         let vector = try embedder.embedPixels([prepared.pixels]).data
         let file = try folder.write(bytes, contentHash: hash, kind: kind)
@@ -149,26 +150,6 @@ public final class UploadStore: Sendable {
                            + " differ from those the index's vectors were made with (the server log names them)")
         }
     }
-
-    /// An image that could not be decoded as a client's mistake: a pixel count past the limit is
-    /// 400 `limit_exceeded` naming `image_pixels`; anything else about the image, 400 `bad_image`.
-    static func imageError(_ error: Error) -> Error {
-        switch error {
-        case ImageError.tooManyPixels(_, let w, let h, let limit):
-            let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
-            return APIError.overLimit("image_pixels", limit, "the image header claims \(w)x\(h)"
-                                      + (overflow ? "" : " = \(pixels)") + " pixels, more than the limit of \(limit)")
-        case ImageError.resizedTooLarge(let w, let h, let limit):
-            return APIError.overLimit("image_pixels", limit,
-                                      "resized for the model, the image would be \(w)x\(h) pixels, more than the limit of \(limit)")
-        case ImageError.unreadable, ImageError.badConfig:
-            return error  // the server's own problem, not the image's
-        case let e as ImageError:
-            return APIError.badRequest("bad_image", "\(e)")
-        default:
-            return error
-        }
-    }
 }
 
 extension UploadStore {
@@ -176,21 +157,27 @@ extension UploadStore {
     public static let maxNameScalars = 256
 
     /// The metadata an upload stores, from its multipart fields: `metadata` must be a JSON
-    /// object (anything else: 400 `bad_request` naming the field); `name` (a display name, never
-    /// a path: at most `maxNameScalars` scalars, no control characters) is stored in it as
-    /// `"name"` unless the object already has one. nil when neither is given.
+    /// object as search `filters` read it (`JSONValue`, Foundation's `JSONDecoder`: what is stored
+    /// is what a filter compares with), and every number in it must survive that reading exactly:
+    /// finite, and an integer no larger in magnitude than 2^53 (a larger one would be stored as
+    /// a neighbouring value and match filters for other numbers). Anything else: 400
+    /// `bad_request` naming the field. `name` (a display name, never a path: at most
+    /// `maxNameScalars` scalars, no control characters) is stored in it as `"name"` unless the
+    /// object already has one. nil when neither is given.
     public static func metadataText(fields: [String: String]) throws -> String? {
-        var object: [String: Any]?
+        var object: [String: JSONValue]?
         var text = fields["metadata"]
         if let given = text {
-            let parsed: Any
-            do {
-                parsed = try JSONSerialization.jsonObject(with: Data(given.utf8), options: [])
-            } catch {
+            if let number = inexactNumber(in: given) {
+                throw APIError.badRequest("bad_request", "the field \"metadata\" holds the number \(number.prefix(40)), which a"
+                                          + " 64-bit float cannot hold exactly (numbers must be finite, integers at most 2^53 in magnitude):"
+                                          + " send it as a string")
+            }
+            guard let parsed = JSONValue.parse(given) else {
                 throw APIError.badRequest("bad_request", "the field \"metadata\" is not valid JSON: it must be a JSON object")
             }
-            guard let dictionary = parsed as? [String: Any] else {
-                throw APIError.badRequest("bad_request", "the field \"metadata\" must be a JSON object ({\"key\": value, ...})")
+            guard case .object(let dictionary) = parsed else {
+                throw APIError.badRequest("bad_request", "the field \"metadata\" must be a JSON object ({\"key\": value, ...}), got \(parsed.typeName)")
             }
             object = dictionary
         }
@@ -203,11 +190,47 @@ extension UploadStore {
             }
             if object?["name"] == nil {
                 var merged = object ?? [:]
-                merged["name"] = name
-                let data = try JSONSerialization.data(withJSONObject: merged, options: [.sortedKeys, .withoutEscapingSlashes])
-                text = String(decoding: data, as: UTF8.self)
+                merged["name"] = .string(name)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                text = String(decoding: try encoder.encode(JSONValue.object(merged)), as: UTF8.self)
             }
         }
         return text
+    }
+
+    /// The first number token of the JSON text `json` that a `Double` does not hold exactly (not
+    /// finite, or an integer past 2^53 in magnitude), or nil. Strings are skipped.
+    static func inexactNumber(in json: String) -> Substring? {
+        let utf8 = json.utf8
+        var i = utf8.startIndex
+        var inString = false, escaped = false
+        while i < utf8.endIndex {
+            let c = utf8[i]
+            if inString {
+                if escaped { escaped = false } else if c == UInt8(ascii: "\\") { escaped = true } else if c == UInt8(ascii: "\"") { inString = false }
+                i = utf8.index(after: i)
+                continue
+            }
+            if c == UInt8(ascii: "\"") {
+                inString = true
+                i = utf8.index(after: i)
+                continue
+            }
+            guard c == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) else {
+                i = utf8.index(after: i)
+                continue
+            }
+            let start = i
+            while i < utf8.endIndex, "0123456789+-.eE".utf8.contains(utf8[i]) { i = utf8.index(after: i) }
+            let token = json[start..<i]
+            if !token.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }) {
+                // An integer: exact in a Double up to 2^53 (a larger one rounds to a neighbour).
+                guard let integer = Int64(token), integer.magnitude <= 1 << 53 else { return token }
+            } else if let value = Double(token), !value.isFinite {
+                return token  // 1e400: no Double holds it
+            }
+        }
+        return nil
     }
 }

@@ -13,8 +13,10 @@ struct ServeCommand: ParsableCommand {
             and GET /openapi.json. Write endpoints (POST /v1/items, DELETE /v1/items/ID) need an API
             key, from $KESTREL_API_KEY or the first line of --api-key-file; with a key the index is
             opened for writing (no other writer may run), without one the service is read-only.
-            An upload is answered only once its file and its store record are on disk. SIGTERM or
-            SIGINT: the requests in flight are answered, the index is saved, and the exit status is 0.
+            Without a key, changes another process makes to the index (kestrel index add, remove,
+            rebuild) are taken in every 2 seconds. An upload is answered only once its file and its
+            store record are on disk. SIGTERM or SIGINT: the requests in flight are answered, the
+            index is saved, and the exit status is 0.
             """)
 
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
@@ -24,6 +26,8 @@ struct ServeCommand: ParsableCommand {
     @Option(name: .long, help: "File whose first line is the API key for the write endpoints (or set $KESTREL_API_KEY).")
     var apiKeyFile: String?
     @Option(name: .long, parsing: .unconditional, help: "Largest request body, bytes.") var maxBodyBytes = ServerLimits().maxBodyBytes
+    @Option(name: .long, parsing: .unconditional, help: "Largest JSON request body (search, embed...), bytes.")
+    var maxJSONBodyBytes = ServerLimits().maxJSONBodyBytes
     @Option(name: .long, parsing: .unconditional, help: "Largest image, width x height as its header claims (checked before decoding).")
     var maxImagePixels = ServerLimits().maxImagePixels
     @Option(name: .long, parsing: .unconditional, help: "Largest k (results per search).") var maxK = ServerLimits().maxK
@@ -39,6 +43,12 @@ struct ServeCommand: ParsableCommand {
     var batchWindow = ServerConfiguration().batchWindow
     @Option(name: .long, parsing: .unconditional, help: "Most text queries sent to the text tower at once.")
     var maxEncoderBatch = ServerConfiguration().maxEncoderBatch
+    @Option(name: .long, parsing: .unconditional,
+            help: "Seconds a connection may stay idle, or a request head or body stall, before it is closed.")
+    var idleTimeout = ServerConfiguration().idleTimeout
+    @Option(name: .long, parsing: .unconditional,
+            help: "With a key: least seconds between saves of the index file (when it changed; and at shutdown).")
+    var indexSaveInterval = Double(IndexSaver.defaultInterval.components.seconds)
     @Flag(name: .long, help: "Put query text in the request log (never image bytes). Default: no query text is logged.")
     var logQueries = false
 
@@ -46,6 +56,7 @@ struct ServeCommand: ParsableCommand {
     /// a typo from turning a limit off).
     static let bounds: [(option: String, range: ClosedRange<Int>)] = [
         ("--max-body-bytes", 1...(Int(Int32.max))),
+        ("--max-json-body-bytes", 1...(Int(Int32.max))),
         ("--max-image-pixels", 1...(1 << 40)),
         ("--max-k", 1...1_000_000),
         ("--max-query-characters", 1...1_000_000),
@@ -58,7 +69,7 @@ struct ServeCommand: ParsableCommand {
         guard !host.isEmpty, !host.contains(where: \.isWhitespace) else { throw ValidationError("--host needs an address or host name, got '\(host)'") }
         if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
         if apiKeyFile == "" { throw ValidationError("--api-key-file needs a file name; '' names none") }
-        for ((option, range), value) in zip(Self.bounds, [maxBodyBytes, maxImagePixels, maxK, maxQueryCharacters, maxBatch])
+        for ((option, range), value) in zip(Self.bounds, [maxBodyBytes, maxJSONBodyBytes, maxImagePixels, maxK, maxQueryCharacters, maxBatch])
         where !range.contains(value) {
             throw ValidationError("\(option) must be \(range.lowerBound)...\(range.upperBound), got \(value)")
         }
@@ -68,14 +79,18 @@ struct ServeCommand: ParsableCommand {
         guard batchWindow.isFinite, batchWindow >= 0, batchWindow <= 1 else {
             throw ValidationError("--batch-window must be a number of seconds from 0 to 1, got \(batchWindow)")
         }
+        guard idleTimeout.isFinite, idleTimeout >= 1, idleTimeout <= 3600 else {
+            throw ValidationError("--idle-timeout must be a number of seconds from 1 to 3600, got \(idleTimeout)")
+        }
+        guard indexSaveInterval.isFinite, indexSaveInterval >= 1, indexSaveInterval <= 86_400 else {
+            throw ValidationError("--index-save-interval must be a number of seconds from 1 to 86400, got \(indexSaveInterval)")
+        }
         guard (1...1024).contains(maxEncoderBatch) else { throw ValidationError("--max-encoder-batch must be 1...1024, got \(maxEncoderBatch)") }
         for origin in corsOrigins where !Self.isOrigin(origin) {
             throw ValidationError("--cors-origin must be an origin, scheme://host[:port] with scheme http or https and no path"
                                   + " (e.g. https://app.example.com), got '\(Console.field(origin))'")
         }
-        if ProcessInfo.processInfo.environment[APIKey.environmentVariable] != nil, apiKeyFile != nil {
-            throw ValidationError("\(APIKeyError.twoSources)")
-        }
+        do { try APIKey.requireOneSource(file: apiKeyFile) } catch { throw ValidationError("\(error)") }
     }
 
     /// `http(s)://host[:port]`, as a browser sends it in `Origin`.
@@ -90,6 +105,7 @@ struct ServeCommand: ParsableCommand {
     var limits: ServerLimits {
         var l = ServerLimits()
         l.maxBodyBytes = maxBodyBytes
+        l.maxJSONBodyBytes = maxJSONBodyBytes
         l.maxImagePixels = maxImagePixels
         l.maxK = maxK
         l.maxQueryCharacters = maxQueryCharacters
@@ -108,13 +124,8 @@ struct ServeCommand: ParsableCommand {
             }
             // A key means writes: the writer lock is taken, so no `kestrel index add` runs beside the server.
             let catalog = try Catalog.open(dir, writable: key != nil, warn: { Console.warning($0) })
+            // At the catalog's orientation, precision and JPEG decoding, as uploads must be embedded.
             let embedder = try makeEmbedder(catalog)
-            if key != nil {
-                // Uploads must be embedded as the stored images were.
-                try catalog.requireOrientation(embedder.preprocessor.decoder.orientation)
-                try catalog.requirePrecision(embedder.model.precision)
-                if let recorded = catalog.jpegDecoding { try catalog.requireJPEGDecoding(recorded) }
-            }
             var configuration = ServerConfiguration()
             configuration.host = host
             configuration.port = port
@@ -124,22 +135,16 @@ struct ServeCommand: ParsableCommand {
             configuration.logQueries = logQueries
             configuration.batchWindow = batchWindow
             configuration.maxEncoderBatch = maxEncoderBatch
+            configuration.idleTimeout = idleTimeout
             let service = try SearchService(catalog: catalog, embedder: embedder, configuration: configuration)
             let logger = Logger(label: "kestrel.serve")
             let shownHost = host.contains(":") ? "[\(host)]" : host
-            let mode = key == nil ? "read-only" : "writable"
-            let done = DispatchSemaphore(value: 0)
-            let failure = LockedBox<Error?>(nil)
-            Task {
-                do {
-                    try await ServeLifecycle.run(service: service, logger: logger) { bound in
-                        Console.say("serving \(catalog.location.description) (\(mode)) on http://\(shownHost):\(bound)/")
-                    }
-                } catch { failure.value = error }
-                done.signal()
+            let mode = service.isWritable ? "writable" : "read-only"
+            // ArgumentParser's root command here is synchronous (Kestrel.main): this blocks until the server stops.
+            try ServeLifecycle.runBlocking(service: service, logger: logger,
+                                           saveInterval: .milliseconds(Int64((indexSaveInterval * 1000).rounded()))) { bound in
+                Console.say("serving \(catalog.location.description) (\(mode)) on http://\(shownHost):\(bound)/")
             }
-            done.wait()
-            if let error = failure.value { throw error }
         }
     }
 
@@ -159,16 +164,5 @@ struct ServeCommand: ParsableCommand {
             folder = recorded
         }
         return try SearchService.makeEmbedder(modelDirectory: URL(fileURLWithPath: folder), catalog: catalog, limits: limits)
-    }
-}
-
-/// A value shared between a task and the thread that waits for it.
-final class LockedBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var stored: T
-    init(_ value: T) { stored = value }
-    var value: T {
-        get { lock.lock(); defer { lock.unlock() }; return stored }
-        set { lock.lock(); stored = newValue; lock.unlock() }
     }
 }

@@ -23,6 +23,9 @@ final class ServeCommandTests: XCTestCase {
             (["--cors-origin", "example.com"], "--cors-origin"), (["--cors-origin", "https://a.example/path"], "--cors-origin"),
             (["--cors-origin", "*"], "--cors-origin"), (["--host", ""], "--host"), (["--api-key-file", ""], "--api-key-file"),
             (["--index", ""], "--index"), (["--model", ""], "--model"),
+            (["--max-json-body-bytes", "0"], "--max-json-body-bytes"), (["--idle-timeout", "0"], "--idle-timeout"),
+            (["--idle-timeout", "inf"], "--idle-timeout"), (["--index-save-interval", "0.5"], "--index-save-interval"),
+            (["--index-save-interval", "nan"], "--index-save-interval"),
         ]
         for (extra, option) in cases {
             let r = try Kestrel.run(["serve", "--index", index.path, "--port", "0"] + extra)

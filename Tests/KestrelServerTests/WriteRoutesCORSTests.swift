@@ -49,10 +49,15 @@ final class WriteRoutesCORSTests: XCTestCase {
                 let search = try await client.execute(uri: "/v1/search", method: .post, headers: Self.preflight(stranger),
                                                       body: ByteBuffer(string: #"{"text":"red","k":1}"#))
                 XCTAssertNil(search.headers[.accessControlAllowOrigin], stranger)
+                // The answer depends on the origin: shared caches must keep them apart.
+                XCTAssertTrue(search.headers[values: .vary].contains { $0.lowercased().contains("origin") }, "\(stranger): \(search.headers)")
                 let options = try await client.execute(uri: "/v1/items", method: .options, headers: Self.preflight(stranger))
                 XCTAssertNil(options.headers[.accessControlAllowOrigin], stranger)
                 XCTAssertNotEqual(options.status, .noContent, stranger)
             }
+            let noOrigin = try await client.execute(uri: "/v1/search", method: .post, body: ByteBuffer(string: #"{"text":"red","k":1}"#))
+            XCTAssertNil(noOrigin.headers[.accessControlAllowOrigin])
+            XCTAssertEqual(noOrigin.headers[values: .vary].filter { $0.lowercased().contains("origin") }.count, 1, "\(noOrigin.headers)")
         }
     }
 }

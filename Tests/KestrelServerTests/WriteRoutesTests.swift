@@ -6,6 +6,7 @@ import KestrelEngine
 @testable import KestrelServer
 import KestrelTestSupport
 import Logging
+import ServiceLifecycle
 import XCTest
 
 /// `POST /v1/items` and `DELETE /v1/items/{id}` in-process, with the key: what is stored, where
@@ -121,6 +122,48 @@ final class WriteRoutesTests: XCTestCase {
         }
         XCTAssertEqual(try fixture.catalog.store.count, count)
         XCTAssertFalse(FileManager.default.fileExists(atPath: fixture.directory.appendingPathComponent("uploads").path))
+    }
+
+    /// Metadata is read as search filters read it: numbers a 64-bit float does not hold exactly
+    /// are refused (they would be stored as another value); what is stored, a filter finds.
+    func testMetadataNumbersMustBeExactAndStoredMetadataMatchesFilters() async throws {
+        let fixture = try writableFixture()
+        let count = try fixture.catalog.store.count
+        let app = KestrelHTTP.makeApplication(service: fixture.service, logger: Logger(label: "test"))
+        try await app.test(.router) { client in
+            let png = TinyPNG.solid(width: 17, height: 19, red: 3, green: 140, blue: 90)
+            for bad in [#"{"n": 1e400}"#, #"{"n": -1e400}"#, #"{"id": 9007199254740993}"#, #"{"a": [1, {"b": 123456789012345678901234}]}"#] {
+                let answer = try await client.uploadMultipart(png, fields: ["metadata": bad], key: WriteRoutesTests.key)
+                XCTAssertEqual(answer.status, .badRequest, "\(bad): \(answer.text)")
+                XCTAssertEqual(answer.errorCode, "bad_request")
+                XCTAssertTrue(answer.errorMessage.contains("metadata"), answer.errorMessage)
+            }
+            XCTAssertEqual(try fixture.catalog.store.count, count)
+            // Exact numbers (2^53 itself, fractions, exponents) and number-like text in strings are fine.
+            let good = #"{"n": 9007199254740992, "x": 0.25, "e": 2.5e3, "s": "1e400 \"9007199254740993\"", "neg": -7}"#
+            let added = try await client.uploadMultipart(png, fields: ["metadata": good], key: WriteRoutesTests.key)
+            XCTAssertEqual(added.status, .created, added.text)
+            let id = try XCTUnwrap(added.json["id"] as? Int)
+            for filter in [#"{"n": 9007199254740992}"#, #"{"x": 0.25, "neg": -7}"#, #"{"e": 2500}"#, #"{"s": "1e400 \"9007199254740993\""}"#] {
+                let search = try await client.execute(uri: "/v1/search", method: .post,
+                                                      body: ByteBuffer(string: #"{"text":"green","k":5,"filters":\#(filter)}"#))
+                XCTAssertEqual(search.status, .ok, search.text)
+                let ids = (search.json["results"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int }
+                XCTAssertEqual(ids, [id], "\(filter): \(search.text)")
+            }
+        }
+    }
+
+    /// `DELETE /v1/items/{id}` shares its pattern with `GET /v1/items/{id}`: another method on
+    /// it is 405 naming both.
+    func testItemRouteMethodsAreListedTogether() async throws {
+        let fixture = try writableFixture()
+        let app = KestrelHTTP.makeApplication(service: fixture.service, logger: Logger(label: "test"))
+        try await app.test(.router) { client in
+            let answer = try await client.send(.patch, "/v1/items/1", key: WriteRoutesTests.key)
+            XCTAssertEqual(answer.status, .methodNotAllowed, answer.text)
+            XCTAssertEqual(answer.headers[.allow], "DELETE, GET")
+        }
     }
 
     func testBadImageIs400AndLeavesNoFile() async throws {
@@ -319,6 +362,26 @@ final class WriteRoutesTests: XCTestCase {
         let reopened = try Catalog.open(fixture.directory)
         XCTAssertTrue(reopened.index.contains(Int64(unsaved.id)))
         XCTAssertEqual(reopened.index.count, try reopened.store.count)
+    }
+
+    /// The saver does not rewrite the index on every change: with its interval not yet passed,
+    /// an upload lives in the store and in memory only; graceful shutdown saves it.
+    func testIndexSaverSavesAtMostEveryIntervalAndAtShutdown() async throws {
+        let fixture = try writableFixture()
+        XCTAssertEqual(IndexSaver(catalog: fixture.catalog).interval, .seconds(30))
+        let saver = IndexSaver(catalog: fixture.catalog, interval: .seconds(3600))
+        let group = ServiceGroup(configuration: .init(services: [saver], logger: Logger(label: "test")))
+        let running = Task { try await group.run() }
+        let added = try await UploadStore(service: fixture.service).add(TinyPNG.solid(width: 29, height: 31, red: 9, green: 9, blue: 200),
+                                                                         metadata: nil)
+        XCTAssertTrue(saver.hasUnsavedChanges)
+        XCTAssertFalse(try VectorIndex.load(from: Catalog.indexURL(fixture.directory)).contains(Int64(added.id)))
+        await group.triggerGracefulShutdown()
+        try await running.value
+        XCTAssertFalse(saver.hasUnsavedChanges)
+        let saved = try VectorIndex.load(from: Catalog.indexURL(fixture.directory))
+        XCTAssertTrue(saved.contains(Int64(added.id)))
+        XCTAssertEqual(saved.coveredSequence, try fixture.catalog.store.lastSequence)
     }
 }
 

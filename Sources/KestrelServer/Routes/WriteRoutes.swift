@@ -37,7 +37,7 @@ enum WriteRoutes {
             let path = PathText(added.path)
             return jsonResponse(Added(id: added.id, duplicate: added.duplicate, path: path.text, path_bytes: path.base64), status: .created)
         })
-        router.delete("/v1/items/:id", use: Deadline.wrap(service) { request, context -> Response in
+        router.delete("/v1/items/{id}", use: Deadline.wrap(service) { request, context -> Response in
             if let denied = try denial(request, context, writer) { return denied }
             let id = try QueryParsing.itemID(context.parameters.get("id"))
             try await writer.remove(id: id)
