@@ -51,6 +51,10 @@ struct ServeCommand: ParsableCommand {
     var indexSaveInterval = Double(IndexSaver.defaultInterval.components.seconds)
     @Flag(name: .long, help: "Put query text in the request log (never image bytes). Default: no query text is logged.")
     var logQueries = false
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
+        "Kernel threads per request (the towers' products and row kernels), 1 to \(BenchCommand.maxThreads).",
+        discussion: "Default 1: requests run side by side on the blocking pool, one per core, which served 236 against 164-189 req/s with all cores per request (docs/benchmarks.md, \"Service\")."))
+    var threads = 1
 
     /// Bounds of the numeric options (a limit of 0 would refuse everything; the upper bounds keep
     /// a typo from turning a limit off).
@@ -78,6 +82,9 @@ struct ServeCommand: ParsableCommand {
         }
         guard batchWindow.isFinite, batchWindow >= 0, batchWindow <= 1 else {
             throw ValidationError("--batch-window must be a number of seconds from 0 to 1, got \(batchWindow)")
+        }
+        guard (1...BenchCommand.maxThreads).contains(threads) else {
+            throw ValidationError("--threads must be 1...\(BenchCommand.maxThreads), got \(threads)")
         }
         guard idleTimeout.isFinite, idleTimeout >= 1, idleTimeout <= 3600 else {
             throw ValidationError("--idle-timeout must be a number of seconds from 1 to 3600, got \(idleTimeout)")
@@ -122,6 +129,7 @@ struct ServeCommand: ParsableCommand {
                 throw CommandFailure(message: "the index folder \(dir.description) does not exist; create an index with"
                                      + " `kestrel index add --index \(dir.description) --model MODEL PATH...`")
             }
+            Kernels.threads = threads
             // A key means writes: the writer lock is taken, so no `kestrel index add` runs beside the server.
             let catalog = try Catalog.open(dir, writable: key != nil, warn: { Console.warning($0) })
             // At the catalog's orientation, precision and JPEG decoding, as uploads must be embedded.
