@@ -75,7 +75,7 @@ public enum ErrorMapping {
         case .notFound: return APIError(.notFound, code: "not_found", "no such route (see GET /openapi.json)")
         case .methodNotAllowed: return APIError(.methodNotAllowed, code: "method_not_allowed", "this route does not take that method")
         case .contentTooLarge:
-            return APIError.tooLarge("body_bytes", limits.maxBodyBytes, "the request body is larger than the limit of \(limits.maxBodyBytes) bytes")
+            return APIError.bodyTooLarge("body_bytes", limits.maxBodyBytes)
         case .unsupportedMediaType: return APIError(.unsupportedMediaType, code: "unsupported_media_type", e.body ?? "unsupported content type")
         default:
             if (400..<500).contains(e.status.code) {

@@ -35,13 +35,13 @@ enum WriteRoutes {
             let metadata = try UploadStore.metadataText(fields: upload.fields)
             let added = try await writer.add(upload.bytes, metadata: metadata)
             let path = PathText(added.path)
-            return jsonResponse(Added(id: added.id, duplicate: added.duplicate, path: path.text, path_bytes: path.base64), status: .created)
+            return try jsonResponse(Added(id: added.id, duplicate: added.duplicate, path: path.text, path_bytes: path.base64), status: .created)
         })
         router.delete("/v1/items/:id", use: Deadline.wrap(service) { request, context -> Response in
             if let denied = try denial(request, context, writer) { return denied }
             let id = try QueryParsing.itemID(context.parameters.get("id"))
             try await writer.remove(id: id)
-            return jsonResponse(Removed(id: id, removed: true))
+            return try jsonResponse(Removed(id: id, removed: true))
         })
     }
 
