@@ -109,7 +109,7 @@ private struct JSONParser {
     }
 
     mutating func literal(_ word: StaticString) throws {
-        let n = word.utf8CodeUnitsCount
+        let n = word.utf8CodeUnitCount
         guard bytes.count - i >= n else { throw fail("unexpected end of the text") }
         for k in 0..<n where bytes[i + k] != word.utf8Start[k] { throw fail("unexpected character") }
         i += n

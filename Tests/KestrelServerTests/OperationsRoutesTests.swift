@@ -82,7 +82,7 @@ final class OperationsRoutesTests: XCTestCase {
             let api = ErrorMapping.apiError(for: error, limits: limits)
             XCTAssertEqual(api.status, .internalServerError, "\(error)")
             XCTAssertEqual(api.code, "internal")
-            XCTAssertFalse(api.json.contains("secret"), api.json)
+            XCTAssertFalse(api.description.contains("secret"), api.description)
         }
         let client: [(Error, HTTPResponse.Status, String, String?)] = [
             (ImageError.tooManyPixels(path: secret, width: 100_000, height: 100_000, limit: 50), .badRequest, "limit_exceeded", "image_pixels"),
@@ -98,7 +98,7 @@ final class OperationsRoutesTests: XCTestCase {
             XCTAssertEqual(api.status, status, "\(error)")
             XCTAssertEqual(api.code, code, "\(error)")
             XCTAssertEqual(api.limit?.name, limit)
-            XCTAssertFalse(api.json.contains("secret"), api.json)
+            XCTAssertFalse(api.description.contains("secret"), api.description)
         }
     }
 
