@@ -64,7 +64,10 @@ final class ItemsRoutesTests: XCTestCase {
     func testAThumbnailOfAFileDamagedOnTheServerIs404AndCachedOnesStay() async throws {
         let folder = Fixtures.temporaryDirectory("kestrel-thumbs")
         let file = folder.appendingPathComponent("kept.png")
-        try Data(try Kit.sample("circles/red_circle.png")).write(to: file)
+        // A picture of its own (not a byte copy of a sample, which would be the same item).
+        var rgb = try ImageDecoder().decode(bytes: Kit.sample("circles/red_circle.png"), name: "x")
+        for i in 0..<min(30, rgb.pixels.count) { rgb.pixels[i] = rgb.pixels[i] &+ 7 }
+        try Data(try PNGEncoder.encode(pixels: rgb.pixels, width: rgb.width, height: rgb.height, channels: 3)).write(to: file)
         let fixture = try ServerFixture.make()
         _ = try Ingestor(catalog: fixture.catalog, embedder: fixture.embedder).run([FilePathBytes(folder.path)])
         let path = try XCTUnwrap(try fixture.catalog.store.paths().first { $0.lossyString.hasSuffix("/kept.png") })
