@@ -51,15 +51,20 @@ public enum Deadline {
                  "the request took longer than the limit of \(timeout) seconds; try a smaller request")
     }
 
+    /// A check run before the body is read (an API key): a response to answer instead, or nil to
+    /// go on; what it throws is the answer.
+    public typealias Precheck<Output> = @Sendable (Request, KestrelHTTP.Context) throws -> Output?
+
     /// `handler` bounded by `timeout` seconds (no bound when it is not a positive finite number),
-    /// its body read first under `bodyLimit` (name, bytes).
+    /// its body read first under `bodyLimit` (name, bytes), after `precheck`.
     public static func wrap<Output: ResponseGenerator & Sendable>(
         timeout: Double, bodyLimit: (name: String, value: Int) = ("body_bytes", ServerLimits().maxBodyBytes),
-        sleep: @escaping Sleep = taskSleep,
+        sleep: @escaping Sleep = taskSleep, precheck: Precheck<Output>? = nil,
         _ handler: @escaping @Sendable (Request, KestrelHTTP.Context) async throws -> Output
     ) -> @Sendable (Request, KestrelHTTP.Context) async throws -> Output {
         let bounded = timeout.isFinite && timeout > 0
         return { request, context in
+            if let precheck, let answer = try precheck(request, context) { return answer }
             let clock = ContinuousClock()
             let start = clock.now
             var request = request
@@ -77,13 +82,14 @@ public enum Deadline {
     }
 
     /// `handler` bounded by the service's `limits.requestTimeout`, its body read under the limit
-    /// of `body` (uploads: `body_bytes`; JSON: `json_body_bytes`).
+    /// of `body` (uploads: `body_bytes`; JSON: `json_body_bytes`) once `precheck` (if any) let
+    /// the request through.
     public static func wrap<Output: ResponseGenerator & Sendable>(
-        _ service: SearchService, body: BodyKind = .upload,
+        _ service: SearchService, body: BodyKind = .upload, precheck: Precheck<Output>? = nil,
         _ handler: @escaping @Sendable (Request, KestrelHTTP.Context) async throws -> Output
     ) -> @Sendable (Request, KestrelHTTP.Context) async throws -> Output {
         let limits = service.configuration.limits
-        return wrap(timeout: limits.requestTimeout, bodyLimit: body.limit(limits), handler)
+        return wrap(timeout: limits.requestTimeout, bodyLimit: body.limit(limits), precheck: precheck, handler)
     }
 
     /// Whether the request may carry a body (GET and HEAD are not read).
