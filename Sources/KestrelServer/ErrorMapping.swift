@@ -12,6 +12,8 @@ import Logging
 /// the index, the model, a file the server cannot read) is 500 `internal` with a message that names
 /// the kind of failure only: no file-system path of the server. The full error goes to the log.
 public enum ErrorMapping {
+    /// The `APIError` a client gets for `error`: the one mapping of `ImageError`, `EngineError`,
+    /// store, index and model errors to HTTP answers (write routes use it too).
     public static func apiError(for error: Error, limits: ServerLimits) -> APIError {
         switch error {
         case let e as APIError:

@@ -4,9 +4,9 @@ import Foundation
 /// type can be checked and named in a 400, and metadata filters compare values exactly).
 ///
 /// Request bodies and stored metadata are read with `JSONValue.parse`, a single pass over the
-/// UTF-8 bytes (RFC 8259; nesting at most `maxDepth`); the `Decodable` conformance exists for
-/// callers that decode it inside other types and is not used by the routes.
-public enum JSONValue: Codable, Equatable, Sendable {
+/// UTF-8 bytes (RFC 8259; nesting at most `maxDepth`), not with `JSONDecoder` (which could only
+/// find a value's type by trying each in turn).
+public enum JSONValue: Encodable, Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -16,16 +16,6 @@ public enum JSONValue: Codable, Equatable, Sendable {
 
     /// Deepest nesting of arrays and objects `parse` accepts.
     public static let maxDepth = 128
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.singleValueContainer()
