@@ -21,10 +21,13 @@ public enum ErrorMapping {
         case let e as ImageError:
             switch e {
             case .tooManyPixels(_, let w, let h, let limit):
-                return APIError.overLimit("image_pixels", limit,
-                                          "the image is \(w)x\(h) = \(w * h) pixels; the limit is \(limit)")
+                // The header's sizes are the client's: their product may not fit an Int.
+                let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
+                return APIError.overLimit("image_pixels", limit, "the image header claims \(w)x\(h)"
+                                          + (overflow ? "" : " = \(pixels)") + " pixels, more than the limit of \(limit)")
             case .resizedTooLarge(let w, let h, let limit):
-                return APIError.overLimit("image_pixels", limit, "the image would be resized to \(w)x\(h); the limit is \(limit) pixels")
+                return APIError.overLimit("image_pixels", limit,
+                                          "resized for the model, the image would be \(w)x\(h) pixels, more than the limit of \(limit)")
             case .empty:
                 return APIError.badRequest("empty_image", "the image holds no bytes")
             case .truncated(_, let d):
