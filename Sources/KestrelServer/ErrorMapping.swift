@@ -12,6 +12,8 @@ import Logging
 /// the index, the model, a file the server cannot read) is 500 `internal` with a message that names
 /// the kind of failure only: no file-system path of the server. The full error goes to the log.
 public enum ErrorMapping {
+    /// The `APIError` a client gets for `error`: the one mapping of `ImageError`, `EngineError`,
+    /// store, index and model errors to HTTP answers (write routes use it too).
     public static func apiError(for error: Error, limits: ServerLimits) -> APIError {
         switch error {
         case let e as APIError:
@@ -19,10 +21,13 @@ public enum ErrorMapping {
         case let e as ImageError:
             switch e {
             case .tooManyPixels(_, let w, let h, let limit):
-                return APIError.overLimit("image_pixels", limit,
-                                          "the image is \(w)x\(h) = \(w * h) pixels; the limit is \(limit)")
+                // The header's sizes are the client's: their product may not fit an Int.
+                let (pixels, overflow) = w.multipliedReportingOverflow(by: h)
+                return APIError.overLimit("image_pixels", limit, "the image header claims \(w)x\(h)"
+                                          + (overflow ? "" : " = \(pixels)") + " pixels, more than the limit of \(limit)")
             case .resizedTooLarge(let w, let h, let limit):
-                return APIError.overLimit("image_pixels", limit, "the image would be resized to \(w)x\(h); the limit is \(limit) pixels")
+                return APIError.overLimit("image_pixels", limit,
+                                          "resized for the model, the image would be \(w)x\(h) pixels, more than the limit of \(limit)")
             case .empty:
                 return APIError.badRequest("empty_image", "the image holds no bytes")
             case .truncated(_, let d):
@@ -75,7 +80,7 @@ public enum ErrorMapping {
         case .notFound: return APIError(.notFound, code: "not_found", "no such route (see GET /openapi.json)")
         case .methodNotAllowed: return APIError(.methodNotAllowed, code: "method_not_allowed", "this route does not take that method")
         case .contentTooLarge:
-            return APIError.tooLarge("body_bytes", limits.maxBodyBytes, "the request body is larger than the limit of \(limits.maxBodyBytes) bytes")
+            return APIError.bodyTooLarge("body_bytes", limits.maxBodyBytes)
         case .unsupportedMediaType: return APIError(.unsupportedMediaType, code: "unsupported_media_type", e.body ?? "unsupported content type")
         default:
             if (400..<500).contains(e.status.code) {

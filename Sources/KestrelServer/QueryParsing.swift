@@ -3,90 +3,34 @@ import Hummingbird
 import KestrelEngine
 import NIOCore
 
-/// A JSON value as a request sent it (bodies and metadata are read into this, so every field's
-/// type can be checked and named in a 400, and metadata filters compare values exactly).
-public enum JSONValue: Codable, Equatable, Sendable {
-    case null
-    case bool(Bool)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    public init(from decoder: Decoder) throws {
-        let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let d = try? c.decode(Double.self) { self = .number(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.singleValueContainer()
-        switch self {
-        case .null: try c.encodeNil()
-        case .bool(let b): try c.encode(b)
-        case .number(let d):
-            if d == d.rounded(), abs(d) < 9.0e15 { try c.encode(Int64(d)) } else { try c.encode(d) }
-        case .string(let s): try c.encode(s)
-        case .array(let a): try c.encode(a)
-        case .object(let o): try c.encode(o)
-        }
-    }
-
-    /// The JSON type's name, for messages.
-    var typeName: String {
-        switch self {
-        case .null: return "null"
-        case .bool: return "a boolean"
-        case .number: return "a number"
-        case .string: return "a string"
-        case .array: return "an array"
-        case .object: return "an object"
-        }
-    }
-
-    /// Parses a JSON text (nil for text that is not JSON).
-    static func parse(_ text: String) -> JSONValue? {
-        try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-    }
-}
-
 /// Reading and checking request values: JSON bodies, query-string parameters and path ids.
 /// Every failure is an `APIError` naming the field (400 `bad_request`), the limit (400
 /// `limit_exceeded`) or the id (400 `bad_id`).
 enum QueryParsing {
-    /// The request's JSON body as an object. 413 past `maxBodyBytes`; 415 for a Content-Type that
-    /// is not JSON; 400 `bad_request` for a body that is not UTF-8, not JSON, or not an object.
+    /// The request's JSON body as an object. 413 past `maxJSONBodyBytes` (`json_body_bytes`); 415
+    /// for a Content-Type that is not JSON; 400 `bad_request` for a body that is not UTF-8, not
+    /// JSON, or not an object.
     static func jsonObject(_ request: Request, limits: ServerLimits) async throws -> [String: JSONValue] {
-        let contentType = request.headers[.contentType] ?? ""
-        let media = contentType.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        let media = HeaderValue(request.headers[.contentType]).essence
         guard media.isEmpty || media == "application/json" || media.hasSuffix("+json") else {
-            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", "send the body as application/json, not \(media)")
+            throw APIError(.unsupportedMediaType, code: "unsupported_media_type", "send the body as application/json, not \(media.prefix(80))")
         }
-        let bytes = try await collectBody(request, limits: limits)
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw APIError.badRequest("bad_request", "the body is not UTF-8 text")
-        }
-        guard let value = JSONValue.parse(text) else {
-            throw APIError.badRequest("bad_request", "the body is not valid JSON")
+        let body = try await Deadline.readBody(request, limit: Deadline.BodyKind.json.limit(limits), timeout: nil)
+        let value: JSONValue
+        do {
+            value = try body.withUnsafeReadableBytes { raw in
+                guard String(validating: raw, as: UTF8.self) != nil else {
+                    throw APIError.badRequest("bad_request", "the body is not UTF-8 text")
+                }
+                return try JSONValue.parse(bytes: raw)
+            }
+        } catch let e as JSONValue.ParseError {
+            throw APIError.badRequest("bad_request", "the body is not valid JSON: \(e)")
         }
         guard case .object(let object) = value else {
             throw APIError.badRequest("bad_request", "the body must be a JSON object, not \(value.typeName)")
         }
         return object
-    }
-
-    /// The whole body, up to `maxBodyBytes` (413 naming `body_bytes` past it).
-    static func collectBody(_ request: Request, limits: ServerLimits) async throws -> [UInt8] {
-        do {
-            return Array(buffer: try await request.body.collect(upTo: limits.maxBodyBytes))
-        } catch is NIOTooManyBytesError {
-            throw APIError.tooLarge("body_bytes", limits.maxBodyBytes,
-                                    "the request body is larger than the limit of \(limits.maxBodyBytes) bytes")
-        }
     }
 
     /// Throws 400 `bad_request` when the object has fields other than `allowed`.
@@ -192,5 +136,29 @@ struct PathText: Sendable {
     init(_ path: FilePathBytes) {
         text = path.lossyString
         base64 = path.isValidUTF8 ? nil : Data(path.bytes).base64EncodedString()
+    }
+}
+
+/// A header value of the form `type/subtype; name=value; name="value"` (Content-Type,
+/// Content-Disposition): its first token lower-cased and its parameters (names lower-cased,
+/// quotes removed). The one parser of such headers in the server.
+struct HeaderValue: Sendable {
+    /// `type/subtype` (or `form-data`), lower-cased; empty when there is no header.
+    var essence: String
+    var parameters: [String: String]
+
+    init(_ header: String?) {
+        let pieces = (header ?? "").split(separator: ";", omittingEmptySubsequences: false)
+        essence = pieces.first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        var parameters: [String: String] = [:]
+        for piece in pieces.dropFirst() {
+            let kv = piece.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard kv.count == 2 else { continue }
+            var v = kv[1]
+            if v.count >= 2, v.hasPrefix("\""), v.hasSuffix("\"") { v = String(v.dropFirst().dropLast()) }
+            let key = kv[0].lowercased()
+            if parameters[key] == nil { parameters[key] = v }
+        }
+        self.parameters = parameters
     }
 }

@@ -21,6 +21,12 @@ public final class SearchService: Sendable {
     public let metrics: ServerMetrics
     /// Batches concurrent text queries for the text tower and caches their vectors.
     public let textBatcher: TextBatcher
+    /// Near-duplicate links, computed in the background once per index version (`/v1/duplicates`).
+    public let duplicates: DuplicateFinder
+    /// Zero-shot classifiers by (labels, templates): a repeated label request costs no text-tower work.
+    let classifiers = LockedState(LRUCache<[[String]], ZeroShotClassifier>(capacity: 64))
+    /// Encoded PNG thumbnails by (content hash, size).
+    let thumbnails = LockedState(LRUCache<ThumbnailKey, [UInt8]>(capacity: 256))
 
     /// `catalog` must have been made by `embedder`'s model (throws the store's identity error
     /// otherwise: two models' embeddings are never mixed).
@@ -35,13 +41,17 @@ public final class SearchService: Sendable {
         self.metrics = metrics
         textBatcher = TextBatcher(
             window: configuration.batchWindow, maxBatch: configuration.maxEncoderBatch,
-            embed: { texts in
-                let t = try embedder.embedTexts(texts)
-                let d = t.lastDim
-                return (0..<texts.count).map { Array(t.data[($0 * d)..<(($0 + 1) * d)]) }
-            },
-            offload: { work in try await NIOThreadPool.singleton.runIfActive(work) },
+            embed: { texts in try Self.textRows(embedder, texts) },
+            offload: { work in try await Self.offload(work) },
             onBatch: { metrics.recordEncoderBatch(size: $0) })
+        duplicates = DuplicateFinder(catalog: catalog)
+    }
+
+    /// The unit vectors of `texts`, one row per text, in order (blocking: the text tower).
+    public static func textRows(_ embedder: Embedder, _ texts: [String]) throws -> [[Float]] {
+        let t = try embedder.embedTexts(texts)
+        let d = t.lastDim
+        return (0..<texts.count).map { Array(t.data[($0 * d)..<(($0 + 1) * d)]) }
     }
 
     /// The embedder a server uses for `catalog`: the model in `modelDirectory`, run at the
@@ -69,9 +79,34 @@ public final class SearchService: Sendable {
         }
     }
 
-    /// Runs blocking work on NIO's blocking pool.
+    /// Runs blocking work on NIO's blocking pool. Throws `CancellationError` without running it
+    /// when the calling task is cancelled before the work starts (a request answered 503 stops
+    /// costing).
     public func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await NIOThreadPool.singleton.runIfActive(body)
+        try await Self.offload { _ in try body() }
+    }
+
+    /// Runs blocking work on NIO's blocking pool; `body` gets a check to call between its steps,
+    /// which throws `CancellationError` once the calling task is cancelled.
+    public func offload<T: Sendable>(checking body: @escaping @Sendable (_ check: CancellationCheck) throws -> T) async throws -> T {
+        try await Self.offload(body)
+    }
+
+    static func offload<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await offload { _ in try body() }
+    }
+
+    static func offload<T: Sendable>(_ body: @escaping @Sendable (CancellationCheck) throws -> T) async throws -> T {
+        try Task.checkCancellation()
+        let check = CancellationCheck()
+        return try await withTaskCancellationHandler {
+            try await NIOThreadPool.singleton.runIfActive {
+                try check()
+                return try body(check)
+            }
+        } onCancel: {
+            check.cancel()
+        }
     }
 
     /// Whether the index covers every change in the store (`/readyz`).
@@ -79,3 +114,18 @@ public final class SearchService: Sendable {
         try catalog.index.coveredSequence >= catalog.store.lastSequence
     }
 }
+
+/// Whether the task that handed work to the blocking pool has been cancelled: calling it throws
+/// `CancellationError` once it has.
+public final class CancellationCheck: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cancelled = false
+    public init() {}
+    public func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+    public var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+    /// Throws `CancellationError` when cancelled.
+    public func callAsFunction() throws { if isCancelled { throw CancellationError() } }
+}
+
+/// A thumbnail cache key.
+struct ThumbnailKey: Hashable, Sendable { var contentHash: String; var size: Int }

@@ -6,8 +6,9 @@ import Foundation
 public struct ServerLimits: Sendable, Equatable {
     /// Largest request body, bytes (`--max-body-bytes`; uploads included). Name: `body_bytes`.
     public var maxBodyBytes = 32 << 20
-    /// Largest JSON request body, bytes (`--max-json-body-bytes`; search, embed and other JSON
-    /// routes). Name: `body_bytes`.
+    /// Largest JSON request body, bytes (`--max-json-body-bytes`; `POST /v1/search`,
+    /// `POST /v1/embed/text`). Rejected from `Content-Length` before reading when it says more.
+    /// Name: `json_body_bytes`.
     public var maxJSONBodyBytes = 1 << 20
     /// Largest image, width x height as its header claims, checked before decoding
     /// (`--max-image-pixels`). Name: `image_pixels`.

@@ -6,17 +6,25 @@ import Foundation
 /// miss it waits in a queue: the first query to arrive opens a window of `window` seconds; when
 /// the window closes, or as soon as `maxBatch` texts wait, the queued texts (identical ones once)
 /// go to `embed` as one batch, run off the event loop by `offload`, and each caller gets its own
-/// row. A failed batch fails each of its callers with the batch's error.
+/// row. A failed batch fails each of its callers with the batch's error. A caller cancelled while
+/// it waits and before its batch was sent is removed from the queue and gets `CancellationError`
+/// (a batch whose every caller left is not sent).
 public final class TextBatcher: Sendable {
     public typealias Embed = @Sendable ([String]) throws -> [[Float]]
     public typealias Offload = @Sendable (@escaping @Sendable () throws -> [[Float]]) async throws -> [[Float]]
 
     private struct Waiter {
+        var id: UInt64
         var text: String
         var continuation: CheckedContinuation<[Float], Error>
     }
     private struct State {
         var queue: [Waiter] = []
+        var nextID: UInt64 = 0
+        /// Callers with an id, not yet queued.
+        var arriving: Set<UInt64> = []
+        /// Callers cancelled before they were queued.
+        var cancelledEarly: Set<UInt64> = []
         var flushScheduled = false
         var cache = LRUCache<String, [Float]>(capacity: 1024)
         var batches = 0
@@ -46,33 +54,51 @@ public final class TextBatcher: Sendable {
     /// How many batches were sent and the largest one (texts).
     public var batchStatistics: (batches: Int, largest: Int) { state.withLock { ($0.batches, $0.largestBatch) } }
 
-    /// The unit vector of `text` (from the cache or a batch). Throws the embedder's error.
+    /// The unit vector of `text` (from the cache or a batch). Throws the embedder's error, or
+    /// `CancellationError` when the calling task is cancelled before its batch is sent.
     public func vector(for text: String) async throws -> [Float] {
         if let cached = state.withLock({ $0.cache.get(text) }) { return cached }
-        return try await withCheckedThrowingContinuation { continuation in
-            let action: FlushAction = state.withLock { s in
-                s.queue.append(Waiter(text: text, continuation: continuation))
-                if s.queue.count >= maxBatch {
-                    let batch = Array(s.queue.prefix(maxBatch))
-                    s.queue.removeFirst(batch.count)
-                    return .now(batch)
+        try Task.checkCancellation()
+        let id = state.withLock { s -> UInt64 in s.nextID += 1; s.arriving.insert(s.nextID); return s.nextID }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let action: FlushAction = state.withLock { s in
+                    s.arriving.remove(id)
+                    if s.cancelledEarly.remove(id) != nil { return .cancelled }
+                    s.queue.append(Waiter(id: id, text: text, continuation: continuation))
+                    if s.queue.count >= maxBatch {
+                        let batch = Array(s.queue.prefix(maxBatch))
+                        s.queue.removeFirst(batch.count)
+                        return .now(batch)
+                    }
+                    if !s.flushScheduled { s.flushScheduled = true; return .later }
+                    return .none
                 }
-                if !s.flushScheduled { s.flushScheduled = true; return .later }
-                return .none
-            }
-            switch action {
-            case .now(let batch): Task { await self.run(batch) }
-            case .later:
-                Task {
-                    if self.window > 0 { try? await Task.sleep(nanoseconds: UInt64(self.window * 1e9)) }
-                    await self.flush()
+                switch action {
+                case .now(let batch): Task { await self.run(batch) }
+                case .later:
+                    Task {
+                        if self.window > 0 { try? await Task.sleep(nanoseconds: UInt64(self.window * 1e9)) }
+                        await self.flush()
+                    }
+                case .none: break
+                case .cancelled: continuation.resume(throwing: CancellationError())
                 }
-            case .none: break
             }
+        } onCancel: {
+            let removed: Waiter? = state.withLock { s in
+                if let i = s.queue.firstIndex(where: { $0.id == id }) { return s.queue.remove(at: i) }
+                if s.arriving.contains(id) { s.cancelledEarly.insert(id) }   // not queued yet; a sent one is left to finish
+                return nil
+            }
+            removed?.continuation.resume(throwing: CancellationError())
         }
     }
 
-    private enum FlushAction { case now([Waiter]), later, none }
+    /// Texts waiting for a batch (not yet sent).
+    public var waiting: Int { state.withLock { $0.queue.count } }
+
+    private enum FlushAction { case now([Waiter]), later, none, cancelled }
 
     private func flush() async {
         while true {

@@ -25,12 +25,14 @@ final class BatcherTests: XCTestCase {
         }, offload: { work in try await NIOThreadPool.singleton.runIfActive(work) })
     }
 
+    /// 32 texts with at most 16 per batch and a window that never closes by itself: exactly two
+    /// batches of 16 (sent when full), each caller gets its own row.
     func testConcurrentQueriesAreBatchedAndGetTheirOwnVectors() async throws {
         let embedder = try Kit.shared().embedder
-        let texts = (0..<40).map { "query number \($0) about \(["cats", "a red circle", "the sea", "mountains at dusk"][$0 % 4])" }
+        let texts = (0..<32).map { "query number \($0) about \(["cats", "a red circle", "the sea", "mountains at dusk"][$0 % 4])" }
         let alone = try texts.map { try embedder.embedTexts([$0]).data }
         let calls = Calls()
-        let batcher = Self.batcher(embedder, calls: calls, window: 0.05, maxBatch: 16)
+        let batcher = Self.batcher(embedder, calls: calls, window: 100_000, maxBatch: 16)
         let got = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
             for (i, t) in texts.enumerated() { group.addTask { (i, try await batcher.vector(for: t)) } }
             var out = [[Float]](repeating: [], count: texts.count)
@@ -41,21 +43,20 @@ final class BatcherTests: XCTestCase {
             XCTAssertEqual(got[i].count, alone[i].count)
             for j in got[i].indices { XCTAssertEqual(got[i][j], alone[i][j], accuracy: 1e-5, "text \(i)") }
         }
-        let sizes = calls.all
-        XCTAssertEqual(sizes.reduce(0, +), 40, "\(sizes)")
-        XCTAssertGreaterThan(sizes.max() ?? 0, 1, "\(sizes)")
-        XCTAssertLessThanOrEqual(sizes.max() ?? 0, 16, "\(sizes)")
-        XCTAssertEqual(batcher.batchStatistics.batches, sizes.count)
+        XCTAssertEqual(calls.all, [16, 16])
+        XCTAssertEqual(batcher.batchStatistics.batches, 2)
+        XCTAssertEqual(batcher.batchStatistics.largest, 16)
         // Cached now: no more tower calls.
         let again = try await batcher.vector(for: texts[3])
         XCTAssertEqual(again, got[3])
-        XCTAssertEqual(calls.all.count, sizes.count)
+        XCTAssertEqual(calls.all.count, 2)
     }
 
     func testIdenticalTextsShareOneRowAndTheCacheEvictsTheOldest() async throws {
         let embedder = try Kit.shared().embedder
         let calls = Calls()
-        let batcher = Self.batcher(embedder, calls: calls, window: 0.05, maxBatch: 64, cache: 2)
+        // Eight callers fill one batch of 8 (the window never closes by itself): one text, one row.
+        let batcher = Self.batcher(embedder, calls: calls, window: 100_000, maxBatch: 8, cache: 2)
         let same = try await withThrowingTaskGroup(of: [Float].self) { group in
             for _ in 0..<8 { group.addTask { try await batcher.vector(for: "one and the same") } }
             var out: [[Float]] = []
@@ -63,19 +64,52 @@ final class BatcherTests: XCTestCase {
             return out
         }
         XCTAssertEqual(Set(same.map { $0.map(\.bitPattern) }).count, 1)
-        XCTAssertEqual(calls.all.reduce(0, +), 1, "\(calls.all)")
-        _ = try await batcher.vector(for: "second")
-        _ = try await batcher.vector(for: "third")   // evicts "one and the same"
+        XCTAssertEqual(calls.all, [1])
+        let single = Self.batcher(embedder, calls: calls, window: 0, maxBatch: 8, cache: 2)
+        _ = try await single.vector(for: "one and the same")
+        _ = try await single.vector(for: "second")
+        _ = try await single.vector(for: "third")   // evicts "one and the same"
         let before = calls.all.count
-        _ = try await batcher.vector(for: "third")
+        _ = try await single.vector(for: "third")
         XCTAssertEqual(calls.all.count, before)
-        _ = try await batcher.vector(for: "one and the same")
+        _ = try await single.vector(for: "one and the same")
         XCTAssertEqual(calls.all.count, before + 1)
     }
 
+    /// A caller cancelled while its text waits for a batch leaves the queue: it gets
+    /// `CancellationError` and its text is not embedded.
+    func testACancelledWaiterLeavesTheQueue() async throws {
+        let embedder = try Kit.shared().embedder
+        let calls = Calls()
+        let batcher = Self.batcher(embedder, calls: calls, window: 100_000, maxBatch: 3)
+        let gone = Task { try await batcher.vector(for: "the cancelled one") }
+        while batcher.waiting < 1 { await Task.yield() }
+        gone.cancel()
+        do { _ = try await gone.value; XCTFail("not cancelled") } catch is CancellationError {}
+        XCTAssertEqual(batcher.waiting, 0)
+        // Three others make the next batch; the cancelled text is not in it.
+        let others = try await withThrowingTaskGroup(of: [Float].self) { group in
+            for t in ["a", "b", "c"] { group.addTask { try await batcher.vector(for: t) } }
+            var n = 0
+            for try await v in group { XCTAssertFalse(v.isEmpty); n += 1 }
+            return n
+        }
+        XCTAssertEqual(others, 3)
+        XCTAssertEqual(calls.all, [3])
+        // A task cancelled before it asks gets CancellationError at once.
+        let early = Task { () -> [Float] in
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await batcher.vector(for: "never")
+        }
+        do { _ = try await early.value; XCTFail("not cancelled") } catch is CancellationError {}
+        XCTAssertEqual(batcher.waiting, 0)
+    }
+
     func testServiceSearchesGoThroughTheBatcher() async throws {
+        // Four per batch, a window that never closes by itself: 12 searches are 3 batches of 4.
         var configuration = ServerConfiguration()
-        configuration.batchWindow = 0.05
+        configuration.batchWindow = 100_000
+        configuration.maxEncoderBatch = 4
         let service = try Kit.service(configuration)
         try await Kit.withClient(service) { client in
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -89,8 +123,8 @@ final class BatcherTests: XCTestCase {
             }
         }
         let stats = service.textBatcher.batchStatistics
-        XCTAssertLessThan(stats.batches, 12)
-        XCTAssertGreaterThan(stats.largest, 1)
+        XCTAssertEqual(stats.batches, 3)
+        XCTAssertEqual(stats.largest, 4)
         XCTAssertTrue(service.metrics.exposition().contains("kestrel_encoder_batch_size_sum 12"))
     }
 }

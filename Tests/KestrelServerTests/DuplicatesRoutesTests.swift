@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KestrelEngine
-import KestrelServer
+@testable import KestrelServer
 import KestrelTestSupport
 import XCTest
 
@@ -48,4 +48,90 @@ final class DuplicatesRoutesTests: XCTestCase {
             }
         }
     }
+
+    /// The groups come from exact cosines of the stored vectors: the same as a brute-force pass
+    /// over every pair (the sample catalog is smaller than the neighbour count, so every pair is a
+    /// candidate).
+    func testGroupsEqualABruteForcePassOverExactCosines() async throws {
+        let f = try Kit.shared()
+        let (ids, values) = try f.catalog.store.allVectors()
+        XCTAssertLessThanOrEqual(ids.count, DuplicateFinder.neighbours)
+        let d = f.catalog.store.identity.dimension
+        let rows = (0..<ids.count).map { unit(Array(values[($0 * d)..<(($0 + 1) * d)])) }
+        var links: [DuplicateFinder.Link] = []
+        for i in ids.indices { for j in ids.indices where i < j {
+            let dot = zip(rows[i], rows[j]).reduce(Float(0)) { $0 + $1.0 * $1.1 }
+            links.append(.init(a: min(ids[i], ids[j]), b: max(ids[i], ids[j]), score: dot))
+        } }
+        links.sort { $0.score > $1.score }
+        let exact = links
+        let service = try Kit.service()
+        try await Kit.withClient(service) { client in
+            for threshold in [0.5, 0.7, 0.8, 0.9] {
+                let expected = DuplicateFinder.groups(exact, threshold: Float(threshold), limit: 100)
+                let r = try await Kit.send(client, .get, "/v1/duplicates?threshold=\(threshold)")
+                XCTAssertEqual(r.status, .ok, r.text)
+                let groups = (r.json()["groups"] as? [[String: Any]] ?? []).map { g in
+                    (((g["ids"] as? [NSNumber]) ?? []).map(\.uint64Value), (g["min_score"] as? NSNumber)?.floatValue ?? -1)
+                }
+                XCTAssertEqual(groups.map(\.0), expected.map(\.ids), "threshold \(threshold)")
+                for (g, e) in zip(groups, expected) { XCTAssertEqual(g.1, e.minScore, accuracy: 1e-4) }
+            }
+        }
+        // One computation for every threshold of this index version.
+        XCTAssertFalse(service.duplicates.isComputing)
+    }
+
+    /// While the links are computed the answer is 503 `not_ready` with Retry-After; once ready
+    /// every request of that version is answered from them (one computation), and a new version
+    /// computes again.
+    func testLinksAreComputedOncePerVersionInTheBackground() async throws {
+        let f = try Kit.shared()
+        let finder = DuplicateFinder(catalog: f.catalog)
+        let gate = Gate()
+        let computed = Counter()
+        let v1 = DuplicateFinder.Version(index: ObjectIdentifier(f.catalog.index), sequence: 1)
+        let v2 = DuplicateFinder.Version(index: ObjectIdentifier(f.catalog.index), sequence: 2)
+        let compute: (DuplicateFinder.Version) -> DuplicateFinder.Compute = { version in
+            { _ in
+                computed.add()
+                let semaphore = DispatchSemaphore(value: 0)
+                Task { try? await gate.wait(); semaphore.signal() }
+                semaphore.wait()
+                return .init(version: version, links: [.init(a: 1, b: 2, score: 0.99)])
+            }
+        }
+        let now: Deadline.Sleep = { _ in }   // the wait ends at once
+        do {
+            _ = try await finder.links(version: v1, wait: 1, sleep: now, compute: compute(v1))
+            XCTFail("answered before the computation ended")
+        } catch let e as APIError {
+            XCTAssertEqual(e.code, "not_ready")
+            XCTAssertEqual(e.status, .serviceUnavailable)
+            XCTAssertEqual(e.headers[.retryAfter], "2")
+        }
+        XCTAssertTrue(finder.isComputing)
+        // Another version while one runs: not ready at once, nothing more started.
+        do { _ = try await finder.links(version: v2, wait: 1, sleep: now, compute: compute(v2)); XCTFail("answered") }
+        catch let e as APIError { XCTAssertEqual(e.code, "not_ready") }
+        gate.open()
+        let never: Deadline.Sleep = { _ in try await Gate().wait() }
+        let links = try await finder.links(version: v1, wait: 1, sleep: never, compute: compute(v1))
+        XCTAssertEqual(links.links.count, 1)
+        _ = try await finder.links(version: v1, wait: 1, sleep: never, compute: compute(v1))
+        XCTAssertEqual(computed.value, 1)
+        while finder.isComputing { await Task.yield() }
+        let second = try await finder.links(version: v2, wait: 1, sleep: never, compute: compute(v2))
+        XCTAssertEqual(second.version, v2)
+        XCTAssertEqual(computed.value, 2)
+        XCTAssertEqual(DuplicateFinder.groups(links.links, threshold: 0.95, limit: 10), [.init(ids: [1, 2], minScore: 0.99)])
+        XCTAssertEqual(DuplicateFinder.groups(links.links, threshold: 0.995, limit: 10), [])
+    }
+}
+
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var n = 0
+    func add() { lock.lock(); n += 1; lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return n }
 }

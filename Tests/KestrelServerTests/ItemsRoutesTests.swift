@@ -58,4 +58,33 @@ final class ItemsRoutesTests: XCTestCase {
             try await Kit.send(client, .get, "/v1/items/999999/thumbnail").assertError(.notFound, "not_found")
         }
     }
+
+    /// A stored file that no longer decodes is 404 `not_found` ("can no longer be read"), never a
+    /// 400 blaming the request; thumbnails already made are served from the cache by content hash.
+    func testAThumbnailOfAFileDamagedOnTheServerIs404AndCachedOnesStay() async throws {
+        let folder = Fixtures.temporaryDirectory("kestrel-thumbs")
+        let file = folder.appendingPathComponent("kept.png")
+        // A picture of its own (not a byte copy of a sample, which would be the same item).
+        var rgb = try ImageDecoder().decode(bytes: Kit.sample("circles/red_circle.png"), name: "x")
+        for i in 0..<min(30, rgb.pixels.count) { rgb.pixels[i] = rgb.pixels[i] &+ 7 }
+        try Data(try PNGEncoder.encode(pixels: rgb.pixels, width: rgb.width, height: rgb.height, channels: 3)).write(to: file)
+        let fixture = try ServerFixture.make()
+        _ = try Ingestor(catalog: fixture.catalog, embedder: fixture.embedder).run([FilePathBytes(folder.path)])
+        let path = try XCTUnwrap(try fixture.catalog.store.paths().first { $0.lossyString.hasSuffix("/kept.png") })
+        let id = try XCTUnwrap(try fixture.catalog.store.lookup(path: path)).id
+        try await Kit.withClient(fixture.service) { client in
+            let made = try await Kit.send(client, .get, "/v1/items/\(id)/thumbnail?size=64")
+            XCTAssertEqual(made.status, .ok)
+            // The file is damaged after it was catalogued.
+            try Data("not a picture any more".utf8).write(to: file)
+            let cached = try await Kit.send(client, .get, "/v1/items/\(id)/thumbnail?size=64")
+            XCTAssertEqual(cached.status, .ok)
+            XCTAssertEqual(cached.body, made.body)
+            let fresh = try await Kit.send(client, .get, "/v1/items/\(id)/thumbnail?size=65")
+            fresh.assertError(.notFound, "not_found", mentions: "can no longer be read")
+            // Removed altogether: the same.
+            try FileManager.default.removeItem(at: file)
+            try await Kit.send(client, .get, "/v1/items/\(id)/thumbnail?size=66").assertError(.notFound, "not_found")
+        }
+    }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KestrelEngine
-import KestrelServer
+@testable import KestrelServer
 import KestrelTestSupport
 import XCTest
 
@@ -57,6 +57,45 @@ final class LabelRoutesTests: XCTestCase {
                 .assertError(.badRequest, "bad_request", mentions: "templates")
             try await Kit.upload(client, "/v1/label", image: Array("garbage".utf8), fields: [("labels", #"["cat","dog"]"#)])
                 .assertError(.badRequest, "bad_image")
+        }
+    }
+
+    /// Labels are bounded by batch_size (its real value), labels x templates by label_prompts
+    /// (shown in /v1/info); a repeated request reuses the cached classifier (no text-tower work).
+    func testLabelLimitsAndTheClassifierCache() async throws {
+        var configuration = ServerConfiguration()
+        configuration.limits.maxBatch = 3
+        let service = try Kit.service(configuration)
+        let png = try Kit.sample("circles/red_circle.png")
+        try await Kit.withClient(service) { client in
+            let four = try await Kit.upload(client, "/v1/label", image: png, fields: [("labels", #"["a","b","c","d"]"#)])
+            four.assertError(.badRequest, "limit_exceeded", limit: "batch_size")
+            XCTAssertEqual(((four.json()["error"] as? [String: Any])?["limit"] as? [String: Any])?["value"] as? Int, 3)
+            let prompts = service.configuration.limits.maxLabelPrompts
+            XCTAssertEqual(prompts, 3 * PromptTemplates.defaultEnsemble.count)
+            let info = try await Kit.send(client, .get, "/v1/info")
+            XCTAssertEqual((info.json()["limits"] as? [String: Any])?["label_prompts"] as? Int, prompts)
+            XCTAssertEqual((info.json()["limits"] as? [String: Any])?["batch_size"] as? Int, 3)
+            XCTAssertEqual(service.classifiers.withLock { $0.count }, 0)
+            let fields = [("labels", #"["circle","square"]"#), ("templates", #"["a photo of a {}.","a drawing of a {}."]"#)]
+            let first = try await Kit.upload(client, "/v1/label", image: png, fields: fields)
+            XCTAssertEqual(first.status, .ok, first.text)
+            XCTAssertEqual(service.classifiers.withLock { $0.count }, 1)
+            let again = try await Kit.upload(client, "/v1/label", image: png, fields: fields)
+            XCTAssertEqual(again.text, first.text)
+            XCTAssertEqual(service.classifiers.withLock { $0.count }, 1)
+        }
+        // labels x templates past label_prompts: batch_size 9, so label_prompts is 9 x 8 = 72 < 9 x 9.
+        var wide = ServerConfiguration()
+        wide.limits.maxBatch = 9
+        let nine = try Kit.service(wide)
+        XCTAssertEqual(nine.configuration.limits.maxLabelPrompts, 9 * PromptTemplates.defaultEnsemble.count)
+        XCTAssertLessThan(nine.configuration.limits.maxLabelPrompts, 81)
+        try await Kit.withClient(nine) { client in
+            let labels = "[" + (1...9).map { "\"class \($0)\"" }.joined(separator: ",") + "]"
+            let templates = "[" + (1...9).map { "\"picture \($0) of a {}\"" }.joined(separator: ",") + "]"
+            try await Kit.upload(client, "/v1/label", image: png, fields: [("labels", labels), ("templates", templates)])
+                .assertError(.badRequest, "limit_exceeded", limit: "label_prompts")
         }
     }
 }

@@ -73,12 +73,13 @@ final class LimitsTests: XCTestCase {
     func testBodiesPastTheLimitAre413() async throws {
         var configuration = ServerConfiguration()
         configuration.limits.maxBodyBytes = 1000
+        configuration.limits.maxJSONBodyBytes = 1000
         let service = try Kit.service(configuration)
         try await Kit.withClient(service) { client in
             try await Kit.json(client, "/v1/search", ["text": String(repeating: "a ", count: 600)])
-                .assertError(.contentTooLarge, "limit_exceeded", limit: "body_bytes")
+                .assertError(.contentTooLarge, "limit_exceeded", limit: "json_body_bytes")
             try await Kit.json(client, "/v1/embed/text", ["texts": [String(repeating: "a ", count: 600)]])
-                .assertError(.contentTooLarge, "limit_exceeded", limit: "body_bytes")
+                .assertError(.contentTooLarge, "limit_exceeded", limit: "json_body_bytes")
             // The body limit is checked before the image is looked at.
             try await Kit.upload(client, "/v1/embed/image", image: [UInt8](repeating: 0x42, count: 5000))
                 .assertError(.contentTooLarge, "limit_exceeded", limit: "body_bytes")

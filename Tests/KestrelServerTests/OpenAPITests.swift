@@ -65,16 +65,57 @@ final class OpenAPITests: XCTestCase {
         XCTAssertNotNil((items?["post"] as? [String: Any])?["security"])
     }
 
-    /// Every error code the document lists in its Error schema is one the service uses, and the
-    /// codes the routes answer are in it.
+    /// The Error schema's code list is `APIError.codes`, both ways, and every code a source file of
+    /// the server throws (`code: "x"`, `badRequest("x"`) is in it.
     func testErrorCodesAreListed() throws {
         let doc = try Self.document()
         let error = ((doc["components"] as? [String: Any])?["schemas"] as? [String: Any])?["Error"] as? [String: Any]
         let detail = ((error?["properties"] as? [String: Any])?["error"] as? [String: Any])?["properties"] as? [String: Any]
-        let codes = Set((detail?["code"] as? [String: Any])?["enum"] as? [String] ?? [])
-        for code in ["bad_request", "bad_id", "bad_image", "bad_upload", "empty_image", "limit_exceeded", "unsupported_media_type",
-                     "not_found", "method_not_allowed", "unauthorized", "forbidden", "read_only", "deadline_exceeded", "not_ready", "internal"] {
-            XCTAssertTrue(codes.contains(code), code)
+        let documented = Set((detail?["code"] as? [String: Any])?["enum"] as? [String] ?? [])
+        XCTAssertEqual(documented.subtracting(APIError.codes), [], "documented but not in APIError.codes")
+        XCTAssertEqual(APIError.codes.subtracting(documented), [], "in APIError.codes but not documented")
+        // Every code the sources name.
+        let folder = Fixtures.repoRoot.appendingPathComponent("Sources/KestrelServer")
+        let files = try XCTUnwrap(FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil))
+            .compactMap { $0 as? URL }.filter { $0.pathExtension == "swift" }
+        XCTAssertGreaterThan(files.count, 10)
+        let pattern = try NSRegularExpression(pattern: #"(?:code: |badRequest\()"([a-z_]+)""#)
+        var thrown = Set<String>()
+        for file in files {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            for m in pattern.matches(in: text, range: NSRange(text.startIndex..., in: text)) {
+                thrown.insert(String(text[Range(m.range(at: 1), in: text)!]))
+            }
         }
+        XCTAssertTrue(thrown.contains("deadline_exceeded") && thrown.contains("bad_id"), "\(thrown)")
+        XCTAssertEqual(thrown.subtracting(APIError.codes), [], "thrown but not in APIError.codes (nor the document)")
+        // The limit names /v1/info shows are the ones the Error schema lists.
+        let limitNames = Set((((detail?["limit"] as? [String: Any])?["properties"] as? [String: Any])?["name"] as? [String: Any])?["enum"] as? [String] ?? [])
+        let info = ((doc["components"] as? [String: Any])?["schemas"] as? [String: Any])?["Info"] as? [String: Any]
+        let infoLimits = (((info?["properties"] as? [String: Any])?["limits"] as? [String: Any])?["properties"] as? [String: Any]) ?? [:]
+        XCTAssertEqual(Set(infoLimits.keys).subtracting(["request_timeout_seconds"]), limitNames)
+    }
+
+    /// What the code answers beyond the common errors is documented.
+    func testSpecificAnswersAreDocumented() throws {
+        let doc = try Self.document()
+        let paths = doc["paths"] as? [String: Any] ?? [:]
+        func responses(_ path: String, _ method: String) -> [String: Any] {
+            (((paths[path] as? [String: Any])?[method] as? [String: Any])?["responses"] as? [String: Any]) ?? [:]
+        }
+        let upload = responses("/v1/items", "post")
+        XCTAssertNotNil(upload["409"], "settings_mismatch")
+        let created = ((((upload["201"] as? [String: Any])?["content"] as? [String: Any])?["application/json"] as? [String: Any])?["schema"] as? [String: Any])
+        XCTAssertNotNil((created?["properties"] as? [String: Any])?["path_bytes"])
+        for path in ["/readyz", "/v1/duplicates"] {
+            let r503 = (path == "/readyz" ? responses(path, "get") : responses(path, "get"))["503"] as? [String: Any]
+            XCTAssertNotNil((r503?["headers"] as? [String: Any])?["Retry-After"], path)
+        }
+        let schemas = (doc["components"] as? [String: Any])?["schemas"] as? [String: Any]
+        let search = (schemas?["SearchResponse"] as? [String: Any])?["properties"] as? [String: Any]
+        XCTAssertNotNil(search?["truncated"])
+        // Metadata may be any JSON value.
+        let hit = (schemas?["SearchHit"] as? [String: Any])?["properties"] as? [String: Any]
+        XCTAssertNil((hit?["metadata"] as? [String: Any])?["type"])
     }
 }

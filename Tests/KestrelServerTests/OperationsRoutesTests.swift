@@ -82,10 +82,12 @@ final class OperationsRoutesTests: XCTestCase {
             let api = ErrorMapping.apiError(for: error, limits: limits)
             XCTAssertEqual(api.status, .internalServerError, "\(error)")
             XCTAssertEqual(api.code, "internal")
-            XCTAssertFalse(api.json.contains("secret"), api.json)
+            XCTAssertFalse(api.description.contains("secret"), api.description)
         }
         let client: [(Error, HTTPResponse.Status, String, String?)] = [
             (ImageError.tooManyPixels(path: secret, width: 100_000, height: 100_000, limit: 50), .badRequest, "limit_exceeded", "image_pixels"),
+            // Sizes whose product does not fit an Int (a forged header): still a 400, no overflow trap.
+            (ImageError.tooManyPixels(path: secret, width: Int.max / 2, height: Int.max / 2, limit: 50), .badRequest, "limit_exceeded", "image_pixels"),
             (ImageError.truncated(path: secret, detail: "premature end"), .badRequest, "bad_image", nil),
             (ImageError.corrupt(path: secret, detail: "bad huffman"), .badRequest, "bad_image", nil),
             (ImageError.unsupportedFormat(path: secret, format: "gif"), .badRequest, "bad_image", nil),
@@ -98,7 +100,7 @@ final class OperationsRoutesTests: XCTestCase {
             XCTAssertEqual(api.status, status, "\(error)")
             XCTAssertEqual(api.code, code, "\(error)")
             XCTAssertEqual(api.limit?.name, limit)
-            XCTAssertFalse(api.json.contains("secret"), api.json)
+            XCTAssertFalse(api.description.contains("secret"), api.description)
         }
     }
 

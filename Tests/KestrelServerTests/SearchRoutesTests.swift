@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KestrelEngine
-import KestrelServer
+@testable import KestrelServer
 import KestrelTestSupport
 import XCTest
 
@@ -191,6 +191,36 @@ final class SearchRoutesTests: XCTestCase {
                 try await Kit.send(client, .post, "/v1/search/image?\(query)", body: png, headers: headers).assertError(.badRequest, code, limit: limit)
             }
             try await Kit.upload(client, "/v1/search/image", image: nil, fields: [("x", "y")]).assertError(.badRequest, "bad_upload")
+        }
+    }
+
+    /// A filter nothing matches: the search looks no deeper than its cap and says so with
+    /// `truncated` when the cap, not the index, ended it.
+    func testFilteredSearchDepthIsCappedAndReportsTruncation() async throws {
+        let service = try Kit.service()
+        let vector = try await service.textVector("a red circle")
+        let total = service.catalog.index.count
+        XCTAssertGreaterThan(total, 10)
+        let nothing: [String: JSONValue] = ["album": .string("no such album")]
+        // k 1 and a floor of 3: at most max(10 x 1, 3) = 10 candidates, fewer than the index holds.
+        let capped = try SearchRoutes.run(vector: vector, options: SearchOptions(k: 1), excluding: [], filters: nothing,
+                                          service: service, check: CancellationCheck(), depthFloor: 3)
+        XCTAssertEqual(capped.hits.count, 0)
+        XCTAssertTrue(capped.truncated)
+        let whole = try SearchRoutes.run(vector: vector, options: SearchOptions(k: 2), excluding: [], filters: nothing,
+                                         service: service, check: CancellationCheck())
+        XCTAssertFalse(whole.truncated)   // the cap (2048) is past the index: all of it was looked at
+        XCTAssertEqual(SearchRoutes.filterDepth(k: 5, total: 100_000), 2048)
+        XCTAssertEqual(SearchRoutes.filterDepth(k: 1000, total: 100_000), 10_000)
+        XCTAssertEqual(SearchRoutes.filterDepth(k: 5, total: 12), 12)
+        // A cancelled check stops the search.
+        let cancelled = CancellationCheck()
+        cancelled.cancel()
+        XCTAssertThrowsError(try SearchRoutes.run(vector: vector, options: SearchOptions(k: 2), excluding: [], filters: nothing,
+                                                  service: service, check: cancelled))
+        try await Kit.withClient(service) { client in
+            let r = try await Kit.json(client, "/v1/search", ["text": "a red circle", "k": 2])
+            XCTAssertEqual(r.json()["truncated"] as? Bool, false, r.text)
         }
     }
 }

@@ -10,7 +10,7 @@ enum EmbedRoutes {
     struct Image: Encodable, Sendable { var model: ModelInfo; var embedding: [Float] }
 
     static func register(on router: Router<KestrelHTTP.Context>, service: SearchService) {
-        router.post("/v1/embed/text", use: Deadline.wrap(service) { request, _ -> Response in
+        router.post("/v1/embed/text", use: Deadline.wrap(service, body: .json) { request, _ -> Response in
             let limits = service.configuration.limits
             let object = try await QueryParsing.jsonObject(request, limits: limits)
             try QueryParsing.rejectUnknown(object, allowed: ["texts"])
@@ -23,17 +23,13 @@ enum EmbedRoutes {
                 return try QueryParsing.queryText(s, field: "texts[\(i)]", limits: limits)
             }
             RequestLogNote.current?.query = texts.joined(separator: " | ")
-            let rows = try await service.offload { () -> [[Float]] in
-                let t = try service.embedder.embedTexts(texts)
-                let d = t.lastDim
-                return (0..<texts.count).map { Array(t.data[($0 * d)..<(($0 + 1) * d)]) }
-            }
-            return jsonResponse(Texts(model: ModelInfo(service.identity), embeddings: rows))
+            let rows = try await service.offload { try SearchService.textRows(service.embedder, texts) }
+            return try jsonResponse(Texts(model: ModelInfo(service.identity), embeddings: rows))
         })
         router.post("/v1/embed/image", use: Deadline.wrap(service) { request, _ -> Response in
             let upload = try await ImageUpload.read(request, limits: service.configuration.limits)
             let vector = try await service.imageVector(upload.bytes)
-            return jsonResponse(Image(model: ModelInfo(service.identity), embedding: vector))
+            return try jsonResponse(Image(model: ModelInfo(service.identity), embedding: vector))
         })
     }
 }

@@ -14,10 +14,12 @@ enum InfoRoutes {
     }
     struct Limits: Encodable, Sendable {
         var body_bytes: Int
+        var json_body_bytes: Int
         var image_pixels: Int
         var k: Int
         var query_characters: Int
         var batch_size: Int
+        var label_prompts: Int
         var request_timeout_seconds: Double
     }
     struct Answer: Encodable, Sendable {
@@ -38,12 +40,13 @@ enum InfoRoutes {
                 return Answer(model: ModelInfo(service.identity), items: try c.store.count,
                               index: Index(type: c.indexSpec, factory: index.factory, kind: index.kind.rawValue, vectors: index.count,
                                            covered_sequence: index.coveredSequence),
-                              store_sequence: try c.store.lastSequence, writable: service.configuration.apiKey != nil && c.isWritable,
-                              limits: Limits(body_bytes: l.maxBodyBytes, image_pixels: l.maxImagePixels, k: l.maxK,
+                              store_sequence: try c.store.lastSequence, writable: service.isWritable,
+                              limits: Limits(body_bytes: l.maxBodyBytes, json_body_bytes: l.maxJSONBodyBytes, image_pixels: l.maxImagePixels, k: l.maxK,
                                              query_characters: l.maxQueryCharacters, batch_size: l.maxBatch,
+                                             label_prompts: l.maxLabelPrompts,
                                              request_timeout_seconds: l.requestTimeout))
             }
-            return jsonResponse(answer)
+            return try jsonResponse(answer)
         })
     }
 }

@@ -6,7 +6,6 @@ import KestrelEngine
 /// `GET /v1/items/{id}/thumbnail?size=256` -> `image/png` fitting in size x size (16...1024),
 /// never enlarged. Ids are decimal UInt64 (anything else: 400 `bad_id`); unknown ids 404.
 enum ItemsRoutes {
-    struct PathEntry: Encodable, Sendable { var path: String; var path_bytes: String? }
     struct Item: Encodable, Sendable {
         var id: UInt64
         var paths: [String]
@@ -27,7 +26,7 @@ enum ItemsRoutes {
             }
             let paths = item.paths.map(PathText.init)
             let anyBytes = paths.contains { $0.base64 != nil }
-            return jsonResponse(Item(id: id, paths: paths.map(\.text), path_bytes: anyBytes ? paths.map(\.base64) : nil,
+            return try jsonResponse(Item(id: id, paths: paths.map(\.text), path_bytes: anyBytes ? paths.map(\.base64) : nil,
                                      width: item.width, height: item.height, content_hash: item.contentHash, file_size: item.fileSize,
                                      metadata: item.metadata.flatMap(JSONValue.parse) ?? .null, thumbnail: "/v1/items/\(id)/thumbnail"))
         })
@@ -38,20 +37,34 @@ enum ItemsRoutes {
             let side = size
             let png = try await service.offload { () -> [UInt8] in
                 guard let item = try service.catalog.store.item(id: id) else { throw APIError.notFound("no item has id \(id)") }
-                // The first path that still holds a readable file.
-                var bytes: [UInt8]?
-                for path in item.paths {
-                    if let b = try? FileSystem.readFile(path, limit: Embedder.imageFileByteLimit) { bytes = b; break }
-                }
-                guard let bytes else { throw APIError.notFound("item \(id)'s file is no longer readable on the server") }
-                let image = try service.embedder.preprocessor.decoder.decode(bytes: bytes, name: "item \(id)")
-                return try Thumbnail.png(image, side: side)
+                let key = ThumbnailKey(contentHash: item.contentHash, size: side)
+                if let cached = service.thumbnails.withLock({ $0.get(key) }) { return cached }
+                let png = try thumbnail(of: item.paths, id: id, side: side, service: service)
+                if png.count <= 256 << 10 { service.thumbnails.withLock { $0.put(key, png) } }   // at most 64 MiB cached
+                return png
             }
             var headers = HTTPFields()
             headers[.contentType] = "image/png"
             headers[.cacheControl] = "private, max-age=300"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: png)))
         })
+    }
+}
+
+extension ItemsRoutes {
+    /// The item's thumbnail from the first of its paths that still holds a file that reads and
+    /// decodes. When none does, the file changed on the server after it was catalogued: that is
+    /// answered 404 `not_found` ("the item's file can no longer be read"), not a 4xx blaming the
+    /// request (`bad_image`, `limit_exceeded`) and not a 500: the item exists but has no image to
+    /// show until it is re-ingested, which a client can only treat as "no thumbnail". The cause
+    /// goes to no response (it would name a server path).
+    static func thumbnail(of paths: [FilePathBytes], id: UInt64, side: Int, service: SearchService) throws -> [UInt8] {
+        for path in paths {
+            guard let bytes = try? FileSystem.readFile(path, limit: Embedder.imageFileByteLimit) else { continue }
+            guard let image = try? service.embedder.preprocessor.decoder.decode(bytes: bytes, name: "item \(id)") else { continue }
+            return try Thumbnail.png(image, side: side)
+        }
+        throw APIError.notFound("item \(id)'s file can no longer be read on the server (moved, changed or damaged since it was catalogued)")
     }
 }
 

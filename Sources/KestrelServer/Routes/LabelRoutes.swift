@@ -33,20 +33,29 @@ enum LabelRoutes {
                 try QueryParsing.checkBatch(templates.count, field: "templates", limits: limits)
                 for (i, t) in templates.enumerated() { _ = try QueryParsing.queryText(t, field: "templates[\(i)]", limits: limits) }
             }
-            try QueryParsing.checkBatch(labels.count * templates.count, field: "labels x templates",
-                                        limits: ServerLimits.with(maxBatch: limits.maxBatch * PromptTemplates.defaultEnsemble.count, from: limits))
+            let prompts = labels.count * templates.count
+            guard prompts <= limits.maxLabelPrompts else {
+                throw APIError.overLimit("label_prompts", limits.maxLabelPrompts,
+                                         "\(labels.count) labels x \(templates.count) templates make \(prompts) prompts; the limit is \(limits.maxLabelPrompts)")
+            }
             RequestLogNote.current?.query = labels.joined(separator: ",")
             let image = try await service.imageVector(upload.bytes)
-            let chosen = templates
-            let result = try await service.offload { () -> (ZeroShotClassifier, LabelResult) in
-                let classifier = try ZeroShotClassifier(embedder: service.embedder, labels: labels, templates: chosen)
-                return (classifier, classifier.classify(image))
-            }
-            let (classifier, r) = result
+            let classifier = try await cachedClassifier(labels: labels, templates: templates, service: service)
+            let r = classifier.classify(image)
             let order = r.probabilities.indices.sorted { r.probabilities[$0] > r.probabilities[$1] }
-            return jsonResponse(Answer(labels: order.map { Entry(label: classifier.labels[$0], probability: r.probabilities[$0], cosine: r.cosines[$0]) },
+            return try jsonResponse(Answer(labels: order.map { Entry(label: classifier.labels[$0], probability: r.probabilities[$0], cosine: r.cosines[$0]) },
                                        best: classifier.labels[r.best], model: ModelInfo(service.identity)))
         })
+    }
+
+    /// The classifier of `labels` and `templates`, from the service's cache (LRU by labels and
+    /// templates) or built on the blocking pool (labels x templates text-tower passes) and cached.
+    static func cachedClassifier(labels: [String], templates: [String], service: SearchService) async throws -> ZeroShotClassifier {
+        let key = [labels, templates]
+        if let cached = service.classifiers.withLock({ $0.get(key) }) { return cached }
+        let built = try await service.offload { try ZeroShotClassifier(embedder: service.embedder, labels: labels, templates: templates) }
+        service.classifiers.withLock { $0.put(key, built) }
+        return built
     }
 
     /// A multipart field holding a JSON array of strings.
@@ -62,9 +71,8 @@ enum LabelRoutes {
 }
 
 extension ServerLimits {
-    static func with(maxBatch: Int, from limits: ServerLimits) -> ServerLimits {
-        var l = limits
-        l.maxBatch = maxBatch
-        return l
-    }
+    /// Most prompts (labels x templates) one label request may make the text tower embed:
+    /// `maxBatch` x the default ensemble's template count (so `maxBatch` labels fit with the
+    /// default templates). Name: `label_prompts` (shown in `/v1/info`).
+    public var maxLabelPrompts: Int { maxBatch * PromptTemplates.defaultEnsemble.count }
 }

@@ -6,15 +6,17 @@ import Hummingbird
 enum OperationsRoutes {
     static func register(on router: Router<KestrelHTTP.Context>, service: SearchService) {
         router.get("/healthz") { _, _ in
-            jsonResponse(#"{"status":"ok"}"#)
+            try jsonResponse(["status": "ok"])
         }
         router.get("/readyz") { _, _ in
             let ready = try await service.offload { try service.isCaughtUp() }
-            if ready { return jsonResponse(#"{"status":"ready"}"#) }
-            throw APIError(.serviceUnavailable, code: "not_ready", "the index is catching up with the store; try again shortly")
+            if ready { return try jsonResponse(["status": "ready"]) }
+            throw APIError.notReady("the index is catching up with the store; try again shortly", retryAfter: 1)
         }
         router.get("/metrics") { _, _ in
-            service.metrics.setIndexItems(service.catalog.index.count)
+            // The index count takes the index's read lock: off the event loop.
+            let count = try await service.offload { service.catalog.index.count }
+            service.metrics.setIndexItems(count)
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: service.metrics.exposition())))
@@ -28,11 +30,4 @@ enum OperationsRoutes {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
     }
-}
-
-/// A 200 response with a JSON body.
-func jsonResponse(_ json: String, status: HTTPResponse.Status = .ok) -> Response {
-    var headers = HTTPFields()
-    headers[.contentType] = "application/json; charset=utf-8"
-    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json + "\n")))
 }

@@ -4,8 +4,9 @@ import KestrelEngine
 
 /// `POST /v1/search` (text, weighted terms, find-similar by item ids, filters) and
 /// `POST /v1/search/image` (an uploaded image). Both answer
-/// `{"results": [{"id", "score", "path", "width", "height", "metadata", "thumbnail"}], "model", "took_ms"}`,
-/// best first.
+/// `{"results": [{"id", "score", "path", "width", "height", "metadata", "thumbnail"}], "model", "took_ms", "truncated"}`,
+/// best first. `truncated` is true when a filtered search looked at its deepest candidate list
+/// (`filterDepth`) without finding k matches: more matches may exist further down.
 enum SearchRoutes {
     static let fields: Set<String> = ["text", "image_ids", "k", "min_score", "path_prefix", "filters"]
 
@@ -23,6 +24,7 @@ enum SearchRoutes {
         var results: [Hit]
         var model: ModelInfo
         var took_ms: Double
+        var truncated: Bool
     }
 
     /// A parsed search request.
@@ -34,24 +36,29 @@ enum SearchRoutes {
     }
 
     static func register(on router: Router<KestrelHTTP.Context>, service: SearchService) {
-        router.post("/v1/search", use: Deadline.wrap(service) { request, _ -> Response in
+        router.post("/v1/search", use: Deadline.wrap(service, body: .json) { request, _ -> Response in
             let start = ContinuousClock.now
             let object = try await QueryParsing.jsonObject(request, limits: service.configuration.limits)
             let query = try parse(object, limits: service.configuration.limits)
             RequestLogNote.current?.query = query.terms.map(\.text).joined(separator: " | ")
             let vector = try await queryVector(query, service: service)
-            let hits = try await service.offload {
-                try run(vector: vector, options: query.options, excluding: Set(query.images.map(\.id)), filters: query.filters, service: service)
-            }
-            return jsonResponse(Answer(results: hits, model: ModelInfo(service.identity), took_ms: milliseconds(since: start)))
+            let found = try await service.offload(checking: { check in
+                try run(vector: vector, options: query.options, excluding: Set(query.images.map(\.id)), filters: query.filters,
+                        service: service, check: check)
+            })
+            return try jsonResponse(Answer(results: found.hits, model: ModelInfo(service.identity), took_ms: milliseconds(since: start),
+                                           truncated: found.truncated))
         })
         router.post("/v1/search/image", use: Deadline.wrap(service) { request, _ -> Response in
             let start = ContinuousClock.now
             let options = try QueryParsing.searchOptions(request, limits: service.configuration.limits)
             let upload = try await ImageUpload.read(request, limits: service.configuration.limits)
             let vector = try await service.imageVector(upload.bytes)
-            let hits = try await service.offload { try run(vector: vector, options: options, excluding: [], filters: [:], service: service) }
-            return jsonResponse(Answer(results: hits, model: ModelInfo(service.identity), took_ms: milliseconds(since: start)))
+            let found = try await service.offload(checking: { check in
+                try run(vector: vector, options: options, excluding: [], filters: [:], service: service, check: check)
+            })
+            return try jsonResponse(Answer(results: found.hits, model: ModelInfo(service.identity), took_ms: milliseconds(since: start),
+                                           truncated: found.truncated))
         })
     }
 
@@ -170,34 +177,48 @@ enum SearchRoutes {
         return sum.map { $0 / norm }
     }
 
-    /// Searches, leaving out `excluding` and items whose metadata does not match `filters`
-    /// (searching deeper until k results pass or the index is exhausted). Blocking.
+    /// The most candidates a filtered search looks at: min(index size, max(10 * k, `floor`)) (floor 2048).
+    static func filterDepth(k: Int, total: Int, floor: Int = 2048) -> Int { min(total, max(10 * k, floor)) }
+
+    /// Searches, leaving out `excluding` and items whose metadata does not match `filters`. A
+    /// filtered search looks deeper in rounds (x4, from max(4k, 64)) up to `filterDepth`; each
+    /// item is read from the store once per request. `truncated`: the depth cap was reached with
+    /// fewer than k matches while the index holds more. Blocking; `check` between rounds.
     static func run(vector: [Float], options: SearchOptions, excluding: Set<UInt64>, filters: [String: JSONValue],
-                    service: SearchService) throws -> [Hit] {
+                    service: SearchService, check: CancellationCheck, depthFloor: Int = 2048) throws -> (hits: [Hit], truncated: Bool) {
         let catalog = service.catalog
         let total = max(1, catalog.index.count)
+        let cap = filters.isEmpty ? total : min(total, filterDepth(k: options.k, total: total, floor: depthFloor) + excluding.count)
         var want = options.k + excluding.count
         if !filters.isEmpty { want = max(want * 4, 64) }
+        want = min(want, cap)
+        var items: [UInt64: ItemRecord?] = [:]   // read once, reused across rounds
         var kept: [(SearchResult, ItemRecord)] = []
+        var truncated = false
         while true {
+            try check()
             var o = options
-            o.k = min(want, total)
+            o.k = want
             let results = try catalog.search(vector: vector, options: o)
             kept = []
             for r in results where !excluding.contains(r.id) {
-                guard let item = try catalog.store.item(id: r.id) else { continue }
+                let item: ItemRecord?
+                if let known = items[r.id] { item = known } else { item = try catalog.store.item(id: r.id); items[r.id] = item }
+                guard let item else { continue }
                 if !filters.isEmpty && !matches(item.metadata, filters) { continue }
                 kept.append((r, item))
                 if kept.count == options.k { break }
             }
             if kept.count >= options.k || results.count < o.k || o.k >= total { break }
-            want = min(total, want * 4)
+            if o.k >= cap { truncated = true; break }
+            want = min(cap, want * 4)
         }
-        return kept.map { r, item in
+        let hits = kept.map { r, item in
             let p = PathText(r.path)
             return Hit(id: r.id, score: r.score, path: p.text, path_bytes: p.base64, width: item.width, height: item.height,
                        metadata: item.metadata.flatMap(JSONValue.parse) ?? .null, thumbnail: "/v1/items/\(r.id)/thumbnail")
         }
+        return (hits, truncated)
     }
 
     /// Whether every filter field equals the same top-level field of the item's metadata object.
@@ -219,14 +240,4 @@ struct ModelInfo: Encodable, Sendable {
 func milliseconds(since start: ContinuousClock.Instant) -> Double {
     let d = ContinuousClock.now - start
     return (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12).rounded() / 1000
-}
-
-/// A response with `value` as its JSON body (keys sorted, slashes unescaped).
-func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) -> Response {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    let data = (try? encoder.encode(value)) ?? Data(#"{"error":{"code":"internal","message":"the response could not be encoded"}}"#.utf8)
-    var headers = HTTPFields()
-    headers[.contentType] = "application/json; charset=utf-8"
-    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }

@@ -29,19 +29,18 @@ enum WriteRoutes {
     static func register(on router: Router<KestrelHTTP.Context>, writer: UploadStore) {
         let service = writer.service
         let limits = service.configuration.limits
-        router.post("/v1/items", use: Deadline.wrap(service) { request, context -> Response in
-            if let denied = try denial(request, context, writer) { return denied }
+        // The key is checked before the body is read (`precheck`).
+        router.post("/v1/items", use: Deadline.wrap(service, precheck: { try denial($0, $1, writer) }) { request, context -> Response in
             let upload = try await ImageUpload.read(request, limits: limits)
             let metadata = try UploadStore.metadataText(fields: upload.fields)
             let added = try await writer.add(upload.bytes, metadata: metadata)
             let path = PathText(added.path)
-            return jsonResponse(Added(id: added.id, duplicate: added.duplicate, path: path.text, path_bytes: path.base64), status: .created)
+            return try jsonResponse(Added(id: added.id, duplicate: added.duplicate, path: path.text, path_bytes: path.base64), status: .created)
         })
-        router.delete("/v1/items/{id}", use: Deadline.wrap(service) { request, context -> Response in
-            if let denied = try denial(request, context, writer) { return denied }
+        router.delete("/v1/items/{id}", use: Deadline.wrap(service, precheck: { try denial($0, $1, writer) }) { request, context -> Response in
             let id = try QueryParsing.itemID(context.parameters.get("id"))
             try await writer.remove(id: id)
-            return jsonResponse(Removed(id: id, removed: true))
+            return try jsonResponse(Removed(id: id, removed: true))
         })
     }
 
