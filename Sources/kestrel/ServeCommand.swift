@@ -53,7 +53,7 @@ struct ServeCommand: ParsableCommand {
     var logQueries = false
     @Option(name: .long, parsing: .unconditional, help: ArgumentHelp(
         "Kernel threads per request (the towers' products and row kernels), 1 to \(BenchCommand.maxThreads).",
-        discussion: "Default 1: requests run side by side on the blocking pool, one per core, which served 236 against 164-189 req/s with all cores per request (docs/benchmarks.md, \"Service\")."))
+        discussion: "Default 1: requests run side by side on the blocking pool, one per core. Measured (docs/benchmarks.md, \"Service\"): on a quiet machine 1 and 2 are alike; with other work on the cores, 1 served 236 against 164-189 req/s."))
     var threads = 1
 
     /// Bounds of the numeric options (a limit of 0 would refuse everything; the upper bounds keep
