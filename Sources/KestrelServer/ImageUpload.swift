@@ -42,6 +42,7 @@ public struct ImageUpload: Sendable {
         guard let boundary, !boundary.isEmpty else {
             throw APIError.badRequest("bad_upload", "multipart/form-data without a boundary parameter")
         }
+        try MultipartHeaderCheck.check(Array(buffer: body), boundary: boundary)
         let parser = MultipartParser(boundary: boundary)
         var parts: [(headers: [(String, String)], body: [UInt8])] = []
         var headers: [(String, String)] = []
@@ -61,8 +62,10 @@ public struct ImageUpload: Sendable {
             guard let disposition = part.headers.first(where: { $0.0.lowercased() == "content-disposition" })?.1,
                   let name = HeaderValue(disposition).parameters["name"] else { continue }
             if name == "image" {
+                guard image == nil else { throw APIError.badRequest("bad_upload", "the multipart/form-data body has more than one part named \"image\"; send one image per request") }
                 image = part.body
             } else {
+                guard fields[name] == nil else { throw APIError.badRequest("bad_upload", "the multipart field \"\(name)\" is given twice") }
                 guard let text = String(validating: part.body, as: UTF8.self) else {
                     throw APIError.badRequest("bad_upload", "the multipart field \"\(name)\" is not UTF-8 text")
                 }

@@ -29,8 +29,8 @@ enum SearchRoutes {
 
     /// A parsed search request.
     struct Query: Sendable {
-        var terms: [(text: String, weight: Float)] = []
-        var images: [(id: UInt64, weight: Float)] = []
+        var terms: [(text: String, weight: Double)] = []
+        var images: [(id: UInt64, weight: Double)] = []
         var options = SearchOptions()
         var filters: [String: JSONValue] = [:]
     }
@@ -131,10 +131,14 @@ enum SearchRoutes {
         return q
     }
 
-    static func weight(_ value: JSONValue?, field: String) throws -> Float {
+    /// A term's weight: any finite number (the query vector is normalised, so only the weights'
+    /// ratios matter; they are scaled by the largest before summing, so 1e300 is as good as 1).
+    static func weight(_ value: JSONValue?, field: String) throws -> Double {
         switch value {
         case nil, .null?: return 1
-        case .number(let n)?: return try QueryParsing.finiteScore(n, field: field)
+        case .number(let n)?:
+            guard n.isFinite else { throw APIError.badRequest("bad_request", "\"\(field)\" must be a finite number, got \(n)") }
+            return n
         case let other?: throw QueryParsing.wrongType(field, "a finite number", other)
         }
     }
@@ -148,10 +152,14 @@ enum SearchRoutes {
 
     /// The normalised weighted sum of every term's and item's unit vector.
     static func queryVector(_ q: Query, service: SearchService) async throws -> [Float] {
-        var sum = [Float](repeating: 0, count: service.identity.dimension)
-        func add(_ v: [Float], _ w: Float) throws {
+        // Summed in Double with the weights divided by the largest |weight|: no overflow for huge
+        // weights, no underflow for tiny ones.
+        let scale = (q.terms.map { abs($0.weight) } + q.images.map { abs($0.weight) }).max() ?? 1
+        var sum = [Double](repeating: 0, count: service.identity.dimension)
+        func add(_ v: [Float], _ w: Double) throws {
             guard v.count == sum.count else { throw EngineError.dimensionMismatch(query: v.count, index: sum.count) }
-            for i in sum.indices { sum[i] += w * v[i] }
+            let w = scale > 0 ? w / scale : 0
+            for i in sum.indices { sum[i] += w * Double(v[i]) }
         }
         // Every text term goes to the batcher at once (they may share one tower call).
         let texts = try await withThrowingTaskGroup(of: (Int, [Float]).self) { group in
@@ -168,13 +176,13 @@ enum SearchRoutes {
             }
             for (i, v) in vectors.enumerated() { try add(v, ids[i].weight) }
         }
-        var norm: Float = 0
+        var norm: Double = 0
         for x in sum { norm += x * x }
         norm = norm.squareRoot()
         guard norm.isFinite, norm > 1e-6 else {
             throw APIError.badRequest("bad_request", "the weighted terms cancel out (their sum is the zero vector): change the weights")
         }
-        return sum.map { $0 / norm }
+        return sum.map { Float($0 / norm) }
     }
 
     /// The most candidates a filtered search looks at: min(index size, max(10 * k, `floor`)) (floor 2048).
