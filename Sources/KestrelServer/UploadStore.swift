@@ -155,6 +155,8 @@ public final class UploadStore: Sendable {
 extension UploadStore {
     /// Longest display name, in Unicode scalars.
     public static let maxNameScalars = 256
+    /// Most bytes of an upload's `metadata` field (a 400 naming `metadata_bytes` past it).
+    public static let maxMetadataBytes = 64 << 10
 
     /// The metadata an upload stores, from its multipart fields: `metadata` must be a JSON
     /// object as search `filters` read it (`JSONValue`, Foundation's `JSONDecoder`: what is stored
@@ -168,6 +170,11 @@ extension UploadStore {
         var object: [String: JSONValue]?
         var text = fields["metadata"]
         if let given = text {
+            // Stored with the item and read by every filtered search that meets it: bounded.
+            guard given.utf8.count <= maxMetadataBytes else {
+                throw APIError.overLimit("metadata_bytes", maxMetadataBytes,
+                                         "the field \"metadata\" holds \(given.utf8.count) bytes; the limit is \(maxMetadataBytes)")
+            }
             if let number = inexactNumber(in: given) {
                 throw APIError.badRequest("bad_request", "the field \"metadata\" holds the number \(number.prefix(40)), which a"
                                           + " 64-bit float cannot hold exactly (numbers must be finite, integers at most 2^53 in magnitude):"

@@ -116,6 +116,12 @@ final class WriteRoutesTests: XCTestCase {
                 XCTAssertEqual(answer.errorCode, "bad_request", bad)
                 XCTAssertTrue(answer.errorMessage.contains("metadata"), answer.errorMessage)
             }
+            // Metadata is read by every filtered search that meets the item: bounded (a tryout stored 20 MB).
+            let huge = "{\"a\": \"" + String(repeating: "x", count: UploadStore.maxMetadataBytes) + "\"}"
+            let tooLarge = try await client.uploadMultipart(png, fields: ["metadata": huge], key: WriteRoutesTests.key)
+            XCTAssertEqual(tooLarge.status, .badRequest)
+            XCTAssertEqual(tooLarge.errorCode, "limit_exceeded")
+            XCTAssertTrue(tooLarge.errorMessage.contains("metadata"), tooLarge.errorMessage)
             let control = try await client.uploadMultipart(png, fields: ["name": "a\u{7}b"], key: WriteRoutesTests.key)
             XCTAssertEqual(control.errorCode, "bad_request")
             XCTAssertTrue(control.errorMessage.contains("name"), control.errorMessage)

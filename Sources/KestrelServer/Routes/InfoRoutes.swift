@@ -20,6 +20,7 @@ enum InfoRoutes {
         var query_characters: Int
         var batch_size: Int
         var label_prompts: Int
+        var metadata_bytes: Int
         var request_timeout_seconds: Double
     }
     struct Answer: Encodable, Sendable {
@@ -43,7 +44,7 @@ enum InfoRoutes {
                               store_sequence: try c.store.lastSequence, writable: service.isWritable,
                               limits: Limits(body_bytes: l.maxBodyBytes, json_body_bytes: l.maxJSONBodyBytes, image_pixels: l.maxImagePixels, k: l.maxK,
                                              query_characters: l.maxQueryCharacters, batch_size: l.maxBatch,
-                                             label_prompts: l.maxLabelPrompts,
+                                             label_prompts: l.maxLabelPrompts, metadata_bytes: UploadStore.maxMetadataBytes,
                                              request_timeout_seconds: l.requestTimeout))
             }
             return try jsonResponse(answer)
