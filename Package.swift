@@ -112,7 +112,7 @@ let package = Package(
             name: "kestrel-bench", dependencies: ["KestrelEngine", "KestrelLoadSupport"], path: "Sources/kestrel-bench"),
         // Load generation over loopback HTTP (a keep-alive POSIX-socket client, the closed-loop runner,
         // synthetic queries): shared by `kestrel-bench load` and the server's load test. No dependencies.
-        .target(name: "KestrelLoadSupport", path: "Sources/KestrelLoadSupport"),
+        .target(name: "KestrelLoadSupport", dependencies: ["KestrelFiles"], path: "Sources/KestrelLoadSupport"),
 
         // Test support: tiny configs, temp dirs, assert-close helpers, fixture paths.
         .target(name: "KestrelTestSupport", dependencies: [], path: "Sources/KestrelTestSupport"),

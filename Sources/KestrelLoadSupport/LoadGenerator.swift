@@ -1,4 +1,5 @@
 import Foundation
+import KestrelFiles
 
 /// What a closed-loop load run does: `clients` threads, each with its own kept-alive connection,
 /// send `POST path` with `{"text": QUERY, "k": k}` one after another (the next as soon as the
@@ -202,19 +203,9 @@ public enum SearchReplyCheck {
     }
 }
 
-/// `text` as the inside of a JSON string literal.
+/// `text` as a quoted JSON string literal (KestrelFiles' one escaping).
 public func jsonString(_ text: String) -> String {
-    var out = "\""
-    for u in text.unicodeScalars {
-        switch u {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-        default: out.unicodeScalars.append(u)
-        }
-    }
-    return out + "\""
+    var out = ""
+    JSONText.appendQuoted(text, to: &out)
+    return out
 }
