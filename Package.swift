@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "KestrelStoreTests", dependencies: ["KestrelStore", "KestrelFiles", "KestrelTestSupport"]),
         .testTarget(name: "KestrelIndexTests", dependencies: ["KestrelIndex", "KestrelTestSupport"]),
         .testTarget(name: "KestrelEngineTests", dependencies: ["KestrelEngine", "KestrelTestSupport"]),
-        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelTestSupport"]),
+        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelTestSupport", "KestrelLoadSupport"]),
         .testTarget(name: "KestrelTrainingTests", dependencies: ["KestrelTraining", "KestrelTestSupport"]),
         .testTarget(name: "KestrelEvaluationTests", dependencies: ["KestrelEvaluation", "KestrelTestSupport"]),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import KestrelLoadSupport
 import KestrelTestSupport
 import XCTest
 #if canImport(Glibc)
@@ -206,48 +207,30 @@ struct HTTPAnswer {
     var json: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]) ?? [:] }
 }
 
-/// One TCP connection to 127.0.0.1 (loopback only), written and read with POSIX calls.
+/// One TCP connection to 127.0.0.1 (loopback only; `LoopbackSocket`), answers read as HTTP/1.1.
 final class LoopbackConnection {
-    let fd: Int32
+    let socket: LoopbackSocket
 
     init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ServeTestError("socket: \(errno)") }
-        var timeout = timeval(tv_sec: 120, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { let e = errno; close(fd); throw ServeTestError("connect to 127.0.0.1:\(port): errno \(e)") }
+        do { socket = try LoopbackSocket(port: port) } catch { throw ServeTestError("\(error)") }
+        socket.setReceiveTimeout(120)
     }
 
-    deinit { close(fd) }
-
-    /// Writes every byte (MSG_NOSIGNAL: a peer that died is an error here, not a SIGPIPE).
+    /// Writes every byte.
     func send(_ bytes: [UInt8]) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ServeTestError("send: errno \(errno)") }
-            done += n
-        }
+        do { try socket.send(bytes) } catch { throw ServeTestError("\(error)") }
     }
 
     /// Reads one response: the head, then Content-Length bytes (or up to the close).
     func readResponse() throws -> HTTPAnswer {
         var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
         func fill() throws -> Bool {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 { if errno == EINTR { return true }; throw ServeTestError("recv: errno \(errno)") }
-            if n == 0 { return false }
-            data += buffer[0..<n]
-            return true
+            switch socket.receive() {
+            case .bytes(let b): data += b; return true
+            case .closed: return false
+            case .timedOut: throw ServeTestError("recv: errno \(EAGAIN)")
+            case .failed(let e): throw ServeTestError("recv: errno \(e)")
+            }
         }
         let separator: [UInt8] = [13, 10, 13, 10]
         var headEnd: Int?

@@ -2,7 +2,8 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import KestrelEngine
-@testable import KestrelServer
+@testable import KestrelLoadSupport
+import KestrelServer
 import KestrelTestSupport
 import Logging
 import XCTest
@@ -211,33 +212,14 @@ final class DeadlineTests: XCTestCase {
     }
 }
 
-/// A blocking TCP client socket on 127.0.0.1, for requests a test client cannot send (a body
-/// that stops half way).
+/// A blocking TCP client socket on 127.0.0.1 (`LoopbackSocket`), for requests a test client
+/// cannot send (a body that stops half way).
 final class RawSocket {
-    private let fd: Int32
+    private let socket: LoopbackSocket
 
-    init(port: Int) throws {
-        fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw FixtureError("socket() failed") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let r = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard r == 0 else { Glibc.close(fd); throw FixtureError("connect() failed") }
-    }
+    init(port: Int) throws { socket = try LoopbackSocket(port: port) }
 
-    func send(_ text: String) throws {
-        let bytes = Array(text.utf8)
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw FixtureError("send() failed") }
-            sent += n
-        }
-    }
+    func send(_ text: String) throws { try socket.send(text) }
 
     /// What arrives until `marker` has been seen, the peer closes, or `timeout` seconds pass.
     func receive(until marker: String, timeout: Double) -> String { receiveWithEnd(until: marker, timeout: timeout).text }
@@ -245,19 +227,18 @@ final class RawSocket {
     /// `receive`, and whether it ended because the time ran out (neither the marker nor the end
     /// of the connection came).
     func receiveWithEnd(until marker: String, timeout: Double) -> (text: String, timedOut: Bool) {
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - timeout.rounded(.down)) * 1e6))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        socket.setReceiveTimeout(timeout)
         var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
         var timedOut = false
-        while !String(decoding: out, as: UTF8.self).contains(marker) {
-            let n = buffer.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 { timedOut = errno == EAGAIN || errno == EWOULDBLOCK; break }
-            if n == 0 { break }
-            out += buffer[0..<n]
+        receiving: while !String(decoding: out, as: UTF8.self).contains(marker) {
+            switch socket.receive() {
+            case .bytes(let b): out += b
+            case .timedOut: timedOut = true; break receiving
+            case .closed, .failed: break receiving
+            }
         }
         return (String(decoding: out, as: UTF8.self), timedOut)
     }
 
-    func close() { Glibc.close(fd) }
+    func close() { socket.close() }
 }

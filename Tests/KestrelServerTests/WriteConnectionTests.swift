@@ -1,5 +1,6 @@
 import Foundation
 import KestrelEngine
+import KestrelLoadSupport
 import KestrelServer
 import KestrelTestSupport
 import Logging
@@ -81,49 +82,25 @@ final class WriteConnectionTests: XCTestCase {
     }
 }
 
-/// One TCP connection to 127.0.0.1, written and read with POSIX calls.
+/// One TCP connection to 127.0.0.1 (`LoopbackSocket`), read until the server ends it.
 final class RawConnection {
-    let fd: Int32
+    let socket: LoopbackSocket
 
-    init(port: Int) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw FixtureError("socket: errno \(errno)") }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { let e = errno; close(fd); throw FixtureError("connect to 127.0.0.1:\(port): errno \(e)") }
-    }
+    init(port: Int) throws { socket = try LoopbackSocket(port: port) }
 
-    deinit { close(fd) }
-
-    func send(_ bytes: [UInt8]) throws {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL)) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw FixtureError("send: errno \(errno)") }
-            done += n
-        }
-    }
+    func send(_ bytes: [UInt8]) throws { try socket.send(bytes) }
 
     /// Everything received until the server ends the connection (`closed`: end of stream or a
     /// reset), or until `seconds` pass without it (`closed` false).
     func readUntilClosed(seconds: Int) throws -> (text: String, closed: Bool) {
-        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        socket.setReceiveTimeout(Double(seconds))
         var data: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { data += buffer[0..<n]; continue }
-            if n == 0 { return (String(decoding: data, as: UTF8.self), true) }
-            if errno == EINTR { continue }
-            if errno == ECONNRESET { return (String(decoding: data, as: UTF8.self), true) }
-            return (String(decoding: data, as: UTF8.self), false)  // EAGAIN: the wait ran out
+            switch socket.receive() {
+            case .bytes(let b): data += b
+            case .closed: return (String(decoding: data, as: UTF8.self), true)
+            case .timedOut, .failed: return (String(decoding: data, as: UTF8.self), false)
+            }
         }
     }
 }
