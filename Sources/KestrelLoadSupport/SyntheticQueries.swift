@@ -55,7 +55,7 @@ public enum SyntheticQueries {
     }
 }
 
-/// SplitMix64: a small deterministic generator (the same as kestrel-bench's BenchRandom).
+/// SplitMix64: a small deterministic generator (kestrel-bench's BenchRandom draws from it too).
 public struct SplitMix64: Sendable {
     public var state: UInt64
     public init(seed: UInt64) { state = seed }

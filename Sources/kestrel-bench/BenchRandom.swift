@@ -1,19 +1,14 @@
 import Foundation
 import KestrelEngine
+import KestrelLoadSupport
 
-/// The benchmarks' inputs: SplitMix64, deterministic for a seed. Unit vectors by Box-Muller for
+/// The benchmarks' inputs: SplitMix64 (KestrelLoadSupport's), deterministic for a seed. Unit vectors by Box-Muller for
 /// the index bench (its committed figures use seed 1), uniform tensors for the kernel and model benches.
 struct BenchRandom {
-    var state: UInt64
-    init(seed: UInt64 = 0x1234_5678) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { (Double(next() >> 11) + 0.5) / Double(1 << 53) }
+    private var generator: SplitMix64
+    init(seed: UInt64 = 0x1234_5678) { generator = SplitMix64(seed: seed) }
+    mutating func next() -> UInt64 { generator.next() }
+    mutating func uniform() -> Double { generator.uniform() }
     mutating func unitVectors(_ n: Int, _ d: Int) -> [Float] {
         var out = [Float](repeating: 0, count: n * d)
         for r in 0..<n {
