@@ -42,7 +42,7 @@ public struct ImageUpload: Sendable {
         guard let boundary, !boundary.isEmpty else {
             throw APIError.badRequest("bad_upload", "multipart/form-data without a boundary parameter")
         }
-        try MultipartHeaderCheck.check(Array(buffer: body), boundary: boundary)
+        try MultipartHeaderCheck.check(body.readableBytesView, boundary: boundary)
         let parser = MultipartParser(boundary: boundary)
         var parts: [(headers: [(String, String)], body: [UInt8])] = []
         var headers: [(String, String)] = []
