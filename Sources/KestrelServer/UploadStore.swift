@@ -198,9 +198,7 @@ extension UploadStore {
             if object?["name"] == nil {
                 var merged = object ?? [:]
                 merged["name"] = .string(name)
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                text = String(decoding: try encoder.encode(JSONValue.object(merged)), as: UTF8.self)
+                text = String(decoding: try JSONOutput.encode(JSONValue.object(merged)), as: UTF8.self)
             }
         }
         return text
