@@ -83,7 +83,9 @@ let package = Package(
             name: "KestrelTraining",
             dependencies: ["KestrelKernels", "KestrelModels", "KestrelImage", "KestrelTokenizer", "KestrelFiles"]),
         // Evaluation harness (`kestrel eval`): metrics with bootstrap intervals, plots.
-        .target(name: "KestrelEvaluation", dependencies: ["KestrelEngine", "KestrelTraining"]),
+        // Grounded queries: OWL-ViT/OWLv2 detection and dense CLIP heat maps, above the engine.
+        .target(name: "KestrelGrounding", dependencies: ["KestrelEngine", "KestrelModels", "KestrelImage", "KestrelKernels"]),
+        .target(name: "KestrelEvaluation", dependencies: ["KestrelEngine", "KestrelTraining", "KestrelGrounding"]),
         // The HTTP search service and its web page (`kestrel serve`); knows the engine, not the kernels.
         .target(
             name: "KestrelServer",
@@ -104,7 +106,7 @@ let package = Package(
             resources: [.copy("Resources")]),
         .executableTarget(
             name: "kestrel",
-            dependencies: ["KestrelEngine", "KestrelTraining", "KestrelEvaluation", "KestrelServer",
+            dependencies: ["KestrelEngine", "KestrelTraining", "KestrelEvaluation", "KestrelServer", "KestrelGrounding",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
 
@@ -127,6 +129,7 @@ let package = Package(
         .testTarget(name: "KestrelEngineTests", dependencies: ["KestrelEngine", "KestrelTestSupport"]),
         .testTarget(name: "KestrelCLITests", dependencies: ["KestrelTestSupport", "KestrelLoadSupport"]),
         .testTarget(name: "KestrelTrainingTests", dependencies: ["KestrelTraining", "KestrelTestSupport"]),
+        .testTarget(name: "KestrelGroundingTests", dependencies: ["KestrelGrounding", "KestrelTestSupport"]),
         .testTarget(name: "KestrelEvaluationTests", dependencies: ["KestrelEvaluation", "KestrelTestSupport"]),
         .testTarget(
             name: "KestrelServerTests",

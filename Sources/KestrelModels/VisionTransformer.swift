@@ -59,31 +59,12 @@ public struct VisionTransformer: Sendable {
             return Tensor(shape: [b, out.count / b], data: out)
         }
         let b = pixels.shape[0]
-        let p = patchSize, grid = imageSize / p, n = grid * grid, t = n + 1, w = width
-        let k = 3 * p * p
+        let grid = imageSize / patchSize, t = grid * grid + 1, w = width
         let e = projection.outFeatures
         var result = Tensor(shape: [b, e])
         guard b > 0 else { return result }
         pool.withWorkspace { ws in
-            let wideColumns = max(blocks.map(\.wideColumns).max() ?? 0, 1)
-            ws.reserve(x: b * t * w, h: b * t * w, wide: max(b * t * wideColumns, b * n * k))
-            let (x, h, wide) = (ws.x, ws.h, ws.wide)
-            pixels.data.withUnsafeBufferPointer { im2col($0.baseAddress!, batch: b, into: wide) }  // wide = [B*N, 3PP]
-            patch.apply(wide, rows: b * n, into: h, threads: threads)                               // h = patches [B*N, W]
-            classEmbedding.withUnsafeBufferPointer { cls in positions.withUnsafeBufferPointer { pos in
-                for i in 0..<b {                                                                      // x = [class; h] + pos
-                    let xi = x + i * t * w
-                    for c in 0..<w { xi[c] = cls[c] + pos[c] }
-                    for j in 0..<n {
-                        let src = h + (i * n + j) * w, dst = xi + (j + 1) * w, pj = (j + 1) * w
-                        for c in 0..<w { dst[c] = src[c] + pos[pj + c] }
-                    }
-                }
-            } }
-            preWeight.withUnsafeBufferPointer { g in preBias.withUnsafeBufferPointer { be in
-                layerNormRows(x, rows: b * t, columns: w, weight: g.baseAddress!, bias: be.baseAddress!, eps: eps,
-                              into: x, threads: threads)                                              // x = ln_pre(x)
-            } }
+            let (x, h) = embed(pixels, into: ws, threads: threads)                                   // x = ln_pre([class; patches] + pos)
             // Every block but the last on all tokens; the last only for the class token it pools.
             for block in blocks.dropLast() { block.forward(ws, batch: b, tokens: t, causal: false, threads: threads) }
             blocks.last?.forwardPooled(ws, batch: b, tokens: t, positions: [Int](repeating: 0, count: b), causal: false,
@@ -99,6 +80,56 @@ public struct VisionTransformer: Sendable {
             }
         }
         return result
+    }
+
+    /// Token states after ln_pre and the first `blocks` blocks (default all), before ln_post:
+    /// pixels [B, 3, S, S] -> [B, N+1, W], row 0 of each image the class token, then the patches
+    /// row-major (y then x). The grounding heads (OWL-ViT, dense CLIP) start from these.
+    public func hiddenStates(_ pixels: Tensor, blocks count: Int? = nil, threads: Int = Kernels.threads) -> Tensor {
+        precondition(pixels.rank == 4 && pixels.shape[1] == 3 && pixels.shape[2] == imageSize && pixels.shape[3] == imageSize,
+                     "VisionTransformer.hiddenStates: pixels must be [B, 3, \(imageSize), \(imageSize)], got \(pixels.shape)")
+        let b = pixels.shape[0], grid = imageSize / patchSize, t = grid * grid + 1
+        var result = Tensor(shape: [b, t, width])
+        guard b > 0 else { return result }
+        let n = min(max(count ?? blocks.count, 0), blocks.count)
+        pool.withWorkspace { ws in
+            let (x, _) = embed(pixels, into: ws, threads: threads)
+            for block in blocks.prefix(n) { block.forward(ws, batch: b, tokens: t, causal: false, threads: threads) }
+            result.data.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: x, count: b * t * width) }
+        }
+        return result
+    }
+
+    /// The number of transformer blocks.
+    public var layers: Int { blocks.count }
+
+    /// Reserves `ws` for a batch and writes x = ln_pre([class; patches] + positions) [B, T, W];
+    /// returns (x, h) with h free scratch of [B, T, W].
+    private func embed(_ pixels: Tensor, into ws: ForwardWorkspace, threads: Int)
+        -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+        let b = pixels.shape[0]
+        let p = patchSize, grid = imageSize / p, n = grid * grid, t = n + 1, w = width
+        let k = 3 * p * p
+        let wideColumns = max(blocks.map(\.wideColumns).max() ?? 0, 1)
+        ws.reserve(x: b * t * w, h: b * t * w, wide: max(b * t * wideColumns, b * n * k))
+        let (x, h, wide) = (ws.x, ws.h, ws.wide)
+        pixels.data.withUnsafeBufferPointer { im2col($0.baseAddress!, batch: b, into: wide) }  // wide = [B*N, 3PP]
+        patch.apply(wide, rows: b * n, into: h, threads: threads)                               // h = patches [B*N, W]
+        classEmbedding.withUnsafeBufferPointer { cls in positions.withUnsafeBufferPointer { pos in
+            for i in 0..<b {                                                                      // x = [class; h] + pos
+                let xi = x + i * t * w
+                for c in 0..<w { xi[c] = cls[c] + pos[c] }
+                for j in 0..<n {
+                    let src = h + (i * n + j) * w, dst = xi + (j + 1) * w, pj = (j + 1) * w
+                    for c in 0..<w { dst[c] = src[c] + pos[pj + c] }
+                }
+            }
+        } }
+        preWeight.withUnsafeBufferPointer { g in preBias.withUnsafeBufferPointer { be in
+            layerNormRows(x, rows: b * t, columns: w, weight: g.baseAddress!, bias: be.baseAddress!, eps: eps,
+                          into: x, threads: threads)                                              // x = ln_pre(x)
+        } }
+        return (x, h)
     }
 
     /// Pixels [B, 3, S, S] -> patches [B*N, 3*P*P], columns ordered (channel, ky, kx) like the

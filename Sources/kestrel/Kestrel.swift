@@ -8,7 +8,7 @@ struct Kestrel: ParsableCommand {
         commandName: "kestrel",
         abstract: "Vision-language retrieval: embed, index, search and label images with CLIP models.",
         subcommands: [TokenizeCommand.self, EmbedCommand.self, InfoCommand.self, IndexCommand.self, SearchCommand.self, LabelCommand.self,
-                      EvalCommand.self, BenchCommand.self, DataCommand.self, TrainCommand.self, ServeCommand.self])
+                      EvalCommand.self, BenchCommand.self, DataCommand.self, TrainCommand.self, ServeCommand.self, GroundCommand.self])
 
     /// ArgumentParser's `main`, with two changes: the text of an `Error:` line is escaped like
     /// every other message (no control character from a user's argument reaches the terminal),

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import KestrelEngine
+import KestrelGrounding
+import KestrelImage
+
+/// `kestrel ground`: where in each picture the queried thing is.
+struct GroundCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ground",
+        abstract: "Find where a text (or an example image) is in pictures: boxes and heat maps.",
+        discussion: """
+            With an OWL-ViT or OWLv2 folder (--model, config.json "model_type" owlvit/owlv2) the
+            detector's heads give the boxes; with any CLIP folder (the default model included) a
+            training-free dense heat map does (docs/grounding.md). Output: one line per box,
+            best first per image: image, query, box [x0, y0, x1, y1] in the original picture's
+            pixels, score; --json gives JSON lines {"image", "query", "box", "score"}
+            ("image_bytes", base64, when the name is not UTF-8). --heatmap DIR writes one PNG per
+            image and query: the heat map over the picture with the boxes drawn. An image that
+            cannot be used gets an `error:` line and the exit status is 1; the others still run.
+            """)
+
+    @Option(name: .long, help: "Model folder: OWL-ViT/OWLv2 or any CLIP. Default: the model shipped with Kestrel (or $KESTREL_MODEL).")
+    var model: String?
+    @Option(name: .long, help: "A text query (repeatable).") var text: [String] = []
+    @Option(name: .long, help: "An example image: find things that look like it (repeatable).") var imageQuery: [String] = []
+    @Option(name: .long, parsing: .unconditional, help: "Keep boxes scoring at least this (default: the grounder's own; see docs/grounding.md).") var threshold: Float?
+    @Option(name: .long, parsing: .unconditional, help: "Non-maximum suppression IoU, 0 to 1 (default 0.3).") var nms: Double = 0.3
+    @Option(name: .long, parsing: .unconditional, help: "At most this many boxes per query and image, at least 1.") var maxBoxes = 10
+    @Option(name: .long, help: "Write heat-map PNGs into this folder (made if missing).") var heatmap: String?
+    @Flag(name: .long, help: "JSON lines output.") var json = false
+    @OptionGroup var imageOptions: ImageOptions
+    @OptionGroup var precisionOptions: PrecisionOptions
+    @Argument(help: "Image files.") var images: [String] = []
+
+    func validate() throws {
+        if images.isEmpty { throw ValidationError("give at least one image file") }
+        if text.isEmpty && imageQuery.isEmpty { throw ValidationError("give at least one --text or --image-query") }
+        try RawArguments.requireUTF8(text, option: "--text")
+        for t in text where t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ValidationError("--text needs some words; '\(t)' has none")
+        }
+        if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
+        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
+        guard (0...1).contains(nms) else { throw ValidationError("--nms is an IoU from 0 to 1, got \(nms)") }
+        guard maxBoxes >= 1 else { throw ValidationError("--max-boxes must be at least 1, got \(maxBoxes)") }
+        if heatmap == "" { throw ValidationError("--heatmap needs a folder name; '' names none") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let grounder = try GrounderLoader.load(try modelFolder(model), precision: precisionOptions.value)
+            let decoder = ImageDecoder(orientation: imageOptions.orientation.handling)
+            var queries: [GroundingQuery] = text.map { .text($0) }
+            for q in imageQuery {
+                let path = RawArguments.path(q)
+                queries.append(.image(try decoder.decode(bytes: try imageBytes(path), name: path.description), name: path.lossyString))
+            }
+            let outFolder = heatmap.map(RawArguments.path)
+            if let outFolder { try FileSystem.makeDirectories(outFolder) }
+            let options = GroundingOptions(threshold: threshold, nmsIoU: nms, maxPerQuery: maxBoxes, heatmaps: outFolder != nil)
+            var failed = false
+            for (n, name) in images.enumerated() {
+                let path = RawArguments.path(name)
+                do {
+                    let image = try decoder.decode(bytes: try imageBytes(path), name: path.description)
+                    let result = try grounder.ground(image, queries: queries, options: options)
+                    for d in result.detections { emit(d, image: path, queries: queries) }
+                    if let outFolder {
+                        for (q, map) in result.heatmaps.enumerated() {
+                            let boxes = result.detections.filter { $0.query == q }.map(\.box)
+                            let png = try HeatMapImage.overlayPNG(image, heatmap: map, boxes: boxes)
+                            let file = outFolder.appending(Array(GroundCommand.heatmapName(image: n, path: path, query: q).utf8))
+                            try FileSystem.writeFileAtomically(png, to: file)
+                        }
+                    }
+                } catch {
+                    Console.error("\(path.description): \(error)")
+                    failed = true
+                }
+            }
+            if failed { throw ExitCode(1) }
+        }
+    }
+
+    /// `<n>-<image stem>-q<query>.png`: the image's position keeps names apart when two inputs share a stem.
+    static func heatmapName(image n: Int, path: FilePathBytes, query q: Int) -> String {
+        let base = path.lossyString.split(separator: "/").last.map(String.init) ?? "image"
+        let stem = base.split(separator: ".").dropLast().joined(separator: ".")
+        let safe = String((stem.isEmpty ? base : stem).map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }.prefix(60))
+        return "\(n)-\(safe)-q\(q).png"
+    }
+
+    private func imageBytes(_ path: FilePathBytes) throws -> [UInt8] {
+        do { return try FileSystem.readFile(path, limit: Embedder.imageFileByteLimit) } catch let e as FileError {
+            throw ImageError.unreadable(path: path.description, reason: e.reason)
+        }
+    }
+
+    private func emit(_ d: Detection, image: FilePathBytes, queries: [GroundingQuery]) {
+        let box = d.box.array.map { ($0 * 100).rounded() / 100 }
+        if json {
+            Console.emit(.object(JSONValue.path("image", image) + [("query", .string(queries[d.query].label)),
+                                                                   ("box", .array(box.map { .double($0) })), ("score", .float(d.score))]))
+        } else {
+            print(String(format: "%@  %@  [%.1f, %.1f, %.1f, %.1f]  %.4f", image.description, queries[d.query].label,
+                         box[0], box[1], box[2], box[3], d.score))
+        }
+    }
+}
