@@ -32,9 +32,10 @@ extension CLIPGraph {
         addInPlace(s.pooled, mid, b * w)                                                       // pooled [B, W]
     }
 
-    /// Backward of `blockForwardPooled`: from s.dPooled [B, W] to s.dx = d x[l] [R, W].
+    /// Backward of `blockForwardPooled`: from s.dPooled [B, W] to s.dx = d x[l] [R, W]. `extraDQKV`
+    /// [R, 3W], when given, is another path's gradient of this block's qkv, added before its backward.
     func blockBackwardPooled(_ p: ParameterPointers, _ s: TowerBuffers, prefix: String, layer l: Int, batch b: Int,
-                             tokens t: Int, pools: [Int], activation: Activation) {
+                             tokens t: Int, pools: [Int], activation: Activation, extraDQKV: FloatPointer? = nil) {
         let r = b * t, w = s.width, m = s.mlpWidth
         let name = { (n: String) in "\(prefix).block\(l).\(n)" }
         let mid = s.xMid[l], ln2 = s.ln2[l], fc1 = s.fc1[l], act = s.act[l]
@@ -62,6 +63,7 @@ extension CLIPGraph {
         zero(s.dQKV, r * 3 * w)
         TrainOps.attentionBackward(dqkv: s.dQKV, dOut: s.dAttn, qkv: s.qkv[l], probs: s.probs[l],
                                    batch: b, tokens: t, width: w, heads: s.heads)               // dQKV [R, 3W]
+        if let extraDQKV { addInPlace(s.dQKV, extraDQKV, r * 3 * w) }                          // + the dense path's (CLIPGraph+Dense)
         zero(s.dLn, r * w)
         TrainOps.linearBackward(dx: s.dLn, dWeight: p.g(name("qkv.weight")), dBias: p.g(name("qkv.bias")),
                                 dy: s.dQKV, x: s.ln1[l], weight: p.w(name("qkv.weight")), rows: r, inDim: w, outDim: 3 * w)

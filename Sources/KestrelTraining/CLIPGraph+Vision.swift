@@ -36,7 +36,9 @@ extension CLIPGraph {
 
     /// Backward from v.tower.dNormalized [B, E] (set by the loss); accumulates every trainable
     /// vision gradient and stops as soon as nothing further down is trainable.
-    func visionBackward(_ p: ParameterPointers, _ v: VisionBuffers, pixels: UnsafePointer<Float>, batch b: Int) {
+    /// `dense`: the dense path's d(qkv) of the last block (`denseBackward`), when the region loss ran.
+    func visionBackward(_ p: ParameterPointers, _ v: VisionBuffers, pixels: UnsafePointer<Float>, batch b: Int,
+                        dense: DenseBuffers? = nil) {
         let c = config, s = v.tower
         let n = c.visionTokens, w = c.vision.width, patches = n - 1, layers = c.vision.layers
         guard p.anyTrainable("vision.") else { return }
@@ -47,7 +49,8 @@ extension CLIPGraph {
         func needed(below l: Int) -> Bool { embeddingsTrainable || blockTrainable[..<l].contains(true) }
         guard needed(below: layers) else { return }
         blockBackwardPooled(p, s, prefix: "vision", layer: layers - 1, batch: b, tokens: n,
-                            pools: [Int](repeating: 0, count: b), activation: visionActivation)  // dx = d x[L-1]
+                            pools: [Int](repeating: 0, count: b), activation: visionActivation,
+                            extraDQKV: dense?.dQKV)                                            // dx = d x[L-1]
         if !needed(below: layers - 1) { return }
         for l in stride(from: layers - 2, through: 0, by: -1) {
             blockBackward(p, s, prefix: "vision", layer: l, batch: b, tokens: n, activation: visionActivation)

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import KestrelKernels
 import KestrelModels
 
@@ -17,6 +18,12 @@ public final class CLIPGraph: @unchecked Sendable {
     let visionActivation: Activation
     let textActivation: Activation
     private var buffers: GraphBuffers?
+    private var denseBuffers: DenseBuffers?
+    /// Weight of the region-phrase loss (`TrainOps.regionLoss` on the MaskCLIP dense path,
+    /// `CLIPGraph+Dense`) added to the contrastive loss for batches with regions; 0: off.
+    public var regionLossWeight: Float = 0
+    /// The region-phrase loss of the last batch that had one (unweighted), nil before.
+    public private(set) var lastRegionLoss: Float?
     /// Seconds spent per part ("vision forward", "text forward", "loss", "vision backward",
     /// "text backward"), summed over calls while non-nil (set it to [:] to start measuring).
     public var profile: [String: Double]?
@@ -128,6 +135,9 @@ public final class CLIPGraph: @unchecked Sendable {
         let b = batch.count, e = config.embedDim
         let text = textInput(batch.tokens)
         let targets = batch.targets
+        let regions: (targets: [RegionLossTarget], phrases: [[Int]]) = regionLossWeight > 0 ? regionTargets(batch) : ([], [])
+        let dense = regions.targets.isEmpty ? nil : denseBuffers(for: b)
+        let phraseInput = regions.targets.isEmpty ? nil : textInput(regions.phrases)
         return withPointers { p in
             let bufs = buffers(for: b)
             let v = bufs.vision, t = bufs.text
@@ -137,19 +147,52 @@ public final class CLIPGraph: @unchecked Sendable {
                 timed("text forward") { textForward(p, t, text, batch: b) }
                 let logScale = p.w("logit_scale")[0]
                 if backward { zero(v.tower.dNormalized, b * e); zero(t.dNormalized, b * e) }
-                let loss = timed("loss") {
+                var loss = timed("loss") {
                     TrainOps.contrastiveLoss(
                         image: v.tower.normalized, text: t.normalized, logScale: logScale, targets: targets,
                         batch: b, dim: e, dImage: backward ? v.tower.dNormalized : nil,
                         dText: backward ? t.dNormalized : nil, dLogScale: backward ? p.g("logit_scale") : nil)
                 }
+                if let dense, let phraseInput {
+                    let q = regions.phrases.count, ph = dense.phrases, np = config.visionTokens - 1
+                    let region = timed("region") { () -> Float in
+                        denseForward(p, v, dense, batch: b)
+                        textForward(p, ph, phraseInput, batch: q)
+                        if backward { zero(dense.dNormalized, b * np * e); zero(ph.dNormalized, q * e) }
+                        // The logit scale as the contrastive loss uses it; not trained by this loss.
+                        let value = TrainOps.regionLoss(
+                            patches: dense.normalized, phrases: ph.normalized, scale: min(exp(logScale), 100), batch: b,
+                            patchCount: np, phraseCount: q, dim: e, targets: regions.targets,
+                            dPatches: backward ? dense.dNormalized : nil, dPhrases: backward ? ph.dNormalized : nil)
+                        if backward {
+                            let wgt = regionLossWeight
+                            for k in 0..<(b * np * e) { dense.dNormalized[k] *= wgt }
+                            for k in 0..<(q * e) { ph.dNormalized[k] *= wgt }
+                            denseBackward(p, dense, batch: b)
+                        }
+                        return value
+                    }
+                    lastRegionLoss = region
+                    loss += regionLossWeight * region
+                }
                 if backward {
-                    timed("vision backward") { visionBackward(p, v, pixels: pixels, batch: b) }
+                    timed("vision backward") { visionBackward(p, v, pixels: pixels, batch: b, dense: dense) }
                     timed("text backward") { textBackward(p, t, text, batch: b) }
+                    if let dense, let phraseInput {
+                        timed("region") { textBackward(p, dense.phrases, phraseInput, batch: regions.phrases.count) }
+                    }
                 }
                 return loss
             }
         }
+    }
+
+    /// The dense path's buffers for batch size `b`.
+    private func denseBuffers(for b: Int) -> DenseBuffers {
+        if let denseBuffers, denseBuffers.batch == b { return denseBuffers }
+        let made = DenseBuffers(batch: b, config: config)
+        denseBuffers = made
+        return made
     }
 
     private func timed<R>(_ part: String, _ body: () -> R) -> R {

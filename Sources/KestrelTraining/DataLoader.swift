@@ -46,6 +46,9 @@ public final class DataLoader: @unchecked Sendable {
         public var cacheBytes = 6 << 30
         /// Threads that decode and augment one batch's samples.
         public var workers = 1
+        /// Give each batch the boxes of its rendered scenes' objects and their phrases ("a red
+        /// circle") for the region-phrase loss (`TrainingBatch.regions`).
+        public var regions = false
 
         public init(imageSize: Int, contextLength: Int) { self.imageSize = imageSize; self.contextLength = contextLength }
     }
@@ -132,6 +135,7 @@ public final class DataLoader: @unchecked Sendable {
         var pixels = [Float](unsafeUninitializedCapacity: count * plane) { _, n in n = count * plane }
         var tokens = [[Int]](repeating: [], count: count)
         var keys = [String](repeating: "", count: count)
+        var objects = [[SampleRegion]](repeating: [], count: count)
         let failure = FirstError()
         pixels.withUnsafeMutableBufferPointer { px in
             nonisolated(unsafe) let base = px.baseAddress!
@@ -139,15 +143,18 @@ public final class DataLoader: @unchecked Sendable {
                 nonisolated(unsafe) let tb = tk.baseAddress!
                 keys.withUnsafeMutableBufferPointer { kb in
                     nonisolated(unsafe) let kbase = kb.baseAddress!
-                    let workers = max(1, min(options.workers, count))
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
-                        var k = w
-                        while k < count {
-                            do {
-                                let (t, key) = try self.sample(fixedPlans[k], into: base + k * plane)
-                                tb[k] = t; kbase[k] = key
-                            } catch { failure.set(error) }
-                            k += workers
+                    objects.withUnsafeMutableBufferPointer { ob in
+                        nonisolated(unsafe) let obase = ob.baseAddress!
+                        let workers = max(1, min(options.workers, count))
+                        DispatchQueue.concurrentPerform(iterations: workers) { w in
+                            var k = w
+                            while k < count {
+                                do {
+                                    let (t, key, regions) = try self.sample(fixedPlans[k], into: base + k * plane)
+                                    tb[k] = t; kbase[k] = key; obase[k] = regions
+                                } catch { failure.set(error) }
+                                k += workers
+                            }
                         }
                     }
                 }
@@ -163,11 +170,41 @@ public final class DataLoader: @unchecked Sendable {
                 return ids.count - 1
             }
         }
-        return (TrainingBatch(pixels: pixels, tokens: tokens, groups: groups), state)
+        // Phrases in order of first appearance: the batch stays a pure function of the state.
+        var phraseIndex = [String: Int](), phrases = [String](), regions = [RegionBox]()
+        for (k, list) in objects.enumerated() {
+            for o in list {
+                let q = phraseIndex[o.phrase] ?? { phraseIndex[o.phrase] = phrases.count; phrases.append(o.phrase); return phrases.count - 1 }()
+                regions.append(RegionBox(image: k, phrase: q, box: o.box))
+            }
+        }
+        let phraseTokens = phrases.map { tokenizer.tokenize($0, contextLength: options.contextLength, pad: false) }
+        return (TrainingBatch(pixels: pixels, tokens: tokens, groups: groups, regionPhrases: phraseTokens, regions: regions), state)
+    }
+
+    /// One object of a sample: its phrase and its box in the model input's pixels.
+    struct SampleRegion: Sendable { var phrase: String; var box: [Double] }
+
+    /// The boxes of `e`'s objects after the crop `box` (stored pixels, `image.scale` cached pixels
+    /// each), the resize to `size` and the mirror: objects less than half inside the crop are left out.
+    static func regions(of e: ManifestEntry, image: CachedImage, crop box: Augment.Box, size: Int, flip: Bool) -> [SampleRegion] {
+        guard let objects = e.boxes else { return [] }
+        let sx = Double(size) / Double(box.w), sy = Double(size) / Double(box.h)
+        return objects.compactMap { o -> SampleRegion? in
+            guard o.box.count == 4, o.box.allSatisfy(\.isFinite) else { return nil }
+            let b = o.box.map { $0 * image.scale }
+            let area = (b[2] - b[0]) * (b[3] - b[1])
+            let x0 = max(b[0], Double(box.j)), x1 = min(b[2], Double(box.j + box.w))
+            let y0 = max(b[1], Double(box.i)), y1 = min(b[3], Double(box.i + box.h))
+            guard area > 0, x1 > x0, y1 > y0, (x1 - x0) * (y1 - y0) >= 0.5 * area else { return nil }
+            var out = [(x0 - Double(box.j)) * sx, (y0 - Double(box.i)) * sy, (x1 - Double(box.j)) * sx, (y1 - Double(box.i)) * sy]
+            if flip { out = [Double(size) - out[2], out[1], Double(size) - out[0], out[3]] }
+            return SampleRegion(phrase: "a \(o.colour) \(o.shape)", box: out)
+        }
     }
 
     /// Decodes, augments and tokenizes one sample; returns its tokens and its positive-group key.
-    private func sample(_ plan: Plan, into out: UnsafeMutablePointer<Float>) throws -> ([Int], String) {
+    private func sample(_ plan: Plan, into out: UnsafeMutablePointer<Float>) throws -> ([Int], String, [SampleRegion]) {
         var rng = plan.rng
         let e = entries[plan.entry]
         let caption = e.captions.isEmpty ? "" : e.captions[Int(rng.next() % UInt64(e.captions.count))]
@@ -181,7 +218,8 @@ public final class DataLoader: @unchecked Sendable {
                                         flip: flip, mean: options.mean, std: options.std, out: out)
         }
         let tokens = tokenizer.tokenize(caption, contextLength: options.contextLength, pad: false)
-        return (tokens, e.group.map { "group:" + $0 } ?? "caption:" + caption)
+        let regions = options.regions ? Self.regions(of: e, image: image, crop: box, size: options.imageSize, flip: flip) : []
+        return (tokens, e.group.map { "group:" + $0 } ?? "caption:" + caption, regions)
     }
 
     /// The entry's picture as RGB, from the cache or decoded now.
@@ -205,7 +243,8 @@ public final class DataLoader: @unchecked Sendable {
             config.alpha = .compositeOnWhite
             let rgb = try Preprocessor(config: config).pixelsRGB(decoded)
             let small = Augment.shrink(rgb.pixels, width: rgb.width, height: rgb.height, shortSide: options.imageSize)
-            image = CachedImage(pixels: small.pixels, width: small.width, height: small.height)
+            image = CachedImage(pixels: small.pixels, width: small.width, height: small.height,
+                                scale: Double(small.width) / Double(max(rgb.width, 1)))
         } catch {
             throw DataLoaderError.unreadableImage(path: url.path, reason: "\(error)")
         }

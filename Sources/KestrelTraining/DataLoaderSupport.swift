@@ -5,6 +5,9 @@ struct CachedImage: Sendable {
     var pixels: [UInt8]
     var width: Int
     var height: Int
+    /// How many cached pixels one stored pixel spans (the shrink's factor): manifest boxes are in
+    /// stored pixels.
+    var scale: Double = 1
 }
 
 /// Decoded pictures kept in memory up to a byte budget (first come, kept; no eviction: the

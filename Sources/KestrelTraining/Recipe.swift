@@ -80,13 +80,17 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var freeze: [String]
     /// "f16" or "f32": the dtype of the exported model.safetensors.
     public var exportDType: String
+    /// Weight of the region-phrase loss on the MaskCLIP dense path (`CLIPGraph.regionLossWeight`,
+    /// `TrainOps.regionLoss`), fed by the boxes of the data's rendered scenes; nil or 0: off.
+    /// Left out of the canonical JSON when nil, so older recipes keep their digests.
+    public var regionLossWeight: Double?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case format, version, model, data, batchSize = "batch_size", microBatchSize = "micro_batch_size", steps
         case learningRate = "learning_rate", warmupSteps = "warmup_steps", minLearningRate = "min_learning_rate"
         case weightDecay = "weight_decay", beta1, beta2, eps, gradClipNorm = "grad_clip_norm", seed, threads, targets
         case augmentation, checkpointEvery = "checkpoint_every", logEvery = "log_every", freeze
-        case exportDType = "export_dtype"
+        case exportDType = "export_dtype", regionLossWeight = "region_loss_weight"
     }
 
     public init(from decoder: Decoder) throws {
@@ -114,6 +118,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         logEvery = try c.decode(Int.self, forKey: .logEvery)
         freeze = try c.decodeIfPresent([String].self, forKey: .freeze) ?? []
         exportDType = try c.decode(String.self, forKey: .exportDType)
+        regionLossWeight = try c.decodeIfPresent(Double.self, forKey: .regionLossWeight)
     }
 
     /// The micro-batches per step.
@@ -212,6 +217,9 @@ public struct Recipe: Codable, Sendable, Equatable {
         try need(warmupSteps >= 0 && warmupSteps <= steps, "warmup_steps", "must be in 0...steps (\(steps)), got \(warmupSteps)")
         try need(weightDecay.isFinite && weightDecay >= 0 && weightDecay < 10, "weight_decay", "must be in [0, 10), got \(weightDecay)")
         try need(beta1.isFinite && beta1 >= 0 && beta1 < 1, "beta1", "must be in [0, 1), got \(beta1)")
+        if let w = regionLossWeight {
+            try need(w.isFinite && w >= 0 && w <= 100, "region_loss_weight", "must be in [0, 100], got \(w)")
+        }
         try need(beta2.isFinite && beta2 >= 0 && beta2 < 1, "beta2", "must be in [0, 1), got \(beta2)")
         try need(eps.isFinite && eps > 0 && eps < 1, "eps", "must be in (0, 1), got \(eps)")
         try need(gradClipNorm.isFinite && gradClipNorm >= 0, "grad_clip_norm", "must be >= 0 (0: no clipping), got \(gradClipNorm)")

@@ -272,11 +272,13 @@ public final class Trainer {
                 let rate = Double(windowSamples) / max(1e-9, seconds(clock.now - windowStart))
                 windowStart = clock.now; windowSamples = 0
                 let scale = parameters.contains("logit_scale") ? exp(parameters.values[parameters.view("logit_scale").offset]) : nil
+                let regionLoss = (setup.model as? CLIPGraph)?.lastRegionLoss
                 log.append(TrainingLogLine(step: step, loss: loss, learningRate: lr, logitScale: scale, gradNorm: gradNorm,
-                                           samplesPerSecond: rate, elapsedSeconds: elapsed))
+                                           samplesPerSecond: rate, elapsedSeconds: elapsed, regionLoss: regionLoss))
                 if options.progress {
                     let eta = Double(recipe.steps - step) * Double(recipe.batchSize) / max(rate, 1e-9)
-                    let line = "step \(step)/\(recipe.steps)  loss \(String(format: "%.4f", loss))  lr \(String(format: "%.2e", lr))  "
+                    let line = "step \(step)/\(recipe.steps)  loss \(String(format: "%.4f", loss))  "
+                        + (regionLoss.map { "region \(String(format: "%.4f", $0))  " } ?? "") + "lr \(String(format: "%.2e", lr))  "
                         + "\(String(format: "%.1f", rate)) samples/s  eta \(Int(eta))s"
                     FileHandle.standardError.write(Data((line + "\n").utf8))
                 }
@@ -312,7 +314,10 @@ public final class Trainer {
         let plane = 3 * imageSize * imageSize
         return TrainingBatch(pixels: Array(b.pixels[(from * plane)..<((from + count) * plane)]),
                              tokens: Array(b.tokens[from..<(from + count)]),
-                             groups: b.groups.map { Array($0[from..<(from + count)]) })
+                             groups: b.groups.map { Array($0[from..<(from + count)]) },
+                             regionPhrases: b.regionPhrases,
+                             regions: b.regions.filter { (from..<(from + count)).contains($0.image) }
+                                 .map { RegionBox(image: $0.image - from, phrase: $0.phrase, box: $0.box) })
     }
 
     private func seconds(_ d: Duration) -> Double {

@@ -48,6 +48,7 @@ extension TrainingSetup {
             }
         }
         let graph = CLIPGraph(config: config, parameters: parameters)
+        graph.regionLossWeight = Float(recipe.regionLossWeight ?? 0)
         let dtype: ModelExport.DType = recipe.exportDType == "f16" ? .f16 : .f32
         let setup = TrainingSetup(
             model: graph, imageSize: config.imageSize, contextLength: config.contextLength, tokenizer: tokenizer,
@@ -92,5 +93,6 @@ extension DataLoader.Options {
         cropRatio = (recipe.augmentation.cropRatio[0], recipe.augmentation.cropRatio[1])
         flip = recipe.augmentation.flip
         softLabels = recipe.targets == "soft-label"
+        regions = (recipe.regionLossWeight ?? 0) > 0
     }
 }

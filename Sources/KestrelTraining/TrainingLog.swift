@@ -9,6 +9,8 @@ public struct TrainingLogLine: Sendable, Equatable {
     public var gradNorm: Float
     public var samplesPerSecond: Double
     public var elapsedSeconds: Double
+    /// The region-phrase loss of the step's last micro-batch (unweighted), when the recipe has one.
+    public var regionLoss: Float? = nil
 
     /// One JSON object on one line. Floats are written in Swift's shortest round-trip form, so a
     /// loss read back is the same Float bit for bit.
@@ -17,7 +19,9 @@ public struct TrainingLogLine: Sendable, Equatable {
         func d(_ x: Double) -> String { String(format: "%.3f", x) }
         var s = "{\"step\":\(step),\"loss\":\(f(loss)),\"lr\":\(f(learningRate))"
         s += ",\"logit_scale\":" + (logitScale.map(f) ?? "null")
-        s += ",\"grad_norm\":\(f(gradNorm)),\"samples_per_s\":\(d(samplesPerSecond)),\"elapsed_s\":\(d(elapsedSeconds))}"
+        s += ",\"grad_norm\":\(f(gradNorm)),\"samples_per_s\":\(d(samplesPerSecond)),\"elapsed_s\":\(d(elapsedSeconds))"
+        if let regionLoss { s += ",\"region_loss\":\(f(regionLoss))" }
+        s += "}"
         return s
     }
 }
