@@ -28,7 +28,8 @@ public struct OWLRawOutput: Sendable {
 /// query (`GroundingOptions.nmsIoU`; 1 keeps every box) and at most `maxPerQuery` boxes per query.
 /// Text queries: the CLIP tokenizer of the folder (vocab.json, merges.txt), at most 16 tokens with
 /// the start and end tokens; their embeddings are cached (least recently used, `textCacheCapacity`).
-/// Image queries: the query picture's best box embedding (`OWLModel.imageQuery`).
+/// Image queries: the query picture's best box embedding (`OWLModel.imageQuery`), kept for the
+/// last 8 query pictures.
 public final class OWLDetector: Grounder {
     public let kind: String
     public let defaultThreshold: Float = 0.1
@@ -38,6 +39,8 @@ public final class OWLDetector: Grounder {
     /// Text embeddings kept for repeated queries.
     public static let textCacheCapacity = 256
     let cache = OWLQueryCache(capacity: OWLDetector.textCacheCapacity)
+    /// Image queries: the query picture's tower runs once for a run over many pictures.
+    let imageCache = OWLImageQueryCache(capacity: 8)
 
     /// Throws `ModelError` naming the file or field at fault (config, checkpoint tensors,
     /// preprocessor_config.json, tokenizer files).
@@ -79,6 +82,11 @@ public final class OWLDetector: Grounder {
             case .text(let t):
                 if let e = cache.get(t) { rows[i] = e } else { missing.append((i, t, try tokenIDs(t))) }
             case .image(let picture, let name):
+                if let known = imageCache.get(picture) {
+                    rows[i] = known.embedding
+                    patches[i] = known.patch
+                    continue
+                }
                 let input: OWLInput
                 do { input = try preprocess(picture) } catch { throw GroundingError.badQuery("image query \(name): \(error)") }
                 let s = model.config.clip.imageSize
@@ -86,6 +94,7 @@ public final class OWLDetector: Grounder {
                 guard let chosen = model.imageQuery(f, image: 0) else { throw GroundingError.badQuery("image query \(name): no box") }
                 rows[i] = chosen.embedding
                 patches[i] = chosen.patch
+                imageCache.put(picture, embedding: chosen.embedding, patch: chosen.patch)
             }
         }
         if !missing.isEmpty {
