@@ -35,6 +35,10 @@ public struct OWLPreprocess: Sendable {
     public var filter: ResampleFilter
     public var pad: Bool
 
+    /// OWLv2: the largest padded square side, in pixels (16,384: a 16,384 x 16,384 square of
+    /// floats is 3 GiB; a 12-megapixel photo pads to 4,000 x 4,000).
+    public static let largestPaddedSide = 16_384
+
     public init(kind: OWLKind, size: Int) {
         self.kind = kind; self.size = size
         mean = PreprocessConfig.openAIMean; std = PreprocessConfig.openAIStd
@@ -118,6 +122,11 @@ public struct OWLPreprocess: Sendable {
             return OWLInput(pixels: out, width: w, height: h, scaleX: Double(w), scaleY: Double(h))
         case .owlv2:
             let n = max(w, h)
+            // The padded square is held as floats: refuse one past the decoder's pixel limit (a
+            // 1 x 100,000 strip would be 10^10 pixels) rather than exhaust memory.
+            if n > Self.largestPaddedSide {
+                throw ImageError.resizedTooLarge(width: n, height: n, limit: Self.largestPaddedSide * Self.largestPaddedSide)
+            }
             var padded = [Float](repeating: 0, count: 3 * n * n)
             for y in 0..<h {
                 for x in 0..<w {

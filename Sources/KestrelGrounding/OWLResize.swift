@@ -110,25 +110,29 @@ enum OWLResize {
             while i < 0 || i >= n { i = i < 0 ? -i : 2 * (n - 1) - i; if n == 1 { return 0 } }
             return i
         }
-        // Separable (rows, then columns): the same sums as torchvision's 2-D kernel up to float rounding.
-        var tmp = [Float](repeating: 0, count: x.count), out = tmp
+        // Separable (rows, then columns): the same sums as torchvision's 2-D kernel up to float
+        // rounding. One plane of scratch at a time; the result replaces `x`.
+        var x = x
+        var tmp = [Float](repeating: 0, count: n * n), plane = tmp
         for ch in 0..<channels {
-            let plane = ch * n * n
+            let base = ch * n * n
             for y in 0..<n {
                 for xx in 0..<n {
                     var s: Float = 0
-                    for d in 0..<ksize { s += kernel[d] * x[plane + y * n + reflect(xx + d - half)] }
-                    tmp[plane + y * n + xx] = s
+                    for d in 0..<ksize { s += kernel[d] * x[base + y * n + reflect(xx + d - half)] }
+                    tmp[y * n + xx] = s
                 }
             }
+            for i in 0..<(n * n) { plane[i] = 0 }
             for y in 0..<n {
                 for d in 0..<ksize {
-                    let row = plane + reflect(y + d - half) * n, k = kernel[d]
-                    for xx in 0..<n { out[plane + y * n + xx] += k * tmp[row + xx] }
+                    let row = reflect(y + d - half) * n, k = kernel[d]
+                    for xx in 0..<n { plane[y * n + xx] += k * tmp[row + xx] }
                 }
             }
+            x.replaceSubrange(base..<(base + n * n), with: plane)
         }
-        return out
+        return x
     }
 
     /// PyTorch `interpolate(mode="bilinear", align_corners=False, antialias=False)` of square planes
