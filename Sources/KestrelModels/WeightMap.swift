@@ -99,10 +99,11 @@ final class WeightReader {
     private(set) var usedKeys: Set<String> = []
     private(set) var parameterCount = 0
 
-    init(file: SafeTensorsFile, layout: CheckpointLayout) {
+    /// `table`: the key mapping (default: CLIP's `weightRules`; OWL-ViT/OWLv2 pass `owlWeightRules`).
+    init(file: SafeTensorsFile, layout: CheckpointLayout, rules table: [WeightRule] = weightRules) {
         self.file = file
         self.layout = layout
-        self.rules = Dictionary(uniqueKeysWithValues: weightRules.map { ($0.name, $0) })
+        self.rules = Dictionary(uniqueKeysWithValues: table.map { ($0.name, $0) })
     }
 
     /// The checkpoint key of our tensor `name` in this layout (nil: not stored as one tensor).
