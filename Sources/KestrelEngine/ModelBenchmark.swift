@@ -11,6 +11,14 @@ public struct ModelBenchmarkResult: Sendable {
     public var batch: Int
     /// Milliseconds per image at batch 1, best of the runs.
     public var imageMillisecondsBatch1: Double
+    /// Milliseconds per image at batch 1 for the dense patch features of `denseMethod`
+    /// (`VisionTransformer.denseFeatures`, what dense-CLIP grounding runs per picture), best of the runs.
+    public var denseMillisecondsBatch1: Double
+    /// The dense method timed (`DenseMethod.rawValue`), and each method's ms at batch 1.
+    public var denseMethod: String
+    public var denseMillisecondsByMethod: [(method: String, ms: Double)]
+    /// dense ms / image ms at batch 1, the two timed in the same run.
+    public var denseOverImage: Double { imageMillisecondsBatch1 > 0 ? denseMillisecondsBatch1 / imageMillisecondsBatch1 : 0 }
     /// A short text query end to end (tokenize, encode, L2-normalise), ms, and its token count.
     public var textMillisecondsShort: Double
     public var textTokensShort: Int
@@ -38,6 +46,9 @@ public struct ModelBenchmarkResult: Sendable {
 public enum ModelBenchmark {
     /// The short query: "a photo of a dog" is 7 tokens with the start and end tokens.
     public static let shortText = "a photo of a dog"
+
+    /// The dense method `dense_ms_batch1` reports: the one dense-CLIP grounding uses by default.
+    public static let denseMethod: DenseMethod = .clearCLIP
 
     public static func run(_ embedder: Embedder, loadSeconds: Double, repeats: Int = 3, batch: Int = 32,
                            progress: (String) -> Void = { _ in }) throws -> ModelBenchmarkResult {
@@ -67,6 +78,13 @@ public enum ModelBenchmark {
         progress("image tower, batch 1")
         let one = pixels(1)
         let tOne = try best(max(repeats, 5)) { _ = try model.encodeImages(one) }
+        progress("dense patch features, batch 1")
+        var denseByMethod: [(method: String, ms: Double)] = []
+        for method in DenseMethod.allCases {
+            let t = best(max(repeats, 5)) { _ = model.vision.denseFeatures(one, method: method) }
+            denseByMethod.append((method.rawValue, t * 1000))
+        }
+        let denseMs = denseByMethod.first { $0.method == denseMethod.rawValue }?.ms ?? 0
 
         progress("text queries")
         func textTime(_ text: String) throws -> (tokens: Int, ms: Double) {
@@ -83,6 +101,7 @@ public enum ModelBenchmark {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         return ModelBenchmarkResult(
             imagePerSecondBatch: Double(batch) / tBatch, batch: batch, imageMillisecondsBatch1: tOne * 1000,
+            denseMillisecondsBatch1: denseMs, denseMethod: denseMethod.rawValue, denseMillisecondsByMethod: denseByMethod,
             textMillisecondsShort: short.ms, textTokensShort: short.tokens,
             textMillisecondsLong: long.ms, textTokensLong: long.tokens, textMillisecondsByTokens: sweep,
             peakResidentMB: Double(peakResidentBytes()) / 1e6, loadSeconds: loadSeconds,
