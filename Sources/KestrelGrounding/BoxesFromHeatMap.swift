@@ -3,7 +3,8 @@ import Foundation
 /// Boxes from a heat map: the map is upsampled (bilinear) to a raster `upsample` times finer than
 /// its grid, cells at or above a level between the map's median (the background) and its maximum
 /// form a mask, and each 8-connected component of the mask is one candidate box (several
-/// instances per query), scored by the highest map value inside it. Boxes are in the original
+/// instances per query), scored by the highest grid value (patch cosine) among the cells whose
+/// centres lie in the component (the highest upsampled value when no centre does). Boxes are in the original
 /// picture's pixels, clipped to it.
 public struct BoxesFromHeatMap: Sendable {
     /// The mask level as a fraction of the way from the map's median to its maximum, 0 to 1:
@@ -66,6 +67,15 @@ public struct BoxesFromHeatMap: Sendable {
                 .clipped(width: width, height: height)
             out.append(Candidate(box: box, score: best))
         }
+        // Scores on the grid's own values: each cell centre's raster pixel names its component.
+        var peak = [Float](repeating: -.infinity, count: out.count)
+        for gy in 0..<gh {
+            for gx in 0..<gw {
+                let id = label[(gy * upsample + upsample / 2) * rw + gx * upsample + upsample / 2]
+                if id >= 0 { peak[Int(id)] = max(peak[Int(id)], clean.values[gy * gw + gx]) }
+            }
+        }
+        for i in out.indices where peak[i] > -.infinity { out[i].score = peak[i] }
         return out.filter { $0.box.area > 0 }.sorted { $0.score > $1.score }
     }
 

@@ -78,18 +78,18 @@ struct BenchCommand: ParsableCommand {
             print("model:     \(Console.field(m.directory.path)) (\(m.layout.rawValue), \(formatCount(m.parameterCount)) parameters)")
             print("machine:   \(r.cpuModel), \(r.cores) cores, \(r.threads) threads")
             print("precision: \(r.precision.rawValue) on \(r.backend)\(r.precision != r.requestedPrecision ? " (asked for \(r.requestedPrecision.rawValue))" : "")")
-            let rows: [(String, String)] = [
+            var rows: [(String, String)] = [
                 ("images/s, batch \(r.batch)", String(format: "%.1f", r.imagePerSecondBatch)),
                 ("ms per image, batch 1", String(format: "%.1f", r.imageMillisecondsBatch1)),
                 ("dense features (\(r.denseMethod)), ms, batch 1", String(format: "%.1f", r.denseMillisecondsBatch1)),
                 ("  dense / image", String(format: "%.2f", r.denseOverImage)),
-            ] + r.denseMillisecondsByMethod.map { ("  \($0.method) (ms)", String(format: "%.1f", $0.ms)) } + [
-                ("text query, \(r.textTokensShort) tokens (ms)", String(format: "%.2f", r.textMillisecondsShort)),
-                ("text query, \(r.textTokensLong) tokens (ms)", String(format: "%.2f", r.textMillisecondsLong)),
-            ] + r.textMillisecondsByTokens.map { ("  \($0.tokens) tokens (ms)", String(format: "%.2f", $0.ms)) } + [
-                ("peak resident memory (MB)", String(format: "%.0f", r.peakResidentMB)),
-                ("model load (s)", String(format: "%.2f", r.loadSeconds)),
             ]
+            for d in r.denseMillisecondsByMethod { rows.append(("  \(d.method) (ms)", String(format: "%.1f", d.ms))) }
+            rows.append(("text query, \(r.textTokensShort) tokens (ms)", String(format: "%.2f", r.textMillisecondsShort)))
+            rows.append(("text query, \(r.textTokensLong) tokens (ms)", String(format: "%.2f", r.textMillisecondsLong)))
+            for t in r.textMillisecondsByTokens { rows.append(("  \(t.tokens) tokens (ms)", String(format: "%.2f", t.ms))) }
+            rows.append(("peak resident memory (MB)", String(format: "%.0f", r.peakResidentMB)))
+            rows.append(("model load (s)", String(format: "%.2f", r.loadSeconds)))
             let width = rows.map(\.0.count).max() ?? 0
             for (what, figure) in rows { print(what.padding(toLength: width + 2, withPad: " ", startingAt: 0) + figure) }
         }

@@ -15,6 +15,7 @@ final class BoxesFromHeatMapTests: XCTestCase {
         let m = map([((1, 1), 1.0), ((5, 5), 0.8), ((6, 5), 0.8), ((5, 6), 0.8), ((6, 6), 0.8)])
         let c = BoxesFromHeatMap().candidates(m, pictureWidth: 256, pictureHeight: 256)
         XCTAssertEqual(c.count, 2)
+        guard c.count == 2 else { return }
         XCTAssertEqual(c[0].score, 1.0, accuracy: 1e-5)
         XCTAssertEqual(c[1].score, 0.8, accuracy: 1e-5)
         // A single cell at half level: the bilinear profile crosses 0.5 at the cell's edges.
@@ -55,18 +56,20 @@ final class BoxesFromHeatMapTests: XCTestCase {
     /// (IoU about a quarter); NMS above that keeps both, below it only the better one.
     func testNonMaximumSuppressionOnNestedComponents() {
         var cells: [((Int, Int), Float)] = []
-        for i in 0..<8 { cells += [((i, 0), 0.9), ((i, 7), 0.9), ((0, i), 0.9), ((7, i), 0.9)] }
-        for y in 3...4 { for x in 3...4 { cells.append(((x, y), 1.0)) } }
-        let m = map(cells)
+        for i in 0..<12 { cells += [((i, 0), 0.9), ((i, 11), 0.9), ((0, i), 0.9), ((11, i), 0.9)] }
+        for y in 5...6 { for x in 5...6 { cells.append(((x, y), 1.0)) } }
+        let m = map(cells, grid: 12, side: 384)
         let b = BoxesFromHeatMap()
-        let both = b.detections(m, query: 0, pictureWidth: 256, pictureHeight: 256, threshold: 0, nmsIoU: 0.5, maxPerQuery: 10)
+        let both = b.detections(m, query: 0, pictureWidth: 384, pictureHeight: 384, threshold: 0, nmsIoU: 0.5, maxPerQuery: 10)
         XCTAssertEqual(both.count, 2)
+        guard both.count == 2 else { return }
         let iou = both[0].box.iou(both[1].box)
-        XCTAssertGreaterThan(iou, 0.02)
-        let one = b.detections(m, query: 0, pictureWidth: 256, pictureHeight: 256, threshold: 0, nmsIoU: iou * 0.9, maxPerQuery: 10)
+        XCTAssertGreaterThan(iou, 0.01)
+        let one = b.detections(m, query: 0, pictureWidth: 384, pictureHeight: 384, threshold: 0, nmsIoU: iou * 0.9, maxPerQuery: 10)
         XCTAssertEqual(one.count, 1)
-        XCTAssertEqual(one[0].score, 1.0, accuracy: 1e-5)
-        XCTAssertTrue(one[0].box.contains(x: 128, y: 128))
+        guard let first = one.first else { return }
+        XCTAssertEqual(first.score, 1.0, accuracy: 1e-5)
+        XCTAssertTrue(first.box.contains(x: 192, y: 192))
     }
 
     /// A map over a padded square (OWLv2-style region past the picture): boxes end at the picture's edge.
