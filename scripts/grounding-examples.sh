@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 $kestrel data build --out "$work/data" --only scenes --scenes 30 --seed 7 > /dev/null
 # scene file, query, output name: objects named in the scenes' manifest boxes (colour and shape).
 examples=(
-  "scenes/heldout/000001.png|$(python3 - "$work/data" 1 0 <<'PY'
+  "scenes/heldout/000001.png|$(python3 - "$work/data" 1 2 <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1] + "/manifest.jsonl") if '"heldout"' in l and "scenes/" in l]
 row = next(r for r in rows if r["path"].endswith("%06d.png" % int(sys.argv[2])))
@@ -33,7 +33,7 @@ b = row["boxes"][int(sys.argv[3])]
 print("a %s %s" % (b["colour"], b["shape"]))
 PY
 )"
-  "scenes/heldout/000005.png|$(python3 - "$work/data" 5 1 <<'PY'
+  "scenes/heldout/000007.png|$(python3 - "$work/data" 7 2 <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1] + "/manifest.jsonl") if '"heldout"' in l and "scenes/" in l]
 row = next(r for r in rows if r["path"].endswith("%06d.png" % int(sys.argv[2])))

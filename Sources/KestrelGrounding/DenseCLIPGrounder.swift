@@ -114,7 +114,7 @@ public final class DenseCLIPGrounder: Grounder {
         var f = embedder.model.vision.denseFeatures(Tensor(shape: [1, 3, s, s], data: input.pixels), method: method)
         guard f.data.allSatisfy(\.isFinite) else { throw GroundingError.nonFinite("the picture's patch features") }
         l2Normalize(&f)
-        return (f.data, embedder.model.vision.grid, input.region)
+        return (f.data, embedder.model.config.patchesPerSide, input.region)
     }
 
     /// One heat map per query embedding: patch cosines on the grid over `region`.

@@ -53,9 +53,6 @@ extension VisionTransformer {
         }
         return result
     }
-
-    /// The number of patches per side (S / P).
-    public var grid: Int { imageSize / patchSize }
 }
 
 extension TransformerBlock {
@@ -118,7 +115,7 @@ enum DenseAttention {
         let d = w / heads, n = t - 1, scale = 1 / Float(d).squareRoot()
         let tasks = b * heads
         qkv.withUnsafeBufferPointer { qp in out.withUnsafeMutableBufferPointer { op in
-            let src = SendablePointer(UnsafeMutablePointer(mutating: qp.baseAddress!)), dst = SendablePointer(op.baseAddress!)
+            let src = DenseRowsPointer(UnsafeMutablePointer(mutating: qp.baseAddress!)), dst = DenseRowsPointer(op.baseAddress!)
             let biasCopy = bias
             OpenMPRows.forEach(tasks, threads: min(threads, tasks)) { range in
                 var scores = [Float](repeating: 0, count: t)
@@ -154,7 +151,7 @@ enum DenseAttention {
 }
 
 /// A raw pointer handed to worker closures (each writes its own rows).
-struct SendablePointer: @unchecked Sendable {
+struct DenseRowsPointer: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     init(_ p: UnsafeMutablePointer<Float>) { pointer = p }
 }
