@@ -102,4 +102,23 @@ final class GroundCommandTests: XCTestCase {
         XCTAssertEqual(rows.filter { $0["box"] is NSNull }.count, 1)
         XCTAssertTrue(gone.stderr.contains("scene1.png"), gone.stderr)
     }
+
+    /// `kestrel bench` reports the dense path's cost next to one image embedding.
+    func testBenchReportsTheDenseCost() throws {
+        let model = Fixtures.url("models/hf-tiny").path
+        let r = try Kestrel.run(["bench", "--model", model, "--json", "--repeats", "1", "--threads", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let o = try XCTUnwrap(r.jsonLines().first)
+        let dense = try XCTUnwrap(o["dense_ms_batch1"] as? Double), image = try XCTUnwrap(o["image_ms_batch1"] as? Double)
+        let ratio = try XCTUnwrap(o["dense_over_image"] as? Double)
+        XCTAssertGreaterThan(dense, 0)
+        XCTAssertEqual(ratio, dense / image, accuracy: 1e-6 * max(1, ratio))
+        XCTAssertEqual(o["dense_method"] as? String, "clearclip")
+        let byMethod = try XCTUnwrap(o["dense_ms_by_method"] as? [String: Double])
+        XCTAssertEqual(Set(byMethod.keys), ["maskclip", "clearclip", "naclip"])
+        XCTAssertEqual(byMethod["clearclip"], dense)
+        let table = try Kestrel.run(["bench", "--model", model, "--repeats", "1", "--threads", "1"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("dense / image"), table.stdout)
+    }
 }
