@@ -127,9 +127,9 @@ let package = Package(
         .testTarget(name: "KestrelStoreTests", dependencies: ["KestrelStore", "KestrelFiles", "KestrelTestSupport"]),
         .testTarget(name: "KestrelIndexTests", dependencies: ["KestrelIndex", "KestrelTestSupport"]),
         .testTarget(name: "KestrelEngineTests", dependencies: ["KestrelEngine", "KestrelTestSupport"]),
-        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelTestSupport", "KestrelLoadSupport"]),
+        .testTarget(name: "KestrelCLITests", dependencies: ["KestrelTestSupport", "KestrelLoadSupport", "KestrelTraining"]),
         .testTarget(name: "KestrelTrainingTests", dependencies: ["KestrelTraining", "KestrelTestSupport"]),
-        .testTarget(name: "KestrelGroundingTests", dependencies: ["KestrelGrounding", "KestrelTestSupport"]),
+        .testTarget(name: "KestrelGroundingTests", dependencies: ["KestrelGrounding", "KestrelTestSupport", "KestrelTraining"]),
         .testTarget(name: "KestrelEvaluationTests", dependencies: ["KestrelEvaluation", "KestrelTestSupport"]),
         .testTarget(
             name: "KestrelServerTests",

@@ -11,6 +11,14 @@ public struct ModelBenchmarkResult: Sendable {
     public var batch: Int
     /// Milliseconds per image at batch 1, best of the runs.
     public var imageMillisecondsBatch1: Double
+    /// Milliseconds per image at batch 1 for the dense patch features of `denseMethod`
+    /// (`VisionTransformer.denseFeatures`, what dense-CLIP grounding runs per picture), best of the runs.
+    public var denseMillisecondsBatch1: Double
+    /// The dense method timed (`DenseMethod.rawValue`), and each method's ms at batch 1.
+    public var denseMethod: String
+    public var denseMillisecondsByMethod: [(method: String, ms: Double)]
+    /// dense ms / image ms at batch 1, the two timed in the same run.
+    public var denseOverImage: Double { imageMillisecondsBatch1 > 0 ? denseMillisecondsBatch1 / imageMillisecondsBatch1 : 0 }
     /// A short text query end to end (tokenize, encode, L2-normalise), ms, and its token count.
     public var textMillisecondsShort: Double
     public var textTokensShort: Int
@@ -39,6 +47,9 @@ public enum ModelBenchmark {
     /// The short query: "a photo of a dog" is 7 tokens with the start and end tokens.
     public static let shortText = "a photo of a dog"
 
+    /// The dense method `dense_ms_batch1` reports: the one dense-CLIP grounding uses by default.
+    public static let denseMethod: DenseMethod = .clearCLIP
+
     public static func run(_ embedder: Embedder, loadSeconds: Double, repeats: Int = 3, batch: Int = 32,
                            progress: (String) -> Void = { _ in }) throws -> ModelBenchmarkResult {
         let model = embedder.model
@@ -64,9 +75,27 @@ public enum ModelBenchmark {
         progress("image tower, batch \(batch)")
         let big = pixels(batch)
         let tBatch = try best(repeats) { _ = try model.encodeImages(big) }
-        progress("image tower, batch 1")
         let one = pixels(1)
-        let tOne = try best(max(repeats, 5)) { _ = try model.encodeImages(one) }
+        // Batch-1 image and dense runs interleaved, so that load from other processes falls on
+        // both alike and their ratio (dense_over_image) stays meaningful on a busy machine.
+        _ = try model.encodeImages(one)
+        for method in DenseMethod.allCases { _ = model.vision.denseFeatures(one, method: method) }  // warm-up
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        }
+        var tOne = Double.infinity
+        var denseBest = [Double](repeating: .infinity, count: DenseMethod.allCases.count)
+        progress("image tower and dense patch features, batch 1")
+        for _ in 0..<max(repeats, 5) {
+            tOne = min(tOne, try seconds { _ = try model.encodeImages(one) })
+            for (i, method) in DenseMethod.allCases.enumerated() {
+                denseBest[i] = min(denseBest[i], seconds { _ = model.vision.denseFeatures(one, method: method) })
+            }
+        }
+        let denseByMethod = zip(DenseMethod.allCases, denseBest).map { (method: $0.rawValue, ms: $1 * 1000) }
+        let denseMs = denseByMethod.first { $0.method == denseMethod.rawValue }?.ms ?? 0
 
         progress("text queries")
         func textTime(_ text: String) throws -> (tokens: Int, ms: Double) {
@@ -83,6 +112,7 @@ public enum ModelBenchmark {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         return ModelBenchmarkResult(
             imagePerSecondBatch: Double(batch) / tBatch, batch: batch, imageMillisecondsBatch1: tOne * 1000,
+            denseMillisecondsBatch1: denseMs, denseMethod: denseMethod.rawValue, denseMillisecondsByMethod: denseByMethod,
             textMillisecondsShort: short.ms, textTokensShort: short.tokens,
             textMillisecondsLong: long.ms, textTokensLong: long.tokens, textMillisecondsByTokens: sweep,
             peakResidentMB: Double(peakResidentBytes()) / 1e6, loadSeconds: loadSeconds,

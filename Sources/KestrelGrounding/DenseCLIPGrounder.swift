@@ -1,14 +1,183 @@
 import Foundation
 import KestrelEngine
 import KestrelImage
+import KestrelKernels
+import KestrelModels
 
-/// Training-free dense grounding for any CLIP checkpoint (SKELETON: the dense helper replaces this file).
+/// Training-free dense grounding for any CLIP checkpoint (the default model included): the picture
+/// made square without a crop (`SquareFit`), patch features in the joint space by a dense method
+/// (`DenseMethod`: MaskCLIP, ClearCLIP, NACLIP; `VisionTransformer.denseFeatures`), the cosine of
+/// each patch to the query embedding as the heat map (values in -1...1, on the patch grid, over the
+/// picture), boxes from the map (`BoxesFromHeatMap`: threshold on the upsampled map, connected
+/// components, several per query), each scored by its peak patch cosine, then the score threshold
+/// and non-maximum suppression. With `refine`, each box kept is re-scored by the full image tower
+/// on the crop (the crop's image embedding's cosine to the query), and that is its score.
+///
+/// Query embeddings are cached per text (LRU, `cache`), so a query asked of many pictures runs the
+/// text tower once; an image query is the query picture's image embedding.
 public final class DenseCLIPGrounder: Grounder {
     public let kind = "dense-clip"
-    public let defaultThreshold: Float = 0.5
+    /// Chosen on held-out rendered scenes with the default model (docs/grounding-dense.md).
+    public static let measuredThreshold: Float = 0.2
+    public let defaultThreshold: Float
     public let embedder: Embedder
-    public init(embedder: Embedder) throws { self.embedder = embedder }
+    public let method: DenseMethod
+    public let fit: SquareFit
+    /// Whether a text query is embedded through the prompt ensemble (`PromptTemplates.defaultEnsemble`,
+    /// the mean of the normalised template embeddings) or as written.
+    public let promptEnsemble: Bool
+    public let boxes: BoxesFromHeatMap
+    public let refine: Bool
+    public let cache: QueryCache
+
+    /// The measured defaults (docs/grounding-dense.md).
+    public convenience init(embedder: Embedder) throws {
+        try self.init(embedder: embedder, method: .clearCLIP)
+    }
+
+    public init(embedder: Embedder, method: DenseMethod, fit: SquareFit = .resize, promptEnsemble: Bool = false,
+                boxes: BoxesFromHeatMap = BoxesFromHeatMap(), refine: Bool = false, threshold: Float? = nil,
+                cacheCapacity: Int = 256) throws {
+        self.embedder = embedder
+        self.method = method
+        self.fit = fit
+        self.promptEnsemble = promptEnsemble
+        self.boxes = boxes
+        self.refine = refine
+        defaultThreshold = threshold ?? Self.measuredThreshold
+        cache = QueryCache(capacity: cacheCapacity)
+    }
+
+    /// The L2-normalised query embedding [E]. Throws `GroundingError.badQuery` for an empty text or
+    /// an image the model cannot take, `GroundingError.nonFinite` when the tower gives NaN.
+    public func queryEmbedding(_ query: GroundingQuery) throws -> [Float] {
+        switch query {
+        case .text(let text):
+            let words = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !words.isEmpty else { throw GroundingError.badQuery("an empty text query") }
+            return try cache.embedding(for: (promptEnsemble ? "ensemble:" : "text:") + words) {
+                try embedText(words)
+            }
+        case .image(let image, let name):
+            var hasher = Hasher()
+            hasher.combine(image.pixels)
+            hasher.combine(image.palette)
+            let key = "image:\(image.width)x\(image.height):\(image.mode.rawValue):\(hasher.finalize())"
+            return try cache.embedding(for: key) {
+                let pixels: [Float]
+                do { pixels = try embedder.pixels(image, name: name) } catch {
+                    throw GroundingError.badQuery("query image \(name): \(error)")
+                }
+                return try finiteRow(try embedder.embedPixels([pixels]).data, "query image \(name)")
+            }
+        }
+    }
+
+    private func embedText(_ words: String) throws -> [Float] {
+        let texts: [String]
+        if promptEnsemble {
+            let label = Self.strippingArticle(words)
+            texts = PromptTemplates.defaultEnsemble.map { PromptTemplates.fill($0, with: label) }
+        } else {
+            texts = [words]
+        }
+        let e = try embedder.embedTexts(texts)                  // rows normalised
+        let d = embedder.dimension
+        var mean = [Float](repeating: 0, count: d)
+        for r in 0..<texts.count { for c in 0..<d { mean[c] += e.data[r * d + c] } }
+        return try finiteRow(Self.normalised(mean), "text query '\(words)'")
+    }
+
+    /// "a red circle" -> "red circle" (the templates bring their own article).
+    static func strippingArticle(_ text: String) -> String {
+        for article in ["a ", "an ", "the "] where text.lowercased().hasPrefix(article) && text.count > article.count {
+            return String(text.dropFirst(article.count))
+        }
+        return text
+    }
+
+    static func normalised(_ v: [Float]) -> [Float] {
+        let n = v.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+        return n > 0 ? v.map { $0 / n } : v
+    }
+
+    private func finiteRow(_ v: [Float], _ what: String) throws -> [Float] {
+        guard v.allSatisfy(\.isFinite) else { throw GroundingError.nonFinite(what) }
+        return v
+    }
+
+    /// Patch features of the picture, each L2-normalised: ([N, E] row-major, grid side, region).
+    /// Throws `ImageError` for a picture that cannot be converted, `GroundingError.nonFinite`.
+    public func patchFeatures(_ image: DecodedImage) throws -> (features: [Float], grid: Int, region: PixelBox) {
+        let s = embedder.model.config.imageSize
+        let input = try SquareInput(image, fit: fit, preprocessor: embedder.preprocessor, size: s)
+        var f = embedder.model.vision.denseFeatures(Tensor(shape: [1, 3, s, s], data: input.pixels), method: method)
+        guard f.data.allSatisfy(\.isFinite) else { throw GroundingError.nonFinite("the picture's patch features") }
+        l2Normalize(&f)
+        return (f.data, embedder.model.config.patchesPerSide, input.region)
+    }
+
+    /// One heat map per query embedding: patch cosines on the grid over `region`.
+    public static func heatMaps(features: [Float], grid: Int, region: PixelBox, queries: [[Float]]) -> [HeatMap] {
+        let n = grid * grid
+        return queries.map { q in
+            let e = q.count
+            var values = [Float](repeating: 0, count: n)
+            for p in 0..<n {
+                var dot: Float = 0
+                for c in 0..<e { dot += features[p * e + c] * q[c] }
+                values[p] = dot
+            }
+            return HeatMap(gridWidth: grid, gridHeight: grid, values: values, region: region)
+        }
+    }
+
     public func ground(_ image: DecodedImage, queries: [GroundingQuery], options: GroundingOptions) throws -> GroundingResult {
-        throw GroundingError.unsupportedModel(folder: embedder.model.directory.path, reason: "dense CLIP is not built yet")
+        let embeddings = try queries.map(queryEmbedding)
+        let (features, grid, region) = try patchFeatures(image)
+        let maps = Self.heatMaps(features: features, grid: grid, region: region, queries: embeddings)
+        let (w, h) = image.reduction.map { ($0.fullWidth, $0.fullHeight) } ?? (image.width, image.height)
+        let threshold = options.threshold ?? defaultThreshold
+        var detections: [Detection] = []
+        for (q, map) in maps.enumerated() {
+            var found = boxes.candidates(map, pictureWidth: w, pictureHeight: h)
+                .filter { $0.score >= threshold }
+                .map { Detection(query: q, box: $0.box, score: $0.score) }
+            if refine && !found.isEmpty { found = try rescored(found, image: image, query: embeddings[q]) }
+            detections += nonMaximumSuppression(found, iou: options.nmsIoU, maxPerQuery: options.maxPerQuery)
+        }
+        detections.sort { $0.score > $1.score }
+        return GroundingResult(detections: detections, heatmaps: options.heatmaps ? maps : [])
+    }
+
+    /// Each detection's score replaced by the cosine of its crop's image embedding (box grown by
+    /// a tenth on each side, resized to the model's square) to the query.
+    func rescored(_ found: [Detection], image: DecodedImage, query: [Float]) throws -> [Detection] {
+        let rgb = try SquareInput.rgb(image, preprocessor: embedder.preprocessor)
+        let (fullW, fullH) = image.reduction.map { ($0.fullWidth, $0.fullHeight) } ?? (image.width, image.height)
+        let sx = Double(rgb.width) / Double(max(fullW, 1)), sy = Double(rgb.height) / Double(max(fullH, 1))
+        let s = embedder.model.config.imageSize
+        var pixels: [[Float]] = []
+        for d in found {
+            let mx = d.box.width * 0.1, my = d.box.height * 0.1
+            let x0 = max(0, Int(((d.box.x0 - mx) * sx).rounded(.down))), y0 = max(0, Int(((d.box.y0 - my) * sy).rounded(.down)))
+            let x1 = min(rgb.width, max(x0 + 1, Int(((d.box.x1 + mx) * sx).rounded(.up))))
+            let y1 = min(rgb.height, max(y0 + 1, Int(((d.box.y1 + my) * sy).rounded(.up))))
+            var crop = [UInt8](repeating: 0, count: (x1 - x0) * (y1 - y0) * 3)
+            for y in y0..<y1 {
+                let src = (y * rgb.width + x0) * 3, dst = (y - y0) * (x1 - x0) * 3
+                for i in 0..<((x1 - x0) * 3) { crop[dst + i] = rgb.pixels[src + i] }
+            }
+            let input = try SquareInput(DecodedImage(width: x1 - x0, height: y1 - y0, mode: .rgb, pixels: crop), fit: .resize,
+                                        preprocessor: embedder.preprocessor, size: s)
+            pixels.append(input.pixels)
+        }
+        let e = try embedder.embedPixels(pixels)
+        let dim = embedder.dimension
+        return found.enumerated().map { i, d in
+            var score: Float = 0
+            for c in 0..<dim { score += e.data[i * dim + c] * query[c] }
+            return Detection(query: d.query, box: d.box, score: score)
+        }
     }
 }

@@ -104,3 +104,71 @@ struct NaiveCLIP {
         return out
     }
 }
+
+extension NaiveCLIP {
+    /// Naive twin of `VisionTransformer.denseFeatures`: pixels [B, 3, S, S] -> [B, N, E], the
+    /// last block replaced by `method` as plain Tensor ops and loops (separate q, k, v products,
+    /// attention with the NACLIP prior written out in double precision).
+    func denseFeatures(_ pixels: Tensor, method: DenseMethod) -> Tensor {
+        let b = pixels.shape[0], eps = config.vision.layerNormEps
+        let patches = NaiveKernels.patchEmbed(pixels, weight: g["vision.patch"]!, patchSize: config.patchSize)
+        let (n, w) = (patches.shape[1], patches.shape[2])
+        let t = n + 1, grid = Int(Double(n).squareRoot().rounded())
+        let cls = g["vision.class"]!.data, pos = g["vision.position"]!.data
+        var x = Tensor(shape: [b, t, w])
+        for i in 0..<b {
+            let base = i * t * w
+            for c in 0..<w { x.data[base + c] = cls[c] + pos[c] }
+            for j in 0..<n { for c in 0..<w { x.data[base + (j + 1) * w + c] = patches.data[(i * n + j) * w + c] + pos[(j + 1) * w + c] } }
+        }
+        x = layerNorm(x, weight: g["vision.pre.weight"]!, bias: g["vision.pre.bias"]!, eps: eps)
+        for block in vision.dropLast() { x = block.forward(x, causal: false) }
+        var y = x                                                            // [B, T, W]
+        if let last = vision.last {
+            let bt = last.t
+            let h = layerNorm(x, weight: bt["norm1.weight"]!, bias: bt["norm1.bias"]!, eps: last.eps)
+            let q = linear(h, weight: bt["q.weight"]!, bias: bt["q.bias"]!)
+            let k = linear(h, weight: bt["k.weight"]!, bias: bt["k.bias"]!)
+            let v = linear(h, weight: bt["v.weight"]!, bias: bt["v.bias"]!)
+            let a: Tensor
+            switch method {
+            case .maskCLIP: a = v
+            case .clearCLIP: a = NaiveKernels.attention(query: q, key: q, value: v, heads: last.heads, causal: false)
+            case .naclip: a = Self.biasedAttention(k, k, v, heads: last.heads, grid: grid)
+            }
+            y = linear(a, weight: bt["out.weight"]!, bias: bt["out.bias"]!)
+        }
+        var p = Tensor(shape: [b * n, w])
+        for i in 0..<b { for j in 0..<n { for c in 0..<w { p.data[(i * n + j) * w + c] = y.data[(i * t + j + 1) * w + c] } } }
+        p = layerNorm(p, weight: g["vision.post.weight"]!, bias: g["vision.post.bias"]!, eps: eps)
+        return NaiveKernels.linear(p, weight: g["vision.projection"]!, bias: nil).reshaped([b, n, config.embedDim])
+    }
+
+    /// softmax(s kᵀ / √d + G) v per head, G NACLIP's Gaussian prior between patch tokens (σ =
+    /// `DenseMethod.naclipSigma` grid cells), 0 for pairs with token 0. s, k, v: [B, T, C].
+    static func biasedAttention(_ s: Tensor, _ k: Tensor, _ v: Tensor, heads: Int, grid: Int) -> Tensor {
+        let b = s.shape[0], t = s.shape[1], c = s.shape[2], d = c / heads
+        let sigma = DenseMethod.naclipSigma
+        var out = Tensor(shape: [b, t, c])
+        for bi in 0..<b { for h in 0..<heads { for i in 0..<t {
+            var scores = [Double](repeating: 0, count: t)
+            for j in 0..<t {
+                var dot = 0.0
+                for l in 0..<d { dot += Double(s.data[(bi * t + i) * c + h * d + l]) * Double(k.data[(bi * t + j) * c + h * d + l]) }
+                scores[j] = dot / Double(d).squareRoot()
+                if i > 0 && j > 0 {
+                    let dy = Double((i - 1) / grid - (j - 1) / grid), dx = Double((i - 1) % grid - (j - 1) % grid)
+                    scores[j] += exp(-(dy * dy + dx * dx) / (2 * sigma * sigma))
+                }
+            }
+            let top = scores.max()!
+            let e = scores.map { exp($0 - top) }, sum = e.reduce(0, +)
+            for l in 0..<d {
+                var acc = 0.0
+                for j in 0..<t { acc += e[j] / sum * Double(v.data[(bi * t + j) * c + h * d + l]) }
+                out.data[(bi * t + i) * c + h * d + l] = Float(acc)
+            }
+        } } }
+        return out
+    }
+}

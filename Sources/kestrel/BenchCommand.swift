@@ -11,7 +11,11 @@ struct BenchCommand: ParsableCommand {
             of --repeats runs after a warm-up. Text queries are timed end to end (tokenize, encode,
             L2-normalise): a 7-token query ("a photo of a dog"), one that fills the 77-token context,
             and 7, 8, 9 and 16 tokens. Peak memory is the process's resident high-water mark
-            (VmHWM), loading included. --json keys: image_per_s_batch32, image_ms_batch1, text_ms_short, text_ms_77,
+            (VmHWM), loading included. dense_ms_batch1 times the dense patch features of one picture
+            (what `kestrel ground` runs per picture with a CLIP model; ClearCLIP, the default method)
+            and dense_over_image is its ratio to image_ms_batch1 in the same run.
+            --json keys: image_per_s_batch32, image_ms_batch1, dense_ms_batch1, dense_over_image,
+            dense_ms_by_method, text_ms_short, text_ms_77,
             text_tokens_short, text_tokens_long, text_ms_by_tokens, peak_rss_mb, load_s, precision,
             requested_precision, gemm_backend, threads, cores, cpu.
             """)
@@ -57,6 +61,9 @@ struct BenchCommand: ParsableCommand {
                     ("model", .string(embedder.model.directory.path)),
                     ("image_per_s_batch32", .double(r.imagePerSecondBatch)),
                     ("image_ms_batch1", .double(r.imageMillisecondsBatch1)),
+                    ("dense_ms_batch1", .double(r.denseMillisecondsBatch1)), ("dense_over_image", .double(r.denseOverImage)),
+                    ("dense_method", .string(r.denseMethod)),
+                    ("dense_ms_by_method", .object(r.denseMillisecondsByMethod.map { ($0.method, .double($0.ms)) })),
                     ("text_ms_short", .double(r.textMillisecondsShort)), ("text_tokens_short", .int(r.textTokensShort)),
                     ("text_ms_77", .double(r.textMillisecondsLong)), ("text_tokens_long", .int(r.textTokensLong)),
                     ("text_ms_by_tokens", .object(r.textMillisecondsByTokens.map { ("\($0.tokens)", .double($0.ms)) })),
@@ -71,15 +78,18 @@ struct BenchCommand: ParsableCommand {
             print("model:     \(Console.field(m.directory.path)) (\(m.layout.rawValue), \(formatCount(m.parameterCount)) parameters)")
             print("machine:   \(r.cpuModel), \(r.cores) cores, \(r.threads) threads")
             print("precision: \(r.precision.rawValue) on \(r.backend)\(r.precision != r.requestedPrecision ? " (asked for \(r.requestedPrecision.rawValue))" : "")")
-            let rows: [(String, String)] = [
+            var rows: [(String, String)] = [
                 ("images/s, batch \(r.batch)", String(format: "%.1f", r.imagePerSecondBatch)),
                 ("ms per image, batch 1", String(format: "%.1f", r.imageMillisecondsBatch1)),
-                ("text query, \(r.textTokensShort) tokens (ms)", String(format: "%.2f", r.textMillisecondsShort)),
-                ("text query, \(r.textTokensLong) tokens (ms)", String(format: "%.2f", r.textMillisecondsLong)),
-            ] + r.textMillisecondsByTokens.map { ("  \($0.tokens) tokens (ms)", String(format: "%.2f", $0.ms)) } + [
-                ("peak resident memory (MB)", String(format: "%.0f", r.peakResidentMB)),
-                ("model load (s)", String(format: "%.2f", r.loadSeconds)),
+                ("dense features (\(r.denseMethod)), ms, batch 1", String(format: "%.1f", r.denseMillisecondsBatch1)),
+                ("  dense / image", String(format: "%.2f", r.denseOverImage)),
             ]
+            for d in r.denseMillisecondsByMethod { rows.append(("  \(d.method) (ms)", String(format: "%.1f", d.ms))) }
+            rows.append(("text query, \(r.textTokensShort) tokens (ms)", String(format: "%.2f", r.textMillisecondsShort)))
+            rows.append(("text query, \(r.textTokensLong) tokens (ms)", String(format: "%.2f", r.textMillisecondsLong)))
+            for t in r.textMillisecondsByTokens { rows.append(("  \(t.tokens) tokens (ms)", String(format: "%.2f", t.ms))) }
+            rows.append(("peak resident memory (MB)", String(format: "%.0f", r.peakResidentMB)))
+            rows.append(("model load (s)", String(format: "%.2f", r.loadSeconds)))
             let width = rows.map(\.0.count).max() ?? 0
             for (what, figure) in rows { print(what.padding(toLength: width + 2, withPad: " ", startingAt: 0) + figure) }
         }

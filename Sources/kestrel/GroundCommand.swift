@@ -29,6 +29,12 @@ struct GroundCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "At most this many boxes per query and image, at least 1.") var maxBoxes = 10
     @Option(name: .long, help: "Write heat-map PNGs into this folder (made if missing).") var heatmap: String?
     @Flag(name: .long, help: "JSON lines output.") var json = false
+    @Option(name: .long, help: "CLIP models: the dense method, maskclip, clearclip or naclip (default clearclip; docs/grounding.md).")
+    var denseMethod: String = DenseMethod.clearCLIP.rawValue
+    @Option(name: .long, help: "CLIP models: how the picture becomes square, resize or pad (default resize; no crop either way).")
+    var fit: String = SquareFit.resize.rawValue
+    @Flag(name: .long, help: "CLIP models: re-score each box by the full image tower on its crop (slower; the score is then the crop's cosine).")
+    var refine = false
     @OptionGroup var imageOptions: ImageOptions
     @OptionGroup var precisionOptions: PrecisionOptions
     @Argument(help: "Image files.") var images: [String] = []
@@ -44,12 +50,26 @@ struct GroundCommand: ParsableCommand {
         if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
         guard (0...1).contains(nms) else { throw ValidationError("--nms is an IoU from 0 to 1, got \(nms)") }
         guard maxBoxes >= 1 else { throw ValidationError("--max-boxes must be at least 1, got \(maxBoxes)") }
+        guard DenseMethod(rawValue: denseMethod) != nil else {
+            throw ValidationError("--dense-method is one of \(DenseMethod.allCases.map(\.rawValue).joined(separator: ", ")), got '\(denseMethod)'")
+        }
+        guard SquareFit(rawValue: fit) != nil else {
+            throw ValidationError("--fit is one of \(SquareFit.allCases.map(\.rawValue).joined(separator: ", ")), got '\(fit)'")
+        }
         if heatmap == "" { throw ValidationError("--heatmap needs a folder name; '' names none") }
     }
 
     func run() throws {
         try reportingErrors {
-            let grounder = try GrounderLoader.load(try modelFolder(model), precision: precisionOptions.value)
+            let folder = try modelFolder(model)
+            let grounder: any Grounder
+            switch GrounderLoader.modelType(folder) {
+            case "owlvit", "owlv2": grounder = try GrounderLoader.load(folder, precision: precisionOptions.value)
+            default:
+                grounder = try DenseCLIPGrounder(
+                    embedder: Embedder(modelDirectory: folder, precision: precisionOptions.value),
+                    method: DenseMethod(rawValue: denseMethod) ?? .clearCLIP, fit: SquareFit(rawValue: fit) ?? .resize, refine: refine)
+            }
             let decoder = ImageDecoder(orientation: imageOptions.orientation.handling)
             var queries: [GroundingQuery] = text.map { .text($0) }
             for q in imageQuery {

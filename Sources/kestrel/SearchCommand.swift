@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KestrelEngine
+import KestrelGrounding
 
 struct SearchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -10,6 +11,11 @@ struct SearchCommand: ParsableCommand {
             too when a name is not UTF-8). --prefix compares bytes: `café` typed in NFC does not match
             a name spelled in NFD. A relative --prefix (img/) is taken from the current folder, as
             the paths given to `index add` and `index remove` are.
+            With --grounded (needs --text) each result also carries the best box for the text in
+            that item, "box": [x0, y0, x1, y1] in the picture's pixels and "box_score" (its peak
+            patch cosine, docs/grounding.md), or "box": null with a warning when the file cannot
+            be read now. Boxes are computed at query time for the k results only (one dense
+            forward each, about the cost of embedding the image once); the index stores no regions.
             """)
 
     @Option(name: .long, help: ArgumentHelp(defaultIndexHelp)) var index = "Indexes/default"
@@ -21,6 +27,8 @@ struct SearchCommand: ParsableCommand {
     @Option(name: .long, help: "Only paths starting with this prefix.") var prefix: String?
     @Option(name: .long, help: "Model folder (default: the one the index was built with).") var model: String?
     @Flag(name: .long, help: "JSON lines output.") var json = false
+    @Flag(name: .long, help: "With --text: the best box for the text in each result (dense CLIP heat map, computed for the k results).")
+    var grounded = false
     @OptionGroup var imageOptions: ImageOptions
     /// Default: the precision the index's vectors were made at. A text query may be embedded at any
     /// precision; an image query only at the index's (as with --orientation and --jpeg-decode).
@@ -29,6 +37,7 @@ struct SearchCommand: ParsableCommand {
     func validate() throws {
         let given = [text != nil, image != nil, like != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("give exactly one of --text, --image, --like") }
+        if grounded && text == nil { throw ValidationError("--grounded needs --text (the box is where the text is in each result)") }
         guard k >= 1 else { throw ValidationError("-k must be at least 1, got \(k)") }
         if let like, like < 0 { throw ValidationError("--like takes the id of a stored item (see `kestrel index list`), 0 or more, got \(like)") }
         try validateIndexOption(index)
@@ -41,22 +50,54 @@ struct SearchCommand: ParsableCommand {
         try reportingErrors {
             let catalog = try Catalog.open(RawArguments.absolutePath(index), warn: { Console.warning($0) })
             let query: SearchQuery = text.map { .text($0) } ?? image.map { .image(RawArguments.path($0)) } ?? .like(UInt64(like!))
-            let vector = try catalog.queryVector(query) {
+            var loaded: Embedder?
+            func embedder() throws -> Embedder {
+                if let loaded { return loaded }
                 let embedder = try queryEmbedder(catalog)
                 // Same fingerprint and dimension: a renamed or copied model folder is the same model.
                 try catalog.store.requireIdentity(try ModelFingerprint.identity(of: embedder.model))
+                loaded = embedder
                 return embedder
             }
+            let vector = try catalog.queryVector(query, embedder: embedder)
             let results = try catalog.search(vector: vector, options: SearchOptions(k: k, minScore: minScore, pathPrefix: prefix.map(RawArguments.pathPrefix)),
                                              excluding: like.map(UInt64.init))
+            let grounder = try grounded ? DenseCLIPGrounder(embedder: try embedder()) : nil
             for r in results {
+                let best = grounder.flatMap { bestBox($0, text: text ?? "", path: r.path) }
                 if json {
-                    Console.emit(.object([("rank", .int(r.rank)), ("id", .int(Int(r.id)))] + JSONValue.path("path", r.path)
-                                         + [("score", .float(r.score))]))
+                    var fields: [(String, JSONValue)] = [("rank", .int(r.rank)), ("id", .int(Int(r.id)))] + JSONValue.path("path", r.path)
+                        + [("score", .float(r.score))]
+                    if grounder != nil {
+                        fields.append(("box", best.map { .array($0.box.array.map { .double(($0 * 100).rounded() / 100) }) } ?? .null))
+                        fields.append(("box_score", best.map { .float($0.score) } ?? .null))
+                    }
+                    Console.emit(.object(fields))
                 } else {
-                    print(String(format: "%3d  %.4f  %@  (id %llu)", r.rank, r.score, r.path.description, r.id))
+                    var line = String(format: "%3d  %.4f  %@  (id %llu)", r.rank, r.score, r.path.description, r.id)
+                    if let best {
+                        line += String(format: "  box [%.1f, %.1f, %.1f, %.1f] %.4f", best.box.x0, best.box.y0, best.box.x1, best.box.y1, best.score)
+                    }
+                    print(line)
                 }
             }
+        }
+    }
+
+    /// The best box for `text` in the picture at `path` (no threshold: the highest-scoring
+    /// component of the heat map), nil with a warning when the file cannot be read or decoded.
+    func bestBox(_ grounder: DenseCLIPGrounder, text: String, path: FilePathBytes) -> Detection? {
+        do {
+            let bytes: [UInt8]
+            do { bytes = try FileSystem.readFile(path, limit: Embedder.imageFileByteLimit) } catch let e as FileError {
+                throw ImageError.unreadable(path: path.description, reason: e.reason)
+            }
+            let image = try ImageDecoder(orientation: imageOptions.orientation.handling).decode(bytes: bytes, name: path.description)
+            let options = GroundingOptions(threshold: -.infinity, nmsIoU: 1, maxPerQuery: 1)
+            return try grounder.ground(image, queries: [.text(text)], options: options).detections.first
+        } catch {
+            Console.warning("\(path.description): no box: \(error)")
+            return nil
         }
     }
 
