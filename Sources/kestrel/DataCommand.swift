@@ -7,7 +7,7 @@ struct DataCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "data",
         abstract: "Build training and evaluation data from Debian packages and rendered scenes.",
-        subcommands: [DataBuildCommand.self])
+        subcommands: [DataBuildCommand.self, DataGroundingCommand.self])
 }
 
 struct DataBuildCommand: ParsableCommand {

@@ -10,7 +10,7 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Measure a model: zero-shot classification or image-text retrieval, with bootstrap intervals.",
         discussion: "Metrics, definitions and the interval method: docs/eval.md.",
-        subcommands: [EvalZeroShotCommand.self, EvalRetrievalCommand.self, EvalCurveCommand.self])
+        subcommands: [EvalZeroShotCommand.self, EvalRetrievalCommand.self, EvalCurveCommand.self, EvalGroundingCommand.self])
 }
 
 /// Options both evaluations share: output and the bootstrap.
