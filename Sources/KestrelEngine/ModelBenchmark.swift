@@ -48,7 +48,7 @@ public enum ModelBenchmark {
     public static let shortText = "a photo of a dog"
 
     /// The dense method `dense_ms_batch1` reports: the one dense-CLIP grounding uses by default.
-    public static let denseMethod: DenseMethod = .clearCLIP
+    public static let denseMethod: DenseMethod = .standard
 
     public static func run(_ embedder: Embedder, loadSeconds: Double, repeats: Int = 3, batch: Int = 32,
                            progress: (String) -> Void = { _ in }) throws -> ModelBenchmarkResult {

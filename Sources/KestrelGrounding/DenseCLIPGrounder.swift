@@ -32,7 +32,7 @@ public final class DenseCLIPGrounder: Grounder {
 
     /// The measured defaults (docs/grounding-dense.md).
     public convenience init(embedder: Embedder) throws {
-        try self.init(embedder: embedder, method: .clearCLIP)
+        try self.init(embedder: embedder, method: .standard)
     }
 
     public init(embedder: Embedder, method: DenseMethod, fit: SquareFit = .resize, promptEnsemble: Bool = false,

@@ -9,7 +9,7 @@ public struct ManifestEntry: Codable, Sendable, Equatable {
     public var captions: [String]
     /// "train", "test" (Fashion-MNIST's test split), or "heldout" (files or attribute combinations never trained on).
     public var split: String
-    /// "fashion-mnist", "openclipart", "emoji", "scenes".
+    /// "fashion-mnist", "openclipart", "emoji", "scenes", "grounding" (`DataBuildOptions.allSources`).
     public var source: String
     /// Licence of the picture (SPDX-like: "MIT", "CC0-1.0", "OFL-1.1", ...).
     public var licence: String

@@ -41,7 +41,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         /// A folder built by `kestrel data build` (holds manifest.jsonl), relative to the recipe
         /// file's folder or absolute.
         public var folder: String
-        /// Sampling weight per source ("fashion-mnist", "openclipart", "emoji", "scenes"); a
+        /// Sampling weight per source (`DataBuildOptions.allSources`); a
         /// sample's source is drawn with probability weight / sum. 0 leaves a source out.
         public var sources: [String: Double]
     }
@@ -197,7 +197,7 @@ public struct Recipe: Codable, Sendable, Equatable {
         }
         if let from = model.from { try need(!from.isEmpty, "model.from", "must name a model folder") }
         try need(!data.folder.isEmpty, "data.folder", "must name a data folder built by `kestrel data build`")
-        let known = ["fashion-mnist", "openclipart", "emoji", "scenes"]
+        let known = DataBuildOptions.allSources
         for (name, w) in data.sources.sorted(by: { $0.key < $1.key }) {
             try need(known.contains(name), "data.sources.\(name)", "is not a source (known: \(known.joined(separator: ", ")))")
             try need(w.isFinite && w >= 0, "data.sources.\(name)", "weight must be a finite number >= 0, got \(w)")

@@ -30,7 +30,7 @@ struct GroundCommand: ParsableCommand {
     @Option(name: .long, help: "Write heat-map PNGs into this folder (made if missing).") var heatmap: String?
     @Flag(name: .long, help: "JSON lines output.") var json = false
     @Option(name: .long, help: "CLIP models: the dense method, maskclip, clearclip or naclip (default clearclip; docs/grounding.md).")
-    var denseMethod: String = DenseMethod.clearCLIP.rawValue
+    var denseMethod: String = DenseMethod.standard.rawValue
     @Option(name: .long, help: "CLIP models: how the picture becomes square, resize or pad (default resize; no crop either way).")
     var fit: String = SquareFit.resize.rawValue
     @Flag(name: .long, help: "CLIP models: re-score each box by the full image tower on its crop (slower; the score is then the crop's cosine).")
@@ -68,7 +68,7 @@ struct GroundCommand: ParsableCommand {
             default:
                 grounder = try DenseCLIPGrounder(
                     embedder: Embedder(modelDirectory: folder, precision: precisionOptions.value),
-                    method: DenseMethod(rawValue: denseMethod) ?? .clearCLIP, fit: SquareFit(rawValue: fit) ?? .resize, refine: refine)
+                    method: DenseMethod(rawValue: denseMethod) ?? .standard, fit: SquareFit(rawValue: fit) ?? .resize, refine: refine)
             }
             let decoder = ImageDecoder(orientation: imageOptions.orientation.handling)
             var queries: [GroundingQuery] = text.map { .text($0) }

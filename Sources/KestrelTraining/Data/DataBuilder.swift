@@ -3,11 +3,14 @@ import KestrelFiles
 
 /// Options of `kestrel data build`.
 public struct DataBuildOptions: Sendable {
-    public static let allSources = ["fashion-mnist", "openclipart", "emoji", "scenes"]
+    /// In manifest order; "grounding" last, so a folder with it holds the others' entries unchanged.
+    public static let allSources = ["fashion-mnist", "openclipart", "emoji", "scenes", "grounding"]
     public var output: URL
     public var sources: [String] = DataBuildOptions.allSources
     /// Training scenes (held-out scenes: `ScenesSource.heldOutCount(train:)`).
     public var scenes: Int = 30_000
+    /// Training scenes of the "grounding" source (`GroundingTrainingSource`).
+    public var groundingScenes: Int = GroundingTrainingSource.defaultCount
     public var seed: UInt64 = 0
     public var threads: Int = 2
     public init(output: URL) { self.output = output }
@@ -20,6 +23,8 @@ public struct DataBuildSummary: Codable, Sendable {
     public var seed: UInt64
     public var sources: [String]
     public var scenes: Int
+    /// Training scenes of the "grounding" source when it was built (nil otherwise, and in older folders).
+    public var groundingScenes: Int?
     /// source -> split -> count.
     public var counts: [String: [String: Int]]
     public var total: Int
@@ -44,6 +49,9 @@ public enum DataBuilder {
             throw DataBuildError.badArgument("unknown source '\(s)'; choose from \(DataBuildOptions.allSources.joined(separator: ","))")
         }
         guard options.scenes >= 1, options.scenes <= 10_000_000 else { throw DataBuildError.badArgument("--scenes must be 1...10000000, got \(options.scenes)") }
+        guard options.groundingScenes >= 1, options.groundingScenes <= 10_000_000 else {
+            throw DataBuildError.badArgument("--grounding-scenes must be 1...10000000, got \(options.groundingScenes)")
+        }
         let fm = FileManager.default
         let out = options.output.standardizedFileURL
         if fm.fileExists(atPath: out.path) {
@@ -74,6 +82,8 @@ public enum DataBuilder {
             case "fashion-mnist": o = try FashionMNISTSource.build(sink: sink, seed: options.seed, threads: options.threads, progress: progress)
             case "openclipart": o = try OpenClipartSource.build(sink: sink, seed: options.seed, threads: options.threads, progress: progress)
             case "emoji": o = try EmojiSource.build(sink: sink, seed: options.seed, threads: options.threads, progress: progress)
+            case "grounding": o = try GroundingTrainingSource.build(sink: sink, seed: options.seed, count: options.groundingScenes,
+                                                                     threads: options.threads, progress: progress)
             default: o = try ScenesSource.build(sink: sink, seed: options.seed, train: options.scenes, threads: options.threads, progress: progress)
             }
             progress(String(format: "%@: %d files in %.1f s", source, o.entries.count, Date().timeIntervalSince(t0)))
@@ -81,7 +91,7 @@ public enum DataBuilder {
         }
         // A held-out shape-colour combination must not reach training through another source
         // either (the emoji "large blue circle"): such entries are held out too.
-        for o in outputs.indices where outputs[o].entries.first?.source != "scenes" {
+        for o in outputs.indices where !["scenes", "grounding"].contains(outputs[o].entries.first?.source ?? "") {
             for e in outputs[o].entries.indices where outputs[o].entries[e].split == "train"
                 && outputs[o].entries[e].captions.contains(where: ScenesSource.namesHeldOutCombination) {
                 outputs[o].entries[e].split = "heldout"
@@ -115,7 +125,8 @@ public enum DataBuilder {
         if let status = try? String(contentsOfFile: "/var/lib/dpkg/status", encoding: .utf8) {
             packages = dpkgVersions(status, wanted: Set(wanted))
         }
-        let summary = DataBuildSummary(seed: options.seed, sources: options.sources, scenes: options.scenes, counts: counts,
+        let summary = DataBuildSummary(seed: options.seed, sources: options.sources, scenes: options.scenes,
+                                       groundingScenes: options.sources.contains("grounding") ? options.groundingScenes : nil, counts: counts,
                                        total: counts.values.flatMap(\.values).reduce(0, +), packages: packages, evalFiles: evalNames,
                                        elapsedSeconds: (Date().timeIntervalSince(start) * 10).rounded() / 10, threads: options.threads,
                                        codeVersion: SourceVersion.describe())
