@@ -36,10 +36,10 @@ public enum GroundingData {
     /// finite numbers with x0 < x1 and y0 < y1 inside width × height, or no scenes at all;
     /// `FileError` when the file cannot be read.
     public static func load(_ file: FilePathBytes) throws -> [GroundingCase] {
-        try parse(try FileSystem.readFile(file, limit: byteLimit), name: file.description, folder: file.parent)
+        try parse(try FileSystem.readFile(file, limit: byteLimit), name: file.description, folder: file.standardized().parent)
     }
 
-    /// Parses the bytes of a grounding.jsonl file; relative paths are taken from `folder`.
+    /// Parses the bytes of a grounding.jsonl file; relative paths are taken from `folder` (absolute).
     public static func parse(_ bytes: [UInt8], name: String, folder: FilePathBytes) throws -> [GroundingCase] {
         var cases: [GroundingCase] = []
         var lineNumber = 0

@@ -67,8 +67,9 @@ final class EvalGroundingCommandTests: XCTestCase {
         XCTAssertEqual(differences.count, 4)
         let subsets = try XCTUnwrap(doc["subsets"] as? [[String: Any]])
         XCTAssertEqual(subsets.filter { ($0["name"] as? String)?.hasPrefix("distractors: ") == true }.compactMap { $0["n"] as? Int }.reduce(0, +), 20)
-        // The table carries the same figures; --limit takes the first scenes.
-        let table = try Kestrel.run(["eval", "grounding", "--data", data, "--resamples", "100", "--seed", "2", "--limit", "5"])
+        // The table; --limit takes the first scenes; a relative --data is taken from the current folder.
+        let table = try Kestrel.run(["eval", "grounding", "--data", "scenes/grounding.jsonl", "--resamples", "100", "--seed", "2", "--limit", "5"],
+                                    directory: dir.deletingLastPathComponent())
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("5 scenes measured") && table.stdout.contains("pointing game"), table.stdout)
     }
