@@ -27,6 +27,11 @@ else
     t=$(date +%s); $kestrel data build --out "$DATA"; echo "data build: $(( $(date +%s) - t )) s"
 fi
 
+if ! grep -q '"source":"grounding"' "$DATA/manifest.jsonl"; then
+    echo "error: $DATA has no grounding scenes (a folder built before the grounding source was added); delete it and rerun to rebuild" >&2
+    exit 1
+fi
+
 train() {  # recipe, run folder
     local recipe=$1 run=$2 resume=()
     if [ -f "$run/model/config.json" ]; then echo "==> $run/model exists (delete $run to train again)"; return; fi

@@ -86,18 +86,10 @@ public struct GroundingRun: Sendable {
 public enum GroundingEvaluation {
     public static let iouThreshold = 0.5
 
-    /// The heat map's peak in picture pixels: the centre of the highest cell of the grid laid
-    /// over `map.region` (cell (i, j) -> x = x0 + (j + 0.5)·w/gridWidth, y = y0 + (i + 0.5)·h/gridHeight);
-    /// the first cell in row-major order on ties; NaN cells skipped. nil for an empty or all-NaN map.
+    /// The heat map's peak in picture pixels (`HeatMap.peak`: the centre of the highest cell, NaN
+    /// cells skipped, the first on ties). nil for an empty or all-NaN map.
     public static func peak(_ map: HeatMap) -> (x: Double, y: Double)? {
-        guard map.gridWidth >= 1, map.gridHeight >= 1, map.values.count == map.gridWidth * map.gridHeight else { return nil }
-        var best = -1, bestValue = -Float.infinity
-        for (k, v) in map.values.enumerated() where !v.isNaN && (best < 0 || v > bestValue) { best = k; bestValue = v }
-        guard best >= 0 else { return nil }
-        let i = best / map.gridWidth, j = best % map.gridWidth
-        let r = map.region
-        return (r.x0 + (Double(j) + 0.5) * (r.x1 - r.x0) / Double(map.gridWidth),
-                r.y0 + (Double(i) + 0.5) * (r.y1 - r.y0) / Double(map.gridHeight))
+        map.peak.map { ($0.x, $0.y) }
     }
 
     /// The answer for query `query` in `result`: the point is the peak of its heat map (when the
@@ -161,7 +153,7 @@ public enum GroundingEvaluation {
             try subset("target pair: held out of training") { $0.heldOutCombination == true }
             try subset("target pair: seen in training") { $0.heldOutCombination == false }
         }
-        let expected = cases.map { $0.target.clipped(width: $0.width, height: $0.height).area / Double($0.width * $0.height) }.reduce(0, +) / n
+        let expected = cases.map { $0.target.clipped(width: $0.width, height: $0.height).area / Double($0.width) * Double($0.height) }.reduce(0, +) / n
         return GroundingScores(n: cases.count, settings: settings, model: all.methods[0], centre: all.methods[1], random: all.methods[2],
                                randomExpectedPointing: expected,
                                pointingOverCentre: all.differences[0], pointingOverRandom: all.differences[1],

@@ -141,9 +141,10 @@ public final class DenseCLIPGrounder: Grounder {
         var detections: [Detection] = []
         for (q, map) in maps.enumerated() {
             var found = boxes.candidates(map, pictureWidth: w, pictureHeight: h)
-                .filter { $0.score >= threshold }
                 .map { Detection(query: q, box: $0.box, score: $0.score) }
+            // The threshold applies to the score returned: with refinement, the crop's cosine.
             if refine && !found.isEmpty { found = try rescored(found, image: image, query: embeddings[q]) }
+            found = found.filter { $0.score >= threshold }
             detections += nonMaximumSuppression(found, iou: options.nmsIoU, maxPerQuery: options.maxPerQuery)
         }
         detections.sort { $0.score > $1.score }

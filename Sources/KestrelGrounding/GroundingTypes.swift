@@ -70,7 +70,8 @@ public struct Detection: Sendable, Equatable {
     /// In the original picture's pixels.
     public var box: PixelBox
     /// The grounder's score: a probability for OWL-ViT/OWLv2 (sigmoid of the logit); for dense
-    /// CLIP the box's mean patch cosine to the query (see `DenseCLIPGrounder`).
+    /// CLIP the highest patch cosine to the query inside the box (see `DenseCLIPGrounder`; with
+    /// refinement, the cosine of the box's crop embedding).
     public var score: Float
     public init(query: Int, box: PixelBox, score: Float) { self.query = query; self.box = box; self.score = score }
 }

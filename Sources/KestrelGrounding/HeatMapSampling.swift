@@ -32,9 +32,14 @@ extension HeatMap {
         return out
     }
 
-    /// The cell with the highest value: its centre in picture pixels (the pointing game's point).
+    /// The cell with the highest value: its centre in picture pixels (the pointing game's point),
+    /// cell (i, j) -> x = x0 + (i + 0.5)·w/gridWidth, y = y0 + (j + 0.5)·h/gridHeight; the first
+    /// cell in row-major order on ties; NaN cells skipped. nil for an empty, misshapen or all-NaN map.
     public var peak: (x: Double, y: Double, value: Float)? {
-        guard let best = values.indices.max(by: { values[$0] < values[$1] }), gridWidth > 0, gridHeight > 0 else { return nil }
+        guard gridWidth >= 1, gridHeight >= 1, values.count == gridWidth * gridHeight else { return nil }
+        var best = -1, bestValue = -Float.infinity
+        for (k, v) in values.enumerated() where !v.isNaN && (best < 0 || v > bestValue) { best = k; bestValue = v }
+        guard best >= 0 else { return nil }
         let (i, j) = (best % gridWidth, best / gridWidth)
         return (region.x0 + (Double(i) + 0.5) * region.width / Double(gridWidth),
                 region.y0 + (Double(j) + 0.5) * region.height / Double(gridHeight), values[best])

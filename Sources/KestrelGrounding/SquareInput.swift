@@ -8,8 +8,8 @@ public enum SquareFit: String, Sendable, CaseIterable {
     /// Resized to S x S, the aspect ratio not kept (OWL-ViT's preprocessing): every input pixel
     /// used, objects stretched in a long picture.
     case resize
-    /// Padded at the right or bottom to a square with the normalisation mean (0 after
-    /// normalising), then resized (OWLv2's preprocessing): shapes kept, fewer patches on the picture.
+    /// Resized so the longer side is S, then padded at the right or bottom to S x S with the
+    /// normalisation mean (0 after normalising), as OWLv2 pads: shapes kept, fewer patches on the picture.
     case pad
 }
 
@@ -32,16 +32,23 @@ struct SquareInput {
             pixels = try square(image).pixels
             region = PixelBox(x0: 0, y0: 0, x1: Double(fullW), y1: Double(fullH))
         case .pad:
-            let rgb = try SquareInput.rgb(image, preprocessor: preprocessor)
-            let side = max(rgb.width, rgb.height)
-            let mean = (config.mean ?? [0.5, 0.5, 0.5]).map { UInt8(min(max(($0 * 255).rounded(), 0), 255)) }
-            var padded = [UInt8](repeating: 0, count: side * side * 3)
-            for i in 0..<(side * side) { padded[3 * i] = mean[0]; padded[3 * i + 1] = mean[1]; padded[3 * i + 2] = mean[2] }
-            for y in 0..<rgb.height {
-                for x in 0..<rgb.width { for c in 0..<3 { padded[(y * side + x) * 3 + c] = rgb.pixels[(y * rgb.width + x) * 3 + c] } }
+            // Scaled first so that the longer side is S, then padded at the right or bottom with 0
+            // (the normalisation mean): memory stays S x S whatever the picture's shape.
+            let (w, h) = (image.width, image.height), side = max(w, h, 1)
+            let tw = max(1, Int((Double(s) * Double(w) / Double(side)).rounded()))
+            let th = max(1, Int((Double(s) * Double(h) / Double(side)).rounded()))
+            var scaled = preprocessor.config
+            scaled.resize = .exact(height: th, width: tw)
+            scaled.crop = nil
+            let small = try Preprocessor(config: scaled, decoder: preprocessor.decoder)(image)   // [3, th, tw]
+            var out = [Float](repeating: 0, count: 3 * s * s)
+            for c in 0..<3 {
+                for y in 0..<th {
+                    for x in 0..<tw { out[(c * s + y) * s + x] = small.pixels[(c * th + y) * tw + x] }
+                }
             }
-            pixels = try square(DecodedImage(width: side, height: side, mode: .rgb, pixels: padded)).pixels
-            let scale = Double(fullW) / Double(max(rgb.width, 1))
+            pixels = out
+            let scale = Double(fullW) / Double(max(w, 1))
             region = PixelBox(x0: 0, y0: 0, x1: Double(side) * scale, y1: Double(side) * scale)
         }
     }

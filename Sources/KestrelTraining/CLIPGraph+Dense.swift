@@ -107,3 +107,17 @@ extension CLIPGraph {
         }
     }
 }
+
+extension CLIPGraph {
+    /// The normalised dense patch features [B·P, E] of pixels [B, 3, S, S] by the training path
+    /// (forward only): what tests compare with `VisionTransformer.denseFeatures(method: .maskCLIP)`.
+    func denseFeaturesForTesting(_ pixels: [Float]) -> [Float] {
+        let s = config.imageSize, b = pixels.count / (3 * s * s), r = b * (config.visionTokens - 1)
+        return withParameterPointers { p in
+            let v = VisionBuffers(batch: b, config: config), d = DenseBuffers(batch: b, config: config)
+            pixels.withUnsafeBufferPointer { visionForward(p, v, pixels: $0.baseAddress!, batch: b) }
+            denseForward(p, v, d, batch: b)
+            return Array(UnsafeBufferPointer(start: d.normalized, count: r * config.embedDim))
+        }
+    }
+}

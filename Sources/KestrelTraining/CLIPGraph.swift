@@ -22,7 +22,8 @@ public final class CLIPGraph: @unchecked Sendable {
     /// Weight of the region-phrase loss (`TrainOps.regionLoss` on the MaskCLIP dense path,
     /// `CLIPGraph+Dense`) added to the contrastive loss for batches with regions; 0: off.
     public var regionLossWeight: Float = 0
-    /// The region-phrase loss of the last batch that had one (unweighted), nil before.
+    /// The region-phrase loss of the last batch (unweighted): 0 for a batch with no region, nil
+    /// when the loss is off.
     public private(set) var lastRegionLoss: Float?
     /// Seconds spent per part ("vision forward", "text forward", "loss", "vision backward",
     /// "text backward"), summed over calls while non-nil (set it to [:] to start measuring).
@@ -136,6 +137,7 @@ public final class CLIPGraph: @unchecked Sendable {
         let text = textInput(batch.tokens)
         let targets = batch.targets
         let regions: (targets: [RegionLossTarget], phrases: [[Int]]) = regionLossWeight > 0 ? regionTargets(batch) : ([], [])
+        lastRegionLoss = regionLossWeight > 0 ? (regions.targets.isEmpty ? 0 : nil) : nil
         let dense = regions.targets.isEmpty ? nil : denseBuffers(for: b)
         let phraseInput = regions.targets.isEmpty ? nil : textInput(regions.phrases)
         return withPointers { p in
@@ -210,6 +212,8 @@ public final class CLIPGraph: @unchecked Sendable {
         buffers = made
         return made
     }
+
+    func withParameterPointers<R>(_ body: (ParameterPointers) -> R) -> R { withPointers(body) }
 
     private func withPointers<R>(_ body: (ParameterPointers) -> R) -> R {
         let set = parameters

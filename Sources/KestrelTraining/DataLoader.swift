@@ -199,7 +199,7 @@ public final class DataLoader: @unchecked Sendable {
             guard area > 0, x1 > x0, y1 > y0, (x1 - x0) * (y1 - y0) >= 0.5 * area else { return nil }
             var out = [(x0 - Double(box.j)) * sx, (y0 - Double(box.i)) * sy, (x1 - Double(box.j)) * sx, (y1 - Double(box.i)) * sy]
             if flip { out = [Double(size) - out[2], out[1], Double(size) - out[0], out[3]] }
-            return SampleRegion(phrase: "a \(o.colour) \(o.shape)", box: out)
+            return SampleRegion(phrase: "\(DataText.article(o.colour)) \(o.colour) \(o.shape)", box: out)
         }
     }
 

@@ -12,10 +12,10 @@ struct BenchCommand: ParsableCommand {
             L2-normalise): a 7-token query ("a photo of a dog"), one that fills the 77-token context,
             and 7, 8, 9 and 16 tokens. Peak memory is the process's resident high-water mark
             (VmHWM), loading included. dense_ms_batch1 times the dense patch features of one picture
-            (what `kestrel ground` runs per picture with a CLIP model; ClearCLIP, the default method)
+            (what `kestrel ground` runs per picture with a CLIP model; MaskCLIP, the default method)
             and dense_over_image is its ratio to image_ms_batch1 in the same run.
             --json keys: image_per_s_batch32, image_ms_batch1, dense_ms_batch1, dense_over_image,
-            dense_ms_by_method, text_ms_short, text_ms_77,
+            dense_method, dense_ms_by_method, text_ms_short, text_ms_77,
             text_tokens_short, text_tokens_long, text_ms_by_tokens, peak_rss_mb, load_s, precision,
             requested_precision, gemm_backend, threads, cores, cpu.
             """)

@@ -29,10 +29,10 @@ struct GroundCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "At most this many boxes per query and image, at least 1.") var maxBoxes = 10
     @Option(name: .long, help: "Write heat-map PNGs into this folder (made if missing).") var heatmap: String?
     @Flag(name: .long, help: "JSON lines output.") var json = false
-    @Option(name: .long, help: "CLIP models: the dense method, maskclip, clearclip or naclip (default clearclip; docs/grounding.md).")
-    var denseMethod: String = DenseMethod.standard.rawValue
+    @Option(name: .long, help: "CLIP models: the dense method, maskclip, clearclip or naclip (default \(DenseMethod.standard.rawValue); docs/grounding.md).")
+    var denseMethod: String?
     @Option(name: .long, help: "CLIP models: how the picture becomes square, resize or pad (default resize; no crop either way).")
-    var fit: String = SquareFit.resize.rawValue
+    var fit: String?
     @Flag(name: .long, help: "CLIP models: re-score each box by the full image tower on its crop (slower; the score is then the crop's cosine).")
     var refine = false
     @OptionGroup var imageOptions: ImageOptions
@@ -50,10 +50,10 @@ struct GroundCommand: ParsableCommand {
         if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
         guard (0...1).contains(nms) else { throw ValidationError("--nms is an IoU from 0 to 1, got \(nms)") }
         guard maxBoxes >= 1 else { throw ValidationError("--max-boxes must be at least 1, got \(maxBoxes)") }
-        guard DenseMethod(rawValue: denseMethod) != nil else {
+        if let denseMethod, DenseMethod(rawValue: denseMethod) == nil {
             throw ValidationError("--dense-method is one of \(DenseMethod.allCases.map(\.rawValue).joined(separator: ", ")), got '\(denseMethod)'")
         }
-        guard SquareFit(rawValue: fit) != nil else {
+        if let fit, SquareFit(rawValue: fit) == nil {
             throw ValidationError("--fit is one of \(SquareFit.allCases.map(\.rawValue).joined(separator: ", ")), got '\(fit)'")
         }
         if heatmap == "" { throw ValidationError("--heatmap needs a folder name; '' names none") }
@@ -64,11 +64,17 @@ struct GroundCommand: ParsableCommand {
             let folder = try modelFolder(model)
             let grounder: any Grounder
             switch GrounderLoader.modelType(folder) {
-            case "owlvit", "owlv2": grounder = try GrounderLoader.load(folder, precision: precisionOptions.value)
+            case let type? where ["owlvit", "owlv2"].contains(type):
+                let given = [denseMethod.map { _ in "--dense-method" }, fit.map { _ in "--fit" }, refine ? "--refine" : nil].compactMap { $0 }
+                if !given.isEmpty {
+                    throw ValidationError("\(given.joined(separator: ", ")) apply to CLIP models; \(folder.path) is an \(type) detector, whose own heads give the boxes")
+                }
+                grounder = try GrounderLoader.load(folder, precision: precisionOptions.value)
             default:
                 grounder = try DenseCLIPGrounder(
                     embedder: Embedder(modelDirectory: folder, precision: precisionOptions.value),
-                    method: DenseMethod(rawValue: denseMethod) ?? .standard, fit: SquareFit(rawValue: fit) ?? .resize, refine: refine)
+                    method: denseMethod.flatMap(DenseMethod.init(rawValue:)) ?? .standard,
+                    fit: fit.flatMap(SquareFit.init(rawValue:)) ?? .resize, refine: refine)
             }
             let decoder = ImageDecoder(orientation: imageOptions.orientation.handling)
             var queries: [GroundingQuery] = text.map { .text($0) }

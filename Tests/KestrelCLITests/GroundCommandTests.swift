@@ -113,10 +113,10 @@ final class GroundCommandTests: XCTestCase {
         let ratio = try XCTUnwrap(o["dense_over_image"] as? Double)
         XCTAssertGreaterThan(dense, 0)
         XCTAssertEqual(ratio, dense / image, accuracy: 1e-6 * max(1, ratio))
-        XCTAssertEqual(o["dense_method"] as? String, "clearclip")
+        XCTAssertEqual(o["dense_method"] as? String, "maskclip")   // DenseMethod.standard
         let byMethod = try XCTUnwrap(o["dense_ms_by_method"] as? [String: Double])
         XCTAssertEqual(Set(byMethod.keys), ["maskclip", "clearclip", "naclip"])
-        XCTAssertEqual(byMethod["clearclip"], dense)
+        XCTAssertEqual(byMethod["maskclip"], dense)
         let table = try Kestrel.run(["bench", "--model", model, "--repeats", "1", "--threads", "1"])
         XCTAssertEqual(table.status, 0, table.stderr)
         XCTAssertTrue(table.stdout.contains("dense / image"), table.stdout)

@@ -4,7 +4,7 @@ import XCTest
 /// `TrainOps.regionLoss`: its value from the definition written out directly, and its backward
 /// against central finite differences.
 final class TrainRegionLossTests: XCTestCase {
-    let (b, p, q, e) = (2, 5, 3, 4)
+    let (b, p, q, e) = (3, 5, 3, 4)   // image 2 has no target
     let targets = [RegionLossTarget(image: 0, phrase: 1, patches: [1, 2]), RegionLossTarget(image: 1, phrase: 0, patches: [4]),
                    RegionLossTarget(image: 1, phrase: 2, patches: [0, 3])]
 
@@ -52,7 +52,8 @@ final class TrainRegionLossTests: XCTestCase {
                 XCTAssertEqual(analytic, numeric, accuracy: 2e-3 + 1e-2 * abs(numeric), "\(which == 0 ? "dPatches" : "dPhrases")[\(k)]")
             }
         }
-        // Patches of an image with no target get no gradient.
-        XCTAssertTrue(dP.contains { $0 != 0 })
+        // Patches of an image with no target get no gradient; the others do.
+        XCTAssertTrue(dP[(2 * p * e)...].allSatisfy { $0 == 0 })
+        XCTAssertTrue(dP[..<(2 * p * e)].contains { $0 != 0 })
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import KestrelKernels
 import KestrelModels
+import KestrelTestSupport
 import XCTest
 @testable import KestrelTraining
 
@@ -78,5 +79,35 @@ final class RegionLossGraphTests: XCTestCase {
         let half = DataLoader.regions(of: e, image: CachedImage(pixels: [], width: 50, height: 50, scale: 0.5),
                                       crop: Augment.Box(i: 0, j: 0, h: 50, w: 50), size: 50, flip: false)
         XCTAssertEqual(half[0].box, [5, 10, 15, 20])
+        // Phrases as captions and queries write them ("an orange ...").
+        let orange = ManifestEntry(path: "y.png", captions: [], split: "train", source: "grounding", licence: "CC0-1.0",
+                                   boxes: [ManifestBox(shape: "star", colour: "orange", box: [10, 10, 20, 20])])
+        XCTAssertEqual(DataLoader.regions(of: orange, image: image, crop: Augment.Box(i: 0, j: 0, h: 100, w: 100), size: 100,
+                                          flip: false).map(\.phrase), ["an orange star"])
+    }
+
+    /// The dense path the region loss trains is the one `kestrel ground` serves:
+    /// `VisionTransformer.denseFeatures(method: .maskCLIP)` on the exported model.
+    func testTrainedDensePathIsTheServedMaskCLIP() throws {
+        let (config, _, parameters) = try CheckpointIO.load(Fixtures.url("training/hf"))
+        let g = CLIPGraph(config: config, parameters: parameters)
+        let s = config.imageSize, np = config.visionTokens - 1, e = config.embedDim
+        var rng = TrainingRNG(seed: 41)
+        let pixels = (0..<(2 * 3 * s * s)).map { _ in rng.nextGaussian() }
+        let trained = g.denseFeaturesForTesting(pixels)
+        let dir = Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("model")
+        let bpe = Fixtures.repoRoot.appendingPathComponent("Vocab/bpe_simple_vocab_16e6.txt.gz")
+        try ModelExport.saveHuggingFace(parameters: parameters, config: config, to: out, dtype: .f32,
+                                        vocabulary: try Vocabulary.clip(merges: config.vocabSize - 514, bpeGzip: bpe))
+        let model = try CLIPModel(directory: out)
+        var served = model.vision.denseFeatures(Tensor(shape: [2, 3, s, s], data: pixels), method: .maskCLIP, threads: 1).data
+        for row in 0..<(2 * np) {
+            let norm = (0..<e).reduce(Float(0)) { $0 + served[row * e + $1] * served[row * e + $1] }.squareRoot()
+            for c in 0..<e { served[row * e + c] /= norm }
+        }
+        XCTAssertEqual(trained.count, served.count)
+        for (a, b) in zip(trained, served) { XCTAssertEqual(a, b, accuracy: 1e-4) }
     }
 }
