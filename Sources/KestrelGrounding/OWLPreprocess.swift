@@ -122,22 +122,14 @@ public struct OWLPreprocess: Sendable {
             return OWLInput(pixels: out, width: w, height: h, scaleX: Double(w), scaleY: Double(h))
         case .owlv2:
             let n = max(w, h)
-            // The padded square is held as floats: refuse one past the decoder's pixel limit (a
-            // 1 x 100,000 strip would be 10^10 pixels) rather than exhaust memory.
+            // The blur's kernel grows with the padded side (about 3·n/S taps): refuse a side past
+            // 16,384 px (a 1 x 100,000 strip) rather than run for minutes.
             if n > Self.largestPaddedSide {
                 throw ImageError.resizedTooLarge(width: n, height: n, limit: Self.largestPaddedSide * Self.largestPaddedSide)
             }
-            var padded = [Float](repeating: 0, count: 3 * n * n)
-            for y in 0..<h {
-                for x in 0..<w {
-                    for c in 0..<3 { padded[c * n * n + y * n + x] = Float(Double(rgb.pixels[(y * w + x) * 3 + c]) * rescale) }
-                }
-            }
-            if n != s {
-                let sigma = max((Float(n) / Float(s) - 1) / 2, 0)
-                if sigma > 0 { padded = OWLResize.gaussianBlur(padded, channels: 3, size: n, sigma: sigma) }
-                padded = OWLResize.bilinear(padded, channels: 3, size: n, to: s)
-            }
+            // Pad, blur and resize computed only where the resize reads (`OWLResize.padBlurResize`).
+            let sigma = n != s ? max((Float(n) / Float(s) - 1) / 2, 0) : 0   // none when no resize
+            var padded = OWLResize.padBlurResize(rgb.pixels, width: w, height: h, sigma: sigma, to: s, rescale: rescale)
             for c in 0..<3 {
                 for i in 0..<(s * s) { padded[c * s * s + i] = (padded[c * s * s + i] - mean[c]) / std[c] }
             }
