@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every figure of the default model's card, from `kestrel eval` over the held-out data that
-# `kestrel data build` wrote (data/default/eval/*.csv). JSON reports and plots go to OUT.
+# `kestrel data build` wrote (data/default/eval/*.csv) and the held-out grounding scenes. JSON reports and plots go to OUT.
 #
 #   scripts/eval-default.sh [MODEL_DIR] [OUT_DIR]    (defaults: the shipped model, runs/eval-default)
 set -euo pipefail
@@ -28,5 +28,6 @@ run scenes-shape zero-shot --csv "$EVAL/scenes-heldout-shape.csv" --labels "$sha
 run scenes-colour zero-shot --csv "$EVAL/scenes-heldout-colour.csv" --labels "$colours" --plots "$OUT/scenes-colour"
 run scenes-captions retrieval --captions "$EVAL/scenes-heldout-captions.csv"
 run emoji-names retrieval --captions "$EVAL/emoji-heldout-captions.csv"
+run grounding grounding   # 500 held-out scenes rendered on the fly (seed 0), MaskCLIP heat maps
 run openclipart-category zero-shot --csv "$EVAL/openclipart-heldout-category.csv" --labels "$categories" --plots "$OUT/openclipart-category"
 echo "reports in $OUT"

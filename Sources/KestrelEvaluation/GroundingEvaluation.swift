@@ -153,7 +153,7 @@ public enum GroundingEvaluation {
             try subset("target pair: held out of training") { $0.heldOutCombination == true }
             try subset("target pair: seen in training") { $0.heldOutCombination == false }
         }
-        let expected = cases.map { $0.target.clipped(width: $0.width, height: $0.height).area / Double($0.width) * Double($0.height) }.reduce(0, +) / n
+        let expected = cases.map { $0.target.clipped(width: $0.width, height: $0.height).area / (Double($0.width) * Double($0.height)) }.reduce(0, +) / n
         return GroundingScores(n: cases.count, settings: settings, model: all.methods[0], centre: all.methods[1], random: all.methods[2],
                                randomExpectedPointing: expected,
                                pointingOverCentre: all.differences[0], pointingOverRandom: all.differences[1],

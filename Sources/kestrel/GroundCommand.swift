@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KestrelEngine
+import KestrelFiles
 import KestrelGrounding
 import KestrelImage
 
@@ -35,6 +36,8 @@ struct GroundCommand: ParsableCommand {
     var fit: String?
     @Flag(name: .long, help: "CLIP models: re-score each box by the full image tower on its crop (slower; the score is then the crop's cosine).")
     var refine = false
+    @Option(name: .long, parsing: .unconditional, help: "Refuse images with more pixels than this, at least 1 (decompression-bomb guard).")
+    var pixelLimit: Int?
     @OptionGroup var imageOptions: ImageOptions
     @OptionGroup var precisionOptions: PrecisionOptions
     @Argument(help: "Image files.") var images: [String] = []
@@ -57,6 +60,7 @@ struct GroundCommand: ParsableCommand {
             throw ValidationError("--fit is one of \(SquareFit.allCases.map(\.rawValue).joined(separator: ", ")), got '\(fit)'")
         }
         if heatmap == "" { throw ValidationError("--heatmap needs a folder name; '' names none") }
+        if let pixelLimit, pixelLimit < 1 { throw ValidationError("--pixel-limit must be at least 1, got \(pixelLimit)") }
     }
 
     func run() throws {
@@ -76,14 +80,29 @@ struct GroundCommand: ParsableCommand {
                     method: denseMethod.flatMap(DenseMethod.init(rawValue:)) ?? .standard,
                     fit: fit.flatMap(SquareFit.init(rawValue:)) ?? .resize, refine: refine)
             }
-            let decoder = ImageDecoder(orientation: imageOptions.orientation.handling)
+            let decoder = ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit, orientation: imageOptions.orientation.handling)
             var queries: [GroundingQuery] = text.map { .text($0) }
             for q in imageQuery {
+                // A query is asked of every image: one that cannot be used is a usage error.
                 let path = RawArguments.path(q)
-                queries.append(.image(try decoder.decode(bytes: try imageBytes(path), name: path.description), name: path.lossyString))
+                do {
+                    queries.append(.image(try decoder.decode(bytes: try imageBytes(path), name: path.description), name: path.lossyString))
+                } catch {
+                    throw ValidationError("--image-query: \(error)")
+                }
             }
             let outFolder = heatmap.map(RawArguments.path)
-            if let outFolder { try FileSystem.makeDirectories(outFolder) }
+            if let outFolder {
+                // The folder is made and tried once, before any image: not found unwritable per image.
+                do {
+                    try FileSystem.makeDirectories(outFolder)
+                    let probe = outFolder.appending(Array(".kestrel-write-test-\(getpid())".utf8))
+                    try FileSystem.writeFileAtomically([], to: probe)
+                    try FileSystem.removeFile(probe)
+                } catch {
+                    throw ValidationError("--heatmap \(outFolder.description): cannot write heat maps there: \(error)")
+                }
+            }
             let options = GroundingOptions(threshold: threshold, nmsIoU: nms, maxPerQuery: maxBoxes, heatmaps: outFolder != nil)
             var failed = false
             for (n, name) in images.enumerated() {
@@ -101,7 +120,9 @@ struct GroundCommand: ParsableCommand {
                         }
                     }
                 } catch {
-                    Console.error("\(path.description): \(error)")
+                    // Image errors name their file already.
+                    let message = "\(error)"
+                    Console.error(message.contains(path.description) ? message : "\(path.description): \(message)")
                     failed = true
                 }
             }
@@ -129,7 +150,7 @@ struct GroundCommand: ParsableCommand {
             Console.emit(.object(JSONValue.path("image", image) + [("query", .string(queries[d.query].label)),
                                                                    ("box", .array(box.map { .double($0) })), ("score", .float(d.score))]))
         } else {
-            print(String(format: "%@  %@  [%.1f, %.1f, %.1f, %.1f]  %.4f", image.description, queries[d.query].label,
+            print(String(format: "%@  %@  [%.1f, %.1f, %.1f, %.1f]  %.4f", image.description, PathText.escapeControls(queries[d.query].label),
                          box[0], box[1], box[2], box[3], d.score))
         }
     }

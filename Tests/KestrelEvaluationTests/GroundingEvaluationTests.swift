@@ -91,6 +91,10 @@ final class GroundingEvaluationTests: XCTestCase {
         // The centre point hits exactly the scenes whose target box holds (112, 112).
         let expected = Double(cs.filter { $0.target.contains(x: 112, y: 112) }.count) / n
         XCTAssertEqual(s.centre.pointing.value, expected, accuracy: 1e-12)
+        // A uniform random point hits a target with probability its area over the picture's.
+        let areaShare = cs.map { $0.target.area / (224 * 224) }.reduce(0, +) / n
+        XCTAssertEqual(s.randomExpectedPointing, areaShare, accuracy: 1e-12)
+        XCTAssertLessThan(s.randomExpectedPointing, 1)
     }
 
     func testAGrounderAnsweringADistractorScoresZero() throws {
