@@ -10,14 +10,7 @@ extension OWLResize {
     /// buffer is made. Naive twin: `gaussianBlur` then `bilinear` on the padded square.
     static func padBlurResize(_ rgb: [UInt8], width w: Int, height h: Int, sigma: Float, to m: Int, rescale: Double) -> [Float] {
         let n = max(w, h)
-        let ksize = sigma > 0 ? 2 * Int((3 * sigma).rounded(.up)) + 1 : 1, half = ksize / 2
-        var kernel = (0..<ksize).map { i -> Float in
-            guard sigma > 0 else { return 1 }
-            let t = (Float(i) - Float(half)) / sigma
-            return expf(-0.5 * t * t)
-        }
-        let total = kernel.reduce(0, +)
-        kernel = kernel.map { $0 / total }
+        let kernel = gaussianKernel(sigma: sigma), ksize = kernel.count, half = ksize / 2
         func reflect(_ i: Int) -> Int {
             var i = i
             while i < 0 || i >= n { i = i < 0 ? -i : 2 * (n - 1) - i; if n == 1 { return 0 } }

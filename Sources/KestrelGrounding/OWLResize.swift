@@ -95,16 +95,23 @@ enum OWLResize {
 
     // MARK: - float, planar [C, H, W] (OWLv2)
 
-    /// torchvision `gaussian_blur` with kernel 2 ceil(3 sigma) + 1 and reflect padding, one sigma
-    /// for both axes (the picture is square), on planar floats.
-    static func gaussianBlur(_ x: [Float], channels: Int, size n: Int, sigma: Float) -> [Float] {
+    /// torchvision's Gaussian kernel for `sigma` > 0: 2·ceil(3σ) + 1 taps, normalised to sum 1;
+    /// [1] for sigma 0 (no blur).
+    static func gaussianKernel(sigma: Float) -> [Float] {
+        guard sigma > 0 else { return [1] }
         let ksize = 2 * Int((3 * sigma).rounded(.up)) + 1, half = ksize / 2
-        var kernel = (0..<ksize).map { i -> Float in
+        let kernel = (0..<ksize).map { i -> Float in
             let t = (Float(i) - Float(half)) / sigma
             return expf(-0.5 * t * t)
         }
         let total = kernel.reduce(0, +)
-        kernel = kernel.map { $0 / total }
+        return kernel.map { $0 / total }
+    }
+
+    /// torchvision `gaussian_blur` with kernel 2 ceil(3 sigma) + 1 and reflect padding, one sigma
+    /// for both axes (the picture is square), on planar floats.
+    static func gaussianBlur(_ x: [Float], channels: Int, size n: Int, sigma: Float) -> [Float] {
+        let kernel = gaussianKernel(sigma: sigma), ksize = kernel.count, half = ksize / 2
         func reflect(_ i: Int) -> Int {
             var i = i
             while i < 0 || i >= n { i = i < 0 ? -i : 2 * (n - 1) - i; if n == 1 { return 0 } }
