@@ -16,15 +16,7 @@ extension OWLResize {
             while i < 0 || i >= n { i = i < 0 ? -i : 2 * (n - 1) - i; if n == 1 { return 0 } }
             return i
         }
-        // Bilinear taps (the same formula as `bilinear`).
-        let scale = Float(n) / Float(m)
-        let taps = (0..<m).map { o -> (Int, Int, Float, Float) in
-            let src = max((Float(o) + 0.5) * scale - 0.5, 0)
-            let i0 = min(Int(src), n - 1)
-            let i1 = i0 < n - 1 ? i0 + 1 : i0
-            let l1 = src - Float(i0)
-            return (i0, i1, 1 - l1, l1)
-        }
+        let taps = bilinearTaps(from: n, to: m)   // the same taps as `bilinear`
         let needed = Array(Set(taps.flatMap { [$0.0, $0.1] })).sorted()   // rows (and columns) the resize reads
         var slot = [Int: Int]()
         for (k, v) in needed.enumerated() { slot[v] = k }

@@ -142,17 +142,23 @@ enum OWLResize {
         return x
     }
 
-    /// PyTorch `interpolate(mode="bilinear", align_corners=False, antialias=False)` of square planes
-    /// `n` x `n` -> `m` x `m`.
-    static func bilinear(_ x: [Float], channels: Int, size n: Int, to m: Int) -> [Float] {
+    /// The two source indices and weights of each of `m` outputs of a bilinear resize from `n`
+    /// (PyTorch `interpolate(mode="bilinear", align_corners=False)`): (i0, i1, w0, w1).
+    static func bilinearTaps(from n: Int, to m: Int) -> [(Int, Int, Float, Float)] {
         let scale = Float(n) / Float(m)
-        let taps = (0..<m).map { o -> (Int, Int, Float, Float) in
+        return (0..<m).map { o -> (Int, Int, Float, Float) in
             let src = max((Float(o) + 0.5) * scale - 0.5, 0)
             let i0 = min(Int(src), n - 1)
             let i1 = i0 < n - 1 ? i0 + 1 : i0
             let l1 = src - Float(i0)
             return (i0, i1, 1 - l1, l1)
         }
+    }
+
+    /// PyTorch `interpolate(mode="bilinear", align_corners=False, antialias=False)` of square planes
+    /// `n` x `n` -> `m` x `m`.
+    static func bilinear(_ x: [Float], channels: Int, size n: Int, to m: Int) -> [Float] {
+        let taps = bilinearTaps(from: n, to: m)
         var out = [Float](repeating: 0, count: channels * m * m)
         for ch in 0..<channels {
             let p = ch * n * n
