@@ -38,7 +38,7 @@ public final class OWLDetector: Grounder {
     public let preprocess: OWLPreprocess
     /// Text embeddings kept for repeated queries.
     public static let textCacheCapacity = 256
-    let cache = OWLQueryCache(capacity: OWLDetector.textCacheCapacity)
+    let cache = QueryCache(capacity: OWLDetector.textCacheCapacity)
     /// Image queries: the query picture's tower runs once for a run over many pictures.
     let imageCache = OWLImageQueryCache(capacity: 8)
 
@@ -80,7 +80,7 @@ public final class OWLDetector: Grounder {
         for (i, q) in queries.enumerated() {
             switch q {
             case .text(let t):
-                if let e = cache.get(t) { rows[i] = e } else { missing.append((i, t, try tokenIDs(t))) }
+                if let e = cache.cached(t) { rows[i] = e } else { missing.append((i, t, try tokenIDs(t))) }
             case .image(let picture, let name):
                 if let known = imageCache.get(picture) {
                     rows[i] = known.embedding
@@ -101,7 +101,7 @@ public final class OWLDetector: Grounder {
             let e = try model.textEmbeddings(missing.map(\.2))
             for (row, (i, t, _)) in missing.enumerated() {
                 rows[i] = Array(e.data[(row * d)..<((row + 1) * d)])
-                cache.put(t, rows[i])
+                cache.store(t, rows[i])
             }
         }
         return (Tensor(shape: [queries.count, d], data: rows.flatMap { $0 }), patches)

@@ -37,6 +37,27 @@ public final class QueryCache: @unchecked Sendable {
         return v
     }
 
+    /// The cached embedding for `key` (counted as a hit, and made the most recently used), or nil
+    /// (counted as a miss). For callers that embed several misses in one batch, then `store` them.
+    public func cached(_ key: String) -> [Float]? {
+        lock.lock(); defer { lock.unlock() }
+        guard let v = values[key] else { misses += 1; return nil }
+        hits += 1
+        touch(key)
+        return v
+    }
+
+    /// Keeps `value` for `key` as the most recently used, dropping the least recently used beyond `capacity`.
+    public func store(_ key: String, _ value: [Float]) {
+        lock.lock(); defer { lock.unlock() }
+        if values[key] == nil { order.append(key) } else { touch(key) }
+        values[key] = value
+        while order.count > capacity { values[order.removeFirst()] = nil }
+    }
+
+    /// (hits, misses) so far.
+    public var statistics: (hits: Int, misses: Int) { lock.lock(); defer { lock.unlock() }; return (hits, misses) }
+
     /// The keys held, least recently used first.
     public var keys: [String] { lock.lock(); defer { lock.unlock() }; return order }
 

@@ -81,6 +81,16 @@ extension CLIPConfig {
     /// Reads a Hugging Face `config.json` (CLIPModel). Missing fields take transformers' defaults.
     public static func huggingFace(_ url: URL) throws -> CLIPConfig {
         let root = try readJSONObject(url)
+        // Another architecture's folder must not load as CLIP with default sizes (a wrong model, or
+        // an error about tensor names far from the cause).
+        if let type = root["model_type"] {
+            guard let name = type as? String, name == "clip" else {
+                let detector = ["owlvit", "owlv2"].contains(type as? String ?? "")
+                throw ModelError.unsupportedFeature(
+                    file: url, field: "model_type",
+                    reason: "is \(type as? String ?? "\(type)"); Kestrel reads \"clip\" folders here" + (detector ? " (OWL detectors work with `kestrel ground --model`)" : ""))
+            }
+        }
         let t = root["text_config"] as? [String: Any] ?? [:]
         let v = root["vision_config"] as? [String: Any] ?? [:]
         let f = ConfigFields(file: url)

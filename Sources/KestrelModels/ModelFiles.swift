@@ -4,7 +4,7 @@ import Foundation
 /// reader forever, `/dev/zero` would never end, and a directory named like a file gives
 /// Foundation's "You don't have permission". `stat` (which follows symbolic links) says what a
 /// path is without opening it.
-enum ModelFiles {
+public enum ModelFiles {
     /// Config files (JSON) are read whole; no real one comes near this.
     static let configByteLimit = 16 << 20
 
@@ -26,6 +26,16 @@ enum ModelFiles {
         case S_IFSOCK: throw ModelError.notARegularFile(url, kind: "a socket")
         default: throw ModelError.notARegularFile(url, kind: "not a file")
         }
+    }
+
+    /// The root `"model_type"` of `folder/config.json`: nil when the folder has no config.json (the
+    /// open_clip layout) or the field is absent. Throws `ModelError` for a config.json that is not a
+    /// regular file (a FIFO would block forever), too large, or not a JSON object.
+    public static func modelType(of folder: URL) throws -> String? {
+        let url = folder.appendingPathComponent("config.json")
+        var st = stat()
+        guard stat(url.path, &st) == 0 || lstat(url.path, &st) == 0 else { return nil }
+        return try readJSONObject(url)["model_type"] as? String
     }
 
     /// Every known file present in `directory` is a regular file (those absent are left to the

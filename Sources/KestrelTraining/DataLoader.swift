@@ -246,7 +246,7 @@ public final class DataLoader: @unchecked Sendable {
             image = CachedImage(pixels: small.pixels, width: small.width, height: small.height,
                                 scale: Double(small.width) / Double(max(rgb.width, 1)))
         } catch {
-            throw DataLoaderError.unreadableImage(path: url.path, reason: "\(error)")
+            throw DataLoaderError.unreadableImage(path: url.path, reason: ErrorText.plain(error))
         }
         cache.put(index, image)
         return image

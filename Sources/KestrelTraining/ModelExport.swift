@@ -1,4 +1,5 @@
 import Foundation
+import KestrelFiles
 import KestrelImage
 import KestrelModels
 
@@ -43,6 +44,8 @@ public enum ModelExport {
         let fm = FileManager.default
         let parent = folder.deletingLastPathComponent()
         let temporary = parent.appendingPathComponent(".\(folder.lastPathComponent).tmp-\(UUID().uuidString)")
+        let cleanup = InterruptCleanup.register(temporary)   // gone once moved into place; removed on Ctrl-C before that
+        defer { InterruptCleanup.release(cleanup, removing: true) }
         do {
             try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
             try configJSON(config, dtype: dtype, vocabulary: vocabulary).write(to: temporary.appendingPathComponent("config.json"))
@@ -65,7 +68,7 @@ public enum ModelExport {
             }
         } catch {
             try? fm.removeItem(at: temporary)
-            throw ModelExportError.cannotWrite(folder, reason: "\(error)")
+            throw ModelExportError.cannotWrite(folder, reason: ErrorText.plain(error))
         }
     }
 

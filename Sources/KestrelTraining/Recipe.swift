@@ -1,4 +1,5 @@
 import Foundation
+import KestrelImage
 
 /// A training recipe: everything `kestrel train` needs to reproduce a run, read from a JSON file
 /// with `"format": "kestrel-recipe"` and `"version": 1` (see recipes/default.json). Keys are
@@ -138,7 +139,7 @@ public struct Recipe: Codable, Sendable, Equatable {
     public static func decode(_ data: Data, file: String) throws -> Recipe {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
-            throw RecipeError(file: file, field: nil, reason: "is not valid JSON (\(error.localizedDescription))")
+            throw RecipeError(file: file, field: nil, reason: "is " + JSONDiagnostics.invalidJSON(error, data))
         }
         guard let root = object as? [String: Any] else {
             throw RecipeError(file: file, field: nil, reason: "the top level must be a JSON object")

@@ -1,4 +1,5 @@
 import Foundation
+import KestrelFiles
 import KestrelImage
 import KestrelModels
 import KestrelTokenizer
@@ -28,8 +29,9 @@ extension TrainingSetup {
                 endTokenID: vocabulary.endToken, embedDim: i.embedDim)
             parameters = CLIPInitializer.random(config: config, seed: recipe.seed)
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kestrel-vocab-\(UUID().uuidString)")
+            let cleanup = InterruptCleanup.register(dir)   // removed on Ctrl-C too
+            defer { InterruptCleanup.release(cleanup, removing: true) }
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: dir) }
             try vocabulary.write(to: dir)
             tokenizer = try CLIPTokenizer(vocabJSON: dir.appendingPathComponent("vocab.json"),
                                           merges: dir.appendingPathComponent("merges.txt"))

@@ -51,7 +51,7 @@ struct DataGroundingCommand: ParsableCommand {
         if Console.stderrIsTerminal {
             progress = { (done: Int, total: Int) in Console.writeStderr("\rrendered scenes \(done)/\(total)" + (done == total ? "\n" : "")) }
         }
-        try reportingErrors {
+        _ = try reportingErrors {
             try GroundingScenes.write(to: folder, count: count, split: GroundingScenes.Split(rawValue: split) ?? .heldout, seed: seed,
                                       options: options, threads: threads, progress: progress)
         }

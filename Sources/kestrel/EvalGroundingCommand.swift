@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import KestrelEngine
 import KestrelEvaluation
+import KestrelFiles
 import KestrelGrounding
 import KestrelTraining
 
@@ -28,7 +29,7 @@ struct EvalGroundingCommand: ParsableCommand {
     @Option(name: .long, help: "A grounding.jsonl file (default: the held-out set, rendered into a temporary folder).")
     var data: String?
     @OptionGroup var output: EvalOutputOptions
-    @Option(name: .long, parsing: .unconditional, help: "Score threshold passed to the grounder (default: its own; see docs/grounding.md).")
+    @Option(name: .long, parsing: .unconditional, help: "Score threshold passed to the grounder, -1 to 1 (default: its own; see docs/grounding.md).")
     var threshold: Float?
     @Option(name: .long, parsing: .unconditional, help: "Use only the first N scenes, at least 1.")
     var limit: Int?
@@ -37,7 +38,7 @@ struct EvalGroundingCommand: ParsableCommand {
     func validate() throws {
         if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
         if data == "" { throw ValidationError("--data needs a grounding.jsonl file; '' names none") }
-        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
+        if let threshold, !(-1...1).contains(threshold) { throw ValidationError("--threshold is a score from -1 to 1, got \(threshold)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
     }
 
@@ -46,14 +47,14 @@ struct EvalGroundingCommand: ParsableCommand {
             let folder = try modelFolder(model)
             var generated: String? = nil
             let file: FilePathBytes
-            var temporary: URL? = nil
-            defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
+            var temporary: InterruptCleanup.Token? = nil
+            defer { if let temporary { InterruptCleanup.release(temporary, removing: true) } }
             if let data {
                 file = RawArguments.path(data)
             } else {
                 let count = min(limit ?? GroundingScenes.defaultCount, GroundingScenes.defaultCount)
                 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("kestrel-grounding-\(getpid())-\(UUID().uuidString)")
-                temporary = dir
+                temporary = InterruptCleanup.register(dir)   // removed on Ctrl-C too
                 try GroundingScenes.write(to: dir, count: count, split: .heldout, seed: GroundingScenes.defaultSeed)
                 file = FilePathBytes(dir.appendingPathComponent("grounding.jsonl").path)
                 generated = "\(count) held-out scenes (seed \(GroundingScenes.defaultSeed), \(GroundingScenes.defaultCount) by default), rendered into a temporary folder and removed afterwards"

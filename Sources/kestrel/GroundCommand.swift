@@ -25,7 +25,7 @@ struct GroundCommand: ParsableCommand {
     var model: String?
     @Option(name: .long, help: "A text query (repeatable).") var text: [String] = []
     @Option(name: .long, help: "An example image: find things that look like it (repeatable).") var imageQuery: [String] = []
-    @Option(name: .long, parsing: .unconditional, help: "Keep boxes scoring at least this (default: the grounder's own; see docs/grounding.md).") var threshold: Float?
+    @Option(name: .long, parsing: .unconditional, help: "Keep boxes scoring at least this, -1 to 1 (default: the grounder's own; see docs/grounding.md).") var threshold: Float?
     @Option(name: .long, parsing: .unconditional, help: "Non-maximum suppression IoU, 0 to 1 (default 0.3).") var nms: Double = 0.3
     @Option(name: .long, parsing: .unconditional, help: "At most this many boxes per query and image, at least 1.") var maxBoxes = 10
     @Option(name: .long, help: "Write heat-map PNGs into this folder (made if missing).") var heatmap: String?
@@ -50,7 +50,8 @@ struct GroundCommand: ParsableCommand {
             throw ValidationError("--text needs some words; '\(t)' has none")
         }
         if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
-        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number, got \(threshold)") }
+        // Scores are cosines (CLIP, -1 to 1) or probabilities (OWL, 0 to 1): outside -1...1 no box could ever pass.
+        if let threshold, !(-1...1).contains(threshold) { throw ValidationError("--threshold is a score from -1 to 1, got \(threshold)") }
         guard (0...1).contains(nms) else { throw ValidationError("--nms is an IoU from 0 to 1, got \(nms)") }
         guard maxBoxes >= 1 else { throw ValidationError("--max-boxes must be at least 1, got \(maxBoxes)") }
         if let denseMethod, DenseMethod(rawValue: denseMethod) == nil {
@@ -66,20 +67,16 @@ struct GroundCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let folder = try modelFolder(model)
-            let grounder: any Grounder
-            switch GrounderLoader.modelType(folder) {
-            case let type? where ["owlvit", "owlv2"].contains(type):
-                let given = [denseMethod.map { _ in "--dense-method" }, fit.map { _ in "--fit" }, refine ? "--refine" : nil].compactMap { $0 }
-                if !given.isEmpty {
-                    throw ValidationError("\(given.joined(separator: ", ")) apply to CLIP models; \(folder.path) is an \(type) detector, whose own heads give the boxes")
-                }
-                grounder = try GrounderLoader.load(folder, precision: precisionOptions.value)
-            default:
-                grounder = try DenseCLIPGrounder(
-                    embedder: Embedder(modelDirectory: folder, precision: precisionOptions.value),
-                    method: denseMethod.flatMap(DenseMethod.init(rawValue:)) ?? .standard,
-                    fit: fit.flatMap(SquareFit.init(rawValue:)) ?? .resize, refine: refine)
+            // Dense settings given on a detector folder are a usage error naming the flags (the loader
+            // refuses them too), never ignored.
+            let given = [denseMethod.map { _ in "--dense-method" }, fit.map { _ in "--fit" }, refine ? "--refine" : nil].compactMap { $0 }
+            if !given.isEmpty, let type = try GrounderLoader.detectorType(folder) {
+                throw ValidationError("\(given.joined(separator: ", ")) apply to CLIP models; \(folder.path) is an \(type) detector, whose own heads give the boxes")
             }
+            let dense = given.isEmpty ? nil : DenseGroundingSettings(
+                method: denseMethod.flatMap(DenseMethod.init(rawValue:)) ?? .standard,
+                fit: fit.flatMap(SquareFit.init(rawValue:)) ?? .resize, refine: refine)
+            let grounder = try GrounderLoader.load(folder, precision: precisionOptions.value, dense: dense)
             let decoder = ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit, orientation: imageOptions.orientation.handling)
             var queries: [GroundingQuery] = text.map { .text($0) }
             for q in imageQuery {

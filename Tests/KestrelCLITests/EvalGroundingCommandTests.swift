@@ -34,6 +34,38 @@ final class EvalGroundingCommandTests: XCTestCase {
         XCTAssertTrue(bad.stderr.contains("--split must be train or heldout"), bad.stderr)
     }
 
+    /// `data grounding` into a folder it cannot make: the path and the system's words, not Foundation's error dump.
+    func testDataGroundingIntoAnUnwritablePlaceSaysWhyInPlainWords() throws {
+        let r = try Kestrel.run(["data", "grounding", "--out", "/proc/kestrel-no-such/scenes", "--count", "2"])   // FileError path
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("/proc/kestrel-no-such"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("NSCocoaErrorDomain") || r.stderr.contains("UserInfo"), r.stderr)
+    }
+
+    /// Ctrl-C while the held-out scenes are being rendered or evaluated removes the temporary folder.
+    func testInterruptedEvalRemovesItsTemporaryScenes() throws {
+        let tmp = Fixtures.temporaryDirectory("eval-grounding-sigint")
+        let p = Process()
+        p.executableURL = Kestrel.binary
+        p.arguments = ["eval", "grounding", "--limit", "500"]
+        p.environment = ProcessInfo.processInfo.environment.merging(["TMPDIR": tmp.path]) { $1 }
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        func scratch() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? []).filter { $0.hasPrefix("kestrel-grounding-") } }
+        let deadline = Date().addingTimeInterval(60)
+        while p.isRunning && scratch().isEmpty && Date() < deadline { usleep(10_000) }
+        XCTAssertFalse(scratch().isEmpty, "the temporary folder never appeared")
+        usleep(300_000)
+        kill(p.processIdentifier, SIGINT)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(p.terminationStatus, SIGINT)
+        XCTAssertEqual(scratch(), [], "left behind after Ctrl-C")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [], "nothing else left either")
+        try? FileManager.default.removeItem(at: tmp)
+    }
+
     func testEvalGroundingWithTheDefaultModelWritesTheDocument() throws {
         let dir = try scenes(20)
         let data = dir.appendingPathComponent("grounding.jsonl").path
@@ -98,5 +130,10 @@ final class EvalGroundingCommandTests: XCTestCase {
         let zero = try Kestrel.run(["eval", "grounding", "--data", file.path, "--limit", "0"])
         XCTAssertNotEqual(zero.status, 0)
         XCTAssertTrue(zero.stderr.contains("--limit must be at least 1"), zero.stderr)
+        for t in ["2", "-1.5", "nan"] {   // scores are cosines or probabilities: no box could pass
+            let bad = try Kestrel.run(["eval", "grounding", "--data", file.path, "--threshold", t])
+            XCTAssertEqual(bad.status, 64, bad.stderr)
+            XCTAssertTrue(bad.stderr.contains("--threshold is a score from -1 to 1"), bad.stderr)
+        }
     }
 }

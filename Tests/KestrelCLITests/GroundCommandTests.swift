@@ -67,7 +67,8 @@ final class GroundCommandTests: XCTestCase {
         XCTAssertFalse(lines.isEmpty)
         XCTAssertTrue(lines.allSatisfy { $0["image"] as? String == good })
         for args in [["ground", good, "--text", "  "], ["ground", good], ["ground", "--text", "a circle"],
-                     ["ground", good, "--text", "a", "--dense-method", "gradcam"], ["ground", good, "--text", "a", "--nms", "2"]] {
+                     ["ground", good, "--text", "a", "--dense-method", "gradcam"], ["ground", good, "--text", "a", "--nms", "2"],
+                     ["ground", good, "--text", "a", "--threshold", "2"], ["ground", good, "--text", "a", "--threshold", "nan"]] {
             let bad = try Kestrel.run(args, environment: ["KESTREL_MODEL": ""])
             XCTAssertEqual(bad.status, 64, "\(args): \(bad.stderr)")
             XCTAssertTrue(bad.stdout.isEmpty)

@@ -79,4 +79,15 @@ final class GroundOWLCommandTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("at most 16"), r.stderr)
     }
+
+    /// Dense-map settings on a detector folder are a usage error naming the flag and the folder, never ignored.
+    func testDenseSettingsOnADetectorAreRefused() throws {
+        for flag in [["--dense-method", "naclip"], ["--fit", "pad"], ["--refine"]] {
+            let r = try Kestrel.run(["ground", "--model", "Tests/Fixtures/models/owlvit-tiny", "Tests/Fixtures/models/owl-images/owl_1_120x170.png",
+                                     "--text", "dog"] + flag)
+            XCTAssertEqual(r.status, 64, "\(flag): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("owlvit-tiny") && r.stderr.contains(flag[0]) && r.stderr.contains("apply to CLIP models"), r.stderr)
+            XCTAssertTrue(r.stdout.isEmpty)
+        }
+    }
 }

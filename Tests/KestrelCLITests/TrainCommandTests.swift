@@ -111,6 +111,15 @@ final class TrainCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("different recipe") && r.stderr.contains("steps"), r.stderr)
     }
 
+    /// An --out that cannot be made: the path and the system's words, not Foundation's error dump.
+    func testUnwritableOutSaysWhyInPlainWords() throws {
+        let (recipe, _) = try makeRun(steps: 4, checkpointEvery: 2)
+        let r = try Kestrel.run(["train", "--recipe", recipe.path, "--out", "/proc/kestrel-no-such/run", "--quiet"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("/proc/kestrel-no-such"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("NSCocoaErrorDomain") || r.stderr.contains("UserInfo"), r.stderr)
+    }
+
     /// Without --resume, an --out that holds an earlier run is refused and left as it was.
     func testNewRunOverAnEarlierRunIsRefused() throws {
         let (recipe, dir) = try makeRun(steps: 4, checkpointEvery: 2)

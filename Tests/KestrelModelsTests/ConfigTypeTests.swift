@@ -27,6 +27,12 @@ extension HostileModelTests {
             try setField(dir.appendingPathComponent("config.json"), field, value)
             assertRefused(dir, mentioning: ["config.json", field], "\(field) = \(value)")
         }
+        // Another architecture's config.json is refused by its model_type, not loaded as CLIP with defaults.
+        for value: Any in ["siglip", "owlvit", 7] {
+            let dir = try copyOfFixture("hf-tiny")
+            try setField(dir.appendingPathComponent("config.json"), "model_type", value)
+            assertRefused(dir, mentioning: ["config.json", "model_type", "\(value)"], "model_type = \(value)")
+        }
         // The right types still load.
         for value in [true, false] {
             let dir = try copyOfFixture("openclip-tiny")

@@ -58,16 +58,18 @@ public enum DataBuilder {
             throw DataBuildError.badArgument("\(out.path) already exists; choose a new --out folder or remove it")
         }
         let partial = URL(fileURLWithPath: out.path + ".partial-\(getpid())")
-        do { try fm.createDirectory(at: partial, withIntermediateDirectories: true) } catch {
-            throw DataBuildError.writeFailed(path: partial.path, detail: "\(error)")
+        do { try FileSystem.makeDirectories(FilePathBytes(partial.path)) } catch {
+            throw DataBuildError.writeFailed(path: partial.path, detail: ImageSink.reason(error))
         }
+        let cleanup = InterruptCleanup.register(partial)   // Ctrl-C does not leave the half-built folder behind
         do {
             let summary = try buildInto(partial, options: options, start: start, progress: progress)
-            do { try fm.moveItem(at: partial, to: out) } catch { throw DataBuildError.writeFailed(path: out.path, detail: "rename from \(partial.lastPathComponent): \(error)") }
+            do { try fm.moveItem(at: partial, to: out) } catch { throw DataBuildError.writeFailed(path: out.path, detail: "rename from \(partial.lastPathComponent): \(ErrorText.plain(error))") }
+            InterruptCleanup.release(cleanup, removing: false)
             return summary
         } catch {
             progress("data build failed; removing \(partial.path)")
-            try? fm.removeItem(at: partial)
+            InterruptCleanup.release(cleanup, removing: true)
             throw error
         }
     }

@@ -19,8 +19,8 @@ public struct ImageSink: Sendable {
     /// Makes `relativeFolder` (and parents) under the root.
     public func makeFolder(_ relativeFolder: String) throws {
         let url = root.appendingPathComponent(relativeFolder)
-        do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
-            throw DataBuildError.writeFailed(path: url.path, detail: "\(error)")
+        do { try FileSystem.makeDirectories(FilePathBytes(url.path)) } catch {
+            throw DataBuildError.writeFailed(path: url.path, detail: Self.reason(error))
         }
     }
 
@@ -36,8 +36,13 @@ public struct ImageSink: Sendable {
 
     public func write(_ bytes: [UInt8], to relativePath: String) throws {
         let url = root.appendingPathComponent(relativePath)
-        do { try Data(bytes).write(to: url) } catch { throw DataBuildError.writeFailed(path: url.path, detail: "\(error)") }
+        do { try FileSystem.writeFileAtomically(bytes, to: FilePathBytes(url.path)) } catch {
+            throw DataBuildError.writeFailed(path: url.path, detail: Self.reason(error))
+        }
     }
+
+    /// The system's words for a failed write ("cannot create the folder: Permission denied"), without the path the caller names.
+    static func reason(_ error: Error) -> String { (error as? FileError)?.reason ?? ErrorText.plain(error) }
 }
 
 /// Runs `body(i)` for i in 0..<count over `threads` threads; results in index order. The first
