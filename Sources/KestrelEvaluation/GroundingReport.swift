@@ -18,8 +18,9 @@ extension EvalReport {
         return .object(header("grounding", context, s.settings) + [
             ("generated", generated.map(EvalJSON.string) ?? .null),
             ("grounder", .string(run.grounder)),
-            ("threshold", run.threshold.map { .double(Double($0)) } ?? .null),
-            ("default_threshold", .double(Double(run.defaultThreshold))),
+            // As written (0.2), not the Float widened (0.20000000298023224).
+            ("threshold", run.threshold.map { .double(Double("\($0)") ?? Double($0)) } ?? .null),
+            ("default_threshold", .double(Double("\(run.defaultThreshold)") ?? Double(run.defaultThreshold))),
             ("n", .int(s.n)), ("failed", .int(run.failed.count)), ("no_box", .int(s.noBox)),
         ] + metrics(s.model) + [
             ("baselines", .object([
@@ -42,7 +43,7 @@ extension EvalReport {
         if let generated { lines.append("scenes    \(generated)") }
         let threshold = run.threshold.map { "\($0)" } ?? "the grounder's default (\(run.defaultThreshold))"
         lines.append("grounder  \(run.grounder), threshold \(threshold)")
-        lines.append("inputs    \(s.n) scenes measured, \(run.failed.count) failed; no box for \(s.noBox) (a miss at IoU >= 0.5)")
+        lines.append("inputs    \(s.n) scene\(s.n == 1 ? "" : "s") measured, \(run.failed.count) failed; no box for \(s.noBox) (a miss at IoU >= 0.5)")
         lines.append(String(format: "baselines centre: the picture's centre and a centred %.1f x %.1f box (the mean target size); random: a uniform point and such a box at a uniform position (seed %llu)",
                             s.baselineBoxWidth, s.baselineBoxHeight, s.settings.seed))
         lines.append("")

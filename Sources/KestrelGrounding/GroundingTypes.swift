@@ -45,6 +45,11 @@ public enum GroundingQuery: Sendable {
         case .image(_, let name): return name
         }
     }
+
+    /// The text quoted for an error message, cut to its first 60 characters ("...", and the length).
+    public static func quoted(_ text: String) -> String {
+        text.count <= 60 ? "'\(text)'" : "'\(text.prefix(60))...' (\(text.count) characters)"
+    }
 }
 
 /// Settings of one grounding call.
@@ -110,4 +115,11 @@ public protocol Grounder: AnyObject, Sendable {
     /// Boxes for every query in `image` (decoded, orientation applied).
     /// Throws `GroundingError` (bad query, model failure) naming what is wrong.
     func ground(_ image: DecodedImage, queries: [GroundingQuery], options: GroundingOptions) throws -> GroundingResult
+    /// Throws `GroundingError.badQuery` for a text this grounder can never use (asked once, before
+    /// any picture, so that the error is not repeated per picture).
+    func check(text: String) throws
+}
+
+extension Grounder {
+    public func check(text: String) throws {}
 }

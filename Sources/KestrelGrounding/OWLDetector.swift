@@ -63,12 +63,14 @@ public final class OWLDetector: Grounder {
     public func tokenIDs(_ text: String) throws -> [Int] {
         let context = model.config.clip.contextLength
         let ids = tokenizer.tokenize(text, contextLength: Int.max / 2, pad: false)
-        guard ids.count > 2 else { throw GroundingError.badQuery("'\(text)' has no tokens") }
+        guard ids.count > 2 else { throw GroundingError.badQuery("\(GroundingQuery.quoted(text)) has no tokens") }
         guard ids.count <= context else {
-            throw GroundingError.badQuery("'\(text)' is \(ids.count) tokens with the start and end tokens; OWL models take at most \(context)")
+            throw GroundingError.badQuery("\(GroundingQuery.quoted(text)) is \(ids.count) tokens with the start and end tokens; OWL models take at most \(context)")
         }
         return ids
     }
+
+    public func check(text: String) throws { _ = try tokenIDs(text) }
 
     /// Query embeddings [Q, D] for `queries` (texts from the cache when seen before), and for image
     /// queries the patch of the query picture used.

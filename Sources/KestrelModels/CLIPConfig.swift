@@ -85,10 +85,10 @@ extension CLIPConfig {
         // an error about tensor names far from the cause).
         if let type = root["model_type"] {
             guard let name = type as? String, name == "clip" else {
-                let detector = ["owlvit", "owlv2"].contains(type as? String ?? "")
+                let shown = (type as? String).map { "\"\($0)\"" } ?? "\(type)"
                 throw ModelError.unsupportedFeature(
                     file: url, field: "model_type",
-                    reason: "is \(type as? String ?? "\(type)"); Kestrel reads \"clip\" folders here" + (detector ? " (OWL detectors work with `kestrel ground --model`)" : ""))
+                    reason: "is \(shown); Kestrel runs CLIP folders (\"clip\") everywhere, and OWL-ViT/OWLv2 detectors (\"owlvit\", \"owlv2\") with `kestrel ground` and `kestrel eval grounding`")
             }
         }
         let t = root["text_config"] as? [String: Any] ?? [:]

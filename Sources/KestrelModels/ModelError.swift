@@ -36,9 +36,9 @@ public enum ModelError: Error, CustomStringConvertible, Sendable {
         case .unreadableConfig(let url, let reason):
             return "cannot read \(url.path): \(reason)"
         case .badConfigField(let file, let field, let reason):
-            return "\(file.lastPathComponent): field \(field) \(reason)"
+            return "\(file.path): field \(field) \(reason)"
         case .unsupportedFeature(let file, let field, let reason):
-            return "\(file.lastPathComponent): \(field) is not supported: \(reason)"
+            return "\(file.path): \(field) is not supported: \(reason)"
         case .safetensors(let url, let reason):
             return "\(url.path): not a valid safetensors file: \(reason)"
         case .unsupportedDType(let file, let tensor, let dtype):

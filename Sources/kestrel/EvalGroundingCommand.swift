@@ -4,6 +4,7 @@ import KestrelEngine
 import KestrelEvaluation
 import KestrelFiles
 import KestrelGrounding
+import KestrelImage
 import KestrelTraining
 
 /// `kestrel eval grounding`: pointing game and IoU >= 0.5 accuracy over rendered scenes, beside baselines.
@@ -33,6 +34,8 @@ struct EvalGroundingCommand: ParsableCommand {
     var threshold: Float?
     @Option(name: .long, parsing: .unconditional, help: "Use only the first N scenes, at least 1.")
     var limit: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Refuse images with more pixels than this, at least 1 (decompression-bomb guard).")
+    var pixelLimit: Int?
     @OptionGroup var precisionOptions: PrecisionOptions
 
     func validate() throws {
@@ -40,6 +43,7 @@ struct EvalGroundingCommand: ParsableCommand {
         if data == "" { throw ValidationError("--data needs a grounding.jsonl file; '' names none") }
         if let threshold, !(-1...1).contains(threshold) { throw ValidationError("--threshold is a score from -1 to 1, got \(threshold)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
+        if let pixelLimit, pixelLimit < 1 { throw ValidationError("--pixel-limit must be at least 1, got \(pixelLimit)") }
     }
 
     func run() throws {
@@ -65,6 +69,7 @@ struct EvalGroundingCommand: ParsableCommand {
             let grounder = try GrounderLoader.load(folder, precision: precisionOptions.value)
             if let dense = grounder as? DenseCLIPGrounder { warnAboutPrecision(dense.embedder.model) }
             let run = try GroundingEvaluation.run(grounder: grounder, cases: cases, threshold: threshold, settings: output.settings,
+                                                  decoder: ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit),
                                                   progress: evalProgress("grounded scenes"), failure: evalFailure)
             let context = EvalContext(modelPath: folder.path, fingerprint: try fingerprint(grounder, folder: folder),
                                       precision: precisionOptions.value.rawValue, dataKind: generated == nil ? "grounding" : "grounding-generated",

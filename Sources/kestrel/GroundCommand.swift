@@ -71,12 +71,15 @@ struct GroundCommand: ParsableCommand {
             // refuses them too), never ignored.
             let given = [denseMethod.map { _ in "--dense-method" }, fit.map { _ in "--fit" }, refine ? "--refine" : nil].compactMap { $0 }
             if !given.isEmpty, let type = try GrounderLoader.detectorType(folder) {
-                throw ValidationError("\(given.joined(separator: ", ")) apply to CLIP models; \(folder.path) is an \(type) detector, whose own heads give the boxes")
+                throw ValidationError("\(given.joined(separator: ", ")) \(given.count == 1 ? "applies" : "apply") to CLIP models; \(folder.path) is an \(type) detector, whose own heads give the boxes")
             }
             let dense = given.isEmpty ? nil : DenseGroundingSettings(
                 method: denseMethod.flatMap(DenseMethod.init(rawValue:)) ?? .standard,
                 fit: fit.flatMap(SquareFit.init(rawValue:)) ?? .resize, refine: refine)
             let grounder = try GrounderLoader.load(folder, precision: precisionOptions.value, dense: dense)
+            for t in text {   // a text the model can never take: one usage error, not one per image
+                do { try grounder.check(text: t) } catch { throw ValidationError("--text: \(error)") }
+            }
             let decoder = ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit, orientation: imageOptions.orientation.handling)
             var queries: [GroundingQuery] = text.map { .text($0) }
             for q in imageQuery {

@@ -67,7 +67,7 @@ struct SearchCommand: ParsableCommand {
                                              excluding: like.map(UInt64.init))
             let grounder = try grounded ? DenseCLIPGrounder(embedder: try embedder()) : nil
             for r in results {
-                let best = grounder.flatMap { bestBox($0, text: text ?? "", path: r.path) }
+                let best = try grounder.flatMap { bestBox($0, text: text ?? "", path: r.path, contentHash: try catalog.store.item(id: r.id)?.contentHash) }
                 if json {
                     var fields: [(String, JSONValue)] = [("rank", .int(r.rank)), ("id", .int(Int(r.id)))] + JSONValue.path("path", r.path)
                         + [("score", .float(r.score))]
@@ -88,12 +88,18 @@ struct SearchCommand: ParsableCommand {
     }
 
     /// The best box for `text` in the picture at `path` (no threshold: the highest-scoring
-    /// component of the heat map), nil with a warning when the file cannot be read or decoded.
-    func bestBox(_ grounder: DenseCLIPGrounder, text: String, path: FilePathBytes) -> Detection? {
+    /// component of the heat map), nil with a warning when the file cannot be read or decoded, or
+    /// when its bytes are no longer those indexed (`contentHash`, hex SHA-256): a box from another
+    /// picture beside the indexed picture's score would be a wrong answer.
+    func bestBox(_ grounder: DenseCLIPGrounder, text: String, path: FilePathBytes, contentHash: String?) -> Detection? {
         do {
             let bytes: [UInt8]
             do { bytes = try FileSystem.readFile(path, limit: Embedder.imageFileByteLimit) } catch let e as FileError {
                 throw ImageError.unreadable(path: path.description, reason: e.reason)
+            }
+            if let contentHash, SHA256.hex(SHA256.hash(bytes)) != contentHash {
+                Console.warning("\(path.description): no box: the file changed since it was indexed (run `kestrel index add` again to update it)")
+                return nil
             }
             let image = try ImageDecoder(orientation: imageOptions.orientation.handling).decode(bytes: bytes, name: path.description)
             let options = GroundingOptions(threshold: -.infinity, nmsIoU: 1, maxPerQuery: 1)

@@ -102,6 +102,15 @@ final class GroundCommandTests: XCTestCase {
         let rows = try gone.jsonLines()
         XCTAssertEqual(rows.filter { $0["box"] is NSNull }.count, 1)
         XCTAssertTrue(gone.stderr.contains("scene1.png"), gone.stderr)
+        // A result whose file was replaced by another picture since indexing: no box from the new
+        // picture beside the old picture's score, but null with a warning.
+        let (other, _) = try Self.writeScene(3, into: Fixtures.temporaryDirectory("kestrel-search-grounded-other"))
+        try FileManager.default.removeItem(atPath: b)
+        try FileManager.default.copyItem(atPath: other, toPath: b)
+        let changed = try Kestrel.run(["search", "--index", index, "--text", "a red circle", "--grounded", "--json", "-k", "2"])
+        XCTAssertEqual(changed.status, 0, changed.stderr)
+        XCTAssertEqual(try changed.jsonLines().filter { $0["box"] is NSNull }.count, 2)
+        XCTAssertTrue(changed.stderr.contains("scene2.png") && changed.stderr.contains("changed since it was indexed"), changed.stderr)
     }
 
     /// `kestrel bench` reports the dense path's cost next to one image embedding.

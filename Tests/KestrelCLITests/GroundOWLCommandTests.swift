@@ -73,11 +73,16 @@ final class GroundOWLCommandTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("preprocessor_config.json") && r.stderr.contains("size"), r.stderr)
     }
 
-    func testTooLongTextIsABadQuery() throws {
-        let r = try Kestrel.run(["ground", "--model", "Tests/Fixtures/models/owlvit-tiny", "Tests/Fixtures/models/owl-images/owl_1_120x170.png",
-                                 "--text", String(repeating: "red umbrella ", count: 12)])
-        XCTAssertNotEqual(r.status, 0)
-        XCTAssertTrue(r.stderr.contains("at most 16"), r.stderr)
+    /// A text the model can never take is one usage error before any image, with the text cut short.
+    func testTooLongTextIsOneUsageError() throws {
+        let image = "Tests/Fixtures/models/owl-images/owl_1_120x170.png"
+        let long = String(repeating: "red umbrella ", count: 500)
+        let r = try Kestrel.run(["ground", "--model", "Tests/Fixtures/models/owlvit-tiny", image, image, "--text", long])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--text") && r.stderr.contains("at most 16"), r.stderr)
+        XCTAssertEqual(r.stderr.components(separatedBy: "at most 16").count, 2, "said once: \(r.stderr)")
+        XCTAssertLessThan(r.stderr.utf8.count, 1_000, r.stderr)
+        XCTAssertTrue(r.stdout.isEmpty)
     }
 
     /// Dense-map settings on a detector folder are a usage error naming the flag and the folder, never ignored.
@@ -86,7 +91,7 @@ final class GroundOWLCommandTests: XCTestCase {
             let r = try Kestrel.run(["ground", "--model", "Tests/Fixtures/models/owlvit-tiny", "Tests/Fixtures/models/owl-images/owl_1_120x170.png",
                                      "--text", "dog"] + flag)
             XCTAssertEqual(r.status, 64, "\(flag): \(r.stderr)")
-            XCTAssertTrue(r.stderr.contains("owlvit-tiny") && r.stderr.contains(flag[0]) && r.stderr.contains("apply to CLIP models"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("owlvit-tiny") && r.stderr.contains(flag[0]) && r.stderr.contains("applies to CLIP models"), r.stderr)
             XCTAssertTrue(r.stdout.isEmpty)
         }
     }

@@ -193,24 +193,36 @@ public enum GroundingScenes {
     /// Writes `count` scenes into `folder` (made if missing; it must not already hold a
     /// grounding.jsonl): `images/NNNNNN.png` and `grounding.jsonl`, one line per scene in index
     /// order. Returns the number written. Throws `DataBuildError.writeFailed` naming the file.
+    /// What it made is removed when it fails or is interrupted (Ctrl-C, SIGTERM): the folder when
+    /// it was new, else its `images` folder when that was new.
     @discardableResult
     public static func write(to folder: URL, count: Int, split: Split = .heldout, seed: UInt64, options: Options = Options(),
                              threads: Int = 2, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Int {
         let list = folder.appendingPathComponent("grounding.jsonl")
         if FileManager.default.fileExists(atPath: list.path) {
-            throw DataBuildError.writeFailed(path: list.path, detail: "already exists; choose another --out folder")
+            throw DataBuildError.badArgument("\(list.path) already exists; choose another --out folder")
         }
-        let sink = ImageSink(root: folder)
-        try sink.makeFolder("images")
-        let done = Counter()
-        let lines: [String] = try parallelMap(count, threads: threads) { i in
-            let scene = generate(index: i, split: split, seed: seed, options: options)
-            let path = String(format: "images/%06d.png", i)
-            _ = try sink.writePNG(path, pixels: render(scene), width: size, height: size, channels: 3)
-            progress?(done.increment(), count)
-            return jsonLine(scene, path: path)
+        let images = folder.appendingPathComponent("images")
+        let fm = FileManager.default
+        let made = !fm.fileExists(atPath: folder.path) ? folder : !fm.fileExists(atPath: images.path) ? images : nil
+        let cleanup = made.map(InterruptCleanup.register)
+        do {
+            let sink = ImageSink(root: folder)
+            try sink.makeFolder("images")
+            let done = Counter()
+            let lines: [String] = try parallelMap(count, threads: threads) { i in
+                let scene = generate(index: i, split: split, seed: seed, options: options)
+                let path = String(format: "images/%06d.png", i)
+                _ = try sink.writePNG(path, pixels: render(scene), width: size, height: size, channels: 3)
+                progress?(done.increment(), count)
+                return jsonLine(scene, path: path)
+            }
+            try sink.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: "grounding.jsonl")
+        } catch {
+            if let cleanup { InterruptCleanup.release(cleanup, removing: true) }
+            throw error
         }
-        try sink.write(Array((lines.joined(separator: "\n") + "\n").utf8), to: "grounding.jsonl")
+        if let cleanup { InterruptCleanup.release(cleanup, removing: false) }
         return count
     }
 
