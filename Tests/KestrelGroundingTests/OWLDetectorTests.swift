@@ -139,5 +139,19 @@ final class OWLDetectorTests: XCTestCase {
     func testGrounderLoaderOpensOWLFolders() throws {
         XCTAssertEqual(try GrounderLoader.load(Self.root.appendingPathComponent("owlvit-tiny")).kind, "owlvit")
         XCTAssertEqual(try GrounderLoader.load(Self.root.appendingPathComponent("owlv2-tiny")).kind, "owlv2")
+        XCTAssertThrowsError(try GrounderLoader.load(Self.root.appendingPathComponent("owlvit-tiny"), dense: DenseGroundingSettings())) {
+            XCTAssertTrue("\($0)".contains("CLIP models only"), "\($0)")
+        }
+    }
+
+    /// The loader reads config.json's model_type through the model-file checks: a FIFO there is
+    /// an error at once (reading it would block forever), never a hang.
+    func testAConfigThatIsAFIFOIsRefusedWithoutReading() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("grounder-fifo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        XCTAssertEqual(mkfifo(dir.appendingPathComponent("config.json").path, 0o644), 0)
+        XCTAssertThrowsError(try GrounderLoader.detectorType(dir)) { XCTAssertTrue("\($0)".contains("FIFO"), "\($0)") }
+        XCTAssertThrowsError(try GrounderLoader.load(dir)) { XCTAssertTrue("\($0)".contains("config.json"), "\($0)") }
     }
 }
