@@ -107,6 +107,7 @@ let package = Package(
         .executableTarget(
             name: "kestrel",
             dependencies: ["KestrelEngine", "KestrelTraining", "KestrelEvaluation", "KestrelServer", "KestrelGrounding",
+                           "KestrelFiles", "KestrelImage",
                            .product(name: "ArgumentParser", package: "swift-argument-parser"),
                            .product(name: "Logging", package: "swift-log")]),
 

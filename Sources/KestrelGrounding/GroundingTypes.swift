@@ -54,6 +54,9 @@ public enum GroundingQuery: Sendable {
 
 /// Settings of one grounding call.
 public struct GroundingOptions: Sendable {
+    /// The thresholds that mean something: scores are cosines (dense CLIP, -1...1) or
+    /// probabilities (OWL, 0...1); outside, every box or none would pass.
+    public static let thresholdRange: ClosedRange<Float> = -1...1
     /// Boxes scoring below are dropped; nil: the grounder's own default (`Grounder.defaultThreshold`).
     public var threshold: Float?
     /// Non-maximum suppression: of two boxes for the same query overlapping by more than this IoU,

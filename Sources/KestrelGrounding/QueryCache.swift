@@ -9,8 +9,11 @@ public final class QueryCache: @unchecked Sendable {
     private var values: [String: [Float]] = [:]
     private var order: [String] = []          // least recently used first
     private let lock = NSLock()
-    private(set) public var hits = 0
-    private(set) public var misses = 0
+    private var hitCount = 0, missCount = 0
+    /// Lookups answered from the cache so far.
+    public var hits: Int { statistics.hits }
+    /// Lookups that had to make the embedding so far.
+    public var misses: Int { statistics.misses }
 
     public init(capacity: Int = 256) { self.capacity = max(1, capacity) }
 
@@ -20,11 +23,11 @@ public final class QueryCache: @unchecked Sendable {
         lock.lock()
         if let v = values[key] {
             touch(key)
-            hits += 1
+            hitCount += 1
             lock.unlock()
             return v
         }
-        misses += 1
+        missCount += 1
         lock.unlock()
         let v = try make()
         lock.lock()
@@ -41,8 +44,8 @@ public final class QueryCache: @unchecked Sendable {
     /// (counted as a miss). For callers that embed several misses in one batch, then `store` them.
     public func cached(_ key: String) -> [Float]? {
         lock.lock(); defer { lock.unlock() }
-        guard let v = values[key] else { misses += 1; return nil }
-        hits += 1
+        guard let v = values[key] else { missCount += 1; return nil }
+        hitCount += 1
         touch(key)
         return v
     }
@@ -56,7 +59,7 @@ public final class QueryCache: @unchecked Sendable {
     }
 
     /// (hits, misses) so far.
-    public var statistics: (hits: Int, misses: Int) { lock.lock(); defer { lock.unlock() }; return (hits, misses) }
+    public var statistics: (hits: Int, misses: Int) { lock.lock(); defer { lock.unlock() }; return (hitCount, missCount) }
 
     /// The keys held, least recently used first.
     public var keys: [String] { lock.lock(); defer { lock.unlock() }; return order }

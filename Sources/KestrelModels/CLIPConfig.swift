@@ -83,7 +83,7 @@ extension CLIPConfig {
         let root = try readJSONObject(url)
         // Another architecture's folder must not load as CLIP with default sizes (a wrong model, or
         // an error about tensor names far from the cause).
-        if let type = root["model_type"] {
+        if let type = root["model_type"], !(type is NSNull) {
             guard let name = type as? String, name == "clip" else {
                 let shown = (type as? String).map { "\"\($0)\"" } ?? "\(type)"
                 throw ModelError.unsupportedFeature(

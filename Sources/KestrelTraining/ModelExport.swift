@@ -54,17 +54,20 @@ public enum ModelExport {
             try vocabulary.write(to: temporary)
             try SafeTensorsWriter.write(items(parameters, config, dtype), to: temporary.appendingPathComponent("model.safetensors"),
                                         metadata: ["format": "pt"])
-            if fm.fileExists(atPath: folder.path) {
-                // Old folder aside, new one in, old one removed (put back if the swap fails).
-                let old = parent.appendingPathComponent(".\(folder.lastPathComponent).old-\(UUID().uuidString)")
-                try fm.moveItem(at: folder, to: old)
-                do { try fm.moveItem(at: temporary, to: folder) } catch {
-                    try? fm.moveItem(at: old, to: folder)
-                    throw error
+            // Not cut in two by Ctrl-C: a signal is handled once the folder is whole again.
+            try InterruptCleanup.withSignalsDeferred {
+                if fm.fileExists(atPath: folder.path) {
+                    // Old folder aside, new one in, old one removed (put back if the swap fails).
+                    let old = parent.appendingPathComponent(".\(folder.lastPathComponent).old-\(UUID().uuidString)")
+                    try fm.moveItem(at: folder, to: old)
+                    do { try fm.moveItem(at: temporary, to: folder) } catch {
+                        try? fm.moveItem(at: old, to: folder)
+                        throw error
+                    }
+                    try? fm.removeItem(at: old)
+                } else {
+                    try fm.moveItem(at: temporary, to: folder)
                 }
-                try? fm.removeItem(at: old)
-            } else {
-                try fm.moveItem(at: temporary, to: folder)
             }
         } catch {
             try? fm.removeItem(at: temporary)

@@ -41,7 +41,7 @@ struct EvalGroundingCommand: ParsableCommand {
     func validate() throws {
         if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
         if data == "" { throw ValidationError("--data needs a grounding.jsonl file; '' names none") }
-        if let threshold, !(-1...1).contains(threshold) { throw ValidationError("--threshold is a score from -1 to 1, got \(threshold)") }
+        if let threshold, !GroundingOptions.thresholdRange.contains(threshold) { throw ValidationError("--threshold is a score from -1 to 1, got \(threshold)") }
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
         if let pixelLimit, pixelLimit < 1 { throw ValidationError("--pixel-limit must be at least 1, got \(pixelLimit)") }
     }

@@ -50,8 +50,7 @@ struct GroundCommand: ParsableCommand {
             throw ValidationError("--text needs some words; '\(t)' has none")
         }
         if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
-        // Scores are cosines (CLIP, -1 to 1) or probabilities (OWL, 0 to 1): outside -1...1 no box could ever pass.
-        if let threshold, !(-1...1).contains(threshold) { throw ValidationError("--threshold is a score from -1 to 1, got \(threshold)") }
+        if let threshold, !GroundingOptions.thresholdRange.contains(threshold) { throw ValidationError("--threshold is a score from -1 to 1, got \(threshold)") }
         guard (0...1).contains(nms) else { throw ValidationError("--nms is an IoU from 0 to 1, got \(nms)") }
         guard maxBoxes >= 1 else { throw ValidationError("--max-boxes must be at least 1, got \(maxBoxes)") }
         if let denseMethod, DenseMethod(rawValue: denseMethod) == nil {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KestrelFiles
 import KestrelEngine
 
 @main
@@ -22,6 +23,9 @@ struct Kestrel: ParsableCommand {
         if CommandLine.arguments.dropFirst().first == "train" { OpenMPWaitPolicy.restartPassiveIfUnset() }
         var command: ParsableCommand
         do { command = try parseAsRoot() } catch { exitShowing(error, for: nil) }
+        // Commands that build work folders remove them on Ctrl-C, SIGTERM or SIGHUP (the others,
+        // `serve` above all, keep the signals' usual handling).
+        if command is MakesWorkFolders { InterruptCleanup.install() }
         do { try command.run() } catch { exitShowing(error, for: type(of: command)) }
         Foundation.exit(0)
     }
@@ -62,3 +66,11 @@ private extension String {
     /// "Usage: ..." as ArgumentParser writes it.
     var usageLine: String { hasPrefix("Usage:") ? self : "Usage: " + self }
 }
+
+/// A command that builds work folders (`InterruptCleanup`): they are removed when it is stopped by a signal.
+protocol MakesWorkFolders {}
+
+extension DataBuildCommand: MakesWorkFolders {}
+extension DataGroundingCommand: MakesWorkFolders {}
+extension EvalGroundingCommand: MakesWorkFolders {}
+extension TrainCommand: MakesWorkFolders {}

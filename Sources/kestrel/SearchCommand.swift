@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import KestrelEngine
+import KestrelFiles
 import KestrelGrounding
 
 struct SearchCommand: ParsableCommand {
@@ -67,7 +68,19 @@ struct SearchCommand: ParsableCommand {
                                              excluding: like.map(UInt64.init))
             let grounder = try grounded ? DenseCLIPGrounder(embedder: try embedder()) : nil
             for r in results {
-                let best = try grounder.flatMap { bestBox($0, text: text ?? "", path: r.path, contentHash: try catalog.store.item(id: r.id)?.contentHash) }
+                let best = grounder.flatMap { g -> Detection? in
+                    // The bytes indexed, to check the file still holds them: without it, no box.
+                    let stored: ItemRecord?
+                    do { stored = try catalog.store.item(id: r.id) } catch {
+                        Console.warning("\(r.path.description): no box: the store could not be read: \(ErrorText.plain(error))")
+                        return nil
+                    }
+                    guard let stored else {
+                        Console.warning("\(r.path.description): no box: item \(r.id) is no longer in the store")
+                        return nil
+                    }
+                    return bestBox(g, text: text ?? "", path: r.path, contentHash: stored.contentHash)
+                }
                 if json {
                     var fields: [(String, JSONValue)] = [("rank", .int(r.rank)), ("id", .int(Int(r.id)))] + JSONValue.path("path", r.path)
                         + [("score", .float(r.score))]
@@ -91,13 +104,13 @@ struct SearchCommand: ParsableCommand {
     /// component of the heat map), nil with a warning when the file cannot be read or decoded, or
     /// when its bytes are no longer those indexed (`contentHash`, hex SHA-256): a box from another
     /// picture beside the indexed picture's score would be a wrong answer.
-    func bestBox(_ grounder: DenseCLIPGrounder, text: String, path: FilePathBytes, contentHash: String?) -> Detection? {
+    func bestBox(_ grounder: DenseCLIPGrounder, text: String, path: FilePathBytes, contentHash: String) -> Detection? {
         do {
             let bytes: [UInt8]
             do { bytes = try FileSystem.readFile(path, limit: Embedder.imageFileByteLimit) } catch let e as FileError {
                 throw ImageError.unreadable(path: path.description, reason: e.reason)
             }
-            if let contentHash, SHA256.hex(SHA256.hash(bytes)) != contentHash {
+            if SHA256.hex(SHA256.hash(bytes)) != contentHash {
                 Console.warning("\(path.description): no box: the file changed since it was indexed (run `kestrel index add` again to update it)")
                 return nil
             }

@@ -52,6 +52,10 @@ final class EvalGroundingCommandTests: XCTestCase {
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
+        defer {   // a failed assertion must not leave the child or the folder behind
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+            try? FileManager.default.removeItem(at: tmp)
+        }
         func scratch() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: tmp.path)) ?? []).filter { $0.hasPrefix("kestrel-grounding-") } }
         let deadline = Date().addingTimeInterval(60)
         while p.isRunning && scratch().isEmpty && Date() < deadline { usleep(10_000) }
@@ -63,7 +67,6 @@ final class EvalGroundingCommandTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, SIGINT)
         XCTAssertEqual(scratch(), [], "left behind after Ctrl-C")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: tmp.path), [], "nothing else left either")
-        try? FileManager.default.removeItem(at: tmp)
     }
 
     func testEvalGroundingWithTheDefaultModelWritesTheDocument() throws {
