@@ -44,6 +44,12 @@ public enum Kestrel {
         try launch(binary, args, stdin: stdin, directory: directory, environment: environment)
     }
 
+    /// Runs a `/bin/sh -c` script in `directory`, so that arguments can hold bytes that are not
+    /// UTF-8 (`printf` octal escapes); "$K" is the `kestrel` binary.
+    public static func shell(_ script: String, in directory: URL) throws -> CommandResult {
+        try launch(URL(fileURLWithPath: "/bin/sh"), ["-c", script], directory: directory, environment: ["K": binary.path])
+    }
+
     /// Runs `executable` with `args`; `$KESTREL_BINARY` names the built binary, and
     /// `$KESTREL_CACHE` a cache folder under the temporary directory unless already set.
     static func launch(_ executable: URL, _ args: [String], stdin: String? = nil, directory: URL? = nil,

@@ -16,7 +16,7 @@ struct GroundCommand: ParsableCommand {
             training-free dense heat map does (docs/grounding.md). Output: one line per box,
             best first per image: image, query, box [x0, y0, x1, y1] in the original picture's
             pixels, score; --json gives JSON lines {"image", "query", "box", "score"}
-            ("image_bytes", base64, when the name is not UTF-8). --heatmap DIR writes one PNG per
+            ("image_bytes" and "query_bytes", base64, when a file name is not UTF-8). --heatmap DIR writes one PNG per
             image and query: the heat map over the picture with the boxes drawn. An image that
             cannot be used gets an `error:` line and the exit status is 1; the others still run.
             """)
@@ -81,11 +81,14 @@ struct GroundCommand: ParsableCommand {
             }
             let decoder = ImageDecoder(pixelLimit: pixelLimit ?? ImageDecoder.defaultPixelLimit, orientation: imageOptions.orientation.handling)
             var queries: [GroundingQuery] = text.map { .text($0) }
+            // An image query's file name as the file system gives it (bytes), for the output.
+            var queryPaths = [FilePathBytes?](repeating: nil, count: text.count)
             for q in imageQuery {
                 // A query is asked of every image: one that cannot be used is a usage error.
                 let path = RawArguments.path(q)
                 do {
                     queries.append(.image(try decoder.decode(bytes: try imageBytes(path), name: path.description), name: path.lossyString))
+                    queryPaths.append(path)
                 } catch {
                     throw ValidationError("--image-query: \(error)")
                 }
@@ -109,7 +112,7 @@ struct GroundCommand: ParsableCommand {
                 do {
                     let image = try decoder.decode(bytes: try imageBytes(path), name: path.description)
                     let result = try grounder.ground(image, queries: queries, options: options)
-                    for d in result.detections { emit(d, image: path, queries: queries) }
+                    for d in result.detections { emit(d, image: path, queries: queries, queryPaths: queryPaths) }
                     if let outFolder {
                         for (q, map) in result.heatmaps.enumerated() {
                             let boxes = result.detections.filter { $0.query == q }.map(\.box)
@@ -143,13 +146,17 @@ struct GroundCommand: ParsableCommand {
         }
     }
 
-    private func emit(_ d: Detection, image: FilePathBytes, queries: [GroundingQuery]) {
+    /// One box: JSON `{"image", "query", "box", "score"}` (an image query's file name not in UTF-8
+    /// also as `"query_bytes"`, base64, as `"image_bytes"` for the image), or a plain line.
+    private func emit(_ d: Detection, image: FilePathBytes, queries: [GroundingQuery], queryPaths: [FilePathBytes?]) {
         let box = d.box.array.map { ($0 * 100).rounded() / 100 }
+        let queryPath = queryPaths[d.query]
         if json {
-            Console.emit(.object(JSONValue.path("image", image) + [("query", .string(queries[d.query].label)),
-                                                                   ("box", .array(box.map { .double($0) })), ("score", .float(d.score))]))
+            let query = queryPath.map { JSONValue.path("query", $0) } ?? [("query", .string(queries[d.query].label))]
+            Console.emit(.object(JSONValue.path("image", image) + query + [("box", .array(box.map { .double($0) })), ("score", .float(d.score))]))
         } else {
-            print(String(format: "%@  %@  [%.1f, %.1f, %.1f, %.1f]  %.4f", image.description, PathText.escapeControls(queries[d.query].label),
+            print(String(format: "%@  %@  [%.1f, %.1f, %.1f, %.1f]  %.4f", image.description,
+                         queryPath?.description ?? PathText.escapeControls(queries[d.query].label),
                          box[0], box[1], box[2], box[3], d.score))
         }
     }

@@ -13,26 +13,10 @@ final class EvalCurveCommandTests: XCTestCase {
 
         """
 
-    /// Runs `kestrel` through the shell so that arguments can hold bytes that are not UTF-8
-    /// (`printf` octal escapes in `script`; "$K" is the binary).
-    func shell(_ script: String, in dir: URL) throws -> CommandResult {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", script]
-        p.currentDirectoryURL = dir
-        p.environment = ProcessInfo.processInfo.environment.merging(["K": Kestrel.binary.path]) { $1 }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out; p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return CommandResult(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-
     func testLatin1NamesAreBytesAndPrintedEscaped() throws {
         let dir = Fixtures.temporaryDirectory("kestrel-eval-curve")
         try RawPaths.write(Data(log.utf8), to: RawPaths.join(dir, Array("log".utf8) + [0xE9] + Array(".jsonl".utf8)))
-        let r = try shell(#""$K" eval curve --log "$(printf 'log\351.jsonl')" --out "$(printf 'curve\351\033.png')""#, in: dir)
+        let r = try Kestrel.shell(#""$K" eval curve --log "$(printf 'log\351.jsonl')" --out "$(printf 'curve\351\033.png')""#, in: dir)
         XCTAssertEqual(r.status, 0, r.stderr)
         let png = RawPaths.join(dir, Array("curve".utf8) + [0xE9, 0x1B] + Array(".png".utf8))
         XCTAssertTrue(RawPaths.exists(png), "the PNG is written under the exact bytes given")

@@ -75,6 +75,24 @@ final class GroundCommandTests: XCTestCase {
         }
     }
 
+    /// An image query whose file name is not UTF-8: `"query"` shows it (lossy), `"query_bytes"`
+    /// holds its exact bytes, as `"image"` and `"image_bytes"` do for the picture.
+    func testAnImageQueryNameThatIsNotUTF8KeepsItsBytes() throws {
+        let dir = Fixtures.temporaryDirectory("kestrel-ground-latin1")
+        let (scene, _) = try Self.writeScene(5, into: dir)
+        let name = Array("q".utf8) + [0xE9] + Array(".png".utf8)
+        try RawPaths.write(try Data(contentsOf: URL(fileURLWithPath: scene)), to: RawPaths.join(dir, name))
+        let r = try Kestrel.shell(#""$K" ground scene5.png --image-query "$(printf 'q\351.png')" --threshold -1 --max-boxes 1 --json"#, in: dir)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let line = try XCTUnwrap(r.jsonLines().first)
+        XCTAssertEqual(line["query_bytes"] as? String, Data(name).base64EncodedString())
+        XCTAssertNotNil(line["query"] as? String)
+        XCTAssertNil(line["image_bytes"], "the picture's name is UTF-8")
+        let plain = try Kestrel.shell(#""$K" ground scene5.png --image-query "$(printf 'q\351.png')" --threshold -1 --max-boxes 1"#, in: dir)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        XCTAssertTrue(plain.stdout.contains("q\\xe9.png"), plain.stdout)   // escaped, as every file name in plain output
+    }
+
     func testSearchGroundedAddsTheBestBoxPerResult() throws {
         let dir = Fixtures.temporaryDirectory("kestrel-search-grounded")
         let (a, _) = try Self.writeScene(1, into: dir)
