@@ -91,6 +91,23 @@ extension CLIPConfig {
                     reason: "is \(shown); Kestrel runs CLIP folders (\"clip\") everywhere, and OWL-ViT/OWLv2 detectors (\"owlvit\", \"owlv2\") with `kestrel ground` and `kestrel eval grounding`")
             }
         }
+        return try huggingFaceTowers(root, file: url, defaults: HuggingFaceDefaults(imageSize: 224, patchSize: 32, contextLength: 77))
+    }
+
+    /// What a Hugging Face config leaves out takes these (transformers' defaults differ by model).
+    struct HuggingFaceDefaults {
+        var imageSize: Int
+        var patchSize: Int
+        var contextLength: Int
+        /// OWL pools the text tower at argmax(input_ids), whatever `eos_token_id` says: with CLIP's
+        /// vocabulary the end token, the largest id. CLIP reads `text_config.eos_token_id`.
+        var endTokenIsLargestID = false
+    }
+
+    /// The two towers of a Hugging Face `CLIPModel`-style config (`text_config`, `vision_config`,
+    /// `projection_dim`), read the same way for CLIP and OWL-ViT/OWLv2: every field an integer or
+    /// number in its sane range (`ConfigLimits`), named in the error otherwise; 3 channels only.
+    static func huggingFaceTowers(_ root: [String: Any], file url: URL, defaults d: HuggingFaceDefaults) throws -> CLIPConfig {
         let t = root["text_config"] as? [String: Any] ?? [:]
         let v = root["vision_config"] as? [String: Any] ?? [:]
         let f = ConfigFields(file: url)
@@ -98,15 +115,18 @@ extension CLIPConfig {
         let textWidth = try f.int(t, "hidden_size", 512, "text_config.", in: L.width)
         let visionWidth = try f.int(v, "hidden_size", 768, "vision_config.", in: L.width)
         let vocab = try f.int(t, "vocab_size", 49408, "text_config.", in: L.vocabulary)
-        var eos = try f.int(t, "eos_token_id", 49407, "text_config.", in: 0...(vocab - 1))
-        // transformers pools at argmax(input_ids) when eos_token_id == 2 (configs older than 4.31);
-        // with CLIP's vocabulary that is the first 49407, the largest id.
-        if eos == 2 { eos = vocab - 1 }
-        let imageSize = try f.int(v, "image_size", 224, "vision_config.", in: L.imageSize)
+        var eos = vocab - 1
+        if !d.endTokenIsLargestID {
+            eos = try f.int(t, "eos_token_id", 49407, "text_config.", in: 0...(vocab - 1))
+            // transformers pools at argmax(input_ids) when eos_token_id == 2 (configs older than 4.31);
+            // with CLIP's vocabulary that is the first 49407, the largest id.
+            if eos == 2 { eos = vocab - 1 }
+        }
+        let imageSize = try f.int(v, "image_size", d.imageSize, "vision_config.", in: L.imageSize)
         _ = try f.double(root, "logit_scale_init_value", 2.6592, "", in: -L.logitScale...L.logitScale)
         let config = CLIPConfig(
             imageSize: imageSize,
-            patchSize: try f.int(v, "patch_size", 32, "vision_config.", in: 1...imageSize),
+            patchSize: try f.int(v, "patch_size", d.patchSize, "vision_config.", in: 1...imageSize),
             vision: TowerConfig(
                 width: visionWidth,
                 layers: try f.int(v, "num_hidden_layers", 12, "vision_config.", in: L.layers),
@@ -115,7 +135,7 @@ extension CLIPConfig {
                 activation: try f.string(v, "hidden_act", "quick_gelu", "vision_config."),
                 layerNormEps: Float(try f.double(v, "layer_norm_eps", 1e-5, "vision_config.", in: L.epsilon))),
             vocabSize: vocab,
-            contextLength: try f.int(t, "max_position_embeddings", 77, "text_config.", in: L.context),
+            contextLength: try f.int(t, "max_position_embeddings", d.contextLength, "text_config.", in: L.context),
             text: TowerConfig(
                 width: textWidth,
                 layers: try f.int(t, "num_hidden_layers", 12, "text_config.", in: L.layers),

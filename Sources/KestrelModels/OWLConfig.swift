@@ -31,43 +31,11 @@ public struct OWLConfig: Sendable, Equatable {
         guard let kind = OWLKind(rawValue: type) else {
             throw ModelError.badConfigField(file: url, field: "model_type", reason: "is \"\(type)\"; an OWL folder says \"owlvit\" or \"owlv2\"")
         }
-        let t = root["text_config"] as? [String: Any] ?? [:]
-        let v = root["vision_config"] as? [String: Any] ?? [:]
-        let L = ConfigLimits.self
-        let textWidth = try f.int(t, "hidden_size", 512, "text_config.", in: L.width)
-        let visionWidth = try f.int(v, "hidden_size", 768, "vision_config.", in: L.width)
-        let vocab = try f.int(t, "vocab_size", 49408, "text_config.", in: L.vocabulary)
-        let imageSize = try f.int(v, "image_size", kind == .owlvit ? 768 : 960, "vision_config.", in: L.imageSize)
-        _ = try f.double(root, "logit_scale_init_value", 2.6592, "", in: -L.logitScale...L.logitScale)
-        let clip = CLIPConfig(
-            imageSize: imageSize,
-            patchSize: try f.int(v, "patch_size", kind == .owlvit ? 32 : 16, "vision_config.", in: 1...imageSize),
-            vision: TowerConfig(
-                width: visionWidth,
-                layers: try f.int(v, "num_hidden_layers", 12, "vision_config.", in: L.layers),
-                heads: try f.int(v, "num_attention_heads", 12, "vision_config.", in: 1...visionWidth),
-                mlpWidth: try f.int(v, "intermediate_size", 3072, "vision_config.", in: L.mlpWidth),
-                activation: try f.string(v, "hidden_act", "quick_gelu", "vision_config."),
-                layerNormEps: Float(try f.double(v, "layer_norm_eps", 1e-5, "vision_config.", in: L.epsilon))),
-            vocabSize: vocab,
-            contextLength: try f.int(t, "max_position_embeddings", 16, "text_config.", in: L.context),
-            text: TowerConfig(
-                width: textWidth,
-                layers: try f.int(t, "num_hidden_layers", 12, "text_config.", in: L.layers),
-                heads: try f.int(t, "num_attention_heads", 8, "text_config.", in: 1...textWidth),
-                mlpWidth: try f.int(t, "intermediate_size", 2048, "text_config.", in: L.mlpWidth),
-                activation: try f.string(t, "hidden_act", "quick_gelu", "text_config."),
-                layerNormEps: Float(try f.double(t, "layer_norm_eps", 1e-5, "text_config.", in: L.epsilon))),
+        let clip = try CLIPConfig.huggingFaceTowers(root, file: url, defaults: CLIPConfig.HuggingFaceDefaults(
+            imageSize: kind == .owlvit ? 768 : 960, patchSize: kind == .owlvit ? 32 : 16, contextLength: 16,
             // transformers pools the text tower at argmax(input_ids): with CLIP's vocabulary the
             // end token, the largest id. Kestrel pools at the first end token, which is the same row.
-            endTokenID: vocab - 1,
-            embedDim: try f.int(root, "projection_dim", 512, "", in: L.width))
-        let channels = try f.int(v, "num_channels", 3, "vision_config.", in: 1...65_536)
-        if channels != 3 {
-            throw ModelError.unsupportedFeature(file: url, field: "vision_config.num_channels",
-                                                reason: "only 3-channel images are supported, got \(channels)")
-        }
-        try clip.validate(file: url)
+            endTokenIsLargestID: true))
         // The class head projects patches to the text width and compares them with the projected
         // text embedding: the two widths must agree (they do in every published OWL checkpoint).
         if clip.embedDim != clip.text.width {

@@ -6,21 +6,13 @@ import XCTest
 /// `post_process_object_detection` (the committed tiny fixtures of Notebooks/fixtures/owl_fixtures.py):
 /// on a JPEG and a PNG, the same boxes in original pixels within 0.5 px, the same queries and scores.
 final class GroundOWLCommandTests: XCTestCase {
-    struct Reference: Decodable {
-        struct Detection: Decodable { let label: Int; let score: Float; let box: [Double] }
-        struct Guided: Decodable { let threshold: Float; let detections: [Detection] }
-        struct Image: Decodable { let file: String; let threshold: Float; let detections: [Detection]; let guided: Guided }
-        struct QueryImage: Decodable { let file: String }
-        let texts: [String]; let images: [Image]; let query_image: QueryImage
-    }
-
-    static func reference(_ name: String) throws -> Reference {
-        try JSONDecoder().decode(Reference.self, from: Data(contentsOf: Fixtures.url("models/\(name).reference.json")))
+    static func reference(_ name: String) throws -> OWLReference {
+        try OWLReference.load(Fixtures.url("models"), name)
     }
 
     /// Runs the command (NMS off, no box limit) and compares its JSON lines with the reference.
     func check(_ name: String, image: String, queries: [String], labels: [String], threshold: Float,
-               want: [Reference.Detection]) throws {
+               want: [OWLReference.Detection]) throws {
         let args = ["ground", "--model", "Tests/Fixtures/models/\(name)", "Tests/Fixtures/models/\(image)", "--json",
                     "--threshold", "\(threshold)", "--nms", "1", "--max-boxes", "1000"] + queries
         let r = try Kestrel.run(args)

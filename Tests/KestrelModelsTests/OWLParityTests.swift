@@ -4,37 +4,6 @@ import KestrelModels
 import KestrelTestSupport
 import XCTest
 
-/// The reference a fixture folder carries (`Notebooks/fixtures/owl_fixtures.py`, transformers 5.24,
-/// fixed seed): see the script's docstring for the schema.
-struct OWLReference: Decodable {
-    struct Detection: Decodable { let label: Int; let score: Float; let box: [Double] }
-    struct Guided: Decodable {
-        let query_index: Int; let logits: [Float]; let pred_boxes: [Float]; let threshold: Float; let detections: [Detection]
-    }
-    struct Image: Decodable {
-        let file: String; let width: Int; let height: Int; let pixels: String
-        let logits: [Float]; let pred_boxes: [Float]; let objectness_logits: [Float]?
-        let threshold: Float; let detections: [Detection]; let guided: Guided
-    }
-    struct QueryImage: Decodable { let file: String; let width: Int; let height: Int; let pixels: String }
-    let model: String; let kind: String; let image_size: Int; let patch_size: Int
-    let texts: [String]; let ids: [[Int]]; let images: [Image]; let query_image: QueryImage
-
-    /// `root` holds `<model>.reference.json`, the folder and `owl-images/`.
-    static func load(_ root: URL, _ model: String) throws -> OWLReference {
-        try JSONDecoder().decode(OWLReference.self, from: Data(contentsOf: root.appendingPathComponent("\(model).reference.json")))
-    }
-
-    /// A float32 little-endian pixel file, relative to `root`.
-    static func floats(_ root: URL, _ path: String) throws -> [Float] {
-        let data = try Data(contentsOf: root.appendingPathComponent(path))
-        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-    }
-
-    /// Token ids up to and including the end token (the processor pads with 0 after it).
-    var unpaddedIDs: [[Int]] { ids.map { row in Array(row.prefix(through: row.firstIndex(of: row.max()!)!)) } }
-}
-
 /// OWL-ViT / OWLv2 towers and heads against transformers' `OwlViTForObjectDetection` /
 /// `Owlv2ForObjectDetection` on the same pixels (committed tiny random-weight checkpoints):
 /// logits max |diff| <= 1e-4, boxes <= 1e-4 (normalised), OWLv2 objectness <= 1e-4, and the

@@ -80,10 +80,16 @@ final class GraphTests: XCTestCase {
         let names = ["vision.patch", "vision.class", "vision.position", "vision.pre.weight", "vision.block0.qkv.weight",
                      "vision.block1.fc1.bias", "vision.post.bias", "vision.projection", "text.token", "text.position",
                      "text.block0.out.weight", "text.block1.norm2.weight", "text.final.weight", "text.projection", "logit_scale"]
-        var rng = TrainingRNG(seed: 11)
+        Self.checkFiniteDifferences(g, batch, analytic: analytic, names: names, seed: 11)
+    }
+
+    /// Central differences of `g.loss(batch)` (h = 3e-3) against `analytic` for two entries of each
+    /// named tensor: the largest-gradient entry and one at random (the token rows used are sparse).
+    static func checkFiniteDifferences(_ g: CLIPGraph, _ batch: TrainingBatch, analytic: [Float], names: [String], seed: UInt64,
+                                       file: StaticString = #filePath, line: UInt = #line) {
+        var rng = TrainingRNG(seed: seed)
         for name in names {
             let view = g.parameters.view(name)
-            // The largest-gradient entry and one at random (the token rows used are sparse).
             let slice = analytic[view.offset..<(view.offset + view.count)]
             let largest = slice.indices.max { abs(slice[$0]) < abs(slice[$1]) }!
             for index in [largest, view.offset + Int(rng.next() % UInt64(view.count))] {
@@ -94,7 +100,8 @@ final class GraphTests: XCTestCase {
                 let minus = Double(g.loss(batch))
                 g.parameters.values[index] = saved
                 let numeric = (plus - minus) / Double(2 * h)
-                XCTAssertEqual(Double(analytic[index]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), "\(name)[\(index - view.offset)]")
+                XCTAssertEqual(Double(analytic[index]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric),
+                               "\(name)[\(index - view.offset)]", file: file, line: line)
             }
         }
     }

@@ -37,22 +37,7 @@ final class RegionLossGraphTests: XCTestCase {
         let names = ["vision.block1.qkv.weight", "vision.block1.qkv.bias", "vision.block1.out.weight", "vision.block1.out.bias",
                      "vision.post.weight", "vision.post.bias", "vision.projection", "vision.block0.fc1.weight", "vision.patch",
                      "text.token", "text.block1.qkv.weight", "text.projection"]
-        var rng = TrainingRNG(seed: 12)
-        for name in names {
-            let view = g.parameters.view(name)
-            let slice = analytic[view.offset..<(view.offset + view.count)]
-            let largest = slice.indices.max { abs(slice[$0]) < abs(slice[$1]) }!
-            for index in [largest, view.offset + Int(rng.next() % UInt64(view.count))] {
-                let saved = g.parameters.values[index], h: Float = 3e-3
-                g.parameters.values[index] = saved + h
-                let plus = Double(g.loss(batch))
-                g.parameters.values[index] = saved - h
-                let minus = Double(g.loss(batch))
-                g.parameters.values[index] = saved
-                let numeric = (plus - minus) / Double(2 * h)
-                XCTAssertEqual(Double(analytic[index]), numeric, accuracy: 2e-3 + 2e-2 * abs(numeric), "\(name)[\(index - view.offset)]")
-            }
-        }
+        GraphTests.checkFiniteDifferences(g, batch, analytic: analytic, names: names, seed: 12)
     }
 
     func testBoxesMapToThePatchesWhoseCentreTheyCover() {
