@@ -31,7 +31,10 @@ struct BenchCommand: ParsableCommand {
     /// The most worker threads `--threads` takes.
     static let maxThreads = 1024
 
-    @Option(name: .long, parsing: .unconditional, help: "Timed runs per figure (the best is kept), at least 1.")
+    /// The most timed runs `--repeats` takes (each is a full batch of 32 images and more).
+    static let maxRepeats = 1000
+
+    @Option(name: .long, parsing: .unconditional, help: "Timed runs per figure (the best is kept), 1 to 1000.")
     var repeats = 3
 
     @Flag(name: .long, help: "Print one JSON object instead of a table.")
@@ -43,7 +46,9 @@ struct BenchCommand: ParsableCommand {
         if let threads, !(1...Self.maxThreads).contains(threads) {
             throw ValidationError("--threads must be between 1 and \(Self.maxThreads), got \(threads)")
         }
-        guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+        guard (1...Self.maxRepeats).contains(repeats) else {
+            throw ValidationError("--repeats must be between 1 and \(Self.maxRepeats), got \(repeats)")
+        }
     }
 
     func run() throws {

@@ -142,7 +142,7 @@ struct IndexAdd: ParsableCommand {
                    report.added, report.duplicates, report.unchanged, report.changed, report.pruned, report.failed.count, report.skipped.count))
         say(String(format: "throughput: %.1f images/s (%d embedded in %.1f s)", report.imagesPerSecond, report.added + report.changed, report.seconds))
         say("time: \(report.times.summary)")
-        say("index: \(catalog.index.factory), \(catalog.index.count) vectors\(catalog.index.searchParameterSummary.map { ", " + $0 } ?? "")")
+        say("index: \(catalog.index.factory), \(catalog.index.count) vector\(catalog.index.count == 1 ? "" : "s")\(catalog.index.searchParameterSummary.map { ", " + $0 } ?? "")")
         for f in report.failed { Console.error("\(f.path): \(f.reason)") }
         for s in report.skipped { Console.warning("skipped \(s.path): \(s.reason)") }
         if let why = report.reportNotWritten {

@@ -123,4 +123,13 @@ final class PrecisionOptionTests: XCTestCase {
             XCTAssertTrue(r.stderr.contains("--threads must be between 1 and 1024, got \(bad)"), r.stderr)
         }
     }
+
+    /// --repeats 100000000 would run for days: a usage error, as 0 is.
+    func testBenchRefusesARepeatCountOutOfRange() throws {
+        for bad in ["0", "1001", "100000000"] {
+            let r = try Kestrel.run(["bench", "--model", model, "--json", "--repeats", bad])
+            XCTAssertEqual(r.status, 64, "\(bad): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("--repeats must be between 1 and 1000, got \(bad)"), r.stderr)
+        }
+    }
 }
