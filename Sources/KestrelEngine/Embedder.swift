@@ -136,7 +136,7 @@ public final class Embedder: Sendable {
             let t1 = DispatchTime.now().uptimeNanoseconds
             let p = try pixels(image, name: name)
             let t2 = DispatchTime.now().uptimeNanoseconds
-            let size = image.reduction.map { ($0.fullWidth, $0.fullHeight) } ?? (image.width, image.height)
+            let size = image.fullSize
             return PreparedImage(width: size.0, height: size.1, pixels: p,
                                  decodeSeconds: Double(t1 - t0) / 1e9, preprocessSeconds: Double(t2 - t1) / 1e9)
         }

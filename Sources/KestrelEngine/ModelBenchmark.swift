@@ -54,14 +54,15 @@ public enum ModelBenchmark {
                            progress: (String) -> Void = { _ in }) throws -> ModelBenchmarkResult {
         let model = embedder.model
         let s = model.config.imageSize
+        func seconds(_ body: () throws -> Void) rethrows -> Double {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try body()
+            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        }
         func best(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
             try body()  // warm-up
             var t = Double.infinity
-            for _ in 0..<max(1, runs) {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                try body()
-                t = min(t, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-            }
+            for _ in 0..<max(1, runs) { t = min(t, try seconds(body)) }
             return t
         }
         var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -80,11 +81,6 @@ public enum ModelBenchmark {
         // both alike and their ratio (dense_over_image) stays meaningful on a busy machine.
         _ = try model.encodeImages(one)
         for method in DenseMethod.allCases { _ = model.vision.denseFeatures(one, method: method) }  // warm-up
-        func seconds(_ body: () throws -> Void) rethrows -> Double {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        }
         var tOne = Double.infinity
         var denseBest = [Double](repeating: .infinity, count: DenseMethod.allCases.count)
         progress("image tower and dense patch features, batch 1")

@@ -197,8 +197,7 @@ public enum GroundingEvaluation {
         let options = GroundingOptions(threshold: threshold, heatmaps: true)
         for (k, c) in cases.enumerated() {
             do {
-                let bytes = try FileSystem.readFile(c.path, limit: ImageDecoder.fileByteLimit)
-                let image = try decoder.decode(bytes: bytes, name: c.path.description)
+                let image = try decoder.decode(path: c.path)
                 guard image.width == c.width && image.height == c.height else {
                     throw EvaluationError.badInput("the picture is \(image.width)x\(image.height) but its grounding file says \(c.width)x\(c.height)")
                 }

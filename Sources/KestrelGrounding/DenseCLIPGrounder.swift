@@ -73,19 +73,14 @@ public final class DenseCLIPGrounder: Grounder {
         }
     }
 
+    /// The L2-normalised embedding of a text query: as written, or (`promptEnsemble`) the class
+    /// embedding zero-shot classification gives the label (`ZeroShotClassifier`: the normalised
+    /// mean of its normalised template embeddings).
     private func embedText(_ words: String) throws -> [Float] {
-        let texts: [String]
-        if promptEnsemble {
-            let label = Self.strippingArticle(words)
-            texts = PromptTemplates.defaultEnsemble.map { PromptTemplates.fill($0, with: label) }
-        } else {
-            texts = [words]
-        }
-        let e = try embedder.embedTexts(texts)                  // rows normalised
-        let d = embedder.dimension
-        var mean = [Float](repeating: 0, count: d)
-        for r in 0..<texts.count { for c in 0..<d { mean[c] += e.data[r * d + c] } }
-        return try finiteRow(Self.normalised(mean), "text query '\(words)'")
+        let row = promptEnsemble
+            ? try ZeroShotClassifier(embedder: embedder, labels: [Self.strippingArticle(words)]).classEmbeddings.data
+            : try embedder.embedTexts([words]).data                  // normalised
+        return try finiteRow(row, "text query '\(words)'")
     }
 
     /// "a red circle" -> "red circle" (the templates bring their own article).
@@ -94,11 +89,6 @@ public final class DenseCLIPGrounder: Grounder {
             return String(text.dropFirst(article.count))
         }
         return text
-    }
-
-    static func normalised(_ v: [Float]) -> [Float] {
-        let n = v.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
-        return n > 0 ? v.map { $0 / n } : v
     }
 
     private func finiteRow(_ v: [Float], _ what: String) throws -> [Float] {
@@ -136,14 +126,19 @@ public final class DenseCLIPGrounder: Grounder {
         let embeddings = try queries.map(queryEmbedding)
         let (features, grid, region) = try patchFeatures(image)
         let maps = Self.heatMaps(features: features, grid: grid, region: region, queries: embeddings)
-        let (w, h) = image.reduction.map { ($0.fullWidth, $0.fullHeight) } ?? (image.width, image.height)
+        let (w, h) = image.fullSize
         let threshold = options.threshold ?? defaultThreshold
+        // The picture as RGB for the crops of refinement: converted once, shared by every query.
+        var rgb: (pixels: [UInt8], width: Int, height: Int)? = nil
         var detections: [Detection] = []
         for (q, map) in maps.enumerated() {
             var found = boxes.candidates(map, pictureWidth: w, pictureHeight: h)
                 .map { Detection(query: q, box: $0.box, score: $0.score) }
             // The threshold applies to the score returned: with refinement, the crop's cosine.
-            if refine && !found.isEmpty { found = try rescored(found, image: image, query: embeddings[q]) }
+            if refine && !found.isEmpty {
+                if rgb == nil { rgb = try SquareInput.rgb(image, preprocessor: embedder.preprocessor) }
+                found = try rescored(found, rgb: rgb!, fullSize: (w, h), query: embeddings[q])
+            }
             found = found.filter { $0.score >= threshold }
             detections += nonMaximumSuppression(found, iou: options.nmsIoU, maxPerQuery: options.maxPerQuery)
         }
@@ -152,10 +147,11 @@ public final class DenseCLIPGrounder: Grounder {
     }
 
     /// Each detection's score replaced by the cosine of its crop's image embedding (box grown by
-    /// a tenth on each side, resized to the model's square) to the query.
-    func rescored(_ found: [Detection], image: DecodedImage, query: [Float]) throws -> [Detection] {
-        let rgb = try SquareInput.rgb(image, preprocessor: embedder.preprocessor)
-        let (fullW, fullH) = image.reduction.map { ($0.fullWidth, $0.fullHeight) } ?? (image.width, image.height)
+    /// a tenth on each side, resized to the model's square) to the query. `rgb`: the picture's
+    /// pixels (`SquareInput.rgb`); `fullSize`: the original picture's size, the boxes' frame.
+    func rescored(_ found: [Detection], rgb: (pixels: [UInt8], width: Int, height: Int), fullSize: (width: Int, height: Int),
+                  query: [Float]) throws -> [Detection] {
+        let (fullW, fullH) = fullSize
         let sx = Double(rgb.width) / Double(max(fullW, 1)), sy = Double(rgb.height) / Double(max(fullH, 1))
         let s = embedder.model.config.imageSize
         var pixels: [[Float]] = []

@@ -24,7 +24,7 @@ public enum HeatMapImage {
         var out = rgb.pixels
         guard w > 0, h > 0 else { return (out, w, h) }
         // Picture pixels of the decoded image -> original-picture coordinates (a reduced JPEG decode).
-        let (fullW, fullH) = image.reduction.map { ($0.fullWidth, $0.fullHeight) } ?? (w, h)
+        let (fullW, fullH) = image.fullSize
         let sx = Double(fullW) / Double(w), sy = Double(fullH) / Double(h)
         let finite = heatmap.values.filter(\.isFinite)
         let lo = finite.min() ?? 0, hi = finite.max() ?? 0

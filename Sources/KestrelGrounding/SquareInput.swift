@@ -26,7 +26,7 @@ struct SquareInput {
         config.resize = .exact(height: s, width: s)
         config.crop = nil
         let square = Preprocessor(config: config, decoder: preprocessor.decoder)
-        let (fullW, fullH) = image.reduction.map { ($0.fullWidth, $0.fullHeight) } ?? (image.width, image.height)
+        let (fullW, fullH) = image.fullSize
         switch fit {
         case .resize:
             pixels = try square(image).pixels

@@ -49,6 +49,11 @@ public struct DecodedImage: Sendable, Equatable {
     /// where the full picture lies in these pixels and how large it is. nil: full size.
     public var reduction: DCTReduction?
 
+    /// The original picture's size in pixels: the full size of a reduced JPEG decode, else these pixels' size.
+    public var fullSize: (width: Int, height: Int) {
+        reduction.map { ($0.fullWidth, $0.fullHeight) } ?? (width, height)
+    }
+
     public init(
         width: Int, height: Int, mode: PixelMode, pixels: [UInt8] = [],
         palette: [UInt8] = [], transparency: Transparency? = nil

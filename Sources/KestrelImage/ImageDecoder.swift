@@ -64,12 +64,17 @@ public struct ImageDecoder: Sendable {
     /// Reads and decodes the file at `url`. `ImageError.unreadable` when it cannot be read: its
     /// reason says what the file is when it is not a regular file, or that it is too large.
     public func decode(contentsOf url: URL) throws -> DecodedImage {
-        let path = FilePathBytes(url.path)
-        return try decode(bytes: ImageDecoder.read(path), name: path.description)
+        try decode(path: FilePathBytes(url.path))
     }
 
-    /// The bytes of an image file, by kind and size first (never blocks on a FIFO, never reads `/dev/zero`).
-    static func read(_ path: FilePathBytes) throws -> [UInt8] {
+    /// Reads and decodes the file at `path` (bytes, as the file system gives them), as `decode(contentsOf:)`.
+    public func decode(path: FilePathBytes) throws -> DecodedImage {
+        try decode(bytes: ImageDecoder.read(path), name: path.description)
+    }
+
+    /// The bytes of an image file, by kind and size first (never blocks on a FIFO, never reads
+    /// `/dev/zero`): `ImageError.unreadable` naming the file when it cannot be read.
+    public static func read(_ path: FilePathBytes) throws -> [UInt8] {
         do { return try FileSystem.readFile(path, limit: fileByteLimit) } catch let e as FileError {
             throw ImageError.unreadable(path: path.description, reason: e.reason)
         }

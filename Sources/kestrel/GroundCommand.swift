@@ -87,7 +87,7 @@ struct GroundCommand: ParsableCommand {
                 // A query is asked of every image: one that cannot be used is a usage error.
                 let path = RawArguments.path(q)
                 do {
-                    queries.append(.image(try decoder.decode(bytes: try imageBytes(path), name: path.description), name: path.lossyString))
+                    queries.append(.image(try decoder.decode(path: path), name: path.lossyString))
                     queryPaths.append(path)
                 } catch {
                     throw ValidationError("--image-query: \(error)")
@@ -110,7 +110,7 @@ struct GroundCommand: ParsableCommand {
             for (n, name) in images.enumerated() {
                 let path = RawArguments.path(name)
                 do {
-                    let image = try decoder.decode(bytes: try imageBytes(path), name: path.description)
+                    let image = try decoder.decode(path: path)
                     let result = try grounder.ground(image, queries: queries, options: options)
                     for d in result.detections { emit(d, image: path, queries: queries, queryPaths: queryPaths) }
                     if let outFolder {
@@ -138,12 +138,6 @@ struct GroundCommand: ParsableCommand {
         let stem = base.split(separator: ".").dropLast().joined(separator: ".")
         let safe = String((stem.isEmpty ? base : stem).map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" }.prefix(60))
         return "\(n)-\(safe)-q\(q).png"
-    }
-
-    private func imageBytes(_ path: FilePathBytes) throws -> [UInt8] {
-        do { return try FileSystem.readFile(path, limit: Embedder.imageFileByteLimit) } catch let e as FileError {
-            throw ImageError.unreadable(path: path.description, reason: e.reason)
-        }
     }
 
     /// One box: JSON `{"image", "query", "box", "score"}` (an image query's file name not in UTF-8

@@ -106,10 +106,7 @@ struct SearchCommand: ParsableCommand {
     /// picture beside the indexed picture's score would be a wrong answer.
     func bestBox(_ grounder: DenseCLIPGrounder, text: String, path: FilePathBytes, contentHash: String) -> Detection? {
         do {
-            let bytes: [UInt8]
-            do { bytes = try FileSystem.readFile(path, limit: Embedder.imageFileByteLimit) } catch let e as FileError {
-                throw ImageError.unreadable(path: path.description, reason: e.reason)
-            }
+            let bytes = try ImageDecoder.read(path)
             if SHA256.hex(SHA256.hash(bytes)) != contentHash {
                 Console.warning("\(path.description): no box: the file changed since it was indexed (run `kestrel index add` again to update it)")
                 return nil

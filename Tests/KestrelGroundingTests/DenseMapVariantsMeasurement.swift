@@ -2,6 +2,7 @@ import Foundation
 import KestrelDefaultModel
 import KestrelEngine
 import KestrelImage
+import KestrelKernels
 import KestrelTraining
 import XCTest
 @testable import KestrelGrounding
@@ -19,8 +20,10 @@ final class DenseMapVariantsMeasurement: XCTestCase {
         let vocabulary = colours.flatMap { c in shapes.map { "a \(c) \($0)" } }
         for method in [DenseMethod.maskCLIP, .clearCLIP, .naclip] {
             let g = try DenseCLIPGrounder(embedder: embedder, method: method)
-            let background = DenseCLIPGrounder.normalised(try ["a photo", "a picture", "an image", "a background", "a shape"]
+            var backgroundSum = Tensor(shape: [1, embedder.dimension], data: try ["a photo", "a picture", "an image", "a background", "a shape"]
                 .map { try g.queryEmbedding(.text($0)) }.reduce([Float](repeating: 0, count: embedder.dimension)) { zip($0, $1).map(+) })
+            l2Normalize(&backgroundSum)
+            let background = backgroundSum.data
             let vocab = try vocabulary.map { try g.queryEmbedding(.text($0)) }
             var vocabMean = [Float](repeating: 0, count: embedder.dimension)
             for v in vocab { for c in v.indices { vocabMean[c] += v[c] / Float(vocab.count) } }
