@@ -79,13 +79,22 @@ public struct BoxesFromHeatMap: Sendable {
         return out.filter { $0.box.area > 0 }.sorted { $0.score > $1.score }
     }
 
-    /// `candidates` for one query, then the score threshold, then non-maximum suppression:
-    /// detections best first, at most `maxPerQuery`.
+    /// `candidates` for one query, optionally re-scored (`rescore`, given the candidates when there
+    /// are any: the threshold then applies to the new scores), then the score threshold, then
+    /// non-maximum suppression: detections best first, at most `maxPerQuery`.
+    public func detections(_ map: HeatMap, query: Int, pictureWidth width: Int, pictureHeight height: Int,
+                           threshold: Float, nmsIoU: Double, maxPerQuery: Int,
+                           rescore: ([Detection]) throws -> [Detection]) rethrows -> [Detection] {
+        var found = candidates(map, pictureWidth: width, pictureHeight: height)
+            .map { Detection(query: query, box: $0.box, score: $0.score) }
+        if !found.isEmpty { found = try rescore(found) }
+        return nonMaximumSuppression(found.filter { $0.score >= threshold }, iou: nmsIoU, maxPerQuery: maxPerQuery)
+    }
+
+    /// The same with the candidates' own scores.
     public func detections(_ map: HeatMap, query: Int, pictureWidth width: Int, pictureHeight height: Int,
                            threshold: Float, nmsIoU: Double, maxPerQuery: Int) -> [Detection] {
-        let kept = candidates(map, pictureWidth: width, pictureHeight: height)
-            .filter { $0.score >= threshold }
-            .map { Detection(query: query, box: $0.box, score: $0.score) }
-        return nonMaximumSuppression(kept, iou: nmsIoU, maxPerQuery: maxPerQuery)
+        detections(map, query: query, pictureWidth: width, pictureHeight: height, threshold: threshold,
+                   nmsIoU: nmsIoU, maxPerQuery: maxPerQuery) { $0 }
     }
 }

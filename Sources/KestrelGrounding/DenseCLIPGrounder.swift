@@ -132,15 +132,13 @@ public final class DenseCLIPGrounder: Grounder {
         var rgb: (pixels: [UInt8], width: Int, height: Int)? = nil
         var detections: [Detection] = []
         for (q, map) in maps.enumerated() {
-            var found = boxes.candidates(map, pictureWidth: w, pictureHeight: h)
-                .map { Detection(query: q, box: $0.box, score: $0.score) }
             // The threshold applies to the score returned: with refinement, the crop's cosine.
-            if refine && !found.isEmpty {
+            detections += try boxes.detections(map, query: q, pictureWidth: w, pictureHeight: h, threshold: threshold,
+                                               nmsIoU: options.nmsIoU, maxPerQuery: options.maxPerQuery) { found in
+                guard refine else { return found }
                 if rgb == nil { rgb = try SquareInput.rgb(image, preprocessor: embedder.preprocessor) }
-                found = try rescored(found, rgb: rgb!, fullSize: (w, h), query: embeddings[q])
+                return try rescored(found, rgb: rgb!, fullSize: (w, h), query: embeddings[q])
             }
-            found = found.filter { $0.score >= threshold }
-            detections += nonMaximumSuppression(found, iou: options.nmsIoU, maxPerQuery: options.maxPerQuery)
         }
         detections.sort { $0.score > $1.score }
         return GroundingResult(detections: detections, heatmaps: options.heatmaps ? maps : [])
