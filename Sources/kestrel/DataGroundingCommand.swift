@@ -17,7 +17,7 @@ struct DataGroundingCommand: ParsableCommand {
             is disjoint from the training scenes' (kestrel data build). Same options, same files.
             """)
 
-    @Option(name: .long, help: "The folder to write into (made if missing; must not hold a grounding.jsonl).")
+    @Option(name: .long, help: "The folder to write into (made if missing; must not hold a grounding.jsonl or pictures in images/).")
     var out: String
     @Option(name: .long, parsing: .unconditional, help: "Scenes to write, 1 to 1000000.")
     var count = GroundingScenes.defaultCount

@@ -29,6 +29,13 @@ final class EvalGroundingCommandTests: XCTestCase {
         let twice = try Kestrel.run(["data", "grounding", "--out", dir.path, "--count", "4"])
         XCTAssertEqual(twice.status, 1)
         XCTAssertTrue(twice.stderr.contains("grounding.jsonl") && twice.stderr.contains("already exists"), twice.stderr)
+        XCTAssertFalse(twice.stderr.contains("data build"), "the command is data grounding: \(twice.stderr)")
+        // A run killed before its grounding.jsonl left pictures: a new run refuses to mix its own with them.
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("grounding.jsonl"))
+        let over = try Kestrel.run(["data", "grounding", "--out", dir.path, "--count", "2"])
+        XCTAssertEqual(over.status, 1, over.stderr)
+        XCTAssertTrue(over.stderr.contains("images") && over.stderr.contains("already holds 4 files"), over.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.appendingPathComponent("images").path).count, 4, "left as it was")
         let bad = try Kestrel.run(["data", "grounding", "--out", dir.path, "--split", "test"])
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("--split must be train or heldout"), bad.stderr)

@@ -10,6 +10,8 @@ public enum DataBuildError: Error, CustomStringConvertible, Equatable {
     case badArgument(String)
     /// Writing the output failed.
     case writeFailed(path: String, detail: String)
+    /// The output place already holds what a run would write (never overwritten or mixed with).
+    case outputInUse(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -21,6 +23,8 @@ public enum DataBuildError: Error, CustomStringConvertible, Equatable {
             return "data build: \(detail)"
         case let .writeFailed(path, detail):
             return "could not write \(path): \(detail); check the output folder is writable and the disk has room"
+        case let .outputInUse(path, detail):
+            return "\(path) \(detail)"
         }
     }
 }

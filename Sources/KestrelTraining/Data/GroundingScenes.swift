@@ -192,7 +192,8 @@ public enum GroundingScenes {
 
     /// Writes `count` scenes into `folder` (made if missing; it must not already hold a
     /// grounding.jsonl): `images/NNNNNN.png` and `grounding.jsonl`, one line per scene in index
-    /// order. Returns the number written. Throws `DataBuildError.writeFailed` naming the file.
+    /// order. Returns the number written. Throws `DataBuildError.writeFailed` naming the file, and
+    /// `DataBuildError.outputInUse` when the folder already holds a grounding.jsonl or pictures.
     /// What it made is removed when it fails or is interrupted (Ctrl-C, SIGTERM): the folder when
     /// it was new, else its `images` folder when that was new.
     @discardableResult
@@ -200,10 +201,15 @@ public enum GroundingScenes {
                              threads: Int = 2, progress: (@Sendable (Int, Int) -> Void)? = nil) throws -> Int {
         let list = folder.appendingPathComponent("grounding.jsonl")
         if FileManager.default.fileExists(atPath: list.path) {
-            throw DataBuildError.badArgument("\(list.path) already exists; choose another --out folder")
+            throw DataBuildError.outputInUse(path: list.path, detail: "already exists; choose another --out folder")
         }
         let images = folder.appendingPathComponent("images")
         let fm = FileManager.default
+        // Pictures of an earlier run that did not finish (killed) would sit beside the new ones,
+        // unlisted: refuse rather than mix them.
+        if let left = try? fm.contentsOfDirectory(atPath: images.path), !left.isEmpty {
+            throw DataBuildError.outputInUse(path: images.path, detail: "already holds \(left.count) file\(left.count == 1 ? "" : "s") (an earlier run that did not finish?); remove it or choose another --out folder")
+        }
         let made = !fm.fileExists(atPath: folder.path) ? folder : !fm.fileExists(atPath: images.path) ? images : nil
         let cleanup = made.map(InterruptCleanup.register)
         do {
