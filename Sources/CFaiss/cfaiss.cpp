@@ -600,6 +600,8 @@ cfaiss_status cfaiss_knn_exact(
 int32_t cfaiss_simd_best(void) { return cfaiss_fast::best_level(); }
 int32_t cfaiss_simd_level(void) { return cfaiss_fast::current_level(); }
 int32_t cfaiss_set_simd_level(int32_t level) { return cfaiss_fast::set_level(level); }
+float cfaiss_hnsw_prune_headroom(void) { return cfaiss_fast::prune_headroom(); }
+float cfaiss_set_hnsw_prune_headroom(float headroom) { return cfaiss_fast::set_prune_headroom(headroom); }
 
 float cfaiss_inner_product(int32_t level, const float* x, const float* y, int64_t d) {
     if (!x || !y || d <= 0) return 0;

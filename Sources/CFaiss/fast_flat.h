@@ -51,6 +51,12 @@ const float* flat_codes(const faiss::Index* flat);
 /// index is not such an index or the level is 0; the caller then uses index->add.
 bool fast_hnsw_add(faiss::Index* index, faiss::Index::idx_t n, const float* x);
 
+/// The share of a full neighbour list fast_hnsw_add leaves free when a reverse link makes it
+/// prune (FAISS's HNSW::prune_headroom since 1.14.2): 0 prunes to capacity as FAISS 1.7.3 does,
+/// the default 0.2 as later FAISS does. set_prune_headroom clamps to 0...0.5 and returns the value set.
+float prune_headroom();
+float set_prune_headroom(float headroom);
+
 /// Swaps plain inner-product IndexFlat / IndexFlatIP storage inside `root` (the index itself,
 /// the core of an IndexPreTransform, an IndexHNSW's storage, an IndexIVF's coarse quantizer)
 /// for the fast subclass, moving the stored codes (no copy). Does nothing at level 0, for

@@ -9,6 +9,14 @@
 // distance values; later FAISS versions batch the same way), and the OpenMP region goes through
 // libgomp directly (see fast_flat.cpp). Distances are negated inner products, as FAISS's
 // NegativeDistanceComputer gives them, so the graph equals FAISS's own when distances agree.
+//
+// One decision is FAISS's later one, not 1.7.3's: HNSW::prune_headroom (FAISS 1.14.2,
+// facebookresearch/faiss#4847, default 0.2). When a full neighbour list takes a reverse link,
+// 1.7.3 prunes it back to its capacity, so the next reverse link prunes it again (an O(M^2)
+// set of distances each time; on 100,000 x 512 random vectors that was 83% of all distances);
+// with headroom h the list is pruned to capacity - capacity * h, leaving room for the next few
+// links without pruning. prune_headroom() == 0 gives 1.7.3's graph exactly (the tests compare it
+// with FAISS's own build); the default is FAISS's, 0.2.
 #include "fast_flat.h"
 
 #include <faiss/IndexHNSW.h>
@@ -27,6 +35,18 @@
 extern "C" void GOMP_parallel(void (*fn)(void*), void* data, unsigned num_threads, unsigned flags);
 
 namespace cfaiss_fast {
+
+namespace {
+std::atomic<float> g_prune_headroom{0.2f};
+}
+
+float prune_headroom() { return g_prune_headroom.load(); }
+
+float set_prune_headroom(float headroom) {
+    g_prune_headroom.store(headroom >= 0.0f ? std::min(headroom, 0.5f) : 0.0f);  // NaN gives 0
+    return g_prune_headroom.load();
+}
+
 namespace {
 
 using faiss::HNSW;
@@ -104,7 +124,7 @@ void shrink_closer(const Dist& dis, std::priority_queue<NodeDistCloser>& result_
     for (const NodeDistFarther& v : kept) result_set1.emplace(v.d, v.id);
 }
 
-void add_link(HNSW& hnsw, const Dist& dis, storage_idx_t src, storage_idx_t dest, int level) {
+void add_link(HNSW& hnsw, const Dist& dis, storage_idx_t src, storage_idx_t dest, int level, float headroom) {
     size_t begin, end;
     hnsw.neighbor_range(src, level, &begin, &end);
     if (hnsw.neighbors[end - 1] == -1) {
@@ -128,7 +148,10 @@ void add_link(HNSW& hnsw, const Dist& dis, storage_idx_t src, storage_idx_t dest
         storage_idx_t neigh = hnsw.neighbors[i];
         result_set.emplace(dis.symmetric(src, neigh), neigh);
     }
-    shrink_closer(dis, result_set, int(end - begin));
+    // FAISS's arithmetic: size_t -= size_t * float (the product and difference in float, truncated).
+    size_t max_size = end - begin;
+    max_size -= max_size * headroom;
+    shrink_closer(dis, result_set, int(max_size));
     i = begin;
     while (!result_set.empty()) {
         hnsw.neighbors[i++] = result_set.top().id;
@@ -214,7 +237,7 @@ void greedy_update_nearest(const HNSW& hnsw, const Dist& dis, int level, storage
 }
 
 void add_links_starting_from(HNSW& hnsw, const Dist& dis, storage_idx_t pt_id, storage_idx_t nearest, float d_nearest,
-                             int level, omp_lock_t* locks, faiss::VisitedTable& vt) {
+                             int level, omp_lock_t* locks, faiss::VisitedTable& vt, float headroom) {
     std::priority_queue<NodeDistCloser> link_targets;
     search_neighbors_to_add(hnsw, dis, link_targets, nearest, d_nearest, level, vt);
     int M = hnsw.nb_neighbors(level);
@@ -223,21 +246,21 @@ void add_links_starting_from(HNSW& hnsw, const Dist& dis, storage_idx_t pt_id, s
     neighbors.reserve(link_targets.size());
     while (!link_targets.empty()) {
         storage_idx_t other_id = link_targets.top().id;
-        add_link(hnsw, dis, pt_id, other_id, level);
+        add_link(hnsw, dis, pt_id, other_id, level, headroom);
         neighbors.push_back(other_id);
         link_targets.pop();
     }
     omp_unset_lock(&locks[pt_id]);
     for (storage_idx_t other_id : neighbors) {
         omp_set_lock(&locks[other_id]);
-        add_link(hnsw, dis, other_id, pt_id, level);
+        add_link(hnsw, dis, other_id, pt_id, level, headroom);
         omp_unset_lock(&locks[other_id]);
     }
     omp_set_lock(&locks[pt_id]);
 }
 
 void add_with_locks(HNSW& hnsw, const Dist& dis, int pt_level, int pt_id, std::vector<omp_lock_t>& locks,
-                    faiss::VisitedTable& vt, std::mutex& entry) {
+                    faiss::VisitedTable& vt, std::mutex& entry, float headroom) {
     storage_idx_t nearest;
     {
         std::lock_guard<std::mutex> hold(entry);
@@ -252,7 +275,7 @@ void add_with_locks(HNSW& hnsw, const Dist& dis, int pt_level, int pt_id, std::v
     int level = hnsw.max_level;
     float d_nearest = dis(nearest);
     for (; level > pt_level; level--) greedy_update_nearest(hnsw, dis, level, nearest, d_nearest);
-    for (; level >= 0; level--) add_links_starting_from(hnsw, dis, pt_id, nearest, d_nearest, level, locks.data(), vt);
+    for (; level >= 0; level--) add_links_starting_from(hnsw, dis, pt_id, nearest, d_nearest, level, locks.data(), vt, headroom);
     omp_unset_lock(&locks[pt_id]);
     if (pt_level > hnsw.max_level) {
         hnsw.max_level = pt_level;
@@ -286,6 +309,7 @@ void add_vertices(faiss::IndexHNSW& index, const float* xb, size_t n0, size_t n,
     }
 
     std::mutex entry;
+    const float headroom = prune_headroom();  // one value for the whole add
     faiss::RandomGenerator rng2(789);
     int i1 = int(n);
     int threads = std::max(omp_get_max_threads(), 1);
@@ -298,11 +322,12 @@ void add_vertices(faiss::IndexHNSW& index, const float* xb, size_t n0, size_t n,
             const float* xb;
             size_t d, ntotal;
             int level_code, pt_level, i0, i1, team;
+            float headroom;
             const std::vector<int>* order;
             std::vector<omp_lock_t>* locks;
             std::mutex* entry;
             std::atomic<int> next{0};
-        } c{&hnsw, xb, size_t(index.d), ntotal, level_code, pt_level, i0, i1, team, &order, &locks, &entry};
+        } c{&hnsw, xb, size_t(index.d), ntotal, level_code, pt_level, i0, i1, team, headroom, &order, &locks, &entry};
         auto body = [](void* raw) {
             auto* c = static_cast<Context*>(raw);
             faiss::VisitedTable vt(int(c->ntotal));
@@ -314,7 +339,7 @@ void add_vertices(faiss::IndexHNSW& index, const float* xb, size_t n0, size_t n,
                 for (int i = a; i < b; i++) {
                     storage_idx_t pt_id = (*c->order)[i];
                     dis.q = c->xb + size_t(pt_id) * c->d;
-                    add_with_locks(*c->hnsw, dis, c->pt_level, pt_id, *c->locks, vt, *c->entry);
+                    add_with_locks(*c->hnsw, dis, c->pt_level, pt_id, *c->locks, vt, *c->entry, c->headroom);
                 }
             }
         };

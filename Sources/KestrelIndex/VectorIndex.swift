@@ -131,6 +131,20 @@ public final class VectorIndex: @unchecked Sendable {
     @discardableResult
     public static func setThreadCount(_ n: Int) -> Int { Int(cfaiss_set_num_threads(Int32(n))) }
 
+    /// The share of a full HNSW neighbour list that the graph build leaves free when a reverse
+    /// link makes the list prune (FAISS's `HNSW::prune_headroom`, facebookresearch/faiss#4847,
+    /// FAISS >= 1.14.2). Default 0.2, later FAISS's: a level-0 list of 64 is pruned to 51, so the
+    /// next reverse links are appended instead of each pruning again (the O(M^2) distances that
+    /// were 83% of a build's work). 0 gives the graph Debian's FAISS 1.7.3 builds. Applies to
+    /// adds on the shim's fast storage (`DistanceCode` above `.faiss`); files are FAISS's format
+    /// either way. See docs/benchmarks.md ("HNSW build").
+    public static var hnswPruneHeadroom: Float { cfaiss_hnsw_prune_headroom() }
+
+    /// Test and benchmark hook: sets `hnswPruneHeadroom` process-wide (clamped to 0...0.5, NaN
+    /// gives 0) and returns the value in effect. Not for use while other threads add to HNSW indexes.
+    @discardableResult
+    public static func setHNSWPruneHeadroom(_ headroom: Float) -> Float { cfaiss_set_hnsw_prune_headroom(headroom) }
+
     // MARK: - Contents
 
     /// Live vectors in the index.

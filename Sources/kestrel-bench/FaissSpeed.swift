@@ -2,7 +2,7 @@ import Foundation
 import KestrelIndex
 
 /// `kestrel-bench faiss-speed [--count 100000] [--dim 512] [--queries 200] [--seed 1]
-/// [--check-count 4000] [--threads N] [--write-vectors FILE] [--json]`
+/// [--check-count 4000] [--threads N] [--prune-headroom H] [--write-vectors FILE] [--json]`
 ///
 /// Kestrel's side of the FAISS speed comparison (scripts/bench-faiss-pypi.py runs PyPI's
 /// faiss-cpu on the same vectors in the same run and prints the ratios):
@@ -10,9 +10,12 @@ import KestrelIndex
 ///   - one HNSW query (Kestrel's default efSearch 128, k = 10), median over `queries` queries,
 ///   - one Flat query (k = 10), median, with FAISS's thread count and with 1 thread,
 ///   - recall@10 of the HNSW queries against Flat.
-/// Then, over `check-count` vectors with 1 thread (a deterministic build), FAISS's own scalar
-/// distance code against the shim's SIMD code in the same run: build and query times, whether the
-/// HNSW results are the same ids, and the largest score difference.
+/// The build uses the shim's default prune headroom (`VectorIndex.hnswPruneHeadroom`, 0.2, as
+/// FAISS >= 1.14.2 and so PyPI's faiss-cpu); `--prune-headroom H` sets another (0: FAISS 1.7.3's rule).
+/// Then, over `check-count` vectors with 1 thread (a deterministic build) and prune headroom 0
+/// (FAISS 1.7.3's rule, so both build the same graph), FAISS's own scalar distance code against
+/// the shim's SIMD code in the same run: build and query times, whether the HNSW results are the
+/// same ids, and the largest score difference.
 /// `--threads N` sets FAISS's OpenMP thread count (default: OpenMP's, one per core).
 /// `--write-vectors FILE` writes the base then the query vectors as raw little-endian float32.
 func runFaissSpeedBench(args: [String]) {
@@ -29,6 +32,7 @@ func runFaissSpeedBench(args: [String]) {
     var rng = BenchRandom(seed: UInt64(option("seed", "1"))!)
     let threads = VectorIndex.setThreadCount(Int(option("threads", "0"))!)
     let level = DistanceCode.current
+    let headroom = VectorIndex.setHNSWPruneHeadroom(Float(option("prune-headroom", String(VectorIndex.hnswPruneHeadroom)))!)
     func say(_ s: String) { if !json { print(s) } else { FileHandle.standardError.write((s + "\n").data(using: .utf8)!) } }
     say("faiss-speed: \(n) random unit vectors, d=\(d), \(nq) single queries, k=\(k), \(threads) threads, distance code \(level) (best \(DistanceCode.best))")
 
@@ -90,7 +94,7 @@ func runFaissSpeedBench(args: [String]) {
         say("| Flat add \(n) x \(d) | \(fmt(flatAdd, 2)) s |")
         say("| Flat, one query (median of \(nq)), \(threads) threads | \(fmt(flatQ.ms, 3)) ms |")
         say("| Flat, one query, 1 thread | \(fmt(flatQ1.ms, 3)) ms |")
-        say("| \(plan.factory) build, efConstruction \(plan.efConstruction ?? 0), \(threads) threads | \(fmt(build, 2)) s |")
+        say("| \(plan.factory) build, efConstruction \(plan.efConstruction ?? 0), prune headroom \(fmt(Double(headroom), 2)), \(threads) threads | \(fmt(build, 2)) s |")
         say("| HNSW, one query, efSearch \(plan.defaultParameters.efSearch ?? 0) (median) | \(fmt(hnswQ.ms, 3)) ms |")
         say("| HNSW recall@10 vs Flat | \(fmt(hnswRecall, 4)) |")
 
@@ -100,6 +104,8 @@ func runFaissSpeedBench(args: [String]) {
             let sub = Array(base[0..<(checkCount * d)])
             let subIDs = Array(ids[0..<checkCount])
             VectorIndex.setThreadCount(1)
+            VectorIndex.setHNSWPruneHeadroom(0)  // FAISS 1.7.3's rule: both sides build the same graph
+            defer { VectorIndex.setHNSWPruneHeadroom(headroom) }
             func run(_ code: DistanceCode) throws -> (build: Double, flatMs: Double, hnswMs: Double, flat: [[(id: Int64, score: Float)]], hnsw: [[(id: Int64, score: Float)]]) {
                 DistanceCode.set(code)
                 defer { DistanceCode.set(level) }
@@ -124,7 +130,7 @@ func runFaissSpeedBench(args: [String]) {
             }
             let sf = same(scalar.flat, simd.flat), sh = same(scalar.hnsw, simd.hnsw)
             say("")
-            say("Same run, \(checkCount) vectors, 1 thread: FAISS's own code (faiss) against the shim's (\(level))")
+            say("Same run, \(checkCount) vectors, 1 thread, prune headroom 0: FAISS's own code (faiss) against the shim's (\(level))")
             say("| what | faiss | \(level) | ratio |")
             say("| --- | --- | --- | --- |")
             say("| HNSW build | \(fmt(scalar.build, 2)) s | \(fmt(simd.build, 2)) s | \(fmt(scalar.build / simd.build, 1))x |")
@@ -145,7 +151,7 @@ func runFaissSpeedBench(args: [String]) {
                 "count": n, "dim": d, "queries": nq, "k": k, "threads": threads, "distance_code": level.description,
                 "flat_add_s": flatAdd, "flat_query_ms": flatQ.ms, "flat_query_ms_1thread": flatQ1.ms,
                 "flat_threads_agree": flatAgree, "factory": plan.factory, "ef_construction": plan.efConstruction ?? 0,
-                "ef_search": plan.defaultParameters.efSearch ?? 0, "hnsw_build_s": build, "hnsw_query_ms": hnswQ.ms,
+                "ef_search": plan.defaultParameters.efSearch ?? 0, "hnsw_build_s": build, "hnsw_prune_headroom": Double(headroom), "hnsw_query_ms": hnswQ.ms,
                 "hnsw_recall_at_10": hnswRecall,
             ]
             out.merge(check) { a, _ in a }

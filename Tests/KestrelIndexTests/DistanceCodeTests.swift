@@ -4,20 +4,25 @@ import XCTest
 
 /// The shim's SIMD distance code (Sources/CFaiss/fast_flat.cpp, fast_hnsw_add.cpp) against its
 /// naive twin and against FAISS's own code (level `.faiss`), at every level this CPU supports.
+/// The HNSW twins build with prune headroom 0 (FAISS 1.7.3's rule, which FAISS's own code
+/// follows); the shim's default headroom is tested on its own below.
 final class DistanceCodeTests: XCTestCase {
     var dir: URL!
     var savedLevel = DistanceCode.current
     var savedThreads = 0
+    var savedHeadroom: Float = 0
 
     override func setUp() {
         dir = Fixtures.temporaryDirectory("kestrel-distance-code")
         savedLevel = DistanceCode.current
         savedThreads = VectorIndex.setThreadCount(0)
+        savedHeadroom = VectorIndex.hnswPruneHeadroom
     }
 
     override func tearDown() {
         DistanceCode.set(savedLevel)
         VectorIndex.setThreadCount(savedThreads)
+        VectorIndex.setHNSWPruneHeadroom(savedHeadroom)
         try? FileManager.default.removeItem(at: dir)
     }
 
@@ -105,10 +110,12 @@ final class DistanceCodeTests: XCTestCase {
         }
     }
 
-    /// Builds HNSW32,Flat over `base` on one thread (a deterministic build) at `level`.
-    func buildHNSW(_ base: [Float], _ n: Int, _ d: Int, level: DistanceCode) throws -> VectorIndex {
+    /// Builds HNSW32,Flat over `base` on one thread (a deterministic build) at `level`, with prune
+    /// headroom 0 (FAISS 1.7.3's rule) unless told otherwise.
+    func buildHNSW(_ base: [Float], _ n: Int, _ d: Int, level: DistanceCode, headroom: Float = 0) throws -> VectorIndex {
         DistanceCode.set(level)
         VectorIndex.setThreadCount(1)
+        VectorIndex.setHNSWPruneHeadroom(headroom)
         let index = try VectorIndex.create(dimension: d, factory: "HNSW32,Flat")
         try index.add(ids: sparseIDs(n), vectors: base)
         return index
@@ -165,6 +172,64 @@ final class DistanceCodeTests: XCTestCase {
                 for (a, b) in zip(g, e) { XCTAssertEqual(a.score, b.score, accuracy: 1e-5) }
             }
         }
+    }
+
+    func testPruneHeadroomDefaultsToLaterFAISSAndClamps() {
+        // The value the process starts with (setUp saw it before any test changed it).
+        XCTAssertEqual(savedHeadroom, 0.2)
+        XCTAssertEqual(VectorIndex.setHNSWPruneHeadroom(0.1), 0.1)
+        XCTAssertEqual(VectorIndex.hnswPruneHeadroom, 0.1)
+        XCTAssertEqual(VectorIndex.setHNSWPruneHeadroom(-1), 0)
+        XCTAssertEqual(VectorIndex.setHNSWPruneHeadroom(0.9), 0.5)
+        XCTAssertEqual(VectorIndex.setHNSWPruneHeadroom(.nan), 0)
+        XCTAssertEqual(VectorIndex.setHNSWPruneHeadroom(.infinity), 0.5)
+    }
+
+    /// Headroom 0.2 (later FAISS's rule, the shim's default) builds another graph than 1.7.3's rule,
+    /// the same one at every level of the distance code, and searches as well.
+    func testPruneHeadroomChangesTheGraphButNotItsRecall() throws {
+        // Kestrel's HNSW plan (efConstruction 80), 8,000 vectors of equal norm in 512 dimensions:
+        // there the pruning rule keeps more than 80% of many full lists' candidates (with fewer
+        // vectors, unequal norms or a few dimensions the rule alone prunes further, and the
+        // headroom changes nothing). Components +-1: every level computes the same distances
+        // exactly, so one graph at the portable level and the best one.
+        let n = 8_000, d = 512
+        var rng = SeededRandom(seed: 61)
+        let base = (0..<(n * d)).map { _ in Float(rng.next() & 1 == 0 ? -1 : 1) }
+        func build(level: DistanceCode, headroom: Float, threads: Int, vectors: [Float], count: Int, dim: Int) throws -> VectorIndex {
+            DistanceCode.set(level)
+            VectorIndex.setThreadCount(threads)
+            VectorIndex.setHNSWPruneHeadroom(headroom)
+            let index = try VectorIndex.create(dimension: dim, factory: "hnsw", expectedCount: count)
+            try index.add(ids: sparseIDs(count), vectors: vectors)
+            return index
+        }
+        func bytes(_ index: VectorIndex, _ name: String) throws -> Data {
+            let file = dir.appendingPathComponent(name)
+            try index.save(to: file)
+            return try Data(contentsOf: file)
+        }
+        let withHeadroom = try Set([DistanceCode.portable, DistanceCode.best]).sorted().map {
+            try bytes(build(level: $0, headroom: 0.2, threads: 1, vectors: base, count: n, dim: d), "h-\($0).kidx")
+        }
+        XCTAssertEqual(Set(withHeadroom).count, 1, "headroom 0.2: one graph at every level")
+        let without = try bytes(build(level: .best, headroom: 0, threads: 1, vectors: base, count: n, dim: d), "h0.kidx")
+        XCTAssertNotEqual(withHeadroom[0], without, "headroom 0.2 pruned full lists further")
+        XCTAssertEqual(without.count, withHeadroom[0].count, "same capacity: unused slots are -1")
+
+        // Unit vectors, 2 threads (the build Kestrel runs): recall@10 against brute force as good
+        // as under 1.7.3's rule, within a small margin.
+        let m = 4_000, e = 128, nq = 100
+        let unit = unitVectors(m, e, seed: 62), queries = unitVectors(nq, e, seed: 63)
+        let truth = (0..<nq).map { bruteForce(unit, ids: sparseIDs(m), query: queries[($0 * e)..<(($0 + 1) * e)], k: 10) }
+        var recalls: [Float: Double] = [:]
+        for headroom: Float in [0, 0.2] {
+            let index = try build(level: .best, headroom: headroom, threads: 2, vectors: unit, count: m, dim: e)
+            let got = try index.search(queries, count: nq, k: 10, parameters: SearchParameters(efSearch: 64))
+            recalls[headroom] = recall(got, truth)
+        }
+        XCTAssertGreaterThan(recalls[0]!, 0.5, "the graph searches: \(recalls)")
+        XCTAssertGreaterThanOrEqual(recalls[0.2]!, recalls[0]! - 0.03, "recall@10 \(recalls)")
     }
 
     func testLargeFlatStorageMovesOntoHugePagesOnAddAndRead() throws {

@@ -115,6 +115,15 @@ float cfaiss_inner_product(int32_t level, const float* x, const float* y, int64_
 /// 1 if the handle's flat storage runs on the shim's SIMD code, else 0.
 int32_t cfaiss_uses_fast_storage(const cfaiss_index* index);
 
+/// The share of a full HNSW neighbour list the shim's graph build leaves free when a reverse link
+/// makes it prune (FAISS's HNSW::prune_headroom, FAISS >= 1.14.2): 0 prunes to capacity as
+/// Debian's FAISS 1.7.3 does; the default 0.2 is later FAISS's. Applies to adds on the fast
+/// storage (level >= 1); FAISS's own code (level 0) always prunes to capacity.
+float cfaiss_hnsw_prune_headroom(void);
+/// Test and benchmark hook: sets it (clamped to 0...0.5; NaN gives 0), returns the value in effect.
+/// Process-wide: not for use while other threads add to HNSW indexes.
+float cfaiss_set_hnsw_prune_headroom(float headroom);
+
 /// 64-bit content hash (for corruption checks of persisted payloads).
 uint64_t cfaiss_checksum(const void* data, size_t size);
 
