@@ -6,7 +6,8 @@ public struct TuningResult: Sendable, Equatable, Codable, CustomStringConvertibl
     /// "nprobe", "efSearch", or "none" for exhaustive types.
     public var parameter: String
     public var value: Int
-    /// Mean recall@k of the chosen setting on the sample queries (self-matches excluded).
+    /// Mean recall@k of the chosen setting on the sample queries (self-matches excluded; a
+    /// returned item that ties the k-th exact score counts as found).
     public var recall: Double
     public var recallTarget: Double
     public var k: Int
@@ -146,8 +147,13 @@ extension VectorIndex {
         }
         let q = queries.count / dimension
 
+        let rowOfID = Dictionary(refIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         /// Recall@kk of one query set against exact search over the reference rows (a query's
-        /// own id, when given, left out of both lists).
+        /// own id, when given, left out of both lists). Ties count as found: a returned id whose
+        /// exact score reaches the k-th exact score (to float rounding) is as good as the id exact
+        /// search happened to list. Identical vectors under different ids (the same picture in two
+        /// files) tie, and which of them exact search lists first is arbitrary; counting only ids
+        /// made every tie a miss, so recall stayed low at any setting.
         func recallMeter(_ queries: [Float], selfIDs: [Int64]) throws -> (SearchParameters) throws -> Double {
             let q = queries.count / dimension
             let excludeSelf = !selfIDs.isEmpty
@@ -155,16 +161,28 @@ extension VectorIndex {
             var scores = [Float](repeating: 0, count: q * fetch)
             var rows = [Int64](repeating: -1, count: q * fetch)
             try check(cfaiss_knn_exact(Int32(dimension), Int64(q), queries, Int64(n), refVectors, Int64(fetch), &scores, &rows))
-            let truth: [Set<Int64>] = (0..<q).map { i in
-                let ids = rows[(i * fetch)..<((i + 1) * fetch)].filter { $0 >= 0 }.map { refIDs[Int($0)] }
-                return Set(ids.filter { !excludeSelf || $0 != selfIDs[i] }.prefix(kk))
+            var truth = [Set<Int64>](), kthScore = [Float]()
+            for i in 0..<q {
+                let listed = (0..<fetch).map { i * fetch + $0 }.filter { rows[$0] >= 0 }
+                    .filter { !excludeSelf || refIDs[Int(rows[$0])] != selfIDs[i] }.prefix(kk)
+                truth.append(Set(listed.map { refIDs[Int(rows[$0])] }))
+                kthScore.append(listed.last.map { scores[$0] } ?? .infinity)
+            }
+            /// Exact score of stored id `id` for query i (nil for an id the reference lacks).
+            func exactScore(_ i: Int, _ id: Int64) -> Float? {
+                guard let r = rowOfID[id] else { return nil }
+                var sum: Float = 0
+                for j in 0..<dimension { sum += queries[i * dimension + j] * refVectors[r * dimension + j] }
+                return sum
             }
             return { parameters in
                 let hits = try self.search(queries, count: q, k: fetch, parameters: parameters)
                 var found = 0, total = 0
                 for i in 0..<q {
                     let got = hits[i].map(\.id).filter { !excludeSelf || $0 != selfIDs[i] }.prefix(kk)
-                    found += got.filter { truth[i].contains($0) }.count
+                    let bar = kthScore[i] - 1e-5 * max(1, abs(kthScore[i]))
+                    let hit = got.filter { id in truth[i].contains(id) || (exactScore(i, id).map { $0 >= bar } ?? false) }
+                    found += min(hit.count, truth[i].count)
                     total += truth[i].count
                 }
                 return total == 0 ? 1 : Double(found) / Double(total)
