@@ -40,5 +40,24 @@ final class IngestReportingTests: XCTestCase {
         XCTAssertEqual(report.failed.map(\.path), [FilePathBytes(images.appendingPathComponent("bad.png").path)])
         XCTAssertFalse(report.failed[0].reason.contains("bad.png"), "the reason does not repeat the path: \(report.failed[0].reason)")
         XCTAssertEqual(try String(contentsOfFile: capture, encoding: .utf8), "")
+
+        // The closing index build is timed on its own and left out of the throughput.
+        XCTAssertGreaterThan(report.closingIndexSeconds, 0)
+        XCTAssertLessThan(report.closingIndexSeconds, report.seconds)
+        XCTAssertEqual(report.imagesPerSecond, 3 / (report.seconds - report.closingIndexSeconds), accuracy: 1e-9)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(report.json.utf8)) as? [String: Any])
+        XCTAssertEqual(json["index_build_seconds"] as? Double, report.closingIndexSeconds)
+    }
+
+    /// One image and a long index rebuild: the throughput is the embedding's, not 0.1 images/s.
+    func testThroughputLeavesOutTheClosingIndexBuild() {
+        var report = IngestReport()
+        report.added = 1
+        report.changed = 1
+        report.seconds = 12
+        report.closingIndexSeconds = 10
+        XCTAssertEqual(report.imagesPerSecond, 1, accuracy: 1e-12)
+        report.closingIndexSeconds = 12
+        XCTAssertEqual(report.imagesPerSecond, 0, "no embedding time measured: 0, not infinity")
     }
 }
