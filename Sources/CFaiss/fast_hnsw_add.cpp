@@ -13,7 +13,7 @@
 // One decision is FAISS's later one, not 1.7.3's: HNSW::prune_headroom (FAISS 1.14.2,
 // facebookresearch/faiss#4847, default 0.2). When a full neighbour list takes a reverse link,
 // 1.7.3 prunes it back to its capacity, so the next reverse link prunes it again (an O(M^2)
-// set of distances each time; on 100,000 x 512 random vectors that was 83% of all distances);
+// set of distances each time; on 30,000 x 512 random vectors that was 83% of all distances);
 // with headroom h the list is pruned to capacity - capacity * h, leaving room for the next few
 // links without pruning. prune_headroom() == 0 gives 1.7.3's graph exactly (the tests compare it
 // with FAISS's own build); the default is FAISS's, 0.2.

@@ -147,7 +147,13 @@ extension VectorIndex {
         }
         let q = queries.count / dimension
 
-        let rowOfID = Dictionary(refIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        // Built on the first tie only (most tunings never meet one).
+        var rowOfIDCache: [Int64: Int]?
+        func rowOfID(_ id: Int64) -> Int? {
+            if rowOfIDCache == nil { rowOfIDCache = Dictionary(refIDs.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }) }
+            return rowOfIDCache![id]
+        }
+        let level = cfaiss_simd_level()
         /// Recall@kk of one query set against exact search over the reference rows (a query's
         /// own id, when given, left out of both lists). Ties count as found: a returned id whose
         /// exact score reaches the k-th exact score (to float rounding) is as good as the id exact
@@ -161,27 +167,35 @@ extension VectorIndex {
             var scores = [Float](repeating: 0, count: q * fetch)
             var rows = [Int64](repeating: -1, count: q * fetch)
             try check(cfaiss_knn_exact(Int32(dimension), Int64(q), queries, Int64(n), refVectors, Int64(fetch), &scores, &rows))
-            var truth = [Set<Int64>](), kthScore = [Float]()
+            var truth = [Set<Int64>](), kthRow = [Int]()
             for i in 0..<q {
                 let listed = (0..<fetch).map { i * fetch + $0 }.filter { rows[$0] >= 0 }
                     .filter { !excludeSelf || refIDs[Int(rows[$0])] != selfIDs[i] }.prefix(kk)
                 truth.append(Set(listed.map { refIDs[Int(rows[$0])] }))
-                kthScore.append(listed.last.map { scores[$0] } ?? .infinity)
+                kthRow.append(listed.last.map { Int(rows[$0]) } ?? -1)
             }
-            /// Exact score of stored id `id` for query i (nil for an id the reference lacks).
-            func exactScore(_ i: Int, _ id: Int64) -> Float? {
-                guard let r = rowOfID[id] else { return nil }
-                var sum: Float = 0
-                for j in 0..<dimension { sum += queries[i * dimension + j] * refVectors[r * dimension + j] }
-                return sum
+            /// Exact score of reference row r for query i. The k-th score and a tied candidate's go
+            /// through this one routine, so identical vectors tie bit for bit.
+            func exactScore(_ i: Int, row r: Int) -> Float {
+                queries.withUnsafeBufferPointer { qp in
+                    refVectors.withUnsafeBufferPointer { rp in
+                        cfaiss_inner_product(level, qp.baseAddress! + i * dimension, rp.baseAddress! + r * dimension, Int64(dimension))
+                    }
+                }
             }
             return { parameters in
                 let hits = try self.search(queries, count: q, k: fetch, parameters: parameters)
                 var found = 0, total = 0
                 for i in 0..<q {
                     let got = hits[i].map(\.id).filter { !excludeSelf || $0 != selfIDs[i] }.prefix(kk)
-                    let bar = kthScore[i] - 1e-5 * max(1, abs(kthScore[i]))
-                    let hit = got.filter { id in truth[i].contains(id) || (exactScore(i, id).map { $0 >= bar } ?? false) }
+                    var bar = Float.infinity
+                    if kthRow[i] >= 0, got.contains(where: { !truth[i].contains($0) }) {
+                        let kth = exactScore(i, row: kthRow[i])
+                        bar = kth - 1e-6 * max(1, abs(kth))  // float rounding of a near-tie between distinct vectors
+                    }
+                    let hit = got.filter { id in
+                        truth[i].contains(id) || (rowOfID(id).map { exactScore(i, row: $0) >= bar } ?? false)
+                    }
                     found += min(hit.count, truth[i].count)
                     total += truth[i].count
                 }

@@ -136,8 +136,9 @@ public final class VectorIndex: @unchecked Sendable {
     /// FAISS >= 1.14.2). Default 0.2, later FAISS's: a level-0 list of 64 is pruned to 51, so the
     /// next reverse links are appended instead of each pruning again (the O(M^2) distances that
     /// were 83% of a build's work). 0 gives the graph Debian's FAISS 1.7.3 builds. Applies to
-    /// adds on the shim's fast storage (`DistanceCode` above `.faiss`); files are FAISS's format
-    /// either way. See docs/benchmarks.md ("HNSW build").
+    /// `HNSW*,Flat` adds on the shim's fast storage (`DistanceCode` above `.faiss`), including
+    /// adds to an index read from a file; `HNSW*,SQ*` and `HNSW*,PQ*` use FAISS's own build, which
+    /// has no headroom. Files are FAISS's format either way. See docs/benchmarks.md ("HNSW build").
     public static var hnswPruneHeadroom: Float { cfaiss_hnsw_prune_headroom() }
 
     /// Test and benchmark hook: sets `hnswPruneHeadroom` process-wide (clamped to 0...0.5, NaN

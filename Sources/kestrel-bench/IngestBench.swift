@@ -183,7 +183,8 @@ func runIngestBench(args: [String]) throws {
             let c0 = cpuSeconds()
             let report = try Ingestor(catalog: catalog, embedder: embedder, options: options).run([FilePathBytes(folder.path)])
             let cpu = (cpuSeconds() - c0) / Double(max(1, report.added))
-            let rate = report.imagesPerSecond
+            // End to end, the closing index build included (report.imagesPerSecond leaves it out).
+            let rate = report.seconds > 0 ? Double(report.added + report.changed) / report.seconds : 0
             let times = report.times
             say(String(format: "  %-5@ decode threads %d: %6.2f images/s = %5.1f%% of the encoder alone; %.1f CPU-ms per image = encoder's CPU cost / this %.1f%%; %@",
                        mode.rawValue as NSString, threads, rate, 100 * rate / encoder, 1000 * cpu, 100 * encoderCPU / cpu, times.summary as NSString))

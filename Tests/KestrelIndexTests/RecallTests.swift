@@ -32,7 +32,7 @@ final class RecallTests: XCTestCase {
     /// Identical vectors under different ids (the same picture saved as two files whose bytes
     /// differ) tie in every search, and which of the tied ids exact search lists is arbitrary.
     /// The tuner counts a returned id as found when its exact score reaches the k-th exact
-    /// score, so ties are not misses. Before, every tie was a miss: recall stayed near 0.4 at any
+    /// score, so ties are not misses. Before, every tie was a miss: recall stayed near 0.5 at any
     /// efSearch, the tuner went to 4096 and warned that the target was not reached.
     func testTiedDuplicatesAreNotCountedAsMisses() throws {
         let unique = 120, copies = 25, d = 32
@@ -47,6 +47,14 @@ final class RecallTests: XCTestCase {
         let tuned = try index.tune(recallTarget: 0.95, sampleQueries: 300, reference: (sparseIDs(n), base))
         XCTAssertTrue(tuned.reachedTarget, "\(tuned)")
         XCTAssertLessThanOrEqual(tuned.value, 256, "\(tuned)")
+        // Wrong answers are still misses: against a reference whose ids name other vectors, the
+        // returned ids score below the k-th exact score and recall stays low at every setting.
+        var rng = SeededRandom(seed: 23)
+        var shuffled = sparseIDs(n)
+        for i in stride(from: n - 1, to: 0, by: -1) { shuffled.swapAt(i, Int(rng.next() % UInt64(i + 1))) }
+        let wrong = try index.tune(recallTarget: 0.95, sampleQueries: 100, reference: (shuffled, base))
+        XCTAssertFalse(wrong.reachedTarget, "\(wrong)")
+        XCTAssertLessThan(wrong.recall, 0.3, "\(wrong)")
     }
 
     func testFlatNeedsNoTuning() throws {
