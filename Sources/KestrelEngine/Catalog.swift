@@ -555,9 +555,9 @@ public final class Catalog: @unchecked Sendable {
         guard index.kind != .flat else { return false }
         let n = index.count
         guard n > Catalog.minimumTunedCount else { return false }
-        guard let tuned = index.tuning?.itemCount, tuned > 0 else { return true }
-        if !tuningQueries.isEmpty, index.tuning?.callerQueries == nil { return true }
-        return n > 2 * tuned || 2 * n < tuned
+        guard let tuning = index.tuning else { return true }
+        if !tuningQueries.isEmpty, tuning.callerQueries == nil { return true }
+        return tuning.isStale(count: n)
     }
 
     /// The caller's tuning queries in use (row-major; empty: none). See `setTuningQueries`.

@@ -18,7 +18,20 @@ public struct TuningResult: Sendable, Equatable, Codable, CustomStringConvertibl
     /// Caller-supplied queries measured besides the sample queries (e.g. embeddings of real text
     /// prompts), nil when there were none. `recall` is then the lower of the two sets' recalls.
     public var callerQueries: Int?
+    /// True when ties counted as found (tuned by Kestrel after session 17); nil in files written
+    /// before, whose recall counted every tie between identical vectors as a miss.
+    public var countsTies: Bool?
     public var reachedTarget: Bool { recall >= recallTarget }
+
+    /// Whether the tuning should be measured again for an index now holding `count` vectors: it
+    /// predates the recorded item count, the index has grown or shrunk past a factor of 2 since,
+    /// or it missed its target when ties still counted as misses (an index of duplicate pictures
+    /// was left at efSearch 4096 with a false warning; measuring again fixes both).
+    public func isStale(count: Int) -> Bool {
+        guard let tuned = itemCount, tuned > 0 else { return true }
+        if !reachedTarget && countsTies != true { return true }
+        return count > 2 * tuned || 2 * count < tuned
+    }
 
     public var description: String {
         let setting = parameter == "none" ? "nothing to tune" : "\(parameter)=\(value)"
@@ -156,8 +169,9 @@ extension VectorIndex {
         let level = cfaiss_simd_level()
         /// Recall@kk of one query set against exact search over the reference rows (a query's
         /// own id, when given, left out of both lists). Ties count as found: a returned id whose
-        /// exact score reaches the k-th exact score (to float rounding) is as good as the id exact
-        /// search happened to list. Identical vectors under different ids (the same picture in two
+        /// exact score reaches the k-th exact score (to float rounding) is as good as a listed id
+        /// that ties it, which exact search happened to list (but not as good as a listed id that
+        /// scores above the k-th: those must be found themselves). Identical vectors under different ids (the same picture in two
         /// files) tie, and which of them exact search lists first is arbitrary; counting only ids
         /// made every tie a miss, so recall stayed low at any setting.
         func recallMeter(_ queries: [Float], selfIDs: [Int64]) throws -> (SearchParameters) throws -> Double {
@@ -188,16 +202,23 @@ extension VectorIndex {
                 var found = 0, total = 0
                 for i in 0..<q {
                     let got = hits[i].map(\.id).filter { !excludeSelf || $0 != selfIDs[i] }.prefix(kk)
-                    var bar = Float.infinity
-                    if kthRow[i] >= 0, got.contains(where: { !truth[i].contains($0) }) {
-                        let kth = exactScore(i, row: kthRow[i])
-                        bar = kth - 1e-6 * max(1, abs(kth))  // float rounding of a near-tie between distinct vectors
-                    }
-                    let hit = got.filter { id in
-                        truth[i].contains(id) || (rowOfID(id).map { exactScore(i, row: $0) >= bar } ?? false)
-                    }
-                    found += min(hit.count, truth[i].count)
                     total += truth[i].count
+                    guard kthRow[i] >= 0, got.contains(where: { !truth[i].contains($0) }) else {
+                        found += got.filter { truth[i].contains($0) }.count
+                        continue
+                    }
+                    // A tie can stand in only for a listed neighbour that ties the k-th score too:
+                    // the neighbours that score above it must be found themselves.
+                    let kth = exactScore(i, row: kthRow[i])
+                    let tolerance = 1e-6 * max(1, abs(kth))  // float rounding of a near-tie between distinct vectors
+                    func score(_ id: Int64) -> Float? { rowOfID(id).map { exactScore(i, row: $0) } }
+                    let above = Set(truth[i].filter { (score($0) ?? kth) > kth + tolerance })
+                    let tieSlots = truth[i].count - above.count
+                    let foundAbove = got.filter { above.contains($0) }.count
+                    let foundTies = got.filter { id in
+                        !above.contains(id) && (truth[i].contains(id) || (score(id).map { $0 >= kth - tolerance } ?? false))
+                    }.count
+                    found += foundAbove + min(foundTies, tieSlots)
                 }
                 return total == 0 ? 1 : Double(found) / Double(total)
             }
@@ -222,6 +243,7 @@ extension VectorIndex {
             var result = TuningResult(
                 parameter: "none", value: 0, recall: try recall(current), recallTarget: recallTarget, k: kk, sampleQueries: q)
             result.itemCount = count
+            result.countsTies = true
             result.callerQueries = callerCount > 0 ? callerCount : nil
             setTuning(result, parameters: current)
             return result
@@ -261,6 +283,7 @@ extension VectorIndex {
         var result = TuningResult(
             parameter: name, value: high, recall: measured[high]!, recallTarget: recallTarget, k: kk, sampleQueries: q)
         result.itemCount = count
+        result.countsTies = true
         result.callerQueries = callerCount > 0 ? callerCount : nil
         setTuning(result, parameters: make(high))
         return result

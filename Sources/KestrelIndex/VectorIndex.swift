@@ -138,7 +138,9 @@ public final class VectorIndex: @unchecked Sendable {
     /// were 83% of a build's work). 0 gives the graph Debian's FAISS 1.7.3 builds. Applies to
     /// `HNSW*,Flat` adds on the shim's fast storage (`DistanceCode` above `.faiss`), including
     /// adds to an index read from a file; `HNSW*,SQ*` and `HNSW*,PQ*` use FAISS's own build, which
-    /// has no headroom. Files are FAISS's format either way. See docs/benchmarks.md ("HNSW build").
+    /// has no headroom. Lists of fewer than 16 slots (M < 8 at level 0, M < 16 above) always
+    /// prune to capacity: their pruning is cheap and the headroom cost recall there. Files are
+    /// FAISS's format either way. See docs/benchmarks.md ("HNSW build").
     public static var hnswPruneHeadroom: Float { cfaiss_hnsw_prune_headroom() }
 
     /// Test and benchmark hook: sets `hnswPruneHeadroom` process-wide (clamped to 0...0.5, NaN

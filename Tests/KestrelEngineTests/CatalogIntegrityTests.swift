@@ -96,7 +96,7 @@ final class CatalogIntegrityTests: XCTestCase {
         XCTAssertEqual(reported, measured, accuracy: 0.1, "stats reports \(reported), the index gives \(measured)")
         // The saved file keeps the new tuning.
         let reopened = try Catalog.open(dir)
-        XCTAssertEqual(reopened.index.tuning, index.tuning)
+        XCTAssertEqual(reopened.index.tuning, index.tuning, "reopened: \(String(describing: reopened.index.tuning)) countsTies \(String(describing: reopened.index.tuning?.countsTies)); in memory: \(String(describing: index.tuning)) countsTies \(String(describing: index.tuning?.countsTies))")
     }
 
     // MARK: - Sharing one catalog between threads

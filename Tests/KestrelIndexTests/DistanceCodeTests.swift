@@ -235,6 +235,27 @@ final class DistanceCodeTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(recalls[0.2]!, recalls[0]! - 0.03, "recall@10 \(recalls)")
     }
 
+    /// Short neighbour lists (HNSW4: 8 slots at level 0, 4 above) keep FAISS 1.7.3's rule at any
+    /// headroom: the same graph as headroom 0, which is FAISS's own.
+    func testShortNeighbourListsIgnoreTheHeadroom() throws {
+        let n = 2_000, d = 64
+        var rng = SeededRandom(seed: 71)
+        let base = (0..<(n * d)).map { _ in Float(rng.next() & 1 == 0 ? -1 : 1) }
+        func bytes(level: DistanceCode, headroom: Float, _ name: String) throws -> Data {
+            DistanceCode.set(level)
+            VectorIndex.setThreadCount(1)
+            VectorIndex.setHNSWPruneHeadroom(headroom)
+            let index = try VectorIndex.create(dimension: d, factory: "HNSW4,Flat")
+            try index.add(ids: sparseIDs(n), vectors: base)
+            let file = dir.appendingPathComponent(name)
+            try index.save(to: file)
+            return try Data(contentsOf: file)
+        }
+        let faissOwn = try bytes(level: .faiss, headroom: 0, "m4-faiss.kidx")
+        XCTAssertEqual(try bytes(level: .best, headroom: 0.2, "m4-h02.kidx"), faissOwn)
+        XCTAssertEqual(try bytes(level: .best, headroom: 0.5, "m4-h05.kidx"), faissOwn)
+    }
+
     func testLargeFlatStorageMovesOntoHugePagesOnAddAndRead() throws {
         // Over 4 MB of codes: add and read-back move the rows into a fresh (huge-page) buffer.
         let n = 9_000, d = 128

@@ -1,3 +1,4 @@
+import Foundation
 import KestrelIndex
 import KestrelTestSupport
 import XCTest
@@ -55,6 +56,49 @@ final class RecallTests: XCTestCase {
         let wrong = try index.tune(recallTarget: 0.95, sampleQueries: 100, reference: (shuffled, base))
         XCTAssertFalse(wrong.reachedTarget, "\(wrong)")
         XCTAssertLessThan(wrong.recall, 0.3, "\(wrong)")
+    }
+
+    /// Ties stand in only for ties: when the best neighbour scores above a crowd of tied copies,
+    /// results made of copies alone miss it. The reference names the best item under an id the
+    /// index does not return, so every search misses it: recall is at most 9/10.
+    func testTiesDoNotStandInForABetterNeighbour() throws {
+        let d = 16
+        let query = unitVectors(1, d, seed: 31)
+        // 30 copies of one vector at similarity 0.9 to the query, and the query itself.
+        let other = unitVectors(1, d, seed: 32)
+        let dot = zip(query, other).reduce(0) { $0 + $1.0 * $1.1 }
+        var ortho = zip(other, query).map { $0 - dot * $1 }
+        let norm = ortho.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        ortho = ortho.map { $0 / norm }
+        let tied = zip(query, ortho).map { 0.9 * $0 + (1 - 0.81).squareRoot() * $1 }
+        var base = [Float]()
+        for _ in 0..<30 { base += tied }
+        let ids = sparseIDs(31)
+        // The index holds only the copies; the reference also has the query vector (id ids[30]).
+        let index = try VectorIndex.create(dimension: d, factory: "Flat")
+        try index.add(ids: Array(ids[0..<30]), vectors: base)
+        let result = try index.tune(recallTarget: 0.5, k: 10, reference: (ids, base + query), queries: .given(query))
+        XCTAssertEqual(result.recall, 0.9, accuracy: 1e-9, "9 tie slots filled, the better neighbour missed: \(result)")
+    }
+
+    /// A tuning that missed its target before ties counted is measured again; one that missed it
+    /// since is trusted until the index doubles or halves.
+    func testMissedTuningFromBeforeTiesCountedIsStale() throws {
+        func tuning(_ json: String) throws -> TuningResult { try JSONDecoder().decode(TuningResult.self, from: Data(json.utf8)) }
+        let old = try tuning(#"{"parameter":"efSearch","value":4096,"recall":0.51,"recallTarget":0.95,"k":10,"sampleQueries":500,"itemCount":2880}"#)
+        XCTAssertNil(old.countsTies)
+        XCTAssertTrue(old.isStale(count: 2880), "missed under the old tuner")
+        let oldMet = try tuning(#"{"parameter":"efSearch","value":64,"recall":0.97,"recallTarget":0.95,"k":10,"sampleQueries":500,"itemCount":2880}"#)
+        XCTAssertFalse(oldMet.isStale(count: 2880))
+        XCTAssertTrue(oldMet.isStale(count: 5761), "grew past a factor of 2")
+        let missedNow = try tuning(#"{"parameter":"efSearch","value":4096,"recall":0.81,"recallTarget":0.95,"k":10,"sampleQueries":500,"itemCount":2880,"countsTies":true}"#)
+        XCTAssertFalse(missedNow.isStale(count: 3000), "a miss measured with ties counted is real")
+        XCTAssertTrue(try tuning(#"{"parameter":"efSearch","value":64,"recall":0.97,"recallTarget":0.95,"k":10,"sampleQueries":500}"#).isStale(count: 100))
+        // And a fresh tuning records that it counted ties.
+        let base = unitVectors(300, 8, seed: 41)
+        let index = try VectorIndex.create(dimension: 8, factory: "hnsw", expectedCount: 300)
+        try index.add(ids: sparseIDs(300), vectors: base)
+        XCTAssertEqual(try index.tune(sampleQueries: 50).countsTies, true)
     }
 
     func testFlatNeedsNoTuning() throws {
