@@ -96,7 +96,11 @@ final class CatalogIntegrityTests: XCTestCase {
         XCTAssertEqual(reported, measured, accuracy: 0.1, "stats reports \(reported), the index gives \(measured)")
         // The saved file keeps the new tuning.
         let reopened = try Catalog.open(dir)
-        XCTAssertEqual(reopened.index.tuning, index.tuning, "reopened: \(String(describing: reopened.index.tuning)) countsTies \(String(describing: reopened.index.tuning?.countsTies)); in memory: \(String(describing: index.tuning)) countsTies \(String(describing: index.tuning?.countsTies))")
+        // Equal but for the last digit of recall: the index file's JSON does not always round-trip a double.
+        var saved = try XCTUnwrap(reopened.index.tuning), live = try XCTUnwrap(index.tuning)
+        XCTAssertEqual(saved.recall, live.recall, accuracy: 1e-12)
+        saved.recall = live.recall
+        XCTAssertEqual(saved, live)
     }
 
     // MARK: - Sharing one catalog between threads
