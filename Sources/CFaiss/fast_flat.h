@@ -53,7 +53,8 @@ bool fast_hnsw_add(faiss::Index* index, faiss::Index::idx_t n, const float* x);
 
 /// The share of a full neighbour list fast_hnsw_add leaves free when a reverse link makes it
 /// prune (FAISS's HNSW::prune_headroom since 1.14.2): 0 prunes to capacity as FAISS 1.7.3 does,
-/// the default 0.2 as later FAISS does. set_prune_headroom clamps to 0...0.5 and returns the value set.
+/// the default 0.2 as later FAISS does; lists of fewer than 16 slots always prune to capacity.
+/// set_prune_headroom clamps to 0...0.5 (NaN gives 0) and returns the value set.
 float prune_headroom();
 float set_prune_headroom(float headroom);
 

@@ -44,9 +44,6 @@ public struct IngestReport: Sendable {
     public var failed: [FileProblem] = []
     /// Files met in folders and skipped as not usable images.
     public var skipped: [FileProblem] = []
-    /// An empty report (every count 0).
-    public init() {}
-
     /// Wall time of the whole run, the closing index build included.
     public var seconds = 0.0
     /// Of `seconds`, the closing index build or save (an HNSW rebuild over the whole store can
@@ -59,12 +56,15 @@ public struct IngestReport: Sendable {
     /// say); nil when it succeeded. The files were stored; the index in place was kept.
     public var indexProblem: String?
 
-    /// Images embedded per second of wall time, the closing index build left out (1 new image
-    /// and a rebuild of the whole index is not 0.1 images/s of embedding).
-    public var imagesPerSecond: Double {
-        let embedding = seconds - closingIndexSeconds
-        return embedding > 0 ? Double(added + changed) / embedding : 0
-    }
+    /// An empty report (every count 0).
+    public init() {}
+
+    /// Of `seconds`, everything but the closing index build (never negative).
+    public var embeddingSeconds: Double { max(0, seconds - closingIndexSeconds) }
+
+    /// Images embedded per second of `embeddingSeconds` (1 new image and a rebuild of the whole
+    /// index is not 0.1 images/s of embedding); 0 when no time was measured.
+    public var imagesPerSecond: Double { embeddingSeconds > 0 ? Double(added + changed) / embeddingSeconds : 0 }
 
     /// The report as JSON. A path is `"path"`: its text, with each byte that is not valid UTF-8
     /// as U+FFFD, plus, only for such names, `"path_bytes"`: the exact bytes in base64.

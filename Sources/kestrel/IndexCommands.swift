@@ -141,7 +141,7 @@ struct IndexAdd: ParsableCommand {
         say(String(format: "added %d, duplicates %d, unchanged %d, changed %d, pruned %d, failed %d, skipped %d",
                    report.added, report.duplicates, report.unchanged, report.changed, report.pruned, report.failed.count, report.skipped.count))
         say(String(format: "throughput: %.1f images/s (%d embedded in %.1f s; the index build after took %.1f s)", report.imagesPerSecond,
-                   report.added + report.changed, max(0, report.seconds - report.closingIndexSeconds), report.closingIndexSeconds))
+                   report.added + report.changed, report.embeddingSeconds, report.closingIndexSeconds))
         say("time: \(report.times.summary)")
         say("index: \(catalog.index.factory), \(catalog.index.count) vector\(catalog.index.count == 1 ? "" : "s")\(catalog.index.searchParameterSummary.map { ", " + $0 } ?? "")")
         for f in report.failed { Console.error("\(f.path): \(f.reason)") }

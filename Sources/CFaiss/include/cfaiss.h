@@ -118,8 +118,8 @@ int32_t cfaiss_uses_fast_storage(const cfaiss_index* index);
 /// The share of a full HNSW neighbour list the shim's graph build leaves free when a reverse link
 /// makes it prune (FAISS's HNSW::prune_headroom, FAISS >= 1.14.2): 0 prunes to capacity as
 /// Debian's FAISS 1.7.3 does; the default 0.2 is later FAISS's. Applies to HNSW*,Flat adds on the
-/// fast storage (level >= 1); FAISS's own code (level 0, and HNSW*,SQ* / HNSW*,PQ*) always prunes
-/// to capacity.
+/// fast storage (level >= 1), to lists of 16 slots or more; FAISS's own code (level 0, and
+/// HNSW*,SQ* / HNSW*,PQ*) and shorter lists always prune to capacity.
 float cfaiss_hnsw_prune_headroom(void);
 /// Test and benchmark hook: sets it (clamped to 0...0.5; NaN gives 0), returns the value in effect.
 /// Process-wide: not for use while other threads add to HNSW indexes.
