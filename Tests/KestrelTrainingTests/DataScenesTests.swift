@@ -51,6 +51,36 @@ final class DataScenesTests: XCTestCase {
         }
     }
 
+    /// A single object's captions are factorised: at least half name the shape without its colour
+    /// (so soft-label targets join every colour's triangles), none states the wrong size (the
+    /// ensemble's "a photo of the small {}." on a large object), "an" before a vowel; and the
+    /// smallest single object is about two 32-pixel patches across. Fails on the captions and
+    /// radii of data built before session 18 (one shape-only caption in eight, radius 18).
+    func testSingleObjectCaptionsNameTheShapeApartFromTheColour() {
+        var singles = 0
+        for heldOut in [false, true] {
+            for i in 0..<800 {
+                let s = ScenesSource.generate(index: i, heldOut: heldOut, seed: 5)
+                guard s.kind == "single", let shape = s.attributes["shape"], let colour = s.attributes["colour"],
+                      let size = s.attributes["size"] else { continue }
+                singles += 1
+                let wrongSize = size == "large" ? "small" : "large"
+                var shapeOnly = 0
+                for c in s.captions {
+                    let words = c.lowercased().split(whereSeparator: { !$0.isLetter }).map(String.init)
+                    if words.contains(shape) && !words.contains(colour) { shapeOnly += 1 }
+                    XCTAssertFalse(words.contains(wrongSize), "scene \(i) (\(size)): \(c)")
+                    XCTAssertFalse(c.hasPrefix("a orange") || c.contains(" a orange"), c)
+                }
+                XCTAssertGreaterThanOrEqual(2 * shapeOnly, s.captions.count, "scene \(i): \(s.captions)")
+                XCTAssertTrue(s.captions.contains { $0.contains(colour) && $0.contains(shape) }, "scene \(i): \(s.captions)")
+                XCTAssertGreaterThanOrEqual(s.objects[0].r, ScenesSource.singleSmallRadius.lowerBound, "scene \(i)")
+                XCTAssertGreaterThanOrEqual(s.objects[0].r, 30, "scene \(i)")
+            }
+        }
+        XCTAssertGreaterThan(singles, 600)
+    }
+
     func testRelationsPlaceObjectsOnTheNamedSide() {
         for i in 0..<2000 {
             let s = ScenesSource.generate(index: i, heldOut: false, seed: 9)

@@ -7,7 +7,7 @@ import KestrelFiles
 /// object is a distractor of the target's shape in another colour or of the target's colour in
 /// another shape, so neither the colour nor the shape alone finds the target; the target's
 /// shape-colour pair is unique in the scene. Radii 16-40 px (ScenesSource's multi-object scenes
-/// draw 16-44), boxes at least 4 px apart and inside the picture.
+/// draw 22-44), boxes at least 4 px apart and inside the picture.
 ///
 /// Seed streams: scene (split, seed, index) draws from `TrainingRNG(seed: rngSeed(...))`, a
 /// SplitMix64 hash of a grounding-only tag, the split, the seed and the index. `ScenesSource` (the
