@@ -70,9 +70,9 @@ public enum ScenesSource {
         }
         /// The shape alone, without colour or texture ("a triangle", "two stars").
         var shapePhrase: String { count == 1 ? "\(DataText.article(shape.rawValue)) \(shape.rawValue)" : "\(numberWords[count - 1]) \(shape.plural)" }
+        var sizeWord: String { large ? "large" : "small" }
         var sizedPhrase: String {
-            let s = large ? "large" : "small"
-            return count == 1 ? "a \(s) \(colour.name) \(shape.rawValue)" : "\(numberWords[count - 1]) \(s) \(colour.name) \(shape.plural)"
+            count == 1 ? "a \(sizeWord) \(colour.name) \(shape.rawValue)" : "\(numberWords[count - 1]) \(sizeWord) \(colour.name) \(shape.plural)"
         }
     }
 
@@ -147,7 +147,7 @@ public enum ScenesSource {
             let large = rng.next() & 1 == 0
             let g = Group(shape: s, colour: c, texture: randomTexture(&rng), count: 1, large: large)
             place(g, in: full, radius: large ? singleLargeRadius : singleSmallRadius, avoiding: &objects, &rng)
-            let name = "\(c.name) \(s.rawValue)", size = large ? "large" : "small"
+            let name = "\(c.name) \(s.rawValue)", size = g.sizeWord
             let caps = singleCaptions(shape: s.rawValue, colour: c.name, size: size, texture: g.texture,
                                       background: bgWord, &rng)
             return Scene(objects: objects, background: background, captions: caps, label: name,
@@ -166,7 +166,7 @@ public enum ScenesSource {
                          captions: [caption, g.sizedPhrase, "a photo of \(caption)", "\(g.sizedPhrase) on a \(bgWord) background",
                                     "\(numberWords[n - 1]) \(s.plural)", "\(numberWords[n - 1]) \(c.name) shapes"],
                          label: caption, attributes: ["shape": s.rawValue, "colour": c.name, "count": "\(n)",
-                                                      "size": large ? "large" : "small", "background": bgWord], kind: "multi")
+                                                      "size": g.sizeWord, "background": bgWord], kind: "multi")
         }
         // Two groups in a relation; held-out scenes put a held-out combination in one group.
         let (s1, c1) = randomCombo(&rng, heldOut: heldOut)
