@@ -6,7 +6,7 @@ import KestrelKernels
 /// Every method drops the last block's residual and MLP and keeps its out-projection.
 public enum DenseMethod: String, Sendable, CaseIterable {
     /// The method Kestrel uses unless told otherwise: MaskCLIP, the path the default model's
-    /// stage-3 region-phrase loss trains (`CLIPGraph+Dense`), and the best of the three on held-out
+    /// region-phrase loss trains (`CLIPGraph+Dense`), and the best of the three on held-out
     /// rendered scenes with that model (docs/grounding.md).
     public static let standard: DenseMethod = .maskCLIP
     /// MaskCLIP (Zhou, Loy, Dai, "Extract Free Dense Labels from CLIP", ECCV 2022): the value

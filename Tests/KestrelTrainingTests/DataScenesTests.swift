@@ -53,7 +53,8 @@ final class DataScenesTests: XCTestCase {
 
     /// A single object's captions are factorised: at least half name the shape without its colour
     /// (so soft-label targets join every colour's triangles), none states the wrong size (the
-    /// ensemble's "a photo of the small {}." on a large object), "an" before a vowel; and the
+    /// ensemble's "a photo of the small {}." on a large object), "an" before a vowel in Kestrel's
+    /// own phrases; and the
     /// smallest single object is about two 32-pixel patches across. Fails on the captions and
     /// radii of data built before session 18 (one shape-only caption in eight, radius 18).
     func testSingleObjectCaptionsNameTheShapeApartFromTheColour() {
@@ -70,7 +71,9 @@ final class DataScenesTests: XCTestCase {
                     let words = c.lowercased().split(whereSeparator: { !$0.isLetter }).map(String.init)
                     if words.contains(shape) && !words.contains(colour) { shapeOnly += 1 }
                     XCTAssertFalse(words.contains(wrongSize), "scene \(i) (\(size)): \(c)")
-                    XCTAssertFalse(c.hasPrefix("a orange") || c.contains(" a orange"), c)
+                    // Kestrel's own phrases say "an orange"; ensemble templates ("a photo of a {}.", ending
+                    // in ".") are filled verbatim, as the zero-shot evaluation fills them.
+                    if !c.hasSuffix(".") { XCTAssertFalse(c.hasPrefix("a orange") || c.contains(" a orange"), c) }
                 }
                 XCTAssertGreaterThanOrEqual(2 * shapeOnly, s.captions.count, "scene \(i): \(s.captions)")
                 XCTAssertTrue(s.captions.contains { $0.contains(colour) && $0.contains(shape) }, "scene \(i): \(s.captions)")

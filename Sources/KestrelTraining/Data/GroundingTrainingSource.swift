@@ -4,7 +4,7 @@ import KestrelModels
 /// The "grounding" source of `kestrel data build`: training scenes from `GroundingScenes`' train
 /// stream (2-4 objects, every distractor sharing the target's shape or its colour), none holding a
 /// held-out shape-colour pair. Their boxes feed the region-phrase loss of the default model's
-/// stage 3 (`recipes/default-stage3.json`): with a same-colour distractor beside the target, the
+/// recipe (`recipes/default.json`, grounding weight 1.2): with a same-colour distractor beside the target, the
 /// patches must tell shapes apart, which the other scenes rarely demand. Captions name the objects;
 /// the held-out evaluation scenes (`kestrel data grounding`, split heldout) come from another stream.
 public enum GroundingTrainingSource {
