@@ -1,5 +1,6 @@
 import Foundation
 import KestrelTestSupport
+import KestrelModels
 @testable import KestrelTraining
 import XCTest
 
@@ -77,6 +78,9 @@ final class DataScenesTests: XCTestCase {
                 }
                 XCTAssertGreaterThanOrEqual(2 * shapeOnly, s.captions.count, "scene \(i): \(s.captions)")
                 XCTAssertTrue(s.captions.contains { $0.contains(colour) && $0.contains(shape) }, "scene \(i): \(s.captions)")
+                // The colour alone, in a prompt of the ensemble zero-shot colour classification uses.
+                XCTAssertTrue(s.captions.contains { c in ScenesSource.sizeFreeTemplates.contains { PromptTemplates.fill($0, with: colour) == c } },
+                              "scene \(i): \(s.captions)")
                 XCTAssertGreaterThanOrEqual(s.objects[0].r, ScenesSource.singleSmallRadius.lowerBound, "scene \(i)")
                 XCTAssertGreaterThanOrEqual(s.objects[0].r, 30, "scene \(i)")
             }

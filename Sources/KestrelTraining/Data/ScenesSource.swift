@@ -46,14 +46,17 @@ public enum ScenesSource {
     /// soft-label targets (identical captions are positives) every colour's triangles are
     /// positives of each other and the shape is learnt apart from the colour; the held-out pairs
     /// (a green triangle) are then made of parts seen in training. The rest name colour and shape,
-    /// or the colour alone ("a red shape").
+    /// or the colour alone ("a red shape", "a photo of a red.").
     static func singleCaptions(shape s: String, colour c: String, size: String, texture: SceneTexture,
                                background bg: String, _ rng: inout TrainingRNG) -> [String] {
         let a = DataText.article(s), name = "\(c) \(s)", an = DataText.article(name)
+        let shapeTemplates = pickTwo(sizeFreeTemplates, &rng)
         var caps = ["\(a) \(s)", "a photo of \(a) \(s)", "a \(size) \(s)", "\(a) \(s) on a \(bg) background",
-                    PromptTemplates.fill(pick(sizeFreeTemplates, &rng), with: s),
+                    PromptTemplates.fill(shapeTemplates.0, with: s), PromptTemplates.fill(shapeTemplates.1, with: s),
                     "\(an) \(name)", "a photo of \(an) \(name)", "a \(size) \(name) on a \(bg) background",
-                    PromptTemplates.fill(pick(sizeFreeTemplates, &rng), with: name), "\(an) \(c) shape"]
+                    PromptTemplates.fill(pick(sizeFreeTemplates, &rng), with: name),
+                    // The colour alone, in the prompts zero-shot colour classification fills ("a photo of a green.").
+                    "\(DataText.article(c)) \(c) shape", PromptTemplates.fill(pick(sizeFreeTemplates, &rng), with: c)]
         if texture != .solid { caps += ["a \(texture.rawValue) \(s)", "a \(texture.rawValue) \(name)"] }
         return caps
     }
@@ -88,6 +91,11 @@ public enum ScenesSource {
     }
 
     static func pick<T>(_ a: [T], _ rng: inout TrainingRNG) -> T { a[Int(rng.next() % UInt64(a.count))] }
+    /// Two different elements of `a` (at least two long).
+    static func pickTwo<T>(_ a: [T], _ rng: inout TrainingRNG) -> (T, T) {
+        let i = Int(rng.next() % UInt64(a.count)), j = (i + 1 + Int(rng.next() % UInt64(a.count - 1))) % a.count
+        return (a[i], a[j])
+    }
 
     static func randomCombo(_ rng: inout TrainingRNG, heldOut: Bool) -> (SceneShape, SceneColour) {
         if heldOut {
