@@ -46,9 +46,7 @@ struct GroundCommand: ParsableCommand {
         if images.isEmpty { throw ValidationError("give at least one image file") }
         if text.isEmpty && imageQuery.isEmpty { throw ValidationError("give at least one --text or --image-query") }
         try RawArguments.requireUTF8(text, option: "--text")
-        for t in text where t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            throw ValidationError("--text needs some words; '\(t)' has none")
-        }
+        try RawArguments.requireWords(text, option: "--text")
         if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
         if let threshold, !GroundingOptions.thresholdRange.contains(threshold) { throw ValidationError("--threshold is a score from -1 to 1, got \(threshold)") }
         guard (0...1).contains(nms) else { throw ValidationError("--nms is an IoU from 0 to 1, got \(nms)") }

@@ -95,6 +95,16 @@ extension RawArguments {
         }
     }
 
+    /// Refuses a query text with no words (empty, or only spaces and newlines): its embedding is
+    /// the empty prompt's, which matches nothing in particular, so a ranking or a box for it would
+    /// be a wrong answer given silently. The server refuses such queries too (`QueryParsing`).
+    /// `embed` does not call it: the empty prompt's embedding is a value one may ask for.
+    static func requireWords(_ values: [String], option: String) throws {
+        for t in values where t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw ValidationError("\(option) needs some words; '\(t)' has none")
+        }
+    }
+
     /// `textPath` as a file URL.
     static func textURL(_ value: String, option: String) throws -> URL {
         URL(fileURLWithPath: try textPath(value, option: option))

@@ -39,14 +39,11 @@ struct SearchCommand: ParsableCommand {
         let given = [text != nil, image != nil, like != nil].filter { $0 }.count
         guard given == 1 else { throw ValidationError("give exactly one of --text, --image, --like") }
         if grounded && text == nil { throw ValidationError("--grounded needs --text (the box is where the text is in each result)") }
-        if grounded, let text, text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            throw ValidationError("--grounded needs a --text with some words; '\(text)' has none")
-        }
         guard k >= 1 else { throw ValidationError("-k must be at least 1, got \(k)") }
         if let like, like < 0 { throw ValidationError("--like takes the id of a stored item (see `kestrel index list`), 0 or more, got \(like)") }
         try validateIndexOption(index)
         if model == "" { throw ValidationError("--model needs a folder name; '' names none") }
-        if let text { try RawArguments.requireUTF8([text], option: "--text") }
+        if let text { try RawArguments.requireUTF8([text], option: "--text"); try RawArguments.requireWords([text], option: "--text") }
         if let minScore, !minScore.isFinite { throw ValidationError("--min-score must be a finite number, got \(minScore)") }
     }
 

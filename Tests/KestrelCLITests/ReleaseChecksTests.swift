@@ -53,6 +53,18 @@ final class ReleaseChecksTests: XCTestCase {
         }
     }
 
+    /// A text query with no words (empty, spaces, a newline) is refused naming --text, with or
+    /// without --grounded, as the server's /v1/search refuses it: its embedding is the empty
+    /// prompt's, and a ranking for it would be a wrong answer given silently. (Before: exit 0 and
+    /// a ranking, found by trying it.)
+    func testKind2_searchTextWithNoWordsIsRefused() throws {
+        let index = try makeIndex()
+        for text in ["", "   ", "\n", " \t "] {
+            assertRefused(try Kestrel.run(["search", "--index", index.path, "--text", text]), naming: "--text")
+            assertRefused(try Kestrel.run(["search", "--index", index.path, "--text", text, "--grounded"]), naming: "--text")
+        }
+    }
+
     /// Kind 2 and kind 3: a huge k is clamped to the item count before anything is allocated.
     func testKind2_hugeKReturnsEveryItem() throws {
         let index = try makeIndex()
