@@ -44,4 +44,6 @@ RUN=runs/default
 echo "recipe total (data build + training): $(( $(date +%s) - start )) s"
 
 scripts/eval-default.sh "$RUN/model" "$RUN/eval"
-echo "==> to ship it: cp $RUN/model/* Sources/KestrelDefaultModel/kestrel-default/ (keep its README.md model card) and update the card's figures from $RUN/eval"
+echo "==> to ship it: cp $RUN/model/* $RUN/train.jsonl Sources/KestrelDefaultModel/kestrel-default/ (keep its README.md model card);"
+echo "    copy the plots $RUN/eval/{fashion-mnist,scenes-shape,scenes-colour}/confusion.png and fashion-mnist/reliability.png in as <set>-confusion.png / fashion-mnist-reliability.png;"
+echo "    $kestrel eval curve --log $RUN/train.jsonl --out Sources/KestrelDefaultModel/kestrel-default/training-curve.png; and update the card's figures from $RUN/eval"

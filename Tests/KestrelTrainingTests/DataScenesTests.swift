@@ -53,11 +53,12 @@ final class DataScenesTests: XCTestCase {
     }
 
     /// A single object's captions are factorised: at least half name the shape without its colour
-    /// (so soft-label targets join every colour's triangles), none states the wrong size (the
-    /// ensemble's "a photo of the small {}." on a large object), "an" before a vowel in Kestrel's
-    /// own phrases; and the
-    /// smallest single object is about two 32-pixel patches across. Fails on the captions and
-    /// radii of data built before session 18 (one shape-only caption in eight, radius 18).
+    /// (so soft-label targets join every colour's triangles), one fills an ensemble prompt with the
+    /// colour alone (the form zero-shot colour classification uses), none states the wrong size
+    /// (the ensemble's "a photo of the small {}." on a large object), "an" before a vowel in
+    /// Kestrel's own phrases; and the smallest single object is about two 32-pixel patches across.
+    /// Fails on the captions and radii of data built before session 18 (one shape-only caption in
+    /// eight, radius 18) and on session 18's captions (no colour-alone ensemble prompt).
     func testSingleObjectCaptionsNameTheShapeApartFromTheColour() {
         var singles = 0
         for heldOut in [false, true] {
